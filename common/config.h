@@ -1,0 +1,99 @@
+/*
+ * config — shoal's configuration: a JSON file read with jansson, with every
+ * key also settable by a long command-line flag that overrides the file.
+ *
+ * One validation path for both sources: CLI flags are collected into a JSON
+ * object of overrides (config_override), merged over the file's object, and
+ * the result is checked key by key against one table. An error names the
+ * key and where it came from:
+ *
+ *   shoal.json:4:14: "workers": expected "auto" or an integer from 1 to 512, got "many"
+ *   --worker-timeout: expected a number of seconds from 0.5 to 86400, got "soon"
+ *
+ * Library code: never prints, never exits; errors go to the caller's buffer.
+ */
+#ifndef SHOAL_CONFIG_H
+#define SHOAL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <jansson.h>
+
+#define CONFIG_MAX_WORKERS 512
+#define CONFIG_MAX_LISTEN  64
+
+struct listen_addr {
+	char *text;                  /* normalised: "127.0.0.1:8080", "[::1]:8080", "unix:/run/x.sock" */
+	struct sockaddr_storage sa;  /* AF_INET, AF_INET6 or AF_UNIX */
+	socklen_t salen;
+};
+
+/* Everything a client controls is bounded by one of these (issue: HTTP engine). */
+struct http_limits {
+	size_t max_request_line;     /* bytes of method + URI + version -> 414 */
+	size_t max_header_size;      /* bytes of all header lines -> 431 */
+	size_t max_headers;          /* number of header fields -> 431 */
+	size_t max_body_size;        /* bytes of decoded request body -> 413 */
+	double header_timeout;       /* seconds to receive the whole head -> 408 */
+	double body_timeout;         /* seconds between body reads -> 408 */
+	double keepalive_timeout;    /* seconds an idle keep-alive connection lives */
+	double write_timeout;        /* seconds a client may stall reading a response */
+	size_t max_connections;      /* open connections per worker */
+};
+
+struct config {
+	char *source;                /* the file's path, or "(embedded default)" */
+
+	struct listen_addr *listen;  /* at least one */
+	size_t nlisten;
+	int backlog;                 /* listen(2) backlog per socket */
+
+	bool workers_auto;           /* "workers": "auto" */
+	int workers;                 /* when !workers_auto: 1..CONFIG_MAX_WORKERS */
+	double worker_timeout;       /* heartbeat silence that marks a worker hung */
+	double graceful_timeout;     /* drain limit on stop/reload */
+	double respawn_delay_min;    /* backoff after the first quick crash */
+	double respawn_delay_max;    /* backoff cap; a slot at the cap is crash-looping */
+
+	char *pid_file;              /* NULL: none */
+	char *log_file;              /* NULL: stderr */
+	int log_level;               /* enum log_level */
+
+	struct http_limits http;
+};
+
+/*
+ * Load the configuration: the JSON file at path (NULL: the embedded default),
+ * with overrides (may be NULL; as built by config_override) merged over it,
+ * validated, defaults filled in. On success returns 0 and cfg owns its
+ * memory (config_free). On failure returns -1, leaves cfg zeroed, and writes
+ * one line to err naming the key and the location (file:line:column, or
+ * the CLI flag).
+ */
+int config_load(struct config *cfg, const char *path, const json_t *overrides,
+    char *err, size_t errlen);
+
+/*
+ * Record the command-line flag --name (name without dashes, e.g.
+ * "worker-timeout") with value into overrides. Numbers are converted for
+ * numeric keys; "listen" accumulates (repeatable flag). Returns -1 with err
+ * set if no key matches the flag. Values are checked by config_load.
+ */
+int config_override(json_t *overrides, const char *name, const char *value,
+    char *err, size_t errlen);
+
+/* The embedded default configuration (JSON text), used when no -c is given. */
+const char *config_default_text(void);
+
+/*
+ * Parse a listen address: "host:port", "[v6]:port", "*:port" (all IPv4),
+ * "[::]:port", or "unix:/path". Fills out and returns 0; -1 with a reason in
+ * err. Host names are not resolved: listen on addresses.
+ */
+int config_parse_listen(const char *text, struct listen_addr *out,
+    char *err, size_t errlen);
+
+void config_free(struct config *cfg);
+
+#endif

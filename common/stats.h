@@ -1,0 +1,74 @@
+/*
+ * stats — the shared-memory scoreboard.
+ *
+ * One MAP_SHARED anonymous region, created by the master before the first
+ * fork, so every worker inherits it at the same address. It holds one slot
+ * per worker process (not per socket slot: during a reload an old and a new
+ * worker of the same socket slot live side by side). A worker writes only
+ * its own slot; the master reads all of them, hands slots out and folds the
+ * counters of exited workers into the totals, so no counter goes backwards.
+ *
+ * Fields are written by one process and read by others without locks: each
+ * is a naturally aligned 64-bit word, written with relaxed atomics, so a
+ * reader sees an old or a new value, never a torn one.
+ */
+#ifndef SHOAL_STATS_H
+#define SHOAL_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define STATS_MAX_PROCS 1024
+
+enum stats_state {
+	STATS_FREE,
+	STATS_SPAWNING,
+	STATS_READY,
+	STATS_DRAINING,
+	STATS_EXITED,
+};
+
+struct stats_proc {
+	uint64_t pid;
+	uint64_t slot;
+	uint64_t generation;
+	uint64_t state;              /* enum stats_state */
+	uint64_t heartbeat_ms;       /* util_now_ms() of the worker's last loop tick */
+	uint64_t started_ms;
+	uint64_t requests;
+	uint64_t responses[6];       /* [0] other, [1] 1xx ... [5] 5xx */
+	uint64_t conns_accepted;
+	uint64_t conns_open;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+} __attribute__((aligned(64)));
+
+struct stats_totals {           /* counters of workers that have exited */
+	uint64_t requests;
+	uint64_t responses[6];
+	uint64_t conns_accepted;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+};
+
+struct stats {
+	struct stats_totals exited;
+	struct stats_proc procs[STATS_MAX_PROCS];
+};
+
+/* Map the region (zeroed). NULL with errno set on failure. */
+struct stats *stats_create(void);
+void stats_destroy(struct stats *st);
+
+/* Master: find a free proc slot and mark it spawning; -1 if none is free. */
+int stats_alloc(struct stats *st, unsigned slot, unsigned generation);
+/* Master: fold an exited proc's counters into the totals and free it. */
+void stats_release(struct stats *st, int idx);
+
+/* Relaxed atomic store/load/add for the fields above. */
+#define STATS_SET(field, v)  __atomic_store_n(&(field), (uint64_t)(v), __ATOMIC_RELAXED)
+#define STATS_GET(field)     __atomic_load_n(&(field), __ATOMIC_RELAXED)
+#define STATS_ADD(field, v)  __atomic_store_n(&(field), (field) + (uint64_t)(v), __ATOMIC_RELAXED)
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * main — the command line: parse flags, load and check the configuration,
+ * then hand over to the master.
+ *
+ *   shoal [-c FILE] [--KEY VALUE]...     run
+ *   shoal --check [-c FILE] [--KEY VALUE]...
+ *
+ * Every configuration key is also a long flag (worker_timeout ->
+ * --worker-timeout); the config module knows them all, so this file only
+ * splits argv and never duplicates that list.
+ *
+ * Exit status: 0 ok, 1 runtime failure (bind, fork...), 2 usage or
+ * configuration error.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "master/master.h"
+
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+"usage: shoal [-c FILE] [OPTIONS]          run the server\n"
+"       shoal --check [-c FILE] [OPTIONS]  validate the configuration, exit 0 or 2\n"
+"       shoal --help | --version\n"
+"\n"
+"  -c, --config FILE         JSON configuration file (default: the embedded one:\n"
+"                            listen 127.0.0.1:8080, one worker per CPU)\n"
+"  -t, --check               validate the configuration and exit\n"
+"\n"
+"Every configuration key is also a flag, and a flag overrides the file:\n"
+"  --listen ADDR             host:port, [v6]:port, *:port (repeatable; replaces\n"
+"                            the file's list)\n"
+"  --workers N|auto          worker processes (auto: CPUs this process may use)\n"
+"  --worker-timeout SEC      heartbeat silence before a worker is killed (30)\n"
+"  --graceful-timeout SEC    how long a stop waits for in-flight requests (30)\n"
+"  --respawn-delay-min SEC   backoff after repeated quick crashes (0.1)\n"
+"  --respawn-delay-max SEC   backoff cap (30)\n"
+"  --backlog N               listen backlog per socket (1024)\n"
+"  --pid-file PATH           write the master's pid there\n"
+"  --log-file PATH           log there instead of stderr (SIGUSR1 reopens)\n"
+"  --log-level LEVEL         error, warn, notice, info (default), debug\n"
+"  --max-body-size N, --header-timeout SEC, ... (see README: Configuration)\n"
+"\n"
+"Signals to the master: TERM/QUIT graceful stop, INT fast stop, USR1 reopen logs.\n";
+
+static int __attribute__((format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "shoal: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'shoal --help'.\n");
+	return EXIT_USAGE;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *config_path = NULL;
+	json_t *overrides = NULL;
+	struct config cfg;
+	char err[1024];
+	bool check = false;
+	int rc = EXIT_USAGE;
+
+	if ((overrides = json_object()) == NULL)
+		return 1;
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *value = NULL, *eq;
+		char name[64];
+
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			fputs(usage_text, stdout);
+			rc = 0;
+			goto out;
+		}
+		if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0) {
+			printf("shoal %s\n", SHOAL_VERSION);
+			rc = 0;
+			goto out;
+		}
+		if (strcmp(arg, "-t") == 0 || strcmp(arg, "--check") == 0) {
+			check = true;
+			continue;
+		}
+		if (strcmp(arg, "-c") == 0) {
+			if (++i == argc) {
+				rc = usage_error("%s needs a file", arg);
+				goto out;
+			}
+			config_path = argv[i];
+			continue;
+		}
+		if (strncmp(arg, "--", 2) != 0 || arg[2] == '\0') {
+			rc = usage_error("unexpected argument '%s'", arg);
+			goto out;
+		}
+		arg += 2;
+		if ((eq = strchr(arg, '=')) != NULL) {
+			value = eq + 1;
+			snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+		} else {
+			snprintf(name, sizeof(name), "%s", arg);
+			if (i + 1 == argc) {
+				rc = usage_error("--%s needs a value", name);
+				goto out;
+			}
+			value = argv[++i];
+		}
+		if (strcmp(name, "config") == 0) {
+			config_path = value;
+			continue;
+		}
+		if (config_override(overrides, name, value, err, sizeof(err)) == -1) {
+			rc = usage_error("%s", err);
+			goto out;
+		}
+	}
+
+	if (config_load(&cfg, config_path, overrides, err, sizeof(err)) == -1) {
+		fprintf(stderr, "shoal: %s\n", err);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (check) {
+		printf("shoal: configuration %s is valid\n", cfg.source);
+		config_free(&cfg);
+		rc = 0;
+		goto out;
+	}
+	json_decref(overrides);
+	return master_main(&cfg);
+out:
+	json_decref(overrides);
+	return rc;
+}

@@ -1,0 +1,407 @@
+/*
+ * worker — see worker.h. The loop: accept on this slot's sockets, serve the
+ * connections (conn.c), beat the heartbeat, obey the master.
+ */
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "worker/conn.h"
+
+/* Accepts per wake-up and socket: fairness between sockets and the rest. */
+#define ACCEPT_BATCH 64
+/* After EMFILE/ENFILE, how long accepting pauses if no connection closes. */
+#define ACCEPT_PAUSE 0.1
+/* When the master is gone, how long in-flight requests may still take. */
+#define ORPHAN_GRACE 1.0
+
+struct worker {
+	const struct config *cfg;
+	unsigned slot;
+	struct event_base *base;
+	struct stats_proc *stats;
+	int ipc_fd;
+	struct event *ipc_ev;
+	int *listen_fds;
+	struct event **accept_evs;
+	size_t nlisten;
+	bool accepting;
+	struct event *resume_ev;     /* accept pause after EMFILE */
+	struct event *heartbeat_ev;
+	struct event *drain_ev;      /* graceful_timeout */
+	struct event *signals[8];
+	size_t nsignals;
+	struct conn_ctx conns;
+	bool draining;
+};
+
+static void
+tv_set(struct timeval *tv, double seconds)
+{
+	tv->tv_sec = (time_t)seconds;
+	tv->tv_usec = (suseconds_t)((seconds - (double)tv->tv_sec) * 1e6);
+}
+
+static void
+accept_enable(struct worker *w, bool on)
+{
+	if (w->accepting == on)
+		return;
+	for (size_t i = 0; i < w->nlisten; i++) {
+		if (on)
+			event_add(w->accept_evs[i], NULL);
+		else
+			event_del(w->accept_evs[i]);
+	}
+	w->accepting = on;
+}
+
+static void
+on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct timeval tv;
+	int cfd;
+
+	(void)what;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		if (w->conns.nconns >= w->cfg->http.max_connections) {
+			/* Resumed by on_conn_close when one closes. */
+			accept_enable(w, false);
+			return;
+		}
+		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd >= 0) {
+			conn_accept(&w->conns, cfd);
+			continue;
+		}
+		switch (errno) {
+		case EAGAIN:
+#if EAGAIN != EWOULDBLOCK
+		case EWOULDBLOCK:
+#endif
+			return;
+		case EINTR:
+		case ECONNABORTED:
+		case EPROTO:
+			continue;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			/*
+			 * Out of fds: the connection stays queued. Polling the
+			 * socket now would spin, so stop until one of ours closes
+			 * or a short timer expires.
+			 */
+			log_warn("accept: %s; pausing accepts", strerror(errno));
+			accept_enable(w, false);
+			tv_set(&tv, ACCEPT_PAUSE);
+			event_add(w->resume_ev, &tv);
+			return;
+		default:
+			log_error("accept: %s", strerror(errno));
+			return;
+		}
+	}
+}
+
+static void
+on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (!w->draining)
+		accept_enable(w, true);
+}
+
+static void
+on_conn_close(void *arg)
+{
+	struct worker *w = arg;
+
+	if (w->draining) {
+		if (w->conns.nconns == 0)
+			event_base_loopbreak(w->base);
+		return;
+	}
+	if (!w->accepting && w->conns.nconns < w->cfg->http.max_connections)
+		accept_enable(w, true);
+}
+
+/*
+ * Stop accepting, let in-flight requests finish, exit when the last
+ * connection is gone or after limit seconds.
+ */
+static void
+worker_drain(struct worker *w, double limit, const char *why)
+{
+	struct timeval tv;
+
+	if (w->draining) {
+		/* A second request to drain can only shorten the deadline. */
+		tv_set(&tv, limit);
+		if (limit < w->cfg->graceful_timeout)
+			event_add(w->drain_ev, &tv);
+		return;
+	}
+	log_info("draining (%s): %zu connection%s open", why, w->conns.nconns,
+	    w->conns.nconns == 1 ? "" : "s");
+	w->draining = true;
+	STATS_SET(w->stats->state, STATS_DRAINING);
+	accept_enable(w, false);
+	event_del(w->resume_ev);
+	/* The master keeps the sockets (and what is queued on them) open. */
+	for (size_t i = 0; i < w->nlisten; i++) {
+		close(w->listen_fds[i]);
+		w->listen_fds[i] = -1;
+	}
+	conn_drain_all(&w->conns);
+	if (w->conns.nconns == 0) {
+		event_base_loopbreak(w->base);
+		return;
+	}
+	tv_set(&tv, limit);
+	event_add(w->drain_ev, &tv);
+}
+
+static void
+worker_exit_now(struct worker *w, const char *why)
+{
+	log_info("exiting now (%s)", why);
+	w->draining = true;
+	conn_close_all(&w->conns);
+	event_base_loopbreak(w->base);
+}
+
+static void
+on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	log_warn("drain timed out with %zu connection%s open; closing them",
+	    w->conns.nconns, w->conns.nconns == 1 ? "" : "s");
+	worker_exit_now(w, "drain timeout");
+}
+
+static void
+on_ipc(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct ipc_msg msg;
+	int r;
+
+	(void)what;
+	for (;;) {
+		r = ipc_recv((int)fd, &msg);
+		if (r == 0 || (r == -1 && errno != EAGAIN && errno != EBADMSG)) {
+			/* The master is gone: nobody will respawn or stop us. */
+			event_del(w->ipc_ev);
+			worker_drain(w, ORPHAN_GRACE, "master gone");
+			return;
+		}
+		if (r == -1) {
+			if (errno == EAGAIN)
+				return;
+			log_warn("undecodable message from the master");
+			continue;
+		}
+		switch (msg.type) {
+		case IPC_MSG_DRAIN:
+			worker_drain(w, w->cfg->graceful_timeout, "master");
+			break;
+		case IPC_MSG_STOP:
+			worker_exit_now(w, "master");
+			break;
+		default:
+			log_debug("ignoring \"%s\" from the master",
+			    ipc_type_name(msg.type));
+			break;
+		}
+		ipc_msg_free(&msg);
+	}
+}
+
+static void
+on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	STATS_SET(w->stats->heartbeat_ms, util_now_ms());
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)what;
+	switch (sig) {
+	case SIGTERM:
+	case SIGQUIT:
+		worker_drain(w, w->cfg->graceful_timeout,
+		    sig == SIGTERM ? "SIGTERM" : "SIGQUIT");
+		break;
+	case SIGINT:
+		worker_exit_now(w, "SIGINT");
+		break;
+	case SIGUSR1:
+		if (log_reopen() == -1)
+			log_error("reopen log: %s", strerror(errno));
+		break;
+	}
+}
+
+static int
+worker_setup(struct worker *w, const struct worker_boot *boot)
+{
+	static const int handled[] = { SIGTERM, SIGQUIT, SIGINT, SIGUSR1 };
+	/* Sent to the whole process group by terminals and operators; they
+	 * are the master's business. */
+	static const int ignored[] = { SIGHUP, SIGUSR2, SIGTTIN, SIGTTOU,
+	    SIGWINCH, SIGPIPE };
+	struct event_config *ecfg;
+	struct timeval tv;
+	double beat;
+
+	ecfg = event_config_new();
+	if (ecfg == NULL)
+		return -1;
+	/* Single-threaded loop: no locks. */
+	event_config_set_flag(ecfg, EVENT_BASE_FLAG_NOLOCK);
+	w->base = event_base_new_with_config(ecfg);
+	event_config_free(ecfg);
+	if (w->base == NULL)
+		return -1;
+
+	for (size_t i = 0; i < ARRAY_SIZE(ignored); i++)
+		signal(ignored[i], SIG_IGN);
+	for (size_t i = 0; i < ARRAY_SIZE(handled); i++) {
+		struct event *ev = evsignal_new(w->base, handled[i], on_signal, w);
+
+		if (ev == NULL || event_add(ev, NULL) == -1)
+			return -1;
+		w->signals[w->nsignals++] = ev;
+	}
+
+	if (conn_ctx_init(&w->conns, w->base, &w->cfg->http, w->stats) == -1)
+		return -1;
+	w->conns.on_close = on_conn_close;
+	w->conns.on_close_arg = w;
+
+	w->accept_evs = calloc(w->nlisten ? w->nlisten : 1,
+	    sizeof(*w->accept_evs));
+	if (w->accept_evs == NULL)
+		return -1;
+	for (size_t i = 0; i < w->nlisten; i++) {
+		w->accept_evs[i] = event_new(w->base, w->listen_fds[i],
+		    EV_READ | EV_PERSIST, on_accept, w);
+		if (w->accept_evs[i] == NULL)
+			return -1;
+	}
+	w->resume_ev = evtimer_new(w->base, on_resume, w);
+	w->drain_ev = evtimer_new(w->base, on_drain_timeout, w);
+	w->heartbeat_ev = event_new(w->base, -1, EV_PERSIST, on_heartbeat, w);
+	w->ipc_ev = event_new(w->base, w->ipc_fd, EV_READ | EV_PERSIST, on_ipc, w);
+	if (w->resume_ev == NULL || w->drain_ev == NULL ||
+	    w->heartbeat_ev == NULL || w->ipc_ev == NULL ||
+	    event_add(w->ipc_ev, NULL) == -1)
+		return -1;
+	/* Beat several times per worker_timeout so one late tick is no hang. */
+	beat = boot->cfg->worker_timeout / 4;
+	tv_set(&tv, beat < 1.0 ? beat : 1.0);
+	if (event_add(w->heartbeat_ev, &tv) == -1)
+		return -1;
+	accept_enable(w, true);
+	return 0;
+}
+
+static void
+worker_free(struct worker *w)
+{
+	conn_ctx_free(&w->conns);
+	for (size_t i = 0; i < w->nlisten; i++) {
+		if (w->accept_evs != NULL && w->accept_evs[i] != NULL)
+			event_free(w->accept_evs[i]);
+		if (w->listen_fds[i] != -1)
+			close(w->listen_fds[i]);
+	}
+	free(w->accept_evs);
+	free(w->listen_fds);
+	for (size_t i = 0; i < w->nsignals; i++)
+		event_free(w->signals[i]);
+	if (w->resume_ev != NULL)
+		event_free(w->resume_ev);
+	if (w->drain_ev != NULL)
+		event_free(w->drain_ev);
+	if (w->heartbeat_ev != NULL)
+		event_free(w->heartbeat_ev);
+	if (w->ipc_ev != NULL)
+		event_free(w->ipc_ev);
+	if (w->base != NULL)
+		event_base_free(w->base);
+	close(w->ipc_fd);
+}
+
+int
+worker_run(const struct worker_boot *boot)
+{
+	struct worker w;
+	char name[16];
+	sigset_t none;
+	int rc = 1;
+
+	memset(&w, 0, sizeof(w));
+	w.cfg = boot->cfg;
+	w.slot = boot->slot;
+	w.stats = &boot->stats->procs[boot->stats_idx];
+	w.ipc_fd = boot->ipc_fd;
+	w.nlisten = boot->nlisten;
+	w.listen_fds = calloc(w.nlisten ? w.nlisten : 1, sizeof(*w.listen_fds));
+	if (w.listen_fds == NULL)
+		return 1;
+	memcpy(w.listen_fds, boot->listen_fds, w.nlisten * sizeof(int));
+
+	log_set_role("worker", (int)boot->slot);
+	snprintf(name, sizeof(name), "shoal worker %u", boot->slot);
+	prctl(PR_SET_NAME, name);
+	STATS_SET(w.stats->pid, getpid());
+	STATS_SET(w.stats->heartbeat_ms, util_now_ms());
+
+	if (worker_setup(&w, boot) == -1) {
+		log_error("cannot set up the event loop: %s", strerror(errno));
+		goto out;
+	}
+	/* Signals were blocked across fork; our handlers are in place now. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (ipc_send(w.ipc_fd, IPC_MSG_READY, NULL) == -1) {
+		log_error("cannot tell the master we are ready: %s",
+		    strerror(errno));
+		goto out;
+	}
+	log_debug("ready (generation %u)", boot->generation);
+	event_base_dispatch(w.base);
+	rc = 0;
+out:
+	worker_free(&w);
+	return rc;
+}
