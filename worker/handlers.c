@@ -3,6 +3,7 @@
  */
 #include <string.h>
 #include <strings.h>
+#include <jansson.h>
 
 #include "worker/http.h"
 
@@ -16,12 +17,34 @@ path_is(const struct http_request *req, const char *path)
 	return req->path_len == n && memcmp(req->path, path, n) == 0;
 }
 
+/* {"message":"Hello, World!"}, serialised by jansson on every request. */
+static void
+hello_json(struct http_response *resp)
+{
+	json_t *obj = json_pack("{s:s}", "message", "Hello, World!");
+	size_t n;
+
+	if (obj == NULL || (n = json_dumpb(obj, NULL, 0, JSON_COMPACT)) == 0 ||
+	    buf_reserve(&resp->body_buf, n) == -1) {
+		json_decref(obj);
+		http_response_static(resp, 500, "text/plain",
+		    LIT("Internal Server Error"));
+		return;
+	}
+	resp->body_buf.len = json_dumpb(obj, resp->body_buf.p, n, JSON_COMPACT);
+	json_decref(obj);
+	http_response_static(resp, 200, "application/json", resp->body_buf.p,
+	    resp->body_buf.len);
+}
+
 void
 handlers_dispatch(const struct http_request *req, struct http_response *resp)
 {
 	if (path_is(req, "/"))
 		http_response_static(resp, 200, "text/plain",
 		    LIT("Hello, World!"));
+	else if (path_is(req, "/json"))
+		hello_json(resp);
 	else if (path_is(req, "/healthz"))
 		/* A draining worker says so, for load balancers' health checks. */
 		if (req->draining)
