@@ -7,7 +7,7 @@
  * the result is checked key by key against one table. An error names the
  * key and where it came from:
  *
- *   shoal.json:4:14: "workers": expected "auto" or an integer from 1 to 512, got "many"
+ *   shoal.json:3:3: "workers": expected "auto" or an integer from 1 to 512, got "many"
  *   --worker-timeout: expected a number of seconds from 0.5 to 86400, got "soon"
  *
  * Library code: never prints, never exits; errors go to the caller's buffer.

@@ -1,0 +1,1234 @@
+/*
+ * config — see config.h.
+ *
+ * Every key is one row of cfg_keys: its JSON name (the flag is the same name
+ * with '-' for '_'), the kind of value, where it lands in struct config, its
+ * range and default. config_load looks each row up in the overrides, then in
+ * the file, then falls back to the default, and validates all three the same
+ * way, so a default can never bypass a check a user value would fail.
+ */
+#include "common/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+#define CFG_EMBEDDED    "(embedded default)"
+#define CFG_BUILTIN     "(built-in default)"
+/* A config file is a few hundred bytes; refuse to slurp a mistaken -c /dev/zero. */
+#define CFG_MAX_FILE    (1024 * 1024)
+/* Longest name the did-you-mean distance is computed for. */
+#define CFG_NAME_MAX    32
+
+enum cfg_kind {
+	CFG_LISTEN,     /* address string or array of them -> listen, nlisten */
+	CFG_INT,        /* integer -> int */
+	CFG_SIZE,       /* integer -> size_t */
+	CFG_SECONDS,    /* integer or real -> double */
+	CFG_WORKERS,    /* "auto" or integer -> workers_auto, workers */
+	CFG_PATH,       /* non-empty string or null -> char * */
+	CFG_LOG_LEVEL,  /* level name -> int */
+};
+
+/* Where a value came from; it decides how an error names its location. */
+enum cfg_from {
+	CFG_FROM_BUILTIN,
+	CFG_FROM_FILE,
+	CFG_FROM_FLAG,
+};
+
+struct cfg_key {
+	const char *name;       /* JSON key; the flag is --name with '-' for '_' */
+	enum cfg_kind kind;
+	size_t offset;          /* into struct config */
+	double min, max;        /* numeric kinds (max: listen count for CFG_LISTEN) */
+	double def;             /* default of numeric kinds */
+	const char *defstr;     /* default of string kinds; NULL: null */
+	const char *help;
+};
+
+#define CFG_OFF(member) offsetof(struct config, member)
+
+static const struct cfg_key cfg_keys[] = {
+	/* name, kind, offset, min, max, default, default string, help */
+	{ "listen", CFG_LISTEN, CFG_OFF(listen), 1, CONFIG_MAX_LISTEN, 0,
+	  "127.0.0.1:8080",
+	  "address to listen on: host:port, [v6]:port, *:port or unix:/path" },
+	{ "backlog", CFG_INT, CFG_OFF(backlog), 1, 65535, 1024, NULL,
+	  "listen(2) backlog of each socket" },
+	{ "workers", CFG_WORKERS, CFG_OFF(workers), 1, CONFIG_MAX_WORKERS, 0,
+	  "auto", "worker processes, or \"auto\" for one per usable CPU" },
+	{ "worker_timeout", CFG_SECONDS, CFG_OFF(worker_timeout), 0.5, 86400,
+	  30, NULL, "seconds of heartbeat silence before a worker is killed" },
+	{ "graceful_timeout", CFG_SECONDS, CFG_OFF(graceful_timeout), 0, 86400,
+	  30, NULL, "seconds workers may drain on stop or reload" },
+	{ "respawn_delay_min", CFG_SECONDS, CFG_OFF(respawn_delay_min), 0.01,
+	  60, 0.1, NULL, "seconds before respawning a worker that died young" },
+	{ "respawn_delay_max", CFG_SECONDS, CFG_OFF(respawn_delay_max), 0.1,
+	  3600, 30, NULL, "cap on the respawn backoff, in seconds" },
+	{ "pid_file", CFG_PATH, CFG_OFF(pid_file), 0, 0, 0, NULL,
+	  "file to write the master's pid to (null: none)" },
+	{ "log_file", CFG_PATH, CFG_OFF(log_file), 0, 0, 0, NULL,
+	  "file to append the log to (null: stderr)" },
+	{ "log_level", CFG_LOG_LEVEL, CFG_OFF(log_level), 0, 0, 0, "info",
+	  "error, warn, notice, info or debug" },
+	{ "max_request_line", CFG_SIZE, CFG_OFF(http.max_request_line), 256,
+	  1048576, 8192, NULL, "bytes of request line before 414" },
+	{ "max_header_size", CFG_SIZE, CFG_OFF(http.max_header_size), 1024,
+	  1048576, 16384, NULL, "bytes of header lines before 431" },
+	{ "max_headers", CFG_SIZE, CFG_OFF(http.max_headers), 1, 10000, 100,
+	  NULL, "header fields before 431" },
+	{ "max_body_size", CFG_SIZE, CFG_OFF(http.max_body_size), 0,
+	  1099511627776.0 /* 1 TiB */, 1048576, NULL,
+	  "bytes of request body before 413" },
+	{ "header_timeout", CFG_SECONDS, CFG_OFF(http.header_timeout), 0.1,
+	  3600, 10, NULL, "seconds to receive the request head before 408" },
+	{ "body_timeout", CFG_SECONDS, CFG_OFF(http.body_timeout), 0.1, 3600,
+	  30, NULL, "seconds between body reads before 408" },
+	/*
+	 * 75 s, longer than the 60 s idle timeout of common load balancers:
+	 * the balancer must be the side that closes an idle connection, or it
+	 * may send a request down one we are closing and get a reset.
+	 */
+	{ "keepalive_timeout", CFG_SECONDS, CFG_OFF(http.keepalive_timeout), 0,
+	  86400, 75, NULL, "seconds an idle keep-alive connection is kept" },
+	{ "write_timeout", CFG_SECONDS, CFG_OFF(http.write_timeout), 0.1, 3600,
+	  30, NULL, "seconds a client may stall reading a response" },
+	{ "max_connections", CFG_SIZE, CFG_OFF(http.max_connections), 1,
+	  1000000, 10000, NULL, "open connections per worker" },
+};
+
+static const char cfg_default_json[] =
+	"{\n"
+	"  \"listen\": [\"127.0.0.1:8080\"],\n"
+	"  \"workers\": \"auto\"\n"
+	"}\n";
+
+/* What config_load is reading: for locating keys and writing the message. */
+struct cfg_ctx {
+	const char *source;     /* file name, or CFG_EMBEDDED */
+	const char *text;       /* its raw text */
+	size_t len;
+	char *err;
+	size_t errlen;
+};
+
+/* Position of a token, counted like jansson: line and character from 1. */
+struct cfg_pos {
+	int line, col;
+};
+
+struct cfg_scan {
+	const char *p, *end;
+	struct cfg_pos pos;
+};
+
+static void
+cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* The message is one line even if a file name holds a newline. */
+static void
+cfg_oneline(char *err, size_t errlen)
+{
+	for (; errlen > 0 && *err != '\0'; err++, errlen--)
+		if ((unsigned char)*err < 0x20 || *err == 0x7f)
+			*err = '?';
+}
+
+/* "worker_timeout" -> "--worker-timeout" */
+static const char *
+cfg_flag(const char *name, char *buf, size_t len)
+{
+	size_t i;
+
+	if (len < 3) {
+		if (len > 0)
+			buf[0] = '\0';
+		return buf;
+	}
+	buf[0] = buf[1] = '-';
+	for (i = 0; name[i] != '\0' && i + 3 < len; i++)
+		buf[i + 2] = name[i] == '_' ? '-' : name[i];
+	buf[i + 2] = '\0';
+	return buf;
+}
+
+static const struct cfg_key *
+cfg_key_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cfg_keys); i++)
+		if (strcmp(cfg_keys[i].name, name) == 0)
+			return &cfg_keys[i];
+	return NULL;
+}
+
+/* The key whose flag is --flag; flag is given without the dashes. */
+static const struct cfg_key *
+cfg_key_by_flag(const char *flag)
+{
+	const char *a, *b;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
+		for (a = cfg_keys[i].name, b = flag; *a != '\0'; a++, b++)
+			if (*b != (*a == '_' ? '-' : *a))
+				break;
+		if (*a == '\0' && *b == '\0')
+			return &cfg_keys[i];
+	}
+	return NULL;
+}
+
+/*
+ * Edit distance with adjacent transpositions counted as one edit (optimal
+ * string alignment), so "wrokers" is 1 from "workers", as a typist would
+ * count it. Names longer than CFG_NAME_MAX are never "close".
+ */
+static int
+cfg_distance(const char *a, const char *b)
+{
+	int d[CFG_NAME_MAX + 1][CFG_NAME_MAX + 1];
+	size_t la = strlen(a), lb = strlen(b), i, j;
+	int cost, best;
+
+	if (la > CFG_NAME_MAX || lb > CFG_NAME_MAX)
+		return CFG_NAME_MAX + 1;
+	for (i = 0; i <= la; i++)
+		d[i][0] = (int)i;
+	for (j = 0; j <= lb; j++)
+		d[0][j] = (int)j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			cost = a[i - 1] != b[j - 1];
+			best = d[i - 1][j - 1] + cost;
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+/*
+ * The key closest to an unknown name (within 2 edits), or NULL. as_flag
+ * compares flag spellings ("worker-timeout") instead of JSON ones.
+ */
+static const struct cfg_key *
+cfg_suggest(const char *name, bool as_flag)
+{
+	const struct cfg_key *best = NULL;
+	char flag[CFG_NAME_MAX + 3];
+	int dist, bestdist = 3;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
+		if (as_flag)
+			dist = cfg_distance(name,
+			    cfg_flag(cfg_keys[i].name, flag, sizeof(flag)) + 2);
+		else
+			dist = cfg_distance(name, cfg_keys[i].name);
+		if (dist < bestdist) {
+			bestdist = dist;
+			best = &cfg_keys[i];
+		}
+	}
+	return best;
+}
+
+/* s as a JSON-style quoted string, escaped, cut short if long. */
+static const char *
+cfg_quote(const char *s, char *buf, size_t len)
+{
+	static const size_t maxshown = 48;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = 0, shown = 0;
+
+	/* Room for the quotes, "...", an escape and the NUL is assumed. */
+	if (len < 16) {
+		if (len > 0)
+			buf[0] = '\0';
+		return buf;
+	}
+	buf[n++] = '"';
+	for (; *p != '\0'; p++, shown++) {
+		/*
+		 * Cut at a character boundary, not inside a UTF-8 sequence; the
+		 * 12 spare bytes hold the rest of a sequence, "...\"" and NUL.
+		 */
+		if ((shown >= maxshown || n + 12 >= len) && (*p & 0xc0) != 0x80)
+			break;
+		if (*p == '"' || *p == '\\') {
+			buf[n++] = '\\';
+			buf[n++] = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			n += (size_t)snprintf(buf + n, len - n, "\\u%04x", *p);
+		} else {
+			buf[n++] = (char)*p;
+		}
+	}
+	if (*p != '\0') {
+		memcpy(buf + n, "...", 3);
+		n += 3;
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+	return buf;
+}
+
+/* A value as the "got ..." part of a message shows it. */
+static const char *
+cfg_describe(const json_t *v, char *buf, size_t len)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return json_array_size(v) == 0 ? "an empty array" : "an array";
+	case JSON_STRING:
+		return cfg_quote(json_string_value(v), buf, len);
+	case JSON_INTEGER:
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return buf;
+	case JSON_REAL:
+		snprintf(buf, len, "%.15g", json_real_value(v));
+		return buf;
+	case JSON_TRUE:
+		return "true";
+	case JSON_FALSE:
+		return "false";
+	case JSON_NULL:
+		return "null";
+	}
+	return "?";
+}
+
+/* A range bound: 1048576, not 1.04858e+06; 0.01, not 0.010000. */
+static const char *
+cfg_num(double x, char *buf, size_t len)
+{
+	if (x > -1e15 && x < 1e15 && x == (double)(long long)x)
+		snprintf(buf, len, "%lld", (long long)x);
+	else
+		snprintf(buf, len, "%g", x);
+	return buf;
+}
+
+/*
+ * The locator. jansson reports positions only for syntax errors; once a
+ * document has parsed, its values carry none. But "workers: out of range"
+ * without a line makes the user hunt, so after jansson has accepted the
+ * text this scans the raw bytes again, skipping strings (with their
+ * escapes) and nested containers (tracking depth), to find where a
+ * top-level key -- or an element of its array value -- starts. Positions
+ * are counted the way jansson counts them (columns in characters, not
+ * bytes) so syntax and semantic errors agree. The text is known to be
+ * valid JSON, which is what keeps this small; on any surprise it gives up
+ * and the message goes without a position.
+ */
+static int
+cfg_scan_peek(const struct cfg_scan *s)
+{
+	return s->p < s->end ? (unsigned char)*s->p : -1;
+}
+
+static void
+cfg_scan_next(struct cfg_scan *s)
+{
+	unsigned char c;
+
+	if (s->p >= s->end)
+		return;
+	c = (unsigned char)*s->p++;
+	if (c == '\n') {
+		s->pos.line++;
+		s->pos.col = 1;
+	} else if ((c & 0xc0) != 0x80) {
+		/* UTF-8 continuation bytes do not start a character. */
+		s->pos.col++;
+	}
+}
+
+static void
+cfg_scan_ws(struct cfg_scan *s)
+{
+	int c;
+
+	while ((c = cfg_scan_peek(s)) == ' ' || c == '\t' || c == '\n' ||
+	    c == '\r')
+		cfg_scan_next(s);
+}
+
+/* At an opening quote: move past the closing one. */
+static void
+cfg_scan_string(struct cfg_scan *s)
+{
+	int c;
+
+	cfg_scan_next(s);
+	while ((c = cfg_scan_peek(s)) != -1) {
+		cfg_scan_next(s);
+		if (c == '"')
+			return;
+		if (c == '\\')
+			cfg_scan_next(s);
+	}
+}
+
+/* Move past one value: a string, a container (with all it holds), a scalar. */
+static void
+cfg_scan_value(struct cfg_scan *s)
+{
+	int c, depth = 0;
+
+	cfg_scan_ws(s);
+	while ((c = cfg_scan_peek(s)) != -1) {
+		if (c == '"') {
+			cfg_scan_string(s);
+			if (depth == 0)
+				return;
+			continue;
+		}
+		if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (depth == 0)
+				return;		/* closes the enclosing container */
+			if (--depth == 0) {
+				cfg_scan_next(s);
+				return;
+			}
+		} else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' ||
+		    c == '\n' || c == '\r')) {
+			return;			/* end of a scalar */
+		}
+		cfg_scan_next(s);
+	}
+}
+
+/* Does the quoted token raw (quotes included) spell name? */
+static bool
+cfg_scan_key_is(const char *raw, size_t len, const char *name)
+{
+	json_t *decoded;
+	bool same;
+
+	if (len < 2)
+		return false;
+	if (memchr(raw, '\\', len) == NULL)
+		return len - 2 == strlen(name) && memcmp(raw + 1, name, len - 2) == 0;
+	/* Escapes ("work\u0065rs"): let jansson decode the token. */
+	if ((decoded = json_loadb(raw, len, JSON_DECODE_ANY, NULL)) == NULL)
+		return false;
+	same = json_is_string(decoded) &&
+	    strcmp(json_string_value(decoded), name) == 0;
+	json_decref(decoded);
+	return same;
+}
+
+/*
+ * Where key (NULL: the top-level value itself) starts in text; with
+ * index >= 0 and an array value, where its index-th element starts.
+ * 0 and *pos on success, -1 if not found.
+ */
+static int
+cfg_locate(const char *text, size_t len, const char *key, long index,
+    struct cfg_pos *pos)
+{
+	struct cfg_scan s = { text, text + len, { 1, 1 } };
+	struct cfg_pos keypos;
+	const char *start;
+	bool match;
+	long i;
+
+	cfg_scan_ws(&s);
+	if (key == NULL) {
+		*pos = s.pos;
+		return 0;
+	}
+	if (cfg_scan_peek(&s) != '{')
+		return -1;
+	cfg_scan_next(&s);
+	for (;;) {
+		cfg_scan_ws(&s);
+		if (cfg_scan_peek(&s) != '"')
+			return -1;
+		keypos = s.pos;
+		start = s.p;
+		cfg_scan_string(&s);
+		match = cfg_scan_key_is(start, (size_t)(s.p - start), key);
+		cfg_scan_ws(&s);
+		if (cfg_scan_peek(&s) != ':')
+			return -1;
+		cfg_scan_next(&s);
+		cfg_scan_ws(&s);
+		if (match)
+			break;
+		cfg_scan_value(&s);
+		cfg_scan_ws(&s);
+		if (cfg_scan_peek(&s) != ',')
+			return -1;
+		cfg_scan_next(&s);
+	}
+	*pos = keypos;
+	if (index < 0 || cfg_scan_peek(&s) != '[')
+		return 0;
+	cfg_scan_next(&s);
+	for (i = 0;; i++) {
+		cfg_scan_ws(&s);
+		if (cfg_scan_peek(&s) == -1 || cfg_scan_peek(&s) == ']')
+			return 0;
+		if (i == index) {
+			*pos = s.pos;
+			return 0;
+		}
+		cfg_scan_value(&s);
+		cfg_scan_ws(&s);
+		if (cfg_scan_peek(&s) != ',')
+			return 0;
+		cfg_scan_next(&s);
+	}
+}
+
+/*
+ * Write the error for key, whose value came from `from`: the location
+ * (file:line:col of the key or of listen element index, or the flag), the
+ * key, then the message. Returns -1 for the caller to pass on.
+ */
+static int
+cfg_fail(const struct cfg_ctx *c, const struct cfg_key *k, enum cfg_from from,
+    long index, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int
+cfg_fail(const struct cfg_ctx *c, const struct cfg_key *k, enum cfg_from from,
+    long index, const char *fmt, ...)
+{
+	char msg[512], flag[CFG_NAME_MAX + 3];
+	struct cfg_pos pos;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	switch (from) {
+	case CFG_FROM_FLAG:
+		cfg_seterr(c->err, c->errlen, "%s: %s",
+		    cfg_flag(k->name, flag, sizeof(flag)), msg);
+		break;
+	case CFG_FROM_FILE:
+		if (cfg_locate(c->text, c->len, k->name, index, &pos) == 0) {
+			cfg_seterr(c->err, c->errlen, "%s:%d:%d: \"%s\": %s",
+			    c->source, pos.line, pos.col, k->name, msg);
+			break;
+		}
+		cfg_seterr(c->err, c->errlen, "%s: \"%s\": %s", c->source,
+		    k->name, msg);
+		break;
+	case CFG_FROM_BUILTIN:
+		cfg_seterr(c->err, c->errlen, "%s: \"%s\": %s", CFG_BUILTIN,
+		    k->name, msg);
+		break;
+	}
+	return -1;
+}
+
+/* The whole file at path into a NUL-terminated malloc'd buffer. */
+static int
+cfg_read_file(const char *path, char **out, size_t *outlen, char *err,
+    size_t errlen)
+{
+	char *buf = NULL, *bigger;
+	size_t len = 0, cap = 0;
+	ssize_t r;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		cfg_seterr(err, errlen, "open(%s): %s", path, strerror(errno));
+		goto err;
+	}
+	for (;;) {
+		if (cap - len < 2) {
+			cap = cap == 0 ? 4096 : cap * 2;
+			if ((bigger = realloc(buf, cap)) == NULL) {
+				cfg_seterr(err, errlen, "%s: out of memory", path);
+				goto err;
+			}
+			buf = bigger;
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			cfg_seterr(err, errlen, "read(%s): %s", path,
+			    strerror(errno));
+			goto err;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len > CFG_MAX_FILE) {
+			cfg_seterr(err, errlen, "%s: larger than %d bytes; "
+			    "not a configuration file?", path, CFG_MAX_FILE);
+			goto err;
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	return 0;
+err:
+	free(buf);
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+/* A port: digits only, 1..65535. */
+static int
+cfg_parse_port(const char *s, int *port)
+{
+	long v = 0;
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++) {
+		if (s[i] < '0' || s[i] > '9' || i >= 5)
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (i == 0 || v < 1 || v > 65535)
+		return -1;
+	*port = (int)v;
+	return 0;
+}
+
+/* The len bytes at s as a C string in buf; -1 if they do not fit. */
+static int
+cfg_copy(char *buf, size_t size, const char *s, size_t len)
+{
+	if (len >= size)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return 0;
+}
+
+int
+config_parse_listen(const char *text, struct listen_addr *out, char *err,
+    size_t errlen)
+{
+	static const char forms[] = "expected host:port, [v6]:port, *:port or "
+	    "unix:/path";
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	struct sockaddr_un *un = (struct sockaddr_un *)&ss;
+	char host[INET6_ADDRSTRLEN + 1], norm[sizeof(un->sun_path) + 8];
+	const char *colon, *rbracket, *portstr, *path;
+	size_t hostlen, pathlen;
+	socklen_t salen;
+	int port, shown;
+
+	memset(&ss, 0, sizeof(ss));
+	if (text == NULL || *text == '\0') {
+		cfg_seterr(err, errlen, "empty address; %s", forms);
+		return -1;
+	}
+
+	if (strncmp(text, "unix:", 5) == 0) {
+		path = text + 5;
+		pathlen = strlen(path);
+		if (path[0] != '/') {
+			cfg_seterr(err, errlen, "unix socket path must be "
+			    "absolute, e.g. unix:/run/shoal.sock");
+			return -1;
+		}
+		if (pathlen >= sizeof(un->sun_path)) {
+			cfg_seterr(err, errlen, "unix socket path is %zu bytes; "
+			    "the limit is %zu", pathlen,
+			    sizeof(un->sun_path) - 1);
+			return -1;
+		}
+		un->sun_family = AF_UNIX;
+		memcpy(un->sun_path, path, pathlen + 1);
+		salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+		    pathlen + 1);
+		snprintf(norm, sizeof(norm), "unix:%s", path);
+		goto done;
+	}
+
+	if (text[0] == '[') {
+		if ((rbracket = strchr(text, ']')) == NULL) {
+			cfg_seterr(err, errlen, "missing ']' after IPv6 address");
+			return -1;
+		}
+		if (rbracket[1] != ':') {
+			cfg_seterr(err, errlen, "missing :port after ']'");
+			return -1;
+		}
+		hostlen = (size_t)(rbracket - text - 1);
+		portstr = rbracket + 2;
+		if (cfg_copy(host, sizeof(host), text + 1, hostlen) == -1 ||
+		    inet_pton(AF_INET6, host, &in6->sin6_addr) != 1) {
+			shown = hostlen > 64 ? 64 : (int)hostlen;
+			cfg_seterr(err, errlen, "\"%.*s\" is not an IPv6 address",
+			    shown, text + 1);
+			return -1;
+		}
+		if (cfg_parse_port(portstr, &port) == -1)
+			goto badport;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		salen = sizeof(*in6);
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(norm, sizeof(norm), "[%s]:%d", host, port);
+		goto done;
+	}
+
+	if ((colon = strrchr(text, ':')) == NULL) {
+		cfg_seterr(err, errlen, "missing port; %s", forms);
+		return -1;
+	}
+	hostlen = (size_t)(colon - text);
+	portstr = colon + 1;
+	shown = hostlen > 64 ? 64 : (int)hostlen;
+	if (memchr(text, ':', hostlen) != NULL) {
+		cfg_seterr(err, errlen, "an IPv6 address needs brackets, "
+		    "e.g. [::1]:8080");
+		return -1;
+	}
+	if (hostlen == 0) {
+		cfg_seterr(err, errlen, "missing host; use *:%.16s for all "
+		    "IPv4 addresses", portstr);
+		return -1;
+	}
+	if (hostlen == 1 && text[0] == '*') {
+		in4->sin_addr.s_addr = htonl(INADDR_ANY);
+	} else if (cfg_copy(host, sizeof(host), text, hostlen) == -1 ||
+	    inet_pton(AF_INET, host, &in4->sin_addr) != 1) {
+		/*
+		 * No DNS here: a name can resolve to several addresses, or to
+		 * others after a reload, and start-up would hang on a dead
+		 * resolver. Say so rather than just "invalid address".
+		 */
+		if (strspn(text, "0123456789.") >= hostlen)
+			cfg_seterr(err, errlen, "\"%.*s\" is not an IPv4 "
+			    "address", shown, text);
+		else
+			cfg_seterr(err, errlen, "\"%.*s\" is not an IP address "
+			    "(host names are not resolved; use 127.0.0.1 or "
+			    "[::1])", shown, text);
+		return -1;
+	}
+	if (cfg_parse_port(portstr, &port) == -1)
+		goto badport;
+	in4->sin_family = AF_INET;
+	in4->sin_port = htons((uint16_t)port);
+	salen = sizeof(*in4);
+	inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host));
+	snprintf(norm, sizeof(norm), "%s:%d", host, port);
+
+done:
+	if ((out->text = strdup(norm)) == NULL) {
+		cfg_seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(&out->sa, &ss, sizeof(ss));
+	out->salen = salen;
+	return 0;
+
+badport:
+	cfg_seterr(err, errlen, "bad port \"%.16s\"; expected a number from 1 "
+	    "to 65535", portstr);
+	return -1;
+}
+
+/* An integer value; reals with no fraction count ("workers": 4.0). */
+static bool
+cfg_integer(const json_t *v, long long *out)
+{
+	double d;
+
+	if (json_is_integer(v)) {
+		*out = json_integer_value(v);
+		return true;
+	}
+	if (!json_is_real(v))
+		return false;
+	d = json_real_value(v);
+	if (!(d > -9e15 && d < 9e15) || d != (double)(long long)d)
+		return false;
+	*out = (long long)d;
+	return true;
+}
+
+static int
+cfg_apply_listen(const struct cfg_ctx *c, struct config *cfg,
+    const struct cfg_key *k, const json_t *v, enum cfg_from from)
+{
+	char why[256], got[80], prev[80];
+	const json_t *elem;
+	size_t n, i, j;
+
+	if (json_is_string(v))
+		n = 1;
+	else if (json_is_array(v))
+		n = json_array_size(v);
+	else
+		return cfg_fail(c, k, from, -1, "expected an address or an "
+		    "array of addresses, got %s", cfg_describe(v, got,
+		    sizeof(got)));
+	if (n == 0)
+		return cfg_fail(c, k, from, -1, "expected at least one address, "
+		    "got an empty array");
+	if (n > (size_t)k->max)
+		return cfg_fail(c, k, from, -1, "expected at most %d addresses, "
+		    "got %zu", (int)k->max, n);
+	if ((cfg->listen = calloc(n, sizeof(*cfg->listen))) == NULL)
+		return cfg_fail(c, k, from, -1, "out of memory");
+
+	for (i = 0; i < n; i++) {
+		elem = json_is_string(v) ? v : json_array_get(v, i);
+		if (!json_is_string(elem))
+			return cfg_fail(c, k, from, (long)i, "expected an "
+			    "address string, got %s",
+			    cfg_describe(elem, got, sizeof(got)));
+		cfg_quote(json_string_value(elem), got, sizeof(got));
+		if (config_parse_listen(json_string_value(elem), &cfg->listen[i],
+		    why, sizeof(why)) == -1)
+			return cfg_fail(c, k, from, (long)i, "%s: %s", got, why);
+		cfg->nlisten = i + 1;
+		/* Compare normalised forms: "*:80" and "0.0.0.0:80" are one socket. */
+		for (j = 0; j < i; j++) {
+			if (strcmp(cfg->listen[j].text, cfg->listen[i].text) != 0)
+				continue;
+			cfg_quote(json_string_value(json_array_get(v, j)), prev,
+			    sizeof(prev));
+			if (strcmp(prev, got) == 0)
+				return cfg_fail(c, k, from, (long)i, "%s is "
+				    "listed twice", got);
+			return cfg_fail(c, k, from, (long)i, "%s is listed twice "
+			    "(also as %s)", got, prev);
+		}
+	}
+	return 0;
+}
+
+/* Check v against k and store it into cfg. */
+static int
+cfg_apply(const struct cfg_ctx *c, struct config *cfg, const struct cfg_key *k,
+    const json_t *v, enum cfg_from from)
+{
+	char *field = (char *)cfg + k->offset;
+	char got[80], lo[32], hi[32];
+	long long n;
+	double d;
+	int level;
+
+	cfg_num(k->min, lo, sizeof(lo));
+	cfg_num(k->max, hi, sizeof(hi));
+	switch (k->kind) {
+	case CFG_LISTEN:
+		return cfg_apply_listen(c, cfg, k, v, from);
+	case CFG_INT:
+	case CFG_SIZE:
+		/* k->max fits a size_t on 64-bit; the cast guards 32-bit. */
+		if (!cfg_integer(v, &n) || n < k->min || n > k->max ||
+		    (k->kind == CFG_SIZE && (unsigned long long)n > SIZE_MAX))
+			return cfg_fail(c, k, from, -1, "expected an integer from "
+			    "%s to %s, got %s", lo, hi, cfg_describe(v, got,
+			    sizeof(got)));
+		if (k->kind == CFG_INT)
+			*(int *)field = (int)n;
+		else
+			*(size_t *)field = (size_t)n;
+		return 0;
+	case CFG_SECONDS:
+		d = json_is_number(v) ? json_number_value(v) : -1;
+		/* Written so that NaN fails too. */
+		if (!json_is_number(v) || !(d >= k->min && d <= k->max))
+			return cfg_fail(c, k, from, -1, "expected a number of "
+			    "seconds from %s to %s, got %s", lo, hi,
+			    cfg_describe(v, got, sizeof(got)));
+		*(double *)field = d;
+		return 0;
+	case CFG_WORKERS:
+		if (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0) {
+			cfg->workers_auto = true;
+			cfg->workers = 0;
+			return 0;
+		}
+		if (!cfg_integer(v, &n) || n < k->min || n > k->max)
+			return cfg_fail(c, k, from, -1, "expected \"auto\" or an "
+			    "integer from %s to %s, got %s", lo, hi,
+			    cfg_describe(v, got, sizeof(got)));
+		cfg->workers_auto = false;
+		cfg->workers = (int)n;
+		return 0;
+	case CFG_PATH:
+		if (json_is_null(v)) {
+			*(char **)field = NULL;
+			return 0;
+		}
+		if (!json_is_string(v) || *json_string_value(v) == '\0')
+			return cfg_fail(c, k, from, -1, "expected a file name or "
+			    "null, got %s", cfg_describe(v, got, sizeof(got)));
+		if ((*(char **)field = strdup(json_string_value(v))) == NULL)
+			return cfg_fail(c, k, from, -1, "out of memory");
+		return 0;
+	case CFG_LOG_LEVEL:
+		if (!json_is_string(v) ||
+		    (level = log_level_parse(json_string_value(v))) == -1)
+			return cfg_fail(c, k, from, -1, "expected \"error\", "
+			    "\"warn\", \"notice\", \"info\" or \"debug\", got %s",
+			    cfg_describe(v, got, sizeof(got)));
+		*(int *)field = level;
+		return 0;
+	}
+	return cfg_fail(c, k, from, -1, "unhandled kind %d", (int)k->kind);
+}
+
+/* k's default as a JSON value (new reference), to validate like any other. */
+static json_t *
+cfg_default(const struct cfg_key *k)
+{
+	switch (k->kind) {
+	case CFG_INT:
+	case CFG_SIZE:
+		return json_integer((json_int_t)k->def);
+	case CFG_SECONDS:
+		return json_real(k->def);
+	case CFG_PATH:
+		return k->defstr == NULL ? json_null() : json_string(k->defstr);
+	case CFG_LISTEN:
+	case CFG_WORKERS:
+	case CFG_LOG_LEVEL:
+		return json_string(k->defstr);
+	}
+	return NULL;
+}
+
+/* Reject keys no row knows, suggesting the nearest one. */
+static int
+cfg_check_keys(const struct cfg_ctx *c, json_t *obj, enum cfg_from from)
+{
+	char quoted[80], flag[CFG_NAME_MAX + 3], sugg[CFG_NAME_MAX + 40];
+	const struct cfg_key *near;
+	struct cfg_pos pos;
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v) {
+		/* JSON has no comments; these keys stand in for them. */
+		if (from == CFG_FROM_FILE &&
+		    (strcmp(key, "//") == 0 || strcmp(key, "_comment") == 0))
+			continue;
+		if (cfg_key_by_name(key) != NULL)
+			continue;
+		near = cfg_suggest(key, false);
+		sugg[0] = '\0';
+		if (from == CFG_FROM_FLAG) {
+			if (near != NULL)
+				snprintf(sugg, sizeof(sugg), "; did you mean %s?",
+				    cfg_flag(near->name, flag, sizeof(flag)));
+			cfg_seterr(c->err, c->errlen, "unknown option %s%s",
+			    cfg_flag(key, quoted, sizeof(quoted)), sugg);
+			return -1;
+		}
+		if (near != NULL)
+			snprintf(sugg, sizeof(sugg), "; did you mean \"%s\"?",
+			    near->name);
+		cfg_quote(key, quoted, sizeof(quoted));
+		if (cfg_locate(c->text, c->len, key, -1, &pos) == 0)
+			cfg_seterr(c->err, c->errlen, "%s:%d:%d: unknown key %s%s",
+			    c->source, pos.line, pos.col, quoted, sugg);
+		else
+			cfg_seterr(c->err, c->errlen, "%s: unknown key %s%s",
+			    c->source, quoted, sugg);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_load(struct config *cfg, const char *path, const json_t *overrides,
+    char *err, size_t errlen)
+{
+	enum cfg_from from[ARRAY_SIZE(cfg_keys)];
+	const struct cfg_key *k, *kmin, *kmax;
+	struct cfg_ctx c = { NULL, NULL, 0, err, errlen };
+	struct config tmp;
+	struct cfg_pos pos = { 1, 1 };
+	json_error_t jerr;
+	json_t *root = NULL, *ovr = NULL, *def = NULL;
+	const json_t *v;
+	char *text = NULL, got[80], num[32];
+	size_t len = 0, i;
+	int r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	memset(&tmp, 0, sizeof(tmp));
+	cfg_seterr(err, errlen, "%s", "");
+
+	if (path == NULL) {
+		c.source = CFG_EMBEDDED;
+		c.text = cfg_default_json;
+		c.len = sizeof(cfg_default_json) - 1;
+	} else {
+		if (cfg_read_file(path, &text, &len, err, errlen) == -1)
+			goto err;
+		c.source = path;
+		c.text = text;
+		c.len = len;
+	}
+	if ((tmp.source = strdup(c.source)) == NULL) {
+		cfg_seterr(err, errlen, "out of memory");
+		goto err;
+	}
+
+	/*
+	 * Duplicate keys are rejected: jansson would silently keep the last,
+	 * and a setting that seems to be on but is not is worse than an error.
+	 * DECODE_ANY lets a scalar top level reach the clearer message below.
+	 */
+	root = json_loadb(c.text, c.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+	    &jerr);
+	if (root == NULL && strspn(c.text, " \t\r\n") == c.len) {
+		/* jansson says "unexpected token near end of file". */
+		cfg_seterr(err, errlen, "%s:1:1: invalid JSON: the file is empty; "
+		    "expected an object", c.source);
+		goto err;
+	}
+	if (root == NULL) {
+		cfg_seterr(err, errlen, "%s:%d:%d: invalid JSON: %s", c.source,
+		    jerr.line < 1 ? 1 : jerr.line,
+		    jerr.column < 1 ? 1 : jerr.column, jerr.text);
+		goto err;
+	}
+	if (!json_is_object(root)) {
+		cfg_locate(c.text, c.len, NULL, -1, &pos);
+		cfg_seterr(err, errlen, "%s:%d:%d: expected a JSON object at top "
+		    "level, got %s", c.source, pos.line, pos.col,
+		    cfg_describe(root, got, sizeof(got)));
+		goto err;
+	}
+	if (overrides != NULL && !json_is_object(overrides)) {
+		cfg_seterr(err, errlen, "overrides: expected a JSON object");
+		goto err;
+	}
+	if (cfg_check_keys(&c, root, CFG_FROM_FILE) == -1)
+		goto err;
+	/* A copy only because jansson cannot iterate a const object. */
+	if (overrides != NULL) {
+		if ((ovr = json_deep_copy(overrides)) == NULL) {
+			cfg_seterr(err, errlen, "out of memory");
+			goto err;
+		}
+		if (cfg_check_keys(&c, ovr, CFG_FROM_FLAG) == -1)
+			goto err;
+	}
+
+	/* Flags beat the file, the file beats the default; one check for all. */
+	for (i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
+		k = &cfg_keys[i];
+		if (ovr != NULL && (v = json_object_get(ovr, k->name)) != NULL) {
+			from[i] = CFG_FROM_FLAG;
+		} else if ((v = json_object_get(root, k->name)) != NULL) {
+			from[i] = CFG_FROM_FILE;
+		} else {
+			if ((def = cfg_default(k)) == NULL) {
+				cfg_seterr(err, errlen, "out of memory");
+				goto err;
+			}
+			v = def;
+			from[i] = CFG_FROM_BUILTIN;
+		}
+		r = cfg_apply(&c, &tmp, k, v, from[i]);
+		json_decref(def);
+		def = NULL;
+		if (r == -1)
+			goto err;
+	}
+
+	/*
+	 * The backoff grows from min to max, so min > max is meaningless.
+	 * Blame whichever the user set; if both, the cap.
+	 */
+	if (tmp.respawn_delay_min > tmp.respawn_delay_max) {
+		kmin = cfg_key_by_name("respawn_delay_min");
+		kmax = cfg_key_by_name("respawn_delay_max");
+		if (from[kmax - cfg_keys] != CFG_FROM_BUILTIN)
+			cfg_fail(&c, kmax, from[kmax - cfg_keys], -1, "expected "
+			    "at least respawn_delay_min (%s), got %s",
+			    cfg_num(tmp.respawn_delay_min, num, sizeof(num)),
+			    cfg_num(tmp.respawn_delay_max, got, sizeof(got)));
+		else
+			cfg_fail(&c, kmin, from[kmin - cfg_keys], -1, "expected "
+			    "at most respawn_delay_max (%s), got %s",
+			    cfg_num(tmp.respawn_delay_max, num, sizeof(num)),
+			    cfg_num(tmp.respawn_delay_min, got, sizeof(got)));
+		goto err;
+	}
+
+	json_decref(ovr);
+	json_decref(root);
+	free(text);
+	*cfg = tmp;
+	return 0;
+
+err:
+	cfg_oneline(err, errlen);
+	config_free(&tmp);
+	json_decref(ovr);
+	json_decref(root);
+	free(text);
+	return -1;
+}
+
+/* A flag's value as the JSON its key expects, or the raw string if it does
+ * not parse, so that config_load reports the type error against the flag. */
+static json_t *
+cfg_flag_value(const struct cfg_key *k, const char *value)
+{
+	long long n;
+	double d;
+	char *end;
+
+	switch (k->kind) {
+	case CFG_INT:
+	case CFG_SIZE:
+	case CFG_WORKERS:
+	case CFG_SECONDS:
+		errno = 0;
+		n = strtoll(value, &end, 10);
+		if (errno == 0 && end != value && *end == '\0')
+			return json_integer((json_int_t)n);
+		if (k->kind != CFG_SECONDS)
+			break;
+		errno = 0;
+		d = strtod(value, &end);
+		/* json_real refuses NaN and infinities; keep them as text. */
+		if (errno == 0 && end != value && *end == '\0' &&
+		    d == d && d - d == 0)
+			return json_real(d);
+		break;
+	case CFG_LISTEN:
+	case CFG_PATH:
+	case CFG_LOG_LEVEL:
+		break;
+	}
+	/* Paths need not be UTF-8; jansson's check would refuse them. */
+	return json_string_nocheck(value);
+}
+
+int
+config_override(json_t *overrides, const char *name, const char *value,
+    char *err, size_t errlen)
+{
+	char flag[CFG_NAME_MAX + 3], shown[80];
+	const struct cfg_key *k, *near;
+	json_t *v = NULL, *list;
+
+	if ((k = cfg_key_by_flag(name)) == NULL) {
+		near = cfg_suggest(name, true);
+		if (near != NULL)
+			cfg_seterr(err, errlen, "unknown option --%s; did you mean "
+			    "%s?", name, cfg_flag(near->name, flag, sizeof(flag)));
+		else
+			cfg_seterr(err, errlen, "unknown option --%s", name);
+		goto err;
+	}
+	if (!json_is_object(overrides)) {
+		cfg_seterr(err, errlen, "overrides: expected a JSON object");
+		goto err;
+	}
+	if (value == NULL) {
+		cfg_seterr(err, errlen, "%s: missing value",
+		    cfg_flag(k->name, flag, sizeof(flag)));
+		goto err;
+	}
+	if ((v = cfg_flag_value(k, value)) == NULL)
+		goto oom;
+
+	if (k->kind != CFG_LISTEN) {
+		/* Last flag wins, as with the file's keys. */
+		if (json_object_set_new(overrides, k->name, v) == -1) {
+			v = NULL;
+			goto oom;
+		}
+		return 0;
+	}
+	/* Repeated --listen accumulate; together they replace the file's list. */
+	list = json_object_get(overrides, k->name);
+	if (!json_is_array(list)) {
+		if ((list = json_array()) == NULL)
+			goto oom;
+		if (json_object_set_new(overrides, k->name, list) == -1)
+			goto oom;
+	}
+	if (json_array_append_new(list, v) == -1) {
+		v = NULL;
+		goto oom;
+	}
+	return 0;
+
+oom:
+	cfg_seterr(err, errlen, "%s %s: out of memory",
+	    cfg_flag(k->name, flag, sizeof(flag)), cfg_quote(value, shown,
+	    sizeof(shown)));
+err:
+	json_decref(v);
+	cfg_oneline(err, errlen);
+	return -1;
+}
+
+const char *
+config_default_text(void)
+{
+	return cfg_default_json;
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < cfg->nlisten; i++)
+		free(cfg->listen[i].text);
+	free(cfg->listen);
+	free(cfg->pid_file);
+	free(cfg->log_file);
+	free(cfg->source);
+	memset(cfg, 0, sizeof(*cfg));
+}

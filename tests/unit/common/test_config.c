@@ -1,0 +1,932 @@
+/*
+ * Unit tests for common/config.c: loading, validation messages, CLI
+ * overrides, listen addresses and the key locator.
+ *
+ * The group runs inside a mkdtemp directory (chdir'd into, so messages
+ * read "shoal.json:3:3: ..." as a user would see them) that teardown
+ * removes with everything written into it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "common/config.c"
+
+#include <dirent.h>
+#include <limits.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static char tmpdir[PATH_MAX];
+static int oldcwd = -1;
+
+static int
+group_setup(void **state)
+{
+	const char *base = getenv("TMPDIR");
+
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "%s/shoal-test-config.XXXXXX",
+	    base != NULL && *base != '\0' ? base : "/tmp");
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	if ((oldcwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	return chdir(tmpdir);
+}
+
+static int
+group_teardown(void **state)
+{
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	(void)state;
+	if ((d = opendir(tmpdir)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0 ||
+			    strcmp(de->d_name, "..") == 0)
+				continue;
+			/* Files, and the one empty directory a test makes. */
+			if (unlinkat(dirfd(d), de->d_name, 0) == -1 &&
+			    unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) == -1)
+				rc = -1;
+		}
+		closedir(d);
+	}
+	if (oldcwd != -1) {
+		if (fchdir(oldcwd) == -1)
+			rc = -1;
+		close(oldcwd);
+	}
+	if (rmdir(tmpdir) == -1)
+		rc = -1;
+	return rc;
+}
+
+static void
+write_file(const char *name, const char *text)
+{
+	FILE *f = fopen(name, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int
+load_text(struct config *cfg, const char *text, const json_t *ovr,
+    char *err, size_t errlen)
+{
+	write_file("shoal.json", text);
+	return config_load(cfg, "shoal.json", ovr, err, errlen);
+}
+
+static void
+assert_zeroed(const struct config *cfg)
+{
+	static const struct config zero;
+
+	assert_memory_equal(cfg, &zero, sizeof(zero));
+}
+
+/* text (with optional overrides) must fail with exactly want. */
+static void
+expect_error(const char *text, const json_t *ovr, const char *want)
+{
+	struct config cfg;
+	char err[512];
+
+	/* Garbage in: config_load must zero it even so. */
+	memset(&cfg, 0xa5, sizeof(cfg));
+	assert_int_equal(load_text(&cfg, text, ovr, err, sizeof(err)), -1);
+	assert_string_equal(err, want);
+	assert_null(strchr(err, '\n'));
+	assert_zeroed(&cfg);
+}
+
+static void
+load_ok(struct config *cfg, const char *text, const json_t *ovr)
+{
+	char err[512] = "";
+	int r = load_text(cfg, text, ovr, err, sizeof(err));
+
+	if (r != 0)
+		fail_msg("config_load: %s", err);
+}
+
+static void
+test_minimal_file_gets_defaults(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	load_ok(&cfg, "{}\n", NULL);
+	assert_string_equal(cfg.source, "shoal.json");
+	assert_int_equal(cfg.nlisten, 1);
+	assert_string_equal(cfg.listen[0].text, "127.0.0.1:8080");
+	assert_int_equal(cfg.listen[0].sa.ss_family, AF_INET);
+	assert_int_equal(cfg.backlog, 1024);
+	assert_true(cfg.workers_auto);
+	assert_int_equal(cfg.workers, 0);
+	assert_true(cfg.worker_timeout == 30);
+	assert_true(cfg.graceful_timeout == 30);
+	assert_true(cfg.respawn_delay_min == 0.1);
+	assert_true(cfg.respawn_delay_max == 30);
+	assert_null(cfg.pid_file);
+	assert_null(cfg.log_file);
+	assert_int_equal(cfg.log_level, LOGL_INFO);
+	assert_int_equal(cfg.http.max_request_line, 8192);
+	assert_int_equal(cfg.http.max_header_size, 16384);
+	assert_int_equal(cfg.http.max_headers, 100);
+	assert_int_equal(cfg.http.max_body_size, 1048576);
+	assert_true(cfg.http.header_timeout == 10);
+	assert_true(cfg.http.body_timeout == 30);
+	assert_true(cfg.http.keepalive_timeout == 75);
+	assert_true(cfg.http.keepalive_timeout > 60);
+	assert_true(cfg.http.write_timeout == 30);
+	assert_int_equal(cfg.http.max_connections, 10000);
+	config_free(&cfg);
+	assert_zeroed(&cfg);
+	config_free(&cfg);      /* twice is harmless */
+}
+
+static void
+test_full_file(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	load_ok(&cfg,
+	    "{\n"
+	    "  \"//\": \"every key, none at its default\",\n"
+	    "  \"listen\": [\"*:80\", \"[::]:80\", \"unix:/run/shoal.sock\"],\n"
+	    "  \"backlog\": 511,\n"
+	    "  \"workers\": 8,\n"
+	    "  \"worker_timeout\": 2.5,\n"
+	    "  \"graceful_timeout\": 0,\n"
+	    "  \"respawn_delay_min\": 0.5,\n"
+	    "  \"respawn_delay_max\": 0.5,\n"
+	    "  \"pid_file\": \"/run/shoal.pid\",\n"
+	    "  \"log_file\": \"/var/log/shoal.log\",\n"
+	    "  \"log_level\": \"debug\",\n"
+	    "  \"max_request_line\": 256,\n"
+	    "  \"max_header_size\": 1048576,\n"
+	    "  \"max_headers\": 1,\n"
+	    "  \"max_body_size\": 1099511627776,\n"
+	    "  \"header_timeout\": 0.1,\n"
+	    "  \"body_timeout\": 3600,\n"
+	    "  \"keepalive_timeout\": 0,\n"
+	    "  \"write_timeout\": 12.75,\n"
+	    "  \"max_connections\": 1000000\n"
+	    "}\n", NULL);
+	assert_int_equal(cfg.nlisten, 3);
+	assert_string_equal(cfg.listen[0].text, "0.0.0.0:80");
+	assert_string_equal(cfg.listen[1].text, "[::]:80");
+	assert_string_equal(cfg.listen[2].text, "unix:/run/shoal.sock");
+	assert_int_equal(cfg.backlog, 511);
+	assert_false(cfg.workers_auto);
+	assert_int_equal(cfg.workers, 8);
+	assert_true(cfg.worker_timeout == 2.5);
+	assert_true(cfg.graceful_timeout == 0);
+	assert_true(cfg.respawn_delay_min == 0.5);
+	assert_true(cfg.respawn_delay_max == 0.5);
+	assert_string_equal(cfg.pid_file, "/run/shoal.pid");
+	assert_string_equal(cfg.log_file, "/var/log/shoal.log");
+	assert_int_equal(cfg.log_level, LOGL_DEBUG);
+	assert_int_equal(cfg.http.max_request_line, 256);
+	assert_int_equal(cfg.http.max_header_size, 1048576);
+	assert_int_equal(cfg.http.max_headers, 1);
+	assert_true(cfg.http.max_body_size == (size_t)1 << 40);
+	assert_true(cfg.http.header_timeout == 0.1);
+	assert_true(cfg.http.body_timeout == 3600);
+	assert_true(cfg.http.keepalive_timeout == 0);
+	assert_true(cfg.http.write_timeout == 12.75);
+	assert_int_equal(cfg.http.max_connections, 1000000);
+	config_free(&cfg);
+}
+
+static void
+test_listen_string_or_array(void **state)
+{
+	struct config a, b;
+
+	(void)state;
+	load_ok(&a, "{\"listen\": \"10.0.0.1:8000\"}", NULL);
+	load_ok(&b, "{\"listen\": [\"10.0.0.1:8000\"]}", NULL);
+	assert_int_equal(a.nlisten, 1);
+	assert_int_equal(b.nlisten, 1);
+	assert_string_equal(a.listen[0].text, b.listen[0].text);
+	assert_int_equal(a.listen[0].salen, b.listen[0].salen);
+	assert_memory_equal(&a.listen[0].sa, &b.listen[0].sa, a.listen[0].salen);
+	config_free(&a);
+	config_free(&b);
+}
+
+static void
+test_listen_ipv6_and_unix(void **state)
+{
+	const struct sockaddr_in6 *in6;
+	const struct sockaddr_un *un;
+	struct config cfg;
+
+	(void)state;
+	load_ok(&cfg, "{\"listen\": [\"[0:0::1]:8443\", \"unix:/tmp/s.sock\"],"
+	    " \"workers\": 1}", NULL);
+	assert_int_equal(cfg.nlisten, 2);
+	assert_string_equal(cfg.listen[0].text, "[::1]:8443");
+	in6 = (const struct sockaddr_in6 *)&cfg.listen[0].sa;
+	assert_int_equal(in6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(in6->sin6_port), 8443);
+	assert_true(IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr));
+	assert_int_equal(cfg.listen[0].salen, sizeof(*in6));
+	assert_string_equal(cfg.listen[1].text, "unix:/tmp/s.sock");
+	un = (const struct sockaddr_un *)&cfg.listen[1].sa;
+	assert_int_equal(un->sun_family, AF_UNIX);
+	assert_string_equal(un->sun_path, "/tmp/s.sock");
+	assert_int_equal(cfg.listen[1].salen,
+	    offsetof(struct sockaddr_un, sun_path) + sizeof("/tmp/s.sock"));
+	config_free(&cfg);
+}
+
+static void
+test_embedded_default(void **state)
+{
+	json_error_t jerr;
+	struct config cfg;
+	char err[256];
+	json_t *j;
+
+	(void)state;
+	j = json_loads(config_default_text(), 0, &jerr);
+	assert_non_null(j);
+	assert_true(json_is_object(j));
+	json_decref(j);
+
+	assert_int_equal(config_load(&cfg, NULL, NULL, err, sizeof(err)), 0);
+	assert_string_equal(cfg.source, "(embedded default)");
+	assert_int_equal(cfg.nlisten, 1);
+	assert_string_equal(cfg.listen[0].text, "127.0.0.1:8080");
+	assert_true(cfg.workers_auto);
+	config_free(&cfg);
+}
+
+static void
+test_embedded_default_errors_name_it(void **state)
+{
+	struct config cfg;
+	char err[256];
+	json_t *o = json_object();
+
+	(void)state;
+	assert_int_equal(config_override(o, "workers", "0", err, sizeof(err)), 0);
+	assert_int_equal(config_load(&cfg, NULL, o, err, sizeof(err)), -1);
+	assert_string_equal(err, "--workers: expected \"auto\" or an integer "
+	    "from 1 to 512, got 0");
+	json_decref(o);
+	/* And a key in the embedded text is located in it. */
+	assert_int_equal(cfg_fail(&(struct cfg_ctx){ CFG_EMBEDDED,
+	    cfg_default_json, sizeof(cfg_default_json) - 1, err, sizeof(err) },
+	    cfg_key_by_name("workers"), CFG_FROM_FILE, -1, "x"), -1);
+	assert_string_equal(err, "(embedded default):3:3: \"workers\": x");
+}
+
+static void
+test_comment_keys_ignored(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	load_ok(&cfg, "{\"//\": \"why\", \"_comment\": {\"workers\": \"nested\"},"
+	    " \"workers\": 2}", NULL);
+	assert_int_equal(cfg.workers, 2);
+	config_free(&cfg);
+}
+
+static void
+test_integral_real_is_an_integer(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	load_ok(&cfg, "{\"workers\": 4.0, \"backlog\": 1e3}", NULL);
+	assert_int_equal(cfg.workers, 4);
+	assert_int_equal(cfg.backlog, 1000);
+	config_free(&cfg);
+	expect_error("{\"workers\": 4.5}",
+	    NULL, "shoal.json:1:2: \"workers\": expected \"auto\" or an integer "
+	    "from 1 to 512, got 4.5");
+}
+
+static void
+test_syntax_error_position(void **state)
+{
+	(void)state;
+	expect_error("{\n  \"workers\": 4,\n}\n", NULL,
+	    "shoal.json:3:1: invalid JSON: string or '}' expected near '}'");
+	expect_error("{\n  \"workers\": tru\n}\n", NULL,
+	    "shoal.json:2:16: invalid JSON: invalid token near 'tru'");
+	expect_error("{\n  \"workers\": 4\n", NULL,
+	    "shoal.json:3:1: invalid JSON: '}' expected near end of file");
+	expect_error(" \n", NULL,
+	    "shoal.json:1:1: invalid JSON: the file is empty; expected an object");
+	/* jansson would keep the last silently; we refuse. */
+	expect_error("{\"workers\": 1, \"workers\": 2}", NULL,
+	    "shoal.json:1:24: invalid JSON: duplicate object key near "
+	    "'\"workers\"'");
+}
+
+static void
+test_unknown_key(void **state)
+{
+	(void)state;
+	expect_error("{\n  \"listen\": \"*:80\",\n  \"wrokers\": 4\n}\n", NULL,
+	    "shoal.json:3:3: unknown key \"wrokers\"; did you mean \"workers\"?");
+	expect_error("{\"worker-timeout\": 4}", NULL,
+	    "shoal.json:1:2: unknown key \"worker-timeout\"; did you mean "
+	    "\"worker_timeout\"?");
+	expect_error("{\n\t\"colour\": \"blue\"}", NULL,
+	    "shoal.json:2:2: unknown key \"colour\"");
+	/* A key with a newline still gives one line, escaped. */
+	expect_error("{\"a\\nb\": 1}", NULL,
+	    "shoal.json:1:2: unknown key \"a\\u000ab\"");
+}
+
+static void
+test_wrong_type(void **state)
+{
+	(void)state;
+	expect_error("{\n  \"backlog\": \"big\"\n}", NULL,
+	    "shoal.json:2:3: \"backlog\": expected an integer from 1 to 65535, "
+	    "got \"big\"");
+	expect_error("{\"worker_timeout\": true}", NULL,
+	    "shoal.json:1:2: \"worker_timeout\": expected a number of seconds "
+	    "from 0.5 to 86400, got true");
+	expect_error("{\"pid_file\": 7}", NULL,
+	    "shoal.json:1:2: \"pid_file\": expected a file name or null, got 7");
+	expect_error("{\"log_file\": \"\"}", NULL,
+	    "shoal.json:1:2: \"log_file\": expected a file name or null, got \"\"");
+	expect_error("{\"log_level\": \"verbose\"}", NULL,
+	    "shoal.json:1:2: \"log_level\": expected \"error\", \"warn\", "
+	    "\"notice\", \"info\" or \"debug\", got \"verbose\"");
+	expect_error("{\"listen\": {\"host\": \"x\"}}", NULL,
+	    "shoal.json:1:2: \"listen\": expected an address or an array of "
+	    "addresses, got an object");
+	expect_error("{\"listen\": [\"*:80\",\n            8080]}", NULL,
+	    "shoal.json:2:13: \"listen\": expected an address string, got 8080");
+	expect_error("{\"listen\": []}", NULL,
+	    "shoal.json:1:2: \"listen\": expected at least one address, got an "
+	    "empty array");
+}
+
+static void
+test_out_of_range(void **state)
+{
+	(void)state;
+	expect_error("{\n  \"listen\": \"*:80\",\n  \"workers\": 0\n}\n", NULL,
+	    "shoal.json:3:3: \"workers\": expected \"auto\" or an integer from 1 "
+	    "to 512, got 0");
+	expect_error("{\"workers\": 513}", NULL,
+	    "shoal.json:1:2: \"workers\": expected \"auto\" or an integer from 1 "
+	    "to 512, got 513");
+	expect_error("{\"worker_timeout\": 0.2}", NULL,
+	    "shoal.json:1:2: \"worker_timeout\": expected a number of seconds "
+	    "from 0.5 to 86400, got 0.2");
+	expect_error("{\"respawn_delay_min\": 0.001}", NULL,
+	    "shoal.json:1:2: \"respawn_delay_min\": expected a number of seconds "
+	    "from 0.01 to 60, got 0.001");
+	expect_error("{\"max_body_size\": 1099511627777}", NULL,
+	    "shoal.json:1:2: \"max_body_size\": expected an integer from 0 to "
+	    "1099511627776, got 1099511627777");
+	expect_error("{\"max_request_line\": -1}", NULL,
+	    "shoal.json:1:2: \"max_request_line\": expected an integer from 256 "
+	    "to 1048576, got -1");
+	/* Beyond json_int_t jansson itself refuses the number. */
+	expect_error("{\"backlog\": 99999999999999999999}", NULL,
+	    "shoal.json:1:32: invalid JSON: too big integer near "
+	    "'99999999999999999999'");
+}
+
+static void
+test_bad_address(void **state)
+{
+	(void)state;
+	expect_error("{\n  \"listen\": [\"127.0.0.1:80\", \"localhost:80\"]\n}",
+	    NULL, "shoal.json:2:30: \"listen\": \"localhost:80\": \"localhost\" is "
+	    "not an IP address (host names are not resolved; use 127.0.0.1 or "
+	    "[::1])");
+	expect_error("{\"listen\": \"127.0.0.1:http\"}", NULL,
+	    "shoal.json:1:2: \"listen\": \"127.0.0.1:http\": bad port \"http\"; "
+	    "expected a number from 1 to 65535");
+	/* Element columns count characters, as jansson's do, not bytes. */
+	expect_error("{\"//\": \"é\", \"listen\": [\"::1:80\"]}", NULL,
+	    "shoal.json:1:24: \"listen\": \"::1:80\": an IPv6 address needs "
+	    "brackets, e.g. [::1]:8080");
+}
+
+static void
+test_duplicate_listen(void **state)
+{
+	(void)state;
+	expect_error("{\"listen\": [\"*:80\", \"[::1]:80\", \"0.0.0.0:80\"]}", NULL,
+	    "shoal.json:1:33: \"listen\": \"0.0.0.0:80\" is listed twice "
+	    "(also as \"*:80\")");
+	expect_error("{\"listen\": [\"unix:/a\",\n \"unix:/a\"]}", NULL,
+	    "shoal.json:2:2: \"listen\": \"unix:/a\" is listed twice");
+}
+
+static void
+test_too_many_listen(void **state)
+{
+	char text[CONFIG_MAX_LISTEN * 24 + 64], want[128];
+	size_t n = 0;
+	int i;
+
+	(void)state;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "{\"listen\": [");
+	for (i = 0; i <= CONFIG_MAX_LISTEN; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s\"*:%d\"",
+		    i ? ", " : "", 1000 + i);
+	snprintf(text + n, sizeof(text) - n, "]}");
+	snprintf(want, sizeof(want), "shoal.json:1:2: \"listen\": expected at "
+	    "most %d addresses, got %d", CONFIG_MAX_LISTEN, CONFIG_MAX_LISTEN + 1);
+	expect_error(text, NULL, want);
+}
+
+static void
+test_respawn_min_above_max(void **state)
+{
+	(void)state;
+	expect_error("{\n  \"respawn_delay_min\": 5,\n  \"respawn_delay_max\": 1\n}",
+	    NULL, "shoal.json:3:3: \"respawn_delay_max\": expected at least "
+	    "respawn_delay_min (5), got 1");
+	/* Only min set: the default max (30) is not the user's doing. */
+	expect_error("{\"respawn_delay_max\": 30, \"respawn_delay_min\": 40}",
+	    NULL, "shoal.json:1:2: \"respawn_delay_max\": expected at least "
+	    "respawn_delay_min (40), got 30");
+	expect_error("{\"respawn_delay_min\": 40}", NULL,
+	    "shoal.json:1:2: \"respawn_delay_min\": expected at most "
+	    "respawn_delay_max (30), got 40");
+}
+
+static void
+test_top_level_not_object(void **state)
+{
+	(void)state;
+	expect_error("\n  [\"*:80\"]\n", NULL,
+	    "shoal.json:2:3: expected a JSON object at top level, got an array");
+	expect_error("42", NULL,
+	    "shoal.json:1:1: expected a JSON object at top level, got 42");
+}
+
+static void
+test_unreadable_file(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	memset(&cfg, 0xa5, sizeof(cfg));
+	assert_int_equal(config_load(&cfg, "nonexistent.json", NULL, err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "open(nonexistent.json): No such file or "
+	    "directory");
+	assert_zeroed(&cfg);
+
+	assert_int_equal(mkdir("adir", 0700), 0);
+	assert_int_equal(config_load(&cfg, "adir", NULL, err, sizeof(err)), -1);
+	assert_string_equal(err, "read(adir): Is a directory");
+	assert_zeroed(&cfg);
+}
+
+static void
+test_override_wins(void **state)
+{
+	struct config cfg;
+	char err[256];
+	json_t *o = json_object();
+
+	(void)state;
+	assert_int_equal(config_override(o, "workers", "3", err, sizeof(err)), 0);
+	assert_int_equal(config_override(o, "worker-timeout", "1.5", err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_override(o, "graceful-timeout", "7", err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_override(o, "log-level", "debug", err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_override(o, "pid-file", "/run/x.pid", err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_override(o, "max-body-size", "0", err,
+	    sizeof(err)), 0);
+	/* The last of a repeated flag wins, as the last key would. */
+	assert_int_equal(config_override(o, "backlog", "10", err, sizeof(err)), 0);
+	assert_int_equal(config_override(o, "backlog", "20", err, sizeof(err)), 0);
+	load_ok(&cfg, "{\"workers\": 2, \"worker_timeout\": 9, \"backlog\": 5,"
+	    " \"pid_file\": \"/run/file.pid\", \"log_file\": \"/tmp/l\"}", o);
+	assert_false(cfg.workers_auto);
+	assert_int_equal(cfg.workers, 3);
+	assert_true(cfg.worker_timeout == 1.5);
+	assert_true(cfg.graceful_timeout == 7);
+	assert_int_equal(cfg.log_level, LOGL_DEBUG);
+	assert_string_equal(cfg.pid_file, "/run/x.pid");
+	assert_string_equal(cfg.log_file, "/tmp/l");   /* from the file */
+	assert_int_equal(cfg.http.max_body_size, 0);
+	assert_int_equal(cfg.backlog, 20);
+	config_free(&cfg);
+
+	assert_int_equal(config_override(o, "workers", "auto", err, sizeof(err)),
+	    0);
+	load_ok(&cfg, "{\"workers\": 2}", o);
+	assert_true(cfg.workers_auto);
+	config_free(&cfg);
+	json_decref(o);
+}
+
+static void
+test_override_listen_replaces(void **state)
+{
+	struct config cfg;
+	char err[256];
+	json_t *o = json_object();
+
+	(void)state;
+	assert_int_equal(config_override(o, "listen", "[::1]:9000", err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_override(o, "listen", "unix:/tmp/x.sock", err,
+	    sizeof(err)), 0);
+	load_ok(&cfg, "{\"listen\": [\"127.0.0.1:80\", \"127.0.0.1:81\"]}", o);
+	assert_int_equal(cfg.nlisten, 2);
+	assert_string_equal(cfg.listen[0].text, "[::1]:9000");
+	assert_string_equal(cfg.listen[1].text, "unix:/tmp/x.sock");
+	config_free(&cfg);
+
+	assert_int_equal(config_override(o, "listen", "*:9000", err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_override(o, "listen", "0.0.0.0:9000", err,
+	    sizeof(err)), 0);
+	expect_error("{}", o, "--listen: \"0.0.0.0:9000\" is listed twice "
+	    "(also as \"*:9000\")");
+	json_decref(o);
+}
+
+static void
+test_override_bad_value_names_flag(void **state)
+{
+	char err[256];
+	json_t *o;
+
+	(void)state;
+	o = json_object();
+	assert_int_equal(config_override(o, "worker-timeout", "soon", err,
+	    sizeof(err)), 0);
+	expect_error("{\"worker_timeout\": 3}", o, "--worker-timeout: expected a "
+	    "number of seconds from 0.5 to 86400, got \"soon\"");
+	json_decref(o);
+
+	o = json_object();
+	assert_int_equal(config_override(o, "workers", "4x", err, sizeof(err)), 0);
+	expect_error("{}", o, "--workers: expected \"auto\" or an integer from 1 "
+	    "to 512, got \"4x\"");
+	json_decref(o);
+
+	o = json_object();
+	assert_int_equal(config_override(o, "header-timeout", "inf", err,
+	    sizeof(err)), 0);
+	expect_error("{}", o, "--header-timeout: expected a number of seconds "
+	    "from 0.1 to 3600, got \"inf\"");
+	json_decref(o);
+
+	o = json_object();
+	assert_int_equal(config_override(o, "respawn-delay-min", "100", err,
+	    sizeof(err)), 0);
+	expect_error("{}", o, "--respawn-delay-min: expected a number of "
+	    "seconds from 0.01 to 60, got 100");
+	json_decref(o);
+
+	o = json_object();
+	assert_int_equal(config_override(o, "respawn-delay-max", "0.5", err,
+	    sizeof(err)), 0);
+	expect_error("{\"respawn_delay_min\": 2}", o, "--respawn-delay-max: "
+	    "expected at least respawn_delay_min (2), got 0.5");
+	json_decref(o);
+
+	o = json_object();
+	assert_int_equal(config_override(o, "listen", "localhost:80", err,
+	    sizeof(err)), 0);
+	expect_error("{}", o, "--listen: \"localhost:80\": \"localhost\" is not "
+	    "an IP address (host names are not resolved; use 127.0.0.1 or "
+	    "[::1])");
+	json_decref(o);
+
+	/* A hand-built overrides object with a key no flag has. */
+	o = json_pack("{s:i}", "colour", 1);
+	expect_error("{}", o, "unknown option --colour");
+	json_decref(o);
+}
+
+static void
+test_override_unknown_flag(void **state)
+{
+	char err[256];
+	json_t *o = json_object();
+
+	(void)state;
+	assert_int_equal(config_override(o, "foo", "1", err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown option --foo");
+	assert_int_equal(config_override(o, "wrokers", "1", err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "unknown option --wrokers; did you mean "
+	    "--workers?");
+	/* The JSON spelling is not the flag. */
+	assert_int_equal(config_override(o, "worker_timeout", "1", err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "unknown option --worker_timeout; did you mean "
+	    "--worker-timeout?");
+	assert_int_equal(config_override(o, "workers", NULL, err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "--workers: missing value");
+	assert_int_equal(json_object_size(o), 0);
+	json_decref(o);
+}
+
+static void
+test_every_key_has_a_flag(void **state)
+{
+	char flag[CFG_NAME_MAX + 3], err[256];
+	json_t *o = json_object();
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
+		assert_true(strlen(cfg_keys[i].name) <= CFG_NAME_MAX);
+		cfg_flag(cfg_keys[i].name, flag, sizeof(flag));
+		assert_ptr_equal(cfg_key_by_flag(flag + 2), &cfg_keys[i]);
+		assert_int_equal(config_override(o, flag + 2, "1", err,
+		    sizeof(err)), 0);
+		assert_non_null(json_object_get(o, cfg_keys[i].name));
+	}
+	json_decref(o);
+}
+
+struct listen_case {
+	const char *in, *norm;
+	int family, port;
+};
+
+static void
+test_parse_listen_good(void **state)
+{
+	static const struct listen_case cases[] = {
+		{ "127.0.0.1:8080", "127.0.0.1:8080", AF_INET, 8080 },
+		{ "*:80", "0.0.0.0:80", AF_INET, 80 },
+		{ "0.0.0.0:65535", "0.0.0.0:65535", AF_INET, 65535 },
+		{ "10.1.2.3:08080", "10.1.2.3:8080", AF_INET, 8080 },
+		{ "[::1]:8080", "[::1]:8080", AF_INET6, 8080 },
+		{ "[::]:1", "[::]:1", AF_INET6, 1 },
+		{ "[2001:DB8:0:0::1]:443", "[2001:db8::1]:443", AF_INET6, 443 },
+		{ "[::ffff:1.2.3.4]:80", "[::ffff:1.2.3.4]:80", AF_INET6, 80 },
+		{ "unix:/run/shoal.sock", "unix:/run/shoal.sock", AF_UNIX, 0 },
+	};
+	struct listen_addr la;
+	char err[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		if (config_parse_listen(cases[i].in, &la, err, sizeof(err)) != 0)
+			fail_msg("%s: %s", cases[i].in, err);
+		assert_string_equal(la.text, cases[i].norm);
+		assert_int_equal(la.sa.ss_family, cases[i].family);
+		if (cases[i].family == AF_INET)
+			assert_int_equal(ntohs(((struct sockaddr_in *)&la.sa)->sin_port),
+			    cases[i].port);
+		if (cases[i].family == AF_INET6)
+			assert_int_equal(ntohs(((struct sockaddr_in6 *)&la.sa)->sin6_port),
+			    cases[i].port);
+		free(la.text);
+	}
+}
+
+static void
+test_parse_listen_bad(void **state)
+{
+	static const struct {
+		const char *in, *err;
+	} cases[] = {
+		{ "", "empty address; expected host:port, [v6]:port, *:port or "
+		  "unix:/path" },
+		{ "8080", "missing port; expected host:port, [v6]:port, *:port or "
+		  "unix:/path" },
+		{ ":8080", "missing host; use *:8080 for all IPv4 addresses" },
+		{ "localhost:80", "\"localhost\" is not an IP address (host names "
+		  "are not resolved; use 127.0.0.1 or [::1])" },
+		{ "256.1.1.1:80", "\"256.1.1.1\" is not an IPv4 address" },
+		{ "1.2.3:80", "\"1.2.3\" is not an IPv4 address" },
+		{ "1.2.3.4:0", "bad port \"0\"; expected a number from 1 to 65535" },
+		{ "1.2.3.4:65536", "bad port \"65536\"; expected a number from 1 to "
+		  "65535" },
+		{ "1.2.3.4:", "bad port \"\"; expected a number from 1 to 65535" },
+		{ "1.2.3.4:+80", "bad port \"+80\"; expected a number from 1 to "
+		  "65535" },
+		{ "1.2.3.4:000080", "bad port \"000080\"; expected a number from 1 "
+		  "to 65535" },
+		{ "::1:80", "an IPv6 address needs brackets, e.g. [::1]:8080" },
+		{ "[::1:80", "missing ']' after IPv6 address" },
+		{ "[::1]80", "missing :port after ']'" },
+		{ "[::1]", "missing :port after ']'" },
+		{ "[1.2.3.4]:80", "\"1.2.3.4\" is not an IPv6 address" },
+		{ "[fe80::1%eth0]:80", "\"fe80::1%eth0\" is not an IPv6 address" },
+		{ "unix:run/x.sock", "unix socket path must be absolute, e.g. "
+		  "unix:/run/shoal.sock" },
+		{ "unix:", "unix socket path must be absolute, e.g. "
+		  "unix:/run/shoal.sock" },
+	};
+	struct listen_addr la = { 0 };
+	char err[256], path[200];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		if (config_parse_listen(cases[i].in, &la, err, sizeof(err)) != -1)
+			fail_msg("%s: accepted", cases[i].in);
+		assert_string_equal(err, cases[i].err);
+		assert_null(la.text);
+	}
+	/* sun_path is 108 bytes: 107 characters and the NUL. */
+	memset(path, 'a', sizeof(path));
+	memcpy(path, "unix:/", 6);
+	path[5 + 107] = '\0';
+	assert_int_equal(config_parse_listen(path, &la, err, sizeof(err)), 0);
+	free(la.text);
+	path[5 + 107] = 'a';
+	path[5 + 108] = '\0';
+	assert_int_equal(config_parse_listen(path, &la, err, sizeof(err)), -1);
+	assert_string_equal(err, "unix socket path is 108 bytes; the limit is 107");
+}
+
+static void
+test_locator(void **state)
+{
+	static const char text[] =
+	    "{\n"
+	    "  \"_comment\": {\"listen\": [1, 2], \"s\": \"}\\\"{[\"},\n"
+	    "  \"//\": \"\\\"listen\\\": [\",\n"
+	    "  \"a\": [true, null, -1.5e3, {\"b\": []}],\n"
+	    "  \"é\": \"ü\", \"work\\u0065rs\": 3,\n"
+	    "  \"listen\" :\n"
+	    "    [ \"x\",\n"
+	    "\t\"y\" ]\n"
+	    "}\n";
+	struct cfg_pos pos;
+
+	(void)state;
+	assert_int_equal(cfg_locate(text, strlen(text), "listen", -1, &pos), 0);
+	assert_int_equal(pos.line, 6);
+	assert_int_equal(pos.col, 3);
+	assert_int_equal(cfg_locate(text, strlen(text), "listen", 0, &pos), 0);
+	assert_int_equal(pos.line, 7);
+	assert_int_equal(pos.col, 7);
+	assert_int_equal(cfg_locate(text, strlen(text), "listen", 1, &pos), 0);
+	assert_int_equal(pos.line, 8);
+	assert_int_equal(pos.col, 2);
+	/* Past the end of the array: the key. */
+	assert_int_equal(cfg_locate(text, strlen(text), "listen", 2, &pos), 0);
+	assert_int_equal(pos.line, 6);
+	/* Escaped key, after a multi-byte character. */
+	assert_int_equal(cfg_locate(text, strlen(text), "workers", -1, &pos), 0);
+	assert_int_equal(pos.line, 5);
+	assert_int_equal(pos.col, 13);
+	assert_int_equal(cfg_locate(text, strlen(text), "a", 3, &pos), 0);
+	assert_int_equal(pos.line, 4);
+	assert_int_equal(pos.col, 29);
+	/* Keys only seen nested, or not at all, are not found. */
+	assert_int_equal(cfg_locate(text, strlen(text), "s", -1, &pos), -1);
+	assert_int_equal(cfg_locate(text, strlen(text), "b", -1, &pos), -1);
+	assert_int_equal(cfg_locate(text, strlen(text), "nope", -1, &pos), -1);
+	assert_int_equal(cfg_locate("[]", 2, "a", -1, &pos), -1);
+	/* Never reads past len, even on text that is not JSON. */
+	assert_int_equal(cfg_locate("{\"a", 3, "a", -1, &pos), -1);
+	assert_int_equal(cfg_locate("{\"a\": [\"", 8, "a", 0, &pos), 0);
+}
+
+static void
+test_distance(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg_distance("workers", "workers"), 0);
+	assert_int_equal(cfg_distance("wrokers", "workers"), 1);
+	assert_int_equal(cfg_distance("worker", "workers"), 1);
+	assert_int_equal(cfg_distance("wokrres", "workers"), 2);
+	assert_int_equal(cfg_distance("", "abc"), 3);
+	assert_ptr_equal(cfg_suggest("backlgo", false), cfg_key_by_name("backlog"));
+	assert_null(cfg_suggest("colour", false));
+	assert_null(cfg_suggest("x", false));
+}
+
+static void
+test_quote(void **state)
+{
+	char buf[80], small[16];
+
+	(void)state;
+	assert_string_equal(cfg_quote("a\"b\\c\td", buf, sizeof(buf)),
+	    "\"a\\\"b\\\\c\\u0009d\"");
+	assert_string_equal(cfg_quote(
+	    "0123456789012345678901234567890123456789012345678901234567890",
+	    buf, sizeof(buf)),
+	    "\"012345678901234567890123456789012345678901234567...\"");
+	/* Cut between characters, never inside one. */
+	assert_string_equal(cfg_quote("ééééééééééééééééééééééééééééééé",
+	    buf, sizeof(buf)), "\"éééééééééééééééééééééééé...\"");
+	assert_string_equal(cfg_quote("ééééé", small, sizeof(small)), "\"éé...\"");
+}
+
+/*
+ * config_load opens files; a leaked fd on any path shows up as EMFILE
+ * under a small RLIMIT_NOFILE. Forked so the limit stays in the child.
+ */
+static void
+test_no_fd_leak(void **state)
+{
+	struct rlimit rl = { 16, 16 };
+	struct config cfg;
+	char err[256];
+	int st, i, ok, lowest;
+	pid_t pid;
+
+	(void)state;
+	write_file("good.json", "{\"workers\": 2}");
+	write_file("bad.json", "{\"workers\": 0}");
+	write_file("broken.json", "{");
+	assert_int_equal(mkdir("fdleak.d", 0700), 0);
+	pid = fork();
+	assert_true(pid != -1);
+	if (pid == 0) {
+		/* valgrind refuses setrlimit(NOFILE); the fd check still holds. */
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		ok = (lowest = dup(0)) != -1 && close(lowest) == 0;
+		for (i = 0; ok && i < 64; i++) {
+			ok = config_load(&cfg, "good.json", NULL, err,
+			    sizeof(err)) == 0;
+			config_free(&cfg);
+			ok = ok &&
+			    config_load(&cfg, "bad.json", NULL, err,
+			    sizeof(err)) == -1 &&
+			    config_load(&cfg, "broken.json", NULL, err,
+			    sizeof(err)) == -1 &&
+			    config_load(&cfg, "fdleak.d", NULL, err,
+			    sizeof(err)) == -1 &&
+			    strstr(err, "EMFILE") == NULL &&
+			    strstr(err, "Too many open files") == NULL;
+		}
+		/* Every fd opened was closed: the lowest free one is unchanged. */
+		ok = ok && dup(0) == lowest;
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_minimal_file_gets_defaults),
+		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_listen_string_or_array),
+		cmocka_unit_test(test_listen_ipv6_and_unix),
+		cmocka_unit_test(test_embedded_default),
+		cmocka_unit_test(test_embedded_default_errors_name_it),
+		cmocka_unit_test(test_comment_keys_ignored),
+		cmocka_unit_test(test_integral_real_is_an_integer),
+		cmocka_unit_test(test_syntax_error_position),
+		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_wrong_type),
+		cmocka_unit_test(test_out_of_range),
+		cmocka_unit_test(test_bad_address),
+		cmocka_unit_test(test_duplicate_listen),
+		cmocka_unit_test(test_too_many_listen),
+		cmocka_unit_test(test_respawn_min_above_max),
+		cmocka_unit_test(test_top_level_not_object),
+		cmocka_unit_test(test_unreadable_file),
+		cmocka_unit_test(test_override_wins),
+		cmocka_unit_test(test_override_listen_replaces),
+		cmocka_unit_test(test_override_bad_value_names_flag),
+		cmocka_unit_test(test_override_unknown_flag),
+		cmocka_unit_test(test_every_key_has_a_flag),
+		cmocka_unit_test(test_parse_listen_good),
+		cmocka_unit_test(test_parse_listen_bad),
+		cmocka_unit_test(test_locator),
+		cmocka_unit_test(test_distance),
+		cmocka_unit_test(test_quote),
+		cmocka_unit_test(test_no_fd_leak),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, group_setup,
+	    group_teardown);
+}
