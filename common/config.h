@@ -17,11 +17,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <jansson.h>
 
 #define CONFIG_MAX_WORKERS 512
 #define CONFIG_MAX_LISTEN  64
+#define CONFIG_MAX_ROUTES  256
 
 struct listen_addr {
 	char *text;                  /* normalised: "127.0.0.1:8080", "[::1]:8080", "unix:/run/x.sock" */
@@ -42,6 +44,32 @@ struct http_limits {
 	size_t max_connections;      /* open connections per worker */
 };
 
+/*
+ * One entry of "routes":
+ *   {"path": "/static/", "match": "prefix", "methods": ["GET"],
+ *    "handler": "static", "root": "/srv/www"}
+ * path, match, methods and handler are the config module's; every other
+ * key belongs to the handler and is checked by the route checker.
+ */
+struct route_cfg {
+	char *path;                  /* begins with '/' */
+	bool prefix;                 /* "match": "prefix" (default "exact") */
+	uint64_t methods;            /* bits (1 << enum http_method); 0: any */
+	char *handler;               /* accepted by the route checker */
+	json_t *spec;                /* the route object (own reference) */
+	char *where;                 /* "shoal.json:7:5", for run-time messages */
+};
+
+/*
+ * Checks one route object's handler and handler-specific keys. Returns 0,
+ * or -1 with a reason in err (without location: config_load adds it).
+ * The worker's handler registry provides it (handlers_check_route); with
+ * none set, any handler name passes.
+ */
+typedef int config_route_check_fn(const json_t *route, char *err,
+    size_t errlen);
+void config_set_route_check(config_route_check_fn *fn);
+
 struct config {
 	char *source;                /* the file's path, or "(embedded default)" */
 
@@ -61,6 +89,9 @@ struct config {
 	int log_level;               /* enum log_level */
 
 	struct http_limits http;
+
+	struct route_cfg *routes;    /* in match order; the defaults if absent */
+	size_t nroutes;
 };
 
 /*

@@ -400,7 +400,9 @@ supervise_stop_all(struct master *m, bool fast)
 		p->draining = true;
 		STATS_SET(m->stats->procs[p->stats_idx].state, STATS_DRAINING);
 		if (ipc_send(p->ipc_fd, fast ? IPC_MSG_STOP : IPC_MSG_DRAIN,
-		    NULL) == -1) {
+		    NULL) == -1 && errno != EPIPE) {
+			/* EPIPE: the worker is already exiting (a terminal's
+			 * Ctrl-C reaches the whole process group). */
 			log_warn("worker %u (pid %d): cannot send %s (%s); using %s",
 			    p->slot, (int)p->pid, fast ? "stop" : "drain",
 			    strerror(errno), fast ? "SIGKILL" : "SIGTERM");
