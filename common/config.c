@@ -6,6 +6,11 @@
  * range and default. config_load looks each row up in the overrides, then in
  * the file, then falls back to the default, and validates all three the same
  * way, so a default can never bypass a check a user value would fail.
+ *
+ * "routes" is the one structured key: an array of objects, checked field
+ * by field here and handed to the route checker for the handler's own
+ * keys. Its default is the routes of the embedded default text (one
+ * source of truth), and it has no flag.
  */
 #include "common/config.h"
 
@@ -18,7 +23,9 @@
 #include <string.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <http_parser.h>
 
+#include "common/config_locate.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -28,6 +35,8 @@
 #define CFG_MAX_FILE    (1024 * 1024)
 /* Longest name the did-you-mean distance is computed for. */
 #define CFG_NAME_MAX    32
+/* Longest route path; request paths past it are refused long before. */
+#define CFG_ROUTE_PATH_MAX 1024
 
 enum cfg_kind {
 	CFG_LISTEN,     /* address string or array of them -> listen, nlisten */
@@ -37,6 +46,7 @@ enum cfg_kind {
 	CFG_WORKERS,    /* "auto" or integer -> workers_auto, workers */
 	CFG_PATH,       /* non-empty string or null -> char * */
 	CFG_LOG_LEVEL,  /* level name -> int */
+	CFG_ROUTES,     /* array of route objects -> routes, nroutes; no flag */
 };
 
 /* Where a value came from; it decides how an error names its location. */
@@ -105,13 +115,27 @@ static const struct cfg_key cfg_keys[] = {
 	  30, NULL, "seconds a client may stall reading a response" },
 	{ "max_connections", CFG_SIZE, CFG_OFF(http.max_connections), 1,
 	  1000000, 10000, NULL, "open connections per worker" },
+	{ "routes", CFG_ROUTES, CFG_OFF(routes), 1, CONFIG_MAX_ROUTES, 0, NULL,
+	  "handlers by path (config file only)" },
 };
 
 static const char cfg_default_json[] =
 	"{\n"
 	"  \"listen\": [\"127.0.0.1:8080\"],\n"
-	"  \"workers\": \"auto\"\n"
+	"  \"workers\": \"auto\",\n"
+	"  \"routes\": [\n"
+	"    {\"path\": \"/\", \"handler\": \"welcome\"},\n"
+	"    {\"path\": \"/json\", \"handler\": \"json\"},\n"
+	"    {\"path\": \"/healthz\", \"handler\": \"health\"},\n"
+	"    {\"path\": \"/echo\", \"handler\": \"echo\"}\n"
+	"  ]\n"
 	"}\n";
+
+/*
+ * Set once at start-up, before any config_load: the worker's handler
+ * registry lives above common/, so it is plugged in rather than linked.
+ */
+static config_route_check_fn *cfg_route_check;
 
 /* What config_load is reading: for locating keys and writing the message. */
 struct cfg_ctx {
@@ -120,16 +144,6 @@ struct cfg_ctx {
 	size_t len;
 	char *err;
 	size_t errlen;
-};
-
-/* Position of a token, counted like jansson: line and character from 1. */
-struct cfg_pos {
-	int line, col;
-};
-
-struct cfg_scan {
-	const char *p, *end;
-	struct cfg_pos pos;
 };
 
 static void
@@ -203,6 +217,23 @@ cfg_key_by_flag(const char *flag)
 	return NULL;
 }
 
+/* Structured keys have no flag: a command line cannot spell them. */
+static bool
+cfg_is_flag(const struct cfg_key *k)
+{
+	return k->kind != CFG_ROUTES;
+}
+
+static int
+cfg_not_flag(const struct cfg_key *k, char *err, size_t errlen)
+{
+	char flag[CFG_NAME_MAX + 3];
+
+	cfg_seterr(err, errlen, "%s: %s can only be set in a config file",
+	    cfg_flag(k->name, flag, sizeof(flag)), k->name);
+	return -1;
+}
+
 /*
  * Edit distance with adjacent transpositions counted as one edit (optimal
  * string alignment), so "wrokers" is 1 from "workers", as a typist would
@@ -251,6 +282,8 @@ cfg_suggest(const char *name, bool as_flag)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
+		if (as_flag && !cfg_is_flag(&cfg_keys[i]))
+			continue;
 		if (as_flag)
 			dist = cfg_distance(name,
 			    cfg_flag(cfg_keys[i].name, flag, sizeof(flag)) + 2);
@@ -342,180 +375,38 @@ cfg_num(double x, char *buf, size_t len)
 	return buf;
 }
 
-/*
- * The locator. jansson reports positions only for syntax errors; once a
- * document has parsed, its values carry none. But "workers: out of range"
- * without a line makes the user hunt, so after jansson has accepted the
- * text this scans the raw bytes again, skipping strings (with their
- * escapes) and nested containers (tracking depth), to find where a
- * top-level key -- or an element of its array value -- starts. Positions
- * are counted the way jansson counts them (columns in characters, not
- * bytes) so syntax and semantic errors agree. The text is known to be
- * valid JSON, which is what keeps this small; on any surprise it gives up
- * and the message goes without a position.
- */
+/* A path as messages name it: routes[2].methods[0]. */
+static const char *
+cfg_path_name(const struct config_step *path, size_t depth, char *buf,
+    size_t len)
+{
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < depth && n < len; i++) {
+		if (path[i].key != NULL)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s",
+			    i > 0 ? "." : "", path[i].key);
+		else
+			n += (size_t)snprintf(buf + n, len - n, "[%ld]",
+			    path[i].index);
+	}
+	return buf;
+}
+
+/* "file:line:col: what: msg", the position being that of path in c->text. */
 static int
-cfg_scan_peek(const struct cfg_scan *s)
+cfg_fail_at(const struct cfg_ctx *c, const struct config_step *path,
+    size_t depth, const char *what, const char *msg)
 {
-	return s->p < s->end ? (unsigned char)*s->p : -1;
-}
+	struct config_pos pos;
 
-static void
-cfg_scan_next(struct cfg_scan *s)
-{
-	unsigned char c;
-
-	if (s->p >= s->end)
-		return;
-	c = (unsigned char)*s->p++;
-	if (c == '\n') {
-		s->pos.line++;
-		s->pos.col = 1;
-	} else if ((c & 0xc0) != 0x80) {
-		/* UTF-8 continuation bytes do not start a character. */
-		s->pos.col++;
-	}
-}
-
-static void
-cfg_scan_ws(struct cfg_scan *s)
-{
-	int c;
-
-	while ((c = cfg_scan_peek(s)) == ' ' || c == '\t' || c == '\n' ||
-	    c == '\r')
-		cfg_scan_next(s);
-}
-
-/* At an opening quote: move past the closing one. */
-static void
-cfg_scan_string(struct cfg_scan *s)
-{
-	int c;
-
-	cfg_scan_next(s);
-	while ((c = cfg_scan_peek(s)) != -1) {
-		cfg_scan_next(s);
-		if (c == '"')
-			return;
-		if (c == '\\')
-			cfg_scan_next(s);
-	}
-}
-
-/* Move past one value: a string, a container (with all it holds), a scalar. */
-static void
-cfg_scan_value(struct cfg_scan *s)
-{
-	int c, depth = 0;
-
-	cfg_scan_ws(s);
-	while ((c = cfg_scan_peek(s)) != -1) {
-		if (c == '"') {
-			cfg_scan_string(s);
-			if (depth == 0)
-				return;
-			continue;
-		}
-		if (c == '{' || c == '[') {
-			depth++;
-		} else if (c == '}' || c == ']') {
-			if (depth == 0)
-				return;		/* closes the enclosing container */
-			if (--depth == 0) {
-				cfg_scan_next(s);
-				return;
-			}
-		} else if (depth == 0 && (c == ',' || c == ' ' || c == '\t' ||
-		    c == '\n' || c == '\r')) {
-			return;			/* end of a scalar */
-		}
-		cfg_scan_next(s);
-	}
-}
-
-/* Does the quoted token raw (quotes included) spell name? */
-static bool
-cfg_scan_key_is(const char *raw, size_t len, const char *name)
-{
-	json_t *decoded;
-	bool same;
-
-	if (len < 2)
-		return false;
-	if (memchr(raw, '\\', len) == NULL)
-		return len - 2 == strlen(name) && memcmp(raw + 1, name, len - 2) == 0;
-	/* Escapes ("work\u0065rs"): let jansson decode the token. */
-	if ((decoded = json_loadb(raw, len, JSON_DECODE_ANY, NULL)) == NULL)
-		return false;
-	same = json_is_string(decoded) &&
-	    strcmp(json_string_value(decoded), name) == 0;
-	json_decref(decoded);
-	return same;
-}
-
-/*
- * Where key (NULL: the top-level value itself) starts in text; with
- * index >= 0 and an array value, where its index-th element starts.
- * 0 and *pos on success, -1 if not found.
- */
-static int
-cfg_locate(const char *text, size_t len, const char *key, long index,
-    struct cfg_pos *pos)
-{
-	struct cfg_scan s = { text, text + len, { 1, 1 } };
-	struct cfg_pos keypos;
-	const char *start;
-	bool match;
-	long i;
-
-	cfg_scan_ws(&s);
-	if (key == NULL) {
-		*pos = s.pos;
-		return 0;
-	}
-	if (cfg_scan_peek(&s) != '{')
-		return -1;
-	cfg_scan_next(&s);
-	for (;;) {
-		cfg_scan_ws(&s);
-		if (cfg_scan_peek(&s) != '"')
-			return -1;
-		keypos = s.pos;
-		start = s.p;
-		cfg_scan_string(&s);
-		match = cfg_scan_key_is(start, (size_t)(s.p - start), key);
-		cfg_scan_ws(&s);
-		if (cfg_scan_peek(&s) != ':')
-			return -1;
-		cfg_scan_next(&s);
-		cfg_scan_ws(&s);
-		if (match)
-			break;
-		cfg_scan_value(&s);
-		cfg_scan_ws(&s);
-		if (cfg_scan_peek(&s) != ',')
-			return -1;
-		cfg_scan_next(&s);
-	}
-	*pos = keypos;
-	if (index < 0 || cfg_scan_peek(&s) != '[')
-		return 0;
-	cfg_scan_next(&s);
-	for (i = 0;; i++) {
-		cfg_scan_ws(&s);
-		if (cfg_scan_peek(&s) == -1 || cfg_scan_peek(&s) == ']')
-			return 0;
-		if (i == index) {
-			*pos = s.pos;
-			return 0;
-		}
-		cfg_scan_value(&s);
-		cfg_scan_ws(&s);
-		if (cfg_scan_peek(&s) != ',')
-			return 0;
-		cfg_scan_next(&s);
-	}
+	if (config_locate(c->text, c->len, path, depth, &pos) == 0)
+		cfg_seterr(c->err, c->errlen, "%s:%d:%d: %s: %s", c->source,
+		    pos.line, pos.col, what, msg);
+	else
+		cfg_seterr(c->err, c->errlen, "%s: %s: %s", c->source, what, msg);
+	return -1;
 }
 
 /*
@@ -532,8 +423,8 @@ static int
 cfg_fail(const struct cfg_ctx *c, const struct cfg_key *k, enum cfg_from from,
     long index, const char *fmt, ...)
 {
-	char msg[512], flag[CFG_NAME_MAX + 3];
-	struct cfg_pos pos;
+	struct config_step path[2] = { { k->name, 0 }, { NULL, index } };
+	char msg[512], flag[CFG_NAME_MAX + 3], what[CFG_NAME_MAX + 3];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -545,14 +436,8 @@ cfg_fail(const struct cfg_ctx *c, const struct cfg_key *k, enum cfg_from from,
 		    cfg_flag(k->name, flag, sizeof(flag)), msg);
 		break;
 	case CFG_FROM_FILE:
-		if (cfg_locate(c->text, c->len, k->name, index, &pos) == 0) {
-			cfg_seterr(c->err, c->errlen, "%s:%d:%d: \"%s\": %s",
-			    c->source, pos.line, pos.col, k->name, msg);
-			break;
-		}
-		cfg_seterr(c->err, c->errlen, "%s: \"%s\": %s", c->source,
-		    k->name, msg);
-		break;
+		snprintf(what, sizeof(what), "\"%s\"", k->name);
+		return cfg_fail_at(c, path, index < 0 ? 1 : 2, what, msg);
 	case CFG_FROM_BUILTIN:
 		cfg_seterr(c->err, c->errlen, "%s: \"%s\": %s", CFG_BUILTIN,
 		    k->name, msg);
@@ -843,6 +728,263 @@ cfg_apply_listen(const struct cfg_ctx *c, struct config *cfg,
 	return 0;
 }
 
+/*
+ * Write the error for routes[i] (key NULL), routes[i].key or, with j >= 0,
+ * routes[i].key[j], located at that element in c's text. Returns -1.
+ */
+static int
+cfg_route_fail(const struct cfg_ctx *c, size_t i, const char *key, long j,
+    const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+static int
+cfg_route_fail(const struct cfg_ctx *c, size_t i, const char *key, long j,
+    const char *fmt, ...)
+{
+	struct config_step path[4] = {
+		{ "routes", 0 }, { NULL, (long)i }, { key, 0 }, { NULL, j },
+	};
+	size_t depth = key == NULL ? 2 : j < 0 ? 3 : 4;
+	char msg[512], what[CFG_NAME_MAX * 2 + 32];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return cfg_fail_at(c, path, depth,
+	    cfg_path_name(path, depth, what, sizeof(what)), msg);
+}
+
+/*
+ * The bit of the method called name (1 << enum http_method), or 0 if
+ * http_parser knows no such method. Asking http_method_str, which answers
+ * "<unknown>" past the last method, keeps this in step with the parser.
+ */
+static uint64_t
+cfg_method_bit(const char *name)
+{
+	const char *s;
+	unsigned m;
+
+	for (m = 0; m < 64; m++) {
+		s = http_method_str((enum http_method)m);
+		if (strcmp(s, "<unknown>") == 0)
+			break;
+		if (strcmp(s, name) == 0)
+			return 1ull << m;
+	}
+	return 0;
+}
+
+static int
+cfg_route_methods(const struct cfg_ctx *c, size_t i, const json_t *v,
+    uint64_t *out)
+{
+	char got[80], upper[16];
+	const json_t *m;
+	const char *name;
+	uint64_t bit;
+	size_t j, n;
+
+	if (!json_is_array(v))
+		return cfg_route_fail(c, i, "methods", -1, "expected an array of "
+		    "method names, got %s", cfg_describe(v, got, sizeof(got)));
+	if (json_array_size(v) == 0)
+		return cfg_route_fail(c, i, "methods", -1, "expected at least one "
+		    "method (leave \"methods\" out to allow any), got an empty "
+		    "array");
+	json_array_foreach(v, j, m) {
+		if (!json_is_string(m))
+			return cfg_route_fail(c, i, "methods", (long)j, "expected "
+			    "a method name, got %s", cfg_describe(m, got,
+			    sizeof(got)));
+		name = json_string_value(m);
+		if ((bit = cfg_method_bit(name)) == 0) {
+			cfg_quote(name, got, sizeof(got));
+			for (n = 0; name[n] != '\0' && n + 1 < sizeof(upper); n++)
+				upper[n] = name[n] >= 'a' && name[n] <= 'z' ?
+				    (char)(name[n] - 'a' + 'A') : name[n];
+			upper[n] = '\0';
+			if (name[n] == '\0' && cfg_method_bit(upper) != 0)
+				return cfg_route_fail(c, i, "methods", (long)j,
+				    "unknown method %s; did you mean \"%s\"?",
+				    got, upper);
+			return cfg_route_fail(c, i, "methods", (long)j, "unknown "
+			    "method %s", got);
+		}
+		*out |= bit;
+	}
+	return 0;
+}
+
+static int
+cfg_route_path(const struct cfg_ctx *c, size_t i, const json_t *v, char **out)
+{
+	char got[80];
+	const char *s;
+	size_t len, n;
+
+	if (!json_is_string(v) || json_string_value(v)[0] != '/')
+		return cfg_route_fail(c, i, "path", -1, "expected a path "
+		    "beginning with '/', got %s", cfg_describe(v, got,
+		    sizeof(got)));
+	s = json_string_value(v);
+	len = json_string_length(v);
+	/* jansson refuses \u0000 in a file, but not in a built value. */
+	if (strlen(s) != len)
+		return cfg_route_fail(c, i, "path", -1, "expected no NUL bytes, "
+		    "got one at byte %zu", strlen(s));
+	if (len > CFG_ROUTE_PATH_MAX)
+		return cfg_route_fail(c, i, "path", -1, "expected at most %d "
+		    "bytes, got %zu", CFG_ROUTE_PATH_MAX, len);
+	/* A request line cannot carry these, so such a route never matches. */
+	for (n = 0; n < len; n++)
+		if ((unsigned char)s[n] <= ' ' || s[n] == 0x7f)
+			return cfg_route_fail(c, i, "path", -1, "expected no "
+			    "spaces or control characters, got %s",
+			    cfg_describe(v, got, sizeof(got)));
+	if ((*out = strdup(s)) == NULL)
+		return cfg_route_fail(c, i, "path", -1, "out of memory");
+	return 0;
+}
+
+/*
+ * The route checker's reason, located. One that starts with a quoted key
+ * of the route ("\"root\": no such directory") is placed at that key and
+ * named routes[i].root; any other at the route itself.
+ */
+static int
+cfg_route_rejected(const struct cfg_ctx *c, size_t i, const json_t *obj,
+    const char *why)
+{
+	static const char ident[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+	char key[CFG_NAME_MAX + 1];
+	size_t n;
+
+	if (why[0] == '"') {
+		n = strspn(why + 1, ident);
+		if (n > 0 && n <= CFG_NAME_MAX &&
+		    strncmp(why + 1 + n, "\": ", 3) == 0) {
+			memcpy(key, why + 1, n);
+			key[n] = '\0';
+			if (json_object_get(obj, key) != NULL)
+				return cfg_route_fail(c, i, key, -1, "%s",
+				    why + n + 4);
+		}
+	}
+	return cfg_route_fail(c, i, NULL, -1, "%s",
+	    why[0] != '\0' ? why : "refused by its handler");
+}
+
+/* "file:line:col" of routes[i], kept for run-time messages. */
+static char *
+cfg_route_where(const struct cfg_ctx *c, size_t i)
+{
+	struct config_step path[2] = { { "routes", 0 }, { NULL, (long)i } };
+	struct config_pos pos;
+	char *s;
+
+	if (config_locate(c->text, c->len, path, 2, &pos) == -1)
+		return strdup(c->source);
+	if (asprintf(&s, "%s:%d:%d", c->source, pos.line, pos.col) == -1)
+		return NULL;
+	return s;
+}
+
+/* Check routes[i] and fill cfg->routes[i]; routes before it are filled. */
+static int
+cfg_route(const struct cfg_ctx *c, struct config *cfg, size_t i, json_t *obj)
+{
+	struct route_cfg *r = &cfg->routes[i], *prev;
+	char got[80], why[256];
+	const json_t *v;
+	uint64_t both;
+	size_t j;
+
+	if (!json_is_object(obj))
+		return cfg_route_fail(c, i, NULL, -1, "expected a route object, "
+		    "got %s", cfg_describe(obj, got, sizeof(got)));
+	if ((v = json_object_get(obj, "path")) == NULL)
+		return cfg_route_fail(c, i, NULL, -1, "missing \"path\"");
+	if (cfg_route_path(c, i, v, &r->path) == -1)
+		return -1;
+	if ((v = json_object_get(obj, "match")) != NULL) {
+		if (json_is_string(v) &&
+		    strcmp(json_string_value(v), "prefix") == 0)
+			r->prefix = true;
+		else if (!json_is_string(v) ||
+		    strcmp(json_string_value(v), "exact") != 0)
+			return cfg_route_fail(c, i, "match", -1, "expected "
+			    "\"exact\" or \"prefix\", got %s",
+			    cfg_describe(v, got, sizeof(got)));
+	}
+	if ((v = json_object_get(obj, "methods")) != NULL &&
+	    cfg_route_methods(c, i, v, &r->methods) == -1)
+		return -1;
+	if ((v = json_object_get(obj, "handler")) == NULL)
+		return cfg_route_fail(c, i, NULL, -1, "missing \"handler\"");
+	if (!json_is_string(v) || *json_string_value(v) == '\0')
+		return cfg_route_fail(c, i, "handler", -1, "expected a handler "
+		    "name, got %s", cfg_describe(v, got, sizeof(got)));
+	if ((r->handler = strdup(json_string_value(v))) == NULL)
+		return cfg_route_fail(c, i, NULL, -1, "out of memory");
+	why[0] = '\0';
+	if (cfg_route_check != NULL && cfg_route_check(obj, why,
+	    sizeof(why)) == -1)
+		return cfg_route_rejected(c, i, obj, why);
+
+	/* The same request would match both and the second is dead. */
+	for (j = 0; j < i; j++) {
+		prev = &cfg->routes[j];
+		if (prev->prefix != r->prefix || strcmp(prev->path, r->path) != 0)
+			continue;
+		both = (prev->methods != 0 ? prev->methods : ~0ull) &
+		    (r->methods != 0 ? r->methods : ~0ull);
+		if (both == 0)
+			continue;
+		cfg_quote(r->path, got, sizeof(got));
+		if (both == ~0ull)
+			return cfg_route_fail(c, i, NULL, -1, "duplicate route: "
+			    "%s (%s) is also routes[%zu]", got,
+			    r->prefix ? "prefix" : "exact", j);
+		return cfg_route_fail(c, i, NULL, -1, "duplicate route: %s %s "
+		    "(%s) is also routes[%zu]",
+		    http_method_str((enum http_method)__builtin_ctzll(both)),
+		    got, r->prefix ? "prefix" : "exact", j);
+	}
+	if ((r->where = cfg_route_where(c, i)) == NULL)
+		return cfg_route_fail(c, i, NULL, -1, "out of memory");
+	r->spec = json_incref(obj);
+	return 0;
+}
+
+static int
+cfg_apply_routes(const struct cfg_ctx *c, struct config *cfg,
+    const struct cfg_key *k, const json_t *v, enum cfg_from from)
+{
+	char got[80];
+	size_t n, i;
+
+	if (!json_is_array(v))
+		return cfg_fail(c, k, from, -1, "expected an array of route "
+		    "objects, got %s", cfg_describe(v, got, sizeof(got)));
+	if ((n = json_array_size(v)) == 0)
+		return cfg_fail(c, k, from, -1, "expected at least one route, "
+		    "got an empty array");
+	if (n > (size_t)k->max)
+		return cfg_fail(c, k, from, -1, "expected at most %d routes, "
+		    "got %zu", (int)k->max, n);
+	if ((cfg->routes = calloc(n, sizeof(*cfg->routes))) == NULL)
+		return cfg_fail(c, k, from, -1, "out of memory");
+	/* Zeroed entries free cleanly: count them all now, fill them next. */
+	cfg->nroutes = n;
+	for (i = 0; i < n; i++)
+		if (cfg_route(c, cfg, i, json_array_get(v, i)) == -1)
+			return -1;
+	return 0;
+}
+
 /* Check v against k and store it into cfg. */
 static int
 cfg_apply(const struct cfg_ctx *c, struct config *cfg, const struct cfg_key *k,
@@ -859,6 +1001,8 @@ cfg_apply(const struct cfg_ctx *c, struct config *cfg, const struct cfg_key *k,
 	switch (k->kind) {
 	case CFG_LISTEN:
 		return cfg_apply_listen(c, cfg, k, v, from);
+	case CFG_ROUTES:
+		return cfg_apply_routes(c, cfg, k, v, from);
 	case CFG_INT:
 	case CFG_SIZE:
 		/* k->max fits a size_t on 64-bit; the cast guards 32-bit. */
@@ -921,6 +1065,8 @@ cfg_apply(const struct cfg_ctx *c, struct config *cfg, const struct cfg_key *k,
 static json_t *
 cfg_default(const struct cfg_key *k)
 {
+	json_t *root, *v;
+
 	switch (k->kind) {
 	case CFG_INT:
 	case CFG_SIZE:
@@ -933,6 +1079,13 @@ cfg_default(const struct cfg_key *k)
 	case CFG_WORKERS:
 	case CFG_LOG_LEVEL:
 		return json_string(k->defstr);
+	case CFG_ROUTES:
+		/* One source of truth: the embedded default text's routes. */
+		root = json_loadb(cfg_default_json, sizeof(cfg_default_json) - 1,
+		    0, NULL);
+		v = json_incref(json_object_get(root, k->name));
+		json_decref(root);
+		return v;
 	}
 	return NULL;
 }
@@ -942,8 +1095,9 @@ static int
 cfg_check_keys(const struct cfg_ctx *c, json_t *obj, enum cfg_from from)
 {
 	char quoted[80], flag[CFG_NAME_MAX + 3], sugg[CFG_NAME_MAX + 40];
-	const struct cfg_key *near;
-	struct cfg_pos pos;
+	const struct cfg_key *k, *near;
+	struct config_step path[1];
+	struct config_pos pos;
 	const char *key;
 	json_t *v;
 
@@ -952,8 +1106,11 @@ cfg_check_keys(const struct cfg_ctx *c, json_t *obj, enum cfg_from from)
 		if (from == CFG_FROM_FILE &&
 		    (strcmp(key, "//") == 0 || strcmp(key, "_comment") == 0))
 			continue;
-		if (cfg_key_by_name(key) != NULL)
+		if ((k = cfg_key_by_name(key)) != NULL) {
+			if (from == CFG_FROM_FLAG && !cfg_is_flag(k))
+				return cfg_not_flag(k, c->err, c->errlen);
 			continue;
+		}
 		near = cfg_suggest(key, false);
 		sugg[0] = '\0';
 		if (from == CFG_FROM_FLAG) {
@@ -968,7 +1125,8 @@ cfg_check_keys(const struct cfg_ctx *c, json_t *obj, enum cfg_from from)
 			snprintf(sugg, sizeof(sugg), "; did you mean \"%s\"?",
 			    near->name);
 		cfg_quote(key, quoted, sizeof(quoted));
-		if (cfg_locate(c->text, c->len, key, -1, &pos) == 0)
+		path[0].key = key;
+		if (config_locate(c->text, c->len, path, 1, &pos) == 0)
 			cfg_seterr(c->err, c->errlen, "%s:%d:%d: unknown key %s%s",
 			    c->source, pos.line, pos.col, quoted, sugg);
 		else
@@ -986,8 +1144,11 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 	enum cfg_from from[ARRAY_SIZE(cfg_keys)];
 	const struct cfg_key *k, *kmin, *kmax;
 	struct cfg_ctx c = { NULL, NULL, 0, err, errlen };
+	struct cfg_ctx dc = { CFG_EMBEDDED, cfg_default_json,
+	    sizeof(cfg_default_json) - 1, err, errlen };
+	const struct cfg_ctx *cc;
 	struct config tmp;
-	struct cfg_pos pos = { 1, 1 };
+	struct config_pos pos = { 1, 1 };
 	json_error_t jerr;
 	json_t *root = NULL, *ovr = NULL, *def = NULL;
 	const json_t *v;
@@ -1035,7 +1196,7 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 		goto err;
 	}
 	if (!json_is_object(root)) {
-		cfg_locate(c.text, c.len, NULL, -1, &pos);
+		config_locate(c.text, c.len, NULL, 0, &pos);
 		cfg_seterr(err, errlen, "%s:%d:%d: expected a JSON object at top "
 		    "level, got %s", c.source, pos.line, pos.col,
 		    cfg_describe(root, got, sizeof(got)));
@@ -1060,6 +1221,7 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 	/* Flags beat the file, the file beats the default; one check for all. */
 	for (i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
 		k = &cfg_keys[i];
+		cc = &c;
 		if (ovr != NULL && (v = json_object_get(ovr, k->name)) != NULL) {
 			from[i] = CFG_FROM_FLAG;
 		} else if ((v = json_object_get(root, k->name)) != NULL) {
@@ -1071,8 +1233,16 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 			}
 			v = def;
 			from[i] = CFG_FROM_BUILTIN;
+			/*
+			 * The default routes come from the embedded text: they
+			 * are located, and their "where" is, in it.
+			 */
+			if (k->kind == CFG_ROUTES) {
+				cc = &dc;
+				from[i] = CFG_FROM_FILE;
+			}
 		}
-		r = cfg_apply(&c, &tmp, k, v, from[i]);
+		r = cfg_apply(cc, &tmp, k, v, from[i]);
 		json_decref(def);
 		def = NULL;
 		if (r == -1)
@@ -1144,6 +1314,7 @@ cfg_flag_value(const struct cfg_key *k, const char *value)
 	case CFG_LISTEN:
 	case CFG_PATH:
 	case CFG_LOG_LEVEL:
+	case CFG_ROUTES:
 		break;
 	}
 	/* Paths need not be UTF-8; jansson's check would refuse them. */
@@ -1165,6 +1336,10 @@ config_override(json_t *overrides, const char *name, const char *value,
 			    "%s?", name, cfg_flag(near->name, flag, sizeof(flag)));
 		else
 			cfg_seterr(err, errlen, "unknown option --%s", name);
+		goto err;
+	}
+	if (!cfg_is_flag(k)) {
+		cfg_not_flag(k, err, errlen);
 		goto err;
 	}
 	if (!json_is_object(overrides)) {
@@ -1218,6 +1393,12 @@ config_default_text(void)
 }
 
 void
+config_set_route_check(config_route_check_fn *fn)
+{
+	cfg_route_check = fn;
+}
+
+void
 config_free(struct config *cfg)
 {
 	size_t i;
@@ -1227,6 +1408,13 @@ config_free(struct config *cfg)
 	for (i = 0; i < cfg->nlisten; i++)
 		free(cfg->listen[i].text);
 	free(cfg->listen);
+	for (i = 0; i < cfg->nroutes; i++) {
+		free(cfg->routes[i].path);
+		free(cfg->routes[i].handler);
+		free(cfg->routes[i].where);
+		json_decref(cfg->routes[i].spec);
+	}
+	free(cfg->routes);
 	free(cfg->pid_file);
 	free(cfg->log_file);
 	free(cfg->source);

@@ -21,6 +21,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "master/master.h"
+#include "worker/http.h"
 
 #define EXIT_USAGE 2
 
@@ -74,6 +75,9 @@ main(int argc, char **argv)
 
 	if ((overrides = json_object()) == NULL)
 		return 1;
+	/* Routes name handlers: the registry checks them at load time, so a
+	 * bad route fails --check and start-up, not a worker's boot. */
+	config_set_route_check(handlers_check_route);
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *value = NULL, *eq;
 		char name[64];

@@ -1,28 +1,33 @@
 /*
  * conn — HTTP/1.x connections over Node's http_parser and libevent.
  *
- * One struct event per connection, switched between reading and writing;
- * reads go into the worker's shared buffer and the parser copies out only
- * the request being assembled (head and body) into per-connection buffers
- * that are freed as soon as the connection is idle again.
+ * One struct event per connection, switched between reading and writing.
+ * Reads go into the worker's shared buffer; the parser callbacks copy out
+ * only the request being assembled (head and body) into per-connection
+ * buffers, which are freed as soon as the connection is idle again.
  *
- * Pipelining: every complete request in a read is answered in order, the
- * responses appended to one output buffer and sent with one write. While
- * output is pending the connection does not read (the client must read
- * what it asked for before it can ask for more).
+ * Pipelining: every complete request in a read is answered in order; the
+ * responses are appended to one output buffer and go out with one write.
+ * While output is pending the connection does not read: a client must read
+ * what it asked for before it may ask for more. A response whose body is a
+ * file or a stream pauses the parser; the bytes after it are held and
+ * parsed once that response is complete, so order is kept.
  *
- * Closing is always a lingering close: shut down our side, read and discard
- * what the client still sends for a moment, then close, so a response is
- * never destroyed by a reset caused by unread input.
+ * Closing is a lingering close: shut down our side, read and discard what
+ * the client still sends for a moment, then close, so a response is never
+ * destroyed by a reset caused by unread input.
  */
 #include "worker/conn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/sendfile.h>
 #include <unistd.h>
 #include <event2/event_struct.h>
 #include <http_parser.h>
@@ -30,20 +35,32 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "worker/http.h"
+#include "worker/router.h"
 
-#define LINGER_TIMEOUT 2     /* seconds to wait for the client's FIN */
+#define LINGER_TIMEOUT 2             /* seconds to wait for the client's FIN */
 #define LINGER_MAX     (256 * 1024)  /* bytes discarded before giving up */
+#define SENDFILE_CHUNK (1 << 20)     /* per call: keep the loop responsive */
 
 enum conn_state {
 	CONN_IDLE,           /* between requests: keepalive_timeout */
 	CONN_HEAD,           /* reading a request head: header_timeout deadline */
 	CONN_BODY,           /* reading a body: body_timeout between reads */
 	CONN_WRITE,          /* waiting to write: write_timeout between writes */
+	CONN_STREAM,         /* a streamed response waits for its handler */
 	CONN_LINGER,         /* our side shut down: discarding input */
 };
 
 struct hdr {                 /* offsets into head, which may move */
 	uint32_t name_off, name_len, value_off, value_len;
+};
+
+struct http_stream {
+	struct conn *c;          /* NULL once the client is gone */
+	struct buf early;        /* written before the head was framed */
+	bool framed;             /* the head is on the output buffer */
+	bool chunked;            /* HTTP/1.1: chunked; 1.0: raw, then close */
+	bool head_only;          /* HEAD: the body is discarded */
+	bool ended;              /* http_stream_end was called */
 };
 
 struct conn {
@@ -54,6 +71,7 @@ struct conn {
 	bool in_message;         /* the parser is inside a request */
 	bool last_was_value;     /* header callbacks: the last piece was a value */
 	bool close_after;        /* close once the output is written */
+	bool busy;               /* a file or stream response is in progress */
 	int error_status;        /* set by a callback that refused the request */
 	double head_started;     /* for the header_timeout deadline */
 	size_t lingered;
@@ -66,11 +84,17 @@ struct conn {
 	struct buf body;
 	struct buf out;
 	size_t out_off;
+	struct buf held;         /* input received while busy, parsed later */
+	int file_fd;             /* file body being sent, or -1 */
+	off_t file_off, file_left;
+	struct http_stream *stream;
+	char client[56];         /* "127.0.0.1:51234", "[::1]:5", "unix" */
 };
 
 static http_parser_settings parser_settings;
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
+static void conn_run(struct conn *c);
 
 static double
 now_cached(struct conn_ctx *ctx)
@@ -115,17 +139,22 @@ conn_free(struct conn *c)
 
 	event_del(&c->ev);
 	close(c->fd);
+	if (c->file_fd >= 0)
+		close(c->file_fd);
+	if (c->stream != NULL)
+		c->stream->c = NULL;     /* the handler ends it; it sees closed */
 	LIST_REMOVE(c, entry);
 	ctx->nconns--;
 	STATS_SET(ctx->stats->conns_open, ctx->nconns);
 	buf_free(&c->out);
+	buf_free(&c->held);
 	release_buffers(c);
 	free(c);
 	if (ctx->on_close != NULL)
 		ctx->on_close(ctx->on_close_arg);
 }
 
-/* Watch fd for what (EV_READ or EV_WRITE) with a timeout. */
+/* Watch fd for what (EV_READ or EV_WRITE), with a timeout unless tv is NULL. */
 static void
 conn_watch(struct conn *c, short what, const struct timeval *tv)
 {
@@ -144,6 +173,7 @@ conn_linger(struct conn *c)
 
 	c->state = CONN_LINGER;
 	release_buffers(c);
+	buf_free(&c->held);
 	if (shutdown(c->fd, SHUT_WR) == -1) {
 		conn_free(c);
 		return;
@@ -177,17 +207,30 @@ conn_await_input(struct conn *c)
 	}
 }
 
-/* Write what is pending; then read again, wait to write, or close. */
-static void
+enum flush_result { FLUSH_DONE, FLUSH_WAIT, FLUSH_GONE };
+
+/* Write the output buffer, then the file body if any. */
+static enum flush_result
 conn_flush(struct conn *c)
 {
 	struct timeval tv;
 	ssize_t n;
 
-	while (c->out_off < c->out.len) {
-		n = write(c->fd, c->out.p + c->out_off, c->out.len - c->out_off);
+	for (;;) {
+		if (c->out_off < c->out.len)
+			n = write(c->fd, c->out.p + c->out_off,
+			    c->out.len - c->out_off);
+		else if (c->file_fd >= 0 && c->file_left > 0)
+			n = sendfile(c->fd, c->file_fd, &c->file_off,
+			    c->file_left < SENDFILE_CHUNK ? (size_t)c->file_left :
+			    SENDFILE_CHUNK);
+		else
+			break;
 		if (n > 0) {
-			c->out_off += (size_t)n;
+			if (c->out_off < c->out.len)
+				c->out_off += (size_t)n;
+			else
+				c->file_left -= n;
 			STATS_ADD(c->ctx->stats->bytes_out, n);
 			continue;
 		}
@@ -197,17 +240,25 @@ conn_flush(struct conn *c)
 			c->state = CONN_WRITE;
 			tv = tv_of(c->ctx->limits->write_timeout);
 			conn_watch(c, EV_WRITE, &tv);
-			return;
+			return FLUSH_WAIT;
 		}
-		conn_free(c);    /* EPIPE, ECONNRESET: the client is gone */
-		return;
+		/* EPIPE, ECONNRESET: the client is gone. n == 0: the file
+		 * shrank under us; the promised length cannot be kept. */
+		if (n == 0)
+			log_warn("file body ended early; closing the connection");
+		conn_free(c);
+		return FLUSH_GONE;
 	}
 	c->out.len = c->out_off = 0;
-	if (c->close_after)
-		conn_linger(c);
-	else
-		conn_await_input(c);
+	if (c->file_fd >= 0) {
+		close(c->file_fd);
+		c->file_fd = -1;
+		c->busy = false;
+	}
+	return FLUSH_DONE;
 }
+
+/* ---- responses ---------------------------------------------------------- */
 
 static void
 refresh_date(struct conn_ctx *ctx)
@@ -223,29 +274,89 @@ refresh_date(struct conn_ctx *ctx)
 	strftime(ctx->date, sizeof(ctx->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
 }
 
-/* Frame resp onto the output buffer. */
+static int
+append_chunk(struct buf *out, bool chunked, const void *data, size_t len)
+{
+	if (!chunked)
+		return buf_append(out, data, len);
+	return buf_printf(out, "%zx\r\n", len) == -1 ||
+	    buf_append(out, data, len) == -1 ||
+	    buf_append(out, "\r\n", 2) == -1 ? -1 : 0;
+}
+
+/* Frame resp onto the output buffer and take over its file or stream. */
 static void
 conn_respond(struct conn *c, struct http_response *resp, bool head_only,
-    bool keep_alive_10)
+    bool http10)
 {
 	struct conn_ctx *ctx = c->ctx;
-	const char *connection = "";
+	struct http_stream *s = resp->stream;
+	bool no_body = resp->status < 200 || resp->status == 204 ||
+	    resp->status == 304;
 	unsigned cls = (unsigned)resp->status / 100;
+	const char *connection = "";
+	char length[48] = "";
+	int r;
 
-	refresh_date(ctx);
+	if (resp->close)
+		c->close_after = true;
+	if (s != NULL && http10 && !head_only)
+		c->close_after = true;   /* no chunked in 1.0: the end is the close */
 	if (c->close_after)
 		connection = "Connection: close\r\n";
-	else if (keep_alive_10)
+	else if (http10)
 		connection = "Connection: keep-alive\r\n";
-	if (buf_printf(&c->out, "HTTP/1.1 %d %s\r\nServer: shoal\r\nDate: %s\r\n"
-	    "%s%s%sContent-Length: %zu\r\n%s", resp->status,
-	    http_status_reason(resp->status), ctx->date,
-	    resp->content_type ? "Content-Type: " : "",
+	if (s != NULL) {
+		if (!http10)
+			snprintf(length, sizeof(length),
+			    "Transfer-Encoding: chunked\r\n");
+	} else if (!no_body) {
+		snprintf(length, sizeof(length), "Content-Length: %lld\r\n",
+		    resp->file_fd >= 0 ? (long long)resp->file_len :
+		    (long long)resp->body_len);
+	}
+	refresh_date(ctx);
+	r = buf_printf(&c->out, "HTTP/1.1 %d %s\r\nServer: shoal\r\nDate: %s\r\n"
+	    "%s%s%s%s%s", resp->status, http_status_reason(resp->status),
+	    ctx->date, resp->content_type ? "Content-Type: " : "",
 	    resp->content_type ? resp->content_type : "",
-	    resp->content_type ? "\r\n" : "", resp->body_len, connection) == -1 ||
-	    buf_append(&c->out, resp->headers.p, resp->headers.len) == -1 ||
-	    buf_append(&c->out, "\r\n", 2) == -1 ||
-	    (!head_only && buf_append(&c->out, resp->body, resp->body_len) == -1)) {
+	    resp->content_type ? "\r\n" : "", length, connection);
+	if (r == 0)
+		r = buf_append(&c->out, resp->headers.p, resp->headers.len);
+	if (r == 0)
+		r = buf_append(&c->out, "\r\n", 2);
+	if (r == 0 && !head_only && !no_body && s == NULL && resp->file_fd < 0)
+		r = buf_append(&c->out, resp->body, resp->body_len);
+	if (r == 0 && s != NULL) {
+		s->c = c;
+		s->framed = true;
+		s->chunked = !http10;
+		s->head_only = head_only;
+		if (!head_only && s->early.len > 0)
+			r = append_chunk(&c->out, s->chunked, s->early.p,
+			    s->early.len);
+		buf_free(&s->early);
+		if (s->ended) {
+			if (r == 0 && s->chunked && !head_only)
+				r = buf_append(&c->out, "0\r\n\r\n", 5);
+			free(s);
+		} else {
+			c->stream = s;
+			c->busy = true;
+		}
+	}
+	if (resp->file_fd >= 0) {
+		if (head_only || no_body || r == -1) {
+			close(resp->file_fd);
+		} else {
+			c->file_fd = resp->file_fd;
+			c->file_off = resp->file_offset;
+			c->file_left = resp->file_len;
+			c->busy = true;
+		}
+		resp->file_fd = -1;
+	}
+	if (r == -1) {
 		log_error("out of memory framing a response; closing");
 		c->out.len = c->out_off = 0;
 		c->close_after = true;
@@ -263,6 +374,7 @@ conn_error(struct conn *c, int status)
 	const char *reason = http_status_reason(status);
 
 	memset(&resp, 0, sizeof(resp));
+	resp.file_fd = -1;
 	http_response_static(&resp, status, "text/plain", reason, strlen(reason));
 	c->close_after = true;
 	c->in_message = false;
@@ -275,6 +387,70 @@ refuse(struct conn *c, int status)
 {
 	c->error_status = status;
 	return -1;
+}
+
+/* ---- streams (http.h) --------------------------------------------------- */
+
+struct http_stream *
+http_response_stream(struct http_response *resp, int status,
+    const char *content_type)
+{
+	struct http_stream *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	http_response_static(resp, status, content_type, NULL, 0);
+	resp->stream = s;
+	return s;
+}
+
+bool
+http_stream_closed(const struct http_stream *s)
+{
+	return s->framed && s->c == NULL;
+}
+
+int
+http_stream_write(struct http_stream *s, const void *data, size_t len)
+{
+	struct conn *c = s->c;
+
+	if (len == 0)
+		return 0;
+	if (!s->framed)
+		return buf_append(&s->early, data, len);
+	if (c == NULL)
+		return -1;
+	if (s->head_only)
+		return 0;
+	if (append_chunk(&c->out, s->chunked, data, len) == -1)
+		return -1;
+	if (c->state == CONN_STREAM)
+		conn_run(c);         /* not already waiting to write: send now */
+	return s->c == NULL ? -1 : 0;
+}
+
+void
+http_stream_end(struct http_stream *s)
+{
+	struct conn *c = s->c;
+	bool terminate;
+
+	if (!s->framed) {            /* still inside the handler */
+		s->ended = true;
+		return;
+	}
+	terminate = s->chunked && !s->head_only;
+	buf_free(&s->early);
+	free(s);
+	if (c == NULL)
+		return;
+	c->stream = NULL;
+	c->busy = false;
+	if (terminate && buf_append(&c->out, "0\r\n\r\n", 5) == -1)
+		c->close_after = true;
+	if (c->state == CONN_STREAM)
+		conn_run(c);
 }
 
 /* ---- http_parser callbacks ---------------------------------------------- */
@@ -351,6 +527,42 @@ on_header_value(http_parser *p, const char *at, size_t len)
 	return buf_append(&c->head, at, len) == -1 ? refuse(c, 500) : 0;
 }
 
+/* h is the header name (and, unless value is NULL, has that value). */
+static bool
+header_is(const struct conn *c, const struct hdr *h, const char *name,
+    const char *value)
+{
+	size_t n = strlen(name), v = value ? strlen(value) : 0;
+
+	return h->name_len == n && strncasecmp(c->head.p + h->name_off, name,
+	    n) == 0 && (value == NULL || (h->value_len == v &&
+	    strncasecmp(c->head.p + h->value_off, value, v) == 0));
+}
+
+/*
+ * Expect: 100-continue — the client waits for our word before it sends the
+ * body: a 100 if we will take it (the limits were checked before this),
+ * the final error status if not. Any other expectation is a 417.
+ */
+static int
+expect_continue(struct conn *c, http_parser *p)
+{
+	for (size_t i = 0; i < c->nhdrs; i++) {
+		if (!header_is(c, &c->hdrs[i], "Expect", NULL))
+			continue;
+		if (!header_is(c, &c->hdrs[i], "Expect", "100-continue"))
+			return refuse(c, 417);
+		if (p->http_minor == 0)
+			return 0;        /* 1.0 clients do not know 100 */
+		if (((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) &&
+		    p->content_length > 0)) && buf_append(&c->out,
+		    "HTTP/1.1 100 Continue\r\n\r\n", 25) == -1)
+			return refuse(c, 500);
+		return 0;
+	}
+	return 0;
+}
+
 static int
 on_headers_complete(http_parser *p)
 {
@@ -361,6 +573,8 @@ on_headers_complete(http_parser *p)
 	if ((p->flags & F_CONTENTLENGTH) &&
 	    p->content_length > c->ctx->limits->max_body_size)
 		return refuse(c, 413);
+	if (expect_continue(c, p) == -1)
+		return -1;
 	c->state = CONN_BODY;
 	return 0;
 }
@@ -387,6 +601,7 @@ on_message_complete(http_parser *p)
 
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
+	resp.file_fd = -1;
 	for (size_t i = 0; i < c->nhdrs; i++) {
 		hdrs[i].name = c->head.p + c->hdrs[i].name_off;
 		hdrs[i].name_len = c->hdrs[i].name_len;
@@ -395,7 +610,7 @@ on_message_complete(http_parser *p)
 	}
 	req.method = http_method_str((enum http_method)p->method);
 	req.method_id = (int)p->method;
-	req.target = c->head.p;
+	req.target = c->head.p ? c->head.p : "";
 	req.target_len = c->url_len;
 	req.path = req.target;
 	q = memchr(req.target, '?', c->url_len);
@@ -408,22 +623,25 @@ on_message_complete(http_parser *p)
 	req.nheaders = c->nhdrs;
 	req.body = c->body.p;
 	req.body_len = c->body.len;
+	req.client = c->client;
 	req.draining = ctx->draining;
+	req.base = ctx->base;
 
 	c->in_message = false;
 	STATS_ADD(ctx->stats->requests, 1);
-	handlers_dispatch(&req, &resp);
+	router_dispatch(ctx->router, &req, &resp);
 
 	if (!http_should_keep_alive(p) || ctx->draining || p->upgrade)
 		c->close_after = true;
-	conn_respond(c, &resp, p->method == HTTP_HEAD,
-	    p->http_minor == 0 && !c->close_after);
-	if (c->close_after)
-		http_parser_pause(p, 1);     /* ignore anything pipelined after */
+	conn_respond(c, &resp, p->method == HTTP_HEAD, p->http_minor == 0);
+	/* Stop after a closing response (the rest is dropped) or one whose
+	 * body comes later (the rest waits in held). */
+	if (c->close_after || c->busy)
+		http_parser_pause(p, 1);
 	return 0;
 }
 
-/* ---- events ------------------------------------------------------------- */
+/* ---- input -------------------------------------------------------------- */
 
 static int
 parse_error_status(const struct conn *c)
@@ -440,14 +658,82 @@ parse_error_status(const struct conn *c)
 	}
 }
 
+/* Parse len bytes of data (the shared read buffer). */
+static void
+conn_feed(struct conn *c, const char *data, size_t len)
+{
+	struct conn_ctx *ctx = c->ctx;
+	size_t parsed;
+
+	parsed = http_parser_execute(&c->parser, &parser_settings, data, len);
+	if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
+		if (!c->close_after && parsed < len &&
+		    buf_append(&c->held, data + parsed, len - parsed) == -1)
+			c->close_after = true;
+	} else if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK ||
+	    (parsed != len && !c->parser.upgrade)) {
+		conn_error(c, parse_error_status(c));
+	} else if (c->parser.upgrade) {
+		c->close_after = true;   /* no protocol switching here */
+	}
+	if (c->state == CONN_HEAD && c->in_message && !c->close_after &&
+	    now_cached(ctx) - c->head_started > ctx->limits->header_timeout)
+		conn_error(c, 408);
+}
+
+/*
+ * Drive the connection until it must wait: send what is pending, then
+ * parse what was held back, then wait for input (or close).
+ */
+static void
+conn_run(struct conn *c)
+{
+	struct conn_ctx *ctx = c->ctx;
+	size_t n;
+
+	for (;;) {
+		if (conn_flush(c) != FLUSH_DONE)
+			return;
+		if (c->stream != NULL) {
+			/* Watch for the client leaving while the handler works. */
+			c->state = CONN_STREAM;
+			conn_watch(c, EV_READ, NULL);
+			return;
+		}
+		if (c->close_after) {
+			conn_linger(c);
+			return;
+		}
+		/* The response that paused the parser is complete. */
+		if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED)
+			http_parser_pause(&c->parser, 0);
+		if (c->held.len == 0)
+			break;
+		/* held is at most rbuf_size (see conn_read): parse it from rbuf */
+		n = c->held.len;
+		memcpy(ctx->rbuf, c->held.p, n);
+		buf_free(&c->held);
+		conn_feed(c, ctx->rbuf, n);
+	}
+	conn_await_input(c);
+}
+
 static void
 conn_read(struct conn *c)
 {
 	struct conn_ctx *ctx = c->ctx;
-	size_t parsed;
+	size_t room = ctx->rbuf_size;
 	ssize_t n;
 
-	n = read(c->fd, ctx->rbuf, ctx->rbuf_size);
+	if (c->busy) {
+		/* Streaming: keep what the client pipelines, up to a limit. */
+		room = ctx->rbuf_size - c->held.len;
+		if (room == 0) {
+			event_del(&c->ev);   /* a write or the end wakes us */
+			return;
+		}
+	}
+	n = read(c->fd, ctx->rbuf, room);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -456,22 +742,15 @@ conn_read(struct conn *c)
 		return;
 	}
 	STATS_ADD(ctx->stats->bytes_in, n);
+	if (c->busy) {
+		if (buf_append(&c->held, ctx->rbuf, (size_t)n) == -1)
+			conn_free(c);
+		return;
+	}
 	if (c->state == CONN_IDLE)
 		c->state = CONN_HEAD;
-	parsed = http_parser_execute(&c->parser, &parser_settings, ctx->rbuf,
-	    (size_t)n);
-	if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
-		/* a response that closes the connection; the rest is dropped */
-	} else if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK ||
-	    (parsed != (size_t)n && !c->parser.upgrade)) {
-		conn_error(c, parse_error_status(c));
-	} else if (c->parser.upgrade) {
-		c->close_after = true;   /* no protocol switching here */
-	}
-	if (c->state == CONN_HEAD && c->in_message && now_cached(ctx) -
-	    c->head_started > ctx->limits->header_timeout)
-		conn_error(c, 408);
-	conn_flush(c);
+	conn_feed(c, ctx->rbuf, (size_t)n);
+	conn_run(c);
 }
 
 static void
@@ -486,12 +765,13 @@ conn_timeout(struct conn *c)
 		/* fall through */
 	case CONN_BODY:
 		conn_error(c, 408);
-		conn_flush(c);
+		conn_run(c);
 		break;
 	case CONN_IDLE:
 		conn_linger(c);
 		break;
-	case CONN_WRITE:     /* the client stopped reading */
+	case CONN_WRITE:             /* the client stopped reading */
+	case CONN_STREAM:
 	case CONN_LINGER:
 		conn_free(c);
 		break;
@@ -501,10 +781,9 @@ conn_timeout(struct conn *c)
 static void
 conn_discard(struct conn *c)
 {
-	char *buf = c->ctx->rbuf;
 	ssize_t n;
 
-	n = read(c->fd, buf, c->ctx->rbuf_size);
+	n = read(c->fd, c->ctx->rbuf, c->ctx->rbuf_size);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n > 0 && (c->lingered += (size_t)n) < LINGER_MAX)
@@ -523,7 +802,7 @@ conn_event(evutil_socket_t fd, short what, void *arg)
 	else if (c->state == CONN_LINGER)
 		conn_discard(c);
 	else if (what & EV_WRITE)
-		conn_flush(c);
+		conn_run(c);
 	else
 		conn_read(c);
 }
@@ -576,8 +855,34 @@ conn_ctx_free(struct conn_ctx *ctx)
 	ctx->hdr_view = NULL;
 }
 
+static void
+format_client(char *out, size_t len, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa == NULL || salen == 0 || sa->sa_family == AF_UNIX) {
+		snprintf(out, len, "unix");
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)
+		    (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(out, len, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)
+		    (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(out, len, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(out, len, "?");
+	}
+}
+
 void
-conn_accept(struct conn_ctx *ctx, int fd)
+conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
+    socklen_t salen)
 {
 	struct conn *c;
 	struct timeval tv;
@@ -588,11 +893,13 @@ conn_accept(struct conn_ctx *ctx, int fd)
 		close(fd);
 		return;
 	}
-	/* Responses are written whole: no reason to wait for more. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (sa != NULL && sa->sa_family != AF_UNIX)
+		/* Responses are written whole: no reason to wait for more. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	c->ctx = ctx;
 	c->fd = fd;
-	c->state = CONN_IDLE;
+	c->file_fd = -1;
+	format_client(c->client, sizeof(c->client), sa, salen);
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
 	LIST_INSERT_HEAD(&ctx->conns, c, entry);
@@ -601,8 +908,8 @@ conn_accept(struct conn_ctx *ctx, int fd)
 	STATS_ADD(ctx->stats->conns_accepted, 1);
 	event_assign(&c->ev, ctx->base, fd, EV_READ | EV_PERSIST, conn_event, c);
 	/* The first request is due within header_timeout of the accept. */
-	c->head_started = now_cached(ctx);
 	c->state = CONN_HEAD;
+	c->head_started = now_cached(ctx);
 	tv = tv_of(ctx->limits->header_timeout);
 	event_add(&c->ev, &tv);
 }

@@ -20,6 +20,7 @@
 #include "common/stats.h"
 
 struct http_header;
+struct router;
 
 struct conn;
 LIST_HEAD(conn_list, conn);
@@ -37,6 +38,7 @@ struct conn_ctx {
 	char *rbuf;
 	size_t rbuf_size;
 	struct http_header *hdr_view;    /* max_headers entries */
+	const struct router *router;     /* set by the worker */
 
 	/* The Date header, formatted once per second. */
 	time_t date_sec;
@@ -60,7 +62,8 @@ void conn_ctx_free(struct conn_ctx *ctx);
  * Serve an accepted socket (non-blocking, close-on-exec); the connection
  * owns fd from here on, even on failure.
  */
-void conn_accept(struct conn_ctx *ctx, int fd);
+void conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
+    socklen_t salen);
 
 /*
  * Drain: idle connections are closed now (lingering close), busy ones after

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "worker/conn.h"
+#include "worker/router.h"
 
 /* Accepts per wake-up and socket: fairness between sockets and the rest. */
 #define ACCEPT_BATCH 64
@@ -44,6 +45,7 @@ struct worker {
 	struct event *signals[8];
 	size_t nsignals;
 	struct conn_ctx conns;
+	struct router *router;
 	bool draining;
 };
 
@@ -72,6 +74,8 @@ static void
 on_accept(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
+	struct sockaddr_storage sa;
+	socklen_t salen;
 	struct timeval tv;
 	int cfd;
 
@@ -82,9 +86,11 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 			accept_enable(w, false);
 			return;
 		}
-		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		salen = sizeof(sa);
+		cfd = accept4(fd, (struct sockaddr *)&sa, &salen,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd >= 0) {
-			conn_accept(&w->conns, cfd);
+			conn_accept(&w->conns, cfd, (struct sockaddr *)&sa, salen);
 			continue;
 		}
 		switch (errno) {
@@ -280,6 +286,7 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 	    SIGWINCH, SIGPIPE };
 	struct event_config *ecfg;
 	struct timeval tv;
+	char err[1024];
 	double beat;
 
 	ecfg = event_config_new();
@@ -302,8 +309,13 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 		w->signals[w->nsignals++] = ev;
 	}
 
+	if ((w->router = router_new(w->cfg, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return -1;
+	}
 	if (conn_ctx_init(&w->conns, w->base, &w->cfg->http, w->stats) == -1)
 		return -1;
+	w->conns.router = w->router;
 	w->conns.on_close = on_conn_close;
 	w->conns.on_close_arg = w;
 
@@ -338,6 +350,7 @@ static void
 worker_free(struct worker *w)
 {
 	conn_ctx_free(&w->conns);
+	router_free(w->router);
 	for (size_t i = 0; i < w->nlisten; i++) {
 		if (w->accept_evs != NULL && w->accept_evs[i] != NULL)
 			event_free(w->accept_evs[i]);
@@ -387,7 +400,7 @@ worker_run(const struct worker_boot *boot)
 	STATS_SET(w.stats->heartbeat_ms, util_now_ms());
 
 	if (worker_setup(&w, boot) == -1) {
-		log_error("cannot set up the event loop: %s", strerror(errno));
+		log_error("cannot start: %s", strerror(errno));
 		goto out;
 	}
 	/* Signals were blocked across fork; our handlers are in place now. */

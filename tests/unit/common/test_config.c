@@ -1,6 +1,7 @@
 /*
  * Unit tests for common/config.c: loading, validation messages, CLI
- * overrides, listen addresses and the key locator.
+ * overrides, listen addresses, routes, and the locator (common/
+ * config_locate.c, linked in; its tests live here with its only user).
  *
  * The group runs inside a mkdtemp directory (chdir'd into, so messages
  * read "shoal.json:3:3: ..." as a user would see them) that teardown
@@ -119,6 +120,31 @@ load_ok(struct config *cfg, const char *text, const json_t *ovr)
 		fail_msg("config_load: %s", err);
 }
 
+/* The four routes of the embedded default, wherever they were loaded for. */
+static void
+assert_default_routes(const struct config *cfg)
+{
+	static const char *const want[][3] = {
+		{ "/", "welcome", "(embedded default):5:5" },
+		{ "/json", "json", "(embedded default):6:5" },
+		{ "/healthz", "health", "(embedded default):7:5" },
+		{ "/echo", "echo", "(embedded default):8:5" },
+	};
+	size_t i;
+
+	assert_int_equal(cfg->nroutes, ARRAY_SIZE(want));
+	for (i = 0; i < ARRAY_SIZE(want); i++) {
+		assert_string_equal(cfg->routes[i].path, want[i][0]);
+		assert_false(cfg->routes[i].prefix);
+		assert_int_equal(cfg->routes[i].methods, 0);
+		assert_string_equal(cfg->routes[i].handler, want[i][1]);
+		assert_string_equal(cfg->routes[i].where, want[i][2]);
+		assert_true(json_is_object(cfg->routes[i].spec));
+		assert_string_equal(json_string_value(json_object_get(
+		    cfg->routes[i].spec, "handler")), want[i][1]);
+	}
+}
+
 static void
 test_minimal_file_gets_defaults(void **state)
 {
@@ -150,6 +176,7 @@ test_minimal_file_gets_defaults(void **state)
 	assert_true(cfg.http.keepalive_timeout > 60);
 	assert_true(cfg.http.write_timeout == 30);
 	assert_int_equal(cfg.http.max_connections, 10000);
+	assert_default_routes(&cfg);
 	config_free(&cfg);
 	assert_zeroed(&cfg);
 	config_free(&cfg);      /* twice is harmless */
@@ -262,9 +289,10 @@ test_embedded_default(void **state)
 	json_t *j;
 
 	(void)state;
-	j = json_loads(config_default_text(), 0, &jerr);
+	j = json_loads(config_default_text(), JSON_REJECT_DUPLICATES, &jerr);
 	assert_non_null(j);
 	assert_true(json_is_object(j));
+	assert_int_equal(json_array_size(json_object_get(j, "routes")), 4);
 	json_decref(j);
 
 	assert_int_equal(config_load(&cfg, NULL, NULL, err, sizeof(err)), 0);
@@ -272,6 +300,7 @@ test_embedded_default(void **state)
 	assert_int_equal(cfg.nlisten, 1);
 	assert_string_equal(cfg.listen[0].text, "127.0.0.1:8080");
 	assert_true(cfg.workers_auto);
+	assert_default_routes(&cfg);
 	config_free(&cfg);
 }
 
@@ -629,6 +658,387 @@ test_override_bad_value_names_flag(void **state)
 }
 
 static void
+test_routes(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	load_ok(&cfg,
+	    "{\n"
+	    "  \"routes\": [\n"
+	    "    {\"path\": \"/\", \"handler\": \"welcome\"},\n"
+	    "    {\"path\": \"/static/\", \"match\": \"prefix\", \"methods\": "
+	    "[\"GET\", \"HEAD\"],\n"
+	    "     \"handler\": \"static\", \"root\": \"/srv/www\"},\n"
+	    "    {\"path\": \"/static/\", \"match\": \"exact\", \"handler\": "
+	    "\"x\"},\n"
+	    "    {\"path\": \"/api\", \"methods\": [\"POST\"], \"handler\": "
+	    "\"a\"},\n"
+	    "    {\"path\": \"/api\", \"methods\": [\"GET\", \"M-SEARCH\", "
+	    "\"GET\"], \"handler\": \"b\"},\n"
+	    "    {\"path\": \"/api\", \"match\": \"prefix\", \"handler\": \"c\"}\n"
+	    "  ]\n"
+	    "}\n", NULL);
+	assert_int_equal(cfg.nroutes, 6);
+	assert_string_equal(cfg.routes[0].path, "/");
+	assert_false(cfg.routes[0].prefix);
+	assert_int_equal(cfg.routes[0].methods, 0);
+	assert_string_equal(cfg.routes[0].handler, "welcome");
+	assert_string_equal(cfg.routes[0].where, "shoal.json:3:5");
+
+	assert_string_equal(cfg.routes[1].path, "/static/");
+	assert_true(cfg.routes[1].prefix);
+	assert_int_equal(cfg.routes[1].methods,
+	    (1ull << HTTP_GET) | (1ull << HTTP_HEAD));
+	assert_string_equal(cfg.routes[1].handler, "static");
+	assert_string_equal(cfg.routes[1].where, "shoal.json:4:5");
+	/* The handler's own keys ride along; the document itself is gone. */
+	assert_string_equal(json_string_value(json_object_get(
+	    cfg.routes[1].spec, "root")), "/srv/www");
+	assert_string_equal(json_string_value(json_object_get(
+	    cfg.routes[1].spec, "match")), "prefix");
+
+	/* Same path, other match; same path, disjoint methods: not duplicates. */
+	assert_false(cfg.routes[2].prefix);
+	assert_int_equal(cfg.routes[3].methods, 1ull << HTTP_POST);
+	assert_int_equal(cfg.routes[4].methods,
+	    (1ull << HTTP_GET) | (1ull << HTTP_MSEARCH));
+	assert_true(cfg.routes[5].prefix);
+	assert_string_equal(cfg.routes[5].where, "shoal.json:9:5");
+	config_free(&cfg);
+	assert_zeroed(&cfg);
+}
+
+/* Every method http_parser knows is accepted, and lands on its own bit. */
+static void
+test_routes_every_method(void **state)
+{
+	struct config cfg;
+	json_t *doc, *methods;
+	char *text;
+	unsigned m;
+
+	(void)state;
+	doc = json_pack("{s:[{s:s,s:s,s:[]}]}", "routes", "path", "/",
+	    "handler", "x", "methods");
+	assert_non_null(doc);
+	methods = json_object_get(json_array_get(json_object_get(doc, "routes"),
+	    0), "methods");
+	for (m = 0; strcmp(http_method_str((enum http_method)m), "<unknown>");
+	    m++)
+		assert_int_equal(json_array_append_new(methods, json_string(
+		    http_method_str((enum http_method)m))), 0);
+	assert_true(m > HTTP_SOURCE && m <= 64);
+	text = json_dumps(doc, 0);
+	assert_non_null(text);
+	load_ok(&cfg, text, NULL);
+	assert_int_equal(cfg.routes[0].methods,
+	    m == 64 ? ~0ull : (1ull << m) - 1);
+	config_free(&cfg);
+	free(text);
+	json_decref(doc);
+}
+
+static void
+test_routes_wrong_shape(void **state)
+{
+	(void)state;
+	expect_error("{\"routes\": {\"path\": \"/\"}}", NULL,
+	    "shoal.json:1:2: \"routes\": expected an array of route objects, "
+	    "got an object");
+	expect_error("{\"routes\": []}", NULL,
+	    "shoal.json:1:2: \"routes\": expected at least one route, got an "
+	    "empty array");
+	expect_error("{\"routes\": [\n  \"/x\"\n]}", NULL,
+	    "shoal.json:2:3: routes[0]: expected a route object, got \"/x\"");
+	expect_error("{\"routes\": [{\"path\": \"/\", \"handler\": \"a\"},\n"
+	    "  {\"handler\": \"b\"}]}", NULL,
+	    "shoal.json:2:3: routes[1]: missing \"path\"");
+	expect_error("{\"routes\": [{\"path\": \"/\"}]}", NULL,
+	    "shoal.json:1:13: routes[0]: missing \"handler\"");
+	expect_error("{\"routes\": [{\"path\": \"/\", \"handler\": 7}]}", NULL,
+	    "shoal.json:1:27: routes[0].handler: expected a handler name, got 7");
+	expect_error("{\"routes\": [{\"path\": \"/\", \"handler\": \"\"}]}", NULL,
+	    "shoal.json:1:27: routes[0].handler: expected a handler name, "
+	    "got \"\"");
+	expect_error("{\"route\": []}", NULL,
+	    "shoal.json:1:2: unknown key \"route\"; did you mean \"routes\"?");
+}
+
+static void
+test_routes_bad_path(void **state)
+{
+	char text[CFG_ROUTE_PATH_MAX + 64];
+	struct config cfg;
+
+	(void)state;
+	expect_error("{\"routes\": [{\"handler\": \"b\", \"path\": \"x\"}]}", NULL,
+	    "shoal.json:1:30: routes[0].path: expected a path beginning with "
+	    "'/', got \"x\"");
+	expect_error("{\"routes\": [{\"path\": 1, \"handler\": \"b\"}]}", NULL,
+	    "shoal.json:1:14: routes[0].path: expected a path beginning with "
+	    "'/', got 1");
+	expect_error("{\"routes\": [{\"path\": \"\", \"handler\": \"b\"}]}", NULL,
+	    "shoal.json:1:14: routes[0].path: expected a path beginning with "
+	    "'/', got \"\"");
+	expect_error("{\"routes\": [{\"path\": \"/a b\", \"handler\": \"b\"}]}",
+	    NULL, "shoal.json:1:14: routes[0].path: expected no spaces or "
+	    "control characters, got \"/a b\"");
+	expect_error("{\"routes\": [{\"path\": \"/a\\tb\", \"handler\": \"b\"}]}",
+	    NULL, "shoal.json:1:14: routes[0].path: expected no spaces or "
+	    "control characters, got \"/a\\u0009b\"");
+
+	/* 1024 bytes is the limit, inclusive. */
+	snprintf(text, sizeof(text), "{\"routes\": [{\"path\": \"/%0*d\", "
+	    "\"handler\": \"b\"}]}", CFG_ROUTE_PATH_MAX - 1, 0);
+	load_ok(&cfg, text, NULL);
+	assert_int_equal(strlen(cfg.routes[0].path), CFG_ROUTE_PATH_MAX);
+	config_free(&cfg);
+	snprintf(text, sizeof(text), "{\"routes\": [{\"path\": \"/%0*d\", "
+	    "\"handler\": \"b\"}]}", CFG_ROUTE_PATH_MAX, 0);
+	expect_error(text, NULL, "shoal.json:1:14: routes[0].path: expected at "
+	    "most 1024 bytes, got 1025");
+}
+
+/* A file cannot hold "\u0000" (jansson refuses it), but a built value can. */
+static void
+test_routes_nul_in_path(void **state)
+{
+	struct config cfg = { 0 };
+	struct cfg_ctx c;
+	char err[256];
+	json_t *v;
+
+	(void)state;
+	c = (struct cfg_ctx){ "t.json", "{}", 2, err, sizeof(err) };
+	v = json_pack("[{s:o,s:s}]", "path", json_stringn("/a\0b", 4),
+	    "handler", "x");
+	assert_non_null(v);
+	assert_int_equal(cfg_apply_routes(&c, &cfg, cfg_key_by_name("routes"), v,
+	    CFG_FROM_FILE), -1);
+	assert_string_equal(err, "t.json: routes[0].path: expected no NUL "
+	    "bytes, got one at byte 2");
+	config_free(&cfg);
+	json_decref(v);
+
+	/* Not located, a route's where is just the source. */
+	v = json_pack("[{s:s,s:s}]", "path", "/", "handler", "x");
+	assert_int_equal(cfg_apply_routes(&c, &cfg, cfg_key_by_name("routes"), v,
+	    CFG_FROM_FILE), 0);
+	assert_string_equal(cfg.routes[0].where, "t.json");
+	config_free(&cfg);
+	json_decref(v);
+}
+
+static void
+test_routes_bad_match_and_methods(void **state)
+{
+	(void)state;
+	expect_error("{\"routes\": [{\"path\": \"/\", \"match\": \"glob\", "
+	    "\"handler\": \"b\"}]}", NULL,
+	    "shoal.json:1:27: routes[0].match: expected \"exact\" or \"prefix\", "
+	    "got \"glob\"");
+	expect_error("{\"routes\": [{\"path\": \"/\", \"match\": null, "
+	    "\"handler\": \"b\"}]}", NULL,
+	    "shoal.json:1:27: routes[0].match: expected \"exact\" or \"prefix\", "
+	    "got null");
+	expect_error("{\"routes\": [{\"path\": \"/\", \"methods\": [\"GET\", "
+	    "\"FETCH\"], \"handler\": \"b\"}]}", NULL,
+	    "shoal.json:1:46: routes[0].methods[1]: unknown method \"FETCH\"");
+	expect_error("{\"routes\": [{\"path\": \"/\", \"methods\": [\"get\"], "
+	    "\"handler\": \"b\"}]}", NULL,
+	    "shoal.json:1:39: routes[0].methods[0]: unknown method \"get\"; "
+	    "did you mean \"GET\"?");
+	expect_error("{\"routes\": [{\"path\": \"/\", \"methods\": [1], "
+	    "\"handler\": \"b\"}]}", NULL,
+	    "shoal.json:1:39: routes[0].methods[0]: expected a method name, "
+	    "got 1");
+	expect_error("{\"routes\": [{\"path\": \"/\", \"methods\": \"GET\", "
+	    "\"handler\": \"b\"}]}", NULL,
+	    "shoal.json:1:27: routes[0].methods: expected an array of method "
+	    "names, got \"GET\"");
+	expect_error("{\"routes\": [{\"path\": \"/\", \"methods\": [], "
+	    "\"handler\": \"b\"}]}", NULL,
+	    "shoal.json:1:27: routes[0].methods: expected at least one method "
+	    "(leave \"methods\" out to allow any), got an empty array");
+}
+
+static void
+test_routes_duplicate(void **state)
+{
+	(void)state;
+	expect_error("{\"routes\": [{\"path\": \"/a\", \"handler\": \"x\"},\n"
+	    " {\"path\": \"/a\", \"handler\": \"y\"}]}", NULL,
+	    "shoal.json:2:2: routes[1]: duplicate route: \"/a\" (exact) is also "
+	    "routes[0]");
+	expect_error("{\"routes\": [\n"
+	    "{\"path\": \"/a\", \"methods\": [\"POST\", \"GET\"], \"handler\": "
+	    "\"x\"},\n"
+	    "{\"path\": \"/a\", \"methods\": [\"PUT\", \"GET\"], \"handler\": "
+	    "\"y\"}]}", NULL,
+	    "shoal.json:3:1: routes[1]: duplicate route: GET \"/a\" (exact) is "
+	    "also routes[0]");
+	/* No methods means all of them, so it overlaps any list. */
+	expect_error("{\"routes\": [\n"
+	    "{\"path\": \"/a/\", \"match\": \"prefix\", \"handler\": \"x\"},\n"
+	    "{\"path\": \"/a/\", \"handler\": \"x\"},\n"
+	    "{\"path\": \"/a/\", \"match\": \"prefix\", \"methods\": [\"DELETE\"], "
+	    "\"handler\": \"y\"}]}", NULL,
+	    "shoal.json:4:1: routes[2]: duplicate route: DELETE \"/a/\" (prefix) "
+	    "is also routes[0]");
+}
+
+static void
+test_too_many_routes(void **state)
+{
+	char text[CONFIG_MAX_ROUTES * 48 + 64], want[128];
+	size_t n = 0;
+	int i;
+
+	(void)state;
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "{\"routes\": [");
+	for (i = 0; i <= CONFIG_MAX_ROUTES; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s{\"path\": "
+		    "\"/%d\", \"handler\": \"x\"}", i ? ", " : "", i);
+	snprintf(text + n, sizeof(text) - n, "]}");
+	snprintf(want, sizeof(want), "shoal.json:1:2: \"routes\": expected at "
+	    "most %d routes, got %d", CONFIG_MAX_ROUTES, CONFIG_MAX_ROUTES + 1);
+	expect_error(text, NULL, want);
+}
+
+static int checker_calls;
+
+/* Stands in for the handler registry: knows every handler but "nope". */
+static int
+fake_route_check(const json_t *route, char *err, size_t errlen)
+{
+	const char *handler = json_string_value(json_object_get(route,
+	    "handler"));
+
+	checker_calls++;
+	/* config_load has checked path and handler before asking. */
+	assert_non_null(handler);
+	assert_non_null(json_string_value(json_object_get(route, "path")));
+	if (strcmp(handler, "nope") == 0) {
+		snprintf(err, errlen, "\"handler\": unknown handler \"%s\"",
+		    handler);
+		return -1;
+	}
+	if (json_object_get(route, "bad") != NULL) {
+		snprintf(err, errlen, "\"bad\": not allowed");
+		return -1;
+	}
+	if (json_object_get(route, "whole") != NULL) {
+		snprintf(err, errlen, "needs a \"root\"");
+		return -1;
+	}
+	if (json_object_get(route, "ghost") != NULL) {
+		snprintf(err, errlen, "\"root\": missing");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+reject_echo(const json_t *route, char *err, size_t errlen)
+{
+	if (strcmp(json_string_value(json_object_get(route, "handler")),
+	    "echo") != 0)
+		return 0;
+	snprintf(err, errlen, "\"handler\": unknown handler \"echo\"");
+	return -1;
+}
+
+static int
+reset_route_check(void **state)
+{
+	(void)state;
+	config_set_route_check(NULL);
+	return 0;
+}
+
+static void
+test_route_checker(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	config_set_route_check(fake_route_check);
+	checker_calls = 0;
+	load_ok(&cfg, "{\"routes\": [{\"path\": \"/\", \"handler\": \"static\", "
+	    "\"root\": \"/srv\"}, {\"path\": \"/b\", \"handler\": \"b\"}]}", NULL);
+	assert_int_equal(checker_calls, 2);
+	config_free(&cfg);
+	/* The default routes are checked too. */
+	checker_calls = 0;
+	load_ok(&cfg, "{}", NULL);
+	assert_int_equal(checker_calls, 4);
+	config_free(&cfg);
+
+	expect_error("{\n"
+	    "  \"listen\": \"127.0.0.1:8080\",\n"
+	    "  \"routes\": [\n"
+	    "    {\"path\": \"/\", \"handler\": \"welcome\"},\n"
+	    "    {\"path\": \"/a\", \"handler\": \"json\"},\n"
+	    "    {\n"
+	    "      \"path\": \"/hello\",\n"
+	    "      \"handler\": \"nope\"\n"
+	    "    }\n"
+	    "  ]\n"
+	    "}\n", NULL,
+	    "shoal.json:8:7: routes[2].handler: unknown handler \"nope\"");
+	expect_error("{\"routes\": [{\"path\": \"/\", \"handler\": \"static\",\n"
+	    "  \"root\": \"/srv\", \"bad\": 1}]}", NULL,
+	    "shoal.json:2:19: routes[0].bad: not allowed");
+	/* A reason that names no key, or one the route lacks: the route. */
+	expect_error("{\"routes\": [{\"path\": \"/\", \"handler\": \"s\", "
+	    "\"whole\": 1}]}", NULL,
+	    "shoal.json:1:13: routes[0]: needs a \"root\"");
+	expect_error("{\"routes\": [{\"path\": \"/\", \"handler\": \"s\", "
+	    "\"ghost\": 1}]}", NULL,
+	    "shoal.json:1:13: routes[0]: \"root\": missing");
+	/* The config module's own checks come first. */
+	expect_error("{\"routes\": [{\"path\": \"x\", \"handler\": \"nope\"}]}",
+	    NULL, "shoal.json:1:14: routes[0].path: expected a path beginning "
+	    "with '/', got \"x\"");
+
+	/* A default route refused is located in the embedded text. */
+	config_set_route_check(reject_echo);
+	memset(&cfg, 0xa5, sizeof(cfg));
+	assert_int_equal(config_load(&cfg, NULL, NULL, err, sizeof(err)), -1);
+	assert_string_equal(err, "(embedded default):8:23: routes[3].handler: "
+	    "unknown handler \"echo\"");
+	assert_zeroed(&cfg);
+	expect_error("{\"workers\": 1}", NULL, "(embedded default):8:23: "
+	    "routes[3].handler: unknown handler \"echo\"");
+}
+
+static void
+test_override_routes_refused(void **state)
+{
+	char err[256];
+	json_t *o = json_object();
+
+	(void)state;
+	assert_int_equal(config_override(o, "routes", "[]", err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "--routes: routes can only be set in a config "
+	    "file");
+	assert_int_equal(json_object_size(o), 0);
+	/* Nor is it offered for a near miss. */
+	assert_int_equal(config_override(o, "route", "x", err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown option --route");
+	json_decref(o);
+
+	/* A hand-built overrides object is refused the same way. */
+	o = json_pack("{s:[{s:s,s:s}]}", "routes", "path", "/", "handler", "x");
+	expect_error("{}", o, "--routes: routes can only be set in a config "
+	    "file");
+	json_decref(o);
+}
+
+static void
 test_override_unknown_flag(void **state)
 {
 	char err[256];
@@ -665,6 +1075,13 @@ test_every_key_has_a_flag(void **state)
 		assert_true(strlen(cfg_keys[i].name) <= CFG_NAME_MAX);
 		cfg_flag(cfg_keys[i].name, flag, sizeof(flag));
 		assert_ptr_equal(cfg_key_by_flag(flag + 2), &cfg_keys[i]);
+		/* Every key but the structured ones, which are refused. */
+		if (!cfg_is_flag(&cfg_keys[i])) {
+			assert_int_equal(config_override(o, flag + 2, "1", err,
+			    sizeof(err)), -1);
+			assert_null(json_object_get(o, cfg_keys[i].name));
+			continue;
+		}
 		assert_int_equal(config_override(o, flag + 2, "1", err,
 		    sizeof(err)), 0);
 		assert_non_null(json_object_get(o, cfg_keys[i].name));
@@ -768,6 +1185,26 @@ test_parse_listen_bad(void **state)
 	assert_string_equal(err, "unix socket path is 108 bytes; the limit is 107");
 }
 
+/* Where path is in text, as "line:col", or "-" if config_locate fails. */
+static const char *
+locate(const char *text, const struct config_step *path, size_t depth,
+    char *buf, size_t len)
+{
+	struct config_pos pos;
+
+	if (config_locate(text, strlen(text), path, depth, &pos) == -1)
+		return "-";
+	snprintf(buf, len, "%d:%d", pos.line, pos.col);
+	return buf;
+}
+
+#define KEY(k) { (k), 0 }
+#define IDX(i) { NULL, (i) }
+#define LOCATE(text, ...) locate((text),				\
+	(const struct config_step[]){ __VA_ARGS__ },			\
+	ARRAY_SIZE(((const struct config_step[]){ __VA_ARGS__ })),	\
+	buf, sizeof(buf))
+
 static void
 test_locator(void **state)
 {
@@ -781,36 +1218,79 @@ test_locator(void **state)
 	    "    [ \"x\",\n"
 	    "\t\"y\" ]\n"
 	    "}\n";
-	struct cfg_pos pos;
+	struct config_step path[1] = { KEY("a") };
+	struct config_pos pos;
+	char buf[32];
 
 	(void)state;
-	assert_int_equal(cfg_locate(text, strlen(text), "listen", -1, &pos), 0);
-	assert_int_equal(pos.line, 6);
-	assert_int_equal(pos.col, 3);
-	assert_int_equal(cfg_locate(text, strlen(text), "listen", 0, &pos), 0);
-	assert_int_equal(pos.line, 7);
-	assert_int_equal(pos.col, 7);
-	assert_int_equal(cfg_locate(text, strlen(text), "listen", 1, &pos), 0);
-	assert_int_equal(pos.line, 8);
-	assert_int_equal(pos.col, 2);
+	assert_string_equal(LOCATE(text, KEY("listen")), "6:3");
+	assert_string_equal(LOCATE(text, KEY("listen"), IDX(0)), "7:7");
+	assert_string_equal(LOCATE(text, KEY("listen"), IDX(1)), "8:2");
 	/* Past the end of the array: the key. */
-	assert_int_equal(cfg_locate(text, strlen(text), "listen", 2, &pos), 0);
-	assert_int_equal(pos.line, 6);
+	assert_string_equal(LOCATE(text, KEY("listen"), IDX(2)), "6:3");
 	/* Escaped key, after a multi-byte character. */
-	assert_int_equal(cfg_locate(text, strlen(text), "workers", -1, &pos), 0);
-	assert_int_equal(pos.line, 5);
-	assert_int_equal(pos.col, 13);
-	assert_int_equal(cfg_locate(text, strlen(text), "a", 3, &pos), 0);
-	assert_int_equal(pos.line, 4);
-	assert_int_equal(pos.col, 29);
+	assert_string_equal(LOCATE(text, KEY("workers")), "5:13");
+	assert_string_equal(LOCATE(text, KEY("a"), IDX(3)), "4:29");
+	assert_string_equal(LOCATE(text, KEY("a"), IDX(3), KEY("b")), "4:30");
 	/* Keys only seen nested, or not at all, are not found. */
-	assert_int_equal(cfg_locate(text, strlen(text), "s", -1, &pos), -1);
-	assert_int_equal(cfg_locate(text, strlen(text), "b", -1, &pos), -1);
-	assert_int_equal(cfg_locate(text, strlen(text), "nope", -1, &pos), -1);
-	assert_int_equal(cfg_locate("[]", 2, "a", -1, &pos), -1);
+	assert_string_equal(LOCATE(text, KEY("s")), "-");
+	assert_string_equal(LOCATE(text, KEY("b")), "-");
+	assert_string_equal(LOCATE(text, KEY("nope")), "-");
+	assert_string_equal(LOCATE("[]", KEY("a")), "-");
+	/* No steps: the top-level value. */
+	assert_string_equal(locate("\n  [1]", path, 0, buf, sizeof(buf)), "2:3");
 	/* Never reads past len, even on text that is not JSON. */
-	assert_int_equal(cfg_locate("{\"a", 3, "a", -1, &pos), -1);
-	assert_int_equal(cfg_locate("{\"a\": [\"", 8, "a", 0, &pos), 0);
+	assert_int_equal(config_locate("{\"a", 3, path, 1, &pos), -1);
+	assert_int_equal(config_locate("{\"a\": [\"", 8,
+	    (const struct config_step[]){ KEY("a"), IDX(0) }, 2, &pos), 0);
+	assert_int_equal(pos.line, 1);
+	assert_int_equal(pos.col, 8);
+	assert_int_equal(config_locate("{\"a\": [{\"b", 10,
+	    (const struct config_step[]){ KEY("a"), IDX(0), KEY("b") }, 3,
+	    &pos), 0);
+	assert_int_equal(pos.col, 8);
+}
+
+static void
+test_locator_nested(void **state)
+{
+	static const char text[] =
+	    "{\n"
+	    "  \"routes\": [\n"
+	    "    {\"path\": \"/\", \"handler\": \"x\"},\n"
+	    "    {\n"
+	    "      \"handler\": \"y\",\n"
+	    "      \"methods\": [\"GET\", \"POST\"],\n"
+	    "      \"path\": \"/a\"\n"
+	    "    }\n"
+	    "  ],\n"
+	    "  \"a\": {\"b\": {\"c\": 1}}\n"
+	    "}\n";
+	char buf[32];
+
+	(void)state;
+	assert_string_equal(LOCATE(text, KEY("routes"), IDX(0)), "3:5");
+	assert_string_equal(LOCATE(text, KEY("routes"), IDX(0), KEY("handler")),
+	    "3:19");
+	assert_string_equal(LOCATE(text, KEY("routes"), IDX(1)), "4:5");
+	assert_string_equal(LOCATE(text, KEY("routes"), IDX(1), KEY("methods")),
+	    "6:7");
+	assert_string_equal(LOCATE(text, KEY("routes"), IDX(1), KEY("methods"),
+	    IDX(1)), "6:26");
+	assert_string_equal(LOCATE(text, KEY("routes"), IDX(1), KEY("path")),
+	    "7:7");
+	assert_string_equal(LOCATE(text, KEY("a"), KEY("b"), KEY("c")), "10:15");
+	/* A step that cannot be followed leaves the deepest one found. */
+	assert_string_equal(LOCATE(text, KEY("routes"), IDX(1), KEY("root")),
+	    "4:5");
+	assert_string_equal(LOCATE(text, KEY("routes"), IDX(1), KEY("methods"),
+	    IDX(7)), "6:7");
+	assert_string_equal(LOCATE(text, KEY("routes"), IDX(5)), "2:3");
+	assert_string_equal(LOCATE(text, KEY("routes"), IDX(-1)), "2:3");
+	assert_string_equal(LOCATE(text, KEY("routes"), KEY("path")), "2:3");
+	assert_string_equal(LOCATE(text, KEY("a"), IDX(0)), "10:3");
+	/* "path" exists only inside routes. */
+	assert_string_equal(LOCATE(text, KEY("path")), "-");
 }
 
 static void
@@ -917,11 +1397,22 @@ main(void)
 		cmocka_unit_test(test_override_wins),
 		cmocka_unit_test(test_override_listen_replaces),
 		cmocka_unit_test(test_override_bad_value_names_flag),
+		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_routes_every_method),
+		cmocka_unit_test(test_routes_wrong_shape),
+		cmocka_unit_test(test_routes_bad_path),
+		cmocka_unit_test(test_routes_nul_in_path),
+		cmocka_unit_test(test_routes_bad_match_and_methods),
+		cmocka_unit_test(test_routes_duplicate),
+		cmocka_unit_test(test_too_many_routes),
+		cmocka_unit_test_teardown(test_route_checker, reset_route_check),
+		cmocka_unit_test(test_override_routes_refused),
 		cmocka_unit_test(test_override_unknown_flag),
 		cmocka_unit_test(test_every_key_has_a_flag),
 		cmocka_unit_test(test_parse_listen_good),
 		cmocka_unit_test(test_parse_listen_bad),
 		cmocka_unit_test(test_locator),
+		cmocka_unit_test(test_locator_nested),
 		cmocka_unit_test(test_distance),
 		cmocka_unit_test(test_quote),
 		cmocka_unit_test(test_no_fd_leak),
