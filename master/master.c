@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <systemd/sd-daemon.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -44,6 +45,7 @@ master_stop(struct master *m, bool fast, const char *why)
 	if (m->state == MASTER_STOPPING && !fast)
 		return;
 	log_notice("%s: stopping %s", why, fast ? "now" : "gracefully");
+	sd_notify(0, "STOPPING=1");
 	m->state = MASTER_STOPPING;
 	supervise_stop_all(m, fast);
 	tv_from(&tv, fast ? FAST_STOP_GRACE : m->cfg.graceful_timeout);

@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <systemd/sd-daemon.h>
 
 #include "common/ipc.h"
 #include "common/log.h"
@@ -90,6 +91,9 @@ on_ready(struct master *m, struct proc *p)
 		m->all_ready_logged = true;
 		m->state = MASTER_RUNNING;
 		log_notice("all %u workers ready", m->nslots);
+		/* Under systemd (Type=notify): start-up is complete. */
+		sd_notifyf(0, "READY=1\nMAINPID=%d\nSTATUS=%u workers serving",
+		    (int)getpid(), m->nslots);
 	}
 }
 
