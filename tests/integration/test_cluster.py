@@ -654,3 +654,31 @@ def test_help_and_version_exit_0():
         with open(vfile) as f:
             v = f.read().strip()
         assert v in text, "--version says %r, VERSION file says %r" % (text, v)
+
+
+# ---------------------------------------------------------------------------
+# systemd: Type=notify readiness
+
+@harness.timeout(20)
+def test_systemd_notify_ready_and_stopping():
+    """Under systemd (NOTIFY_SOCKET set) the master says READY=1 with its pid
+    once every worker is ready, and STOPPING=1 when asked to stop."""
+    tmp = harness.tmpdir()
+    path = os.path.join(tmp, "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(5)
+    env = dict(os.environ, NOTIFY_SOCKET=path)
+    try:
+        with Shoal(workers=2, env=env) as s:
+            msg = sock.recv(4096).decode()
+            fields = dict(line.split("=", 1) for line in msg.split("\n") if "=" in line)
+            assert fields.get("READY") == "1", "first notification %r" % msg
+            assert fields.get("MAINPID") == str(s.pid), "MAINPID in %r, master %d" % (msg, s.pid)
+            assert s.log_text().count("all 2 workers ready") == 1
+            os.kill(s.pid, signal.SIGTERM)
+            msg = sock.recv(4096).decode()
+            assert "STOPPING=1" in msg, "second notification %r" % msg
+            assert s.wait_exit(10) == 0
+    finally:
+        sock.close()
