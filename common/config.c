@@ -87,6 +87,11 @@ static const struct cfg_key cfg_keys[] = {
 	  3600, 30, NULL, "cap on the respawn backoff, in seconds" },
 	{ "pid_file", CFG_PATH, CFG_OFF(pid_file), 0, 0, 0, NULL,
 	  "file to write the master's pid to (null: none)" },
+	{ "control_socket", CFG_PATH, CFG_OFF(control_socket), 0, 0, 0,
+	  "/tmp/shoal.sock",
+	  "Unix socket of the control protocol, mode 0600 (null: none)" },
+	{ "ready_timeout", CFG_SECONDS, CFG_OFF(ready_timeout), 0.1, 3600, 30,
+	  NULL, "seconds new workers (reload, scale, upgrade) have to be ready" },
 	{ "log_file", CFG_PATH, CFG_OFF(log_file), 0, 0, 0, NULL,
 	  "file to append the log to (null: stderr)" },
 	{ "log_level", CFG_LOG_LEVEL, CFG_OFF(log_level), 0, 0, 0, "info",
@@ -1416,6 +1421,7 @@ config_free(struct config *cfg)
 	}
 	free(cfg->routes);
 	free(cfg->pid_file);
+	free(cfg->control_socket);
 	free(cfg->log_file);
 	free(cfg->source);
 	memset(cfg, 0, sizeof(*cfg));

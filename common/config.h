@@ -85,6 +85,8 @@ struct config {
 	double respawn_delay_max;    /* backoff cap; a slot at the cap is crash-looping */
 
 	char *pid_file;              /* NULL: none */
+	char *control_socket;        /* NULL: none */
+	double ready_timeout;        /* new workers must be ready within it */
 	char *log_file;              /* NULL: stderr */
 	int log_level;               /* enum log_level */
 

@@ -13,6 +13,7 @@ static const char *const type_names[IPC_MSG__COUNT] = {
 	[IPC_MSG_READY] = "ready",
 	[IPC_MSG_DRAIN] = "drain",
 	[IPC_MSG_STOP] = "stop",
+	[IPC_MSG_RETIRE] = "retire",
 };
 
 const char *

@@ -23,6 +23,7 @@ enum ipc_type {
 	IPC_MSG_READY,   /* worker -> master: listeners armed, serving */
 	IPC_MSG_DRAIN,   /* master -> worker: stop accepting, finish, exit */
 	IPC_MSG_STOP,    /* master -> worker: exit now */
+	IPC_MSG_RETIRE,  /* master -> worker: accept what is queued, then drain */
 	IPC_MSG__COUNT,
 };
 

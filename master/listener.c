@@ -4,6 +4,8 @@
 #include "master/listener.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,14 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "common/util.h"
+
+static bool
+is_tcp(const struct listener *l)
+{
+	return l->addr.sa.ss_family != AF_UNIX;
+}
 
 static int
 open_one(const struct listen_addr *a, int reuseport, int backlog, char *err,
@@ -48,24 +58,30 @@ err:
 	return -1;
 }
 
+static int
+init(struct listener *l, const struct listen_addr *addr, char *err,
+    size_t errlen)
+{
+	memset(l, 0, sizeof(*l));
+	l->addr = *addr;
+	if ((l->addr.text = strdup(addr->text)) == NULL) {
+		snprintf(err, errlen, "%s: out of memory", addr->text);
+		return -1;
+	}
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
+		l->fds[i] = -1;
+	return 0;
+}
+
 int
 listener_open(struct listener *l, const struct listen_addr *addr,
     unsigned nslots, int backlog, char *err, size_t errlen)
 {
 	int probe;
 
-	memset(l, 0, sizeof(*l));
-	l->addr = *addr;
-	l->addr.text = strdup(addr->text);
-	l->nfds = addr->sa.ss_family == AF_UNIX ? 1 : nslots;
-	l->fds = calloc(l->nfds, sizeof(*l->fds));
-	if (l->addr.text == NULL || l->fds == NULL) {
-		snprintf(err, errlen, "%s: out of memory", addr->text);
-		goto err;
-	}
-	for (unsigned i = 0; i < l->nfds; i++)
-		l->fds[i] = -1;
-	if (addr->sa.ss_family != AF_UNIX) {
+	if (init(l, addr, err, errlen) == -1)
+		return -1;
+	if (is_tcp(l)) {
 		/*
 		 * Sockets with SO_REUSEPORT may all bind the same port, so a
 		 * second server would join our group and take part of our
@@ -75,12 +91,8 @@ listener_open(struct listener *l, const struct listen_addr *addr,
 			goto err;
 		close(probe);
 	}
-	for (unsigned i = 0; i < l->nfds; i++) {
-		l->fds[i] = open_one(addr, addr->sa.ss_family != AF_UNIX, backlog,
-		    err, errlen);
-		if (l->fds[i] == -1)
-			goto err;
-	}
+	if (listener_grow(l, is_tcp(l) ? nslots : 1, backlog, err, errlen) == -1)
+		goto err;
 	return 0;
 err:
 	listener_close(l);
@@ -88,18 +100,101 @@ err:
 }
 
 int
+listener_adopt(struct listener *l, const struct listen_addr *addr,
+    const int *fds, unsigned n, char *err, size_t errlen)
+{
+	if (n == 0 || n > CONFIG_MAX_WORKERS || init(l, addr, err, errlen) == -1) {
+		if (n == 0 || n > CONFIG_MAX_WORKERS)
+			snprintf(err, errlen, "%s: %u inherited sockets", addr->text, n);
+		for (unsigned i = 0; i < n && i < CONFIG_MAX_WORKERS; i++)
+			close(fds[i]);
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		l->fds[i] = fds[i];
+		/* inherited across exec with close-on-exec cleared: set it again */
+		util_set_cloexec(fds[i], 1);
+	}
+	l->nfds = n;
+	return 0;
+}
+
+int
+listener_grow(struct listener *l, unsigned n, int backlog, char *err,
+    size_t errlen)
+{
+	unsigned had = l->nfds;
+
+	if (!is_tcp(l))
+		n = 1;
+	if (n > CONFIG_MAX_WORKERS) {
+		snprintf(err, errlen, "%s: at most %d sockets", l->addr.text,
+		    CONFIG_MAX_WORKERS);
+		return -1;
+	}
+	for (unsigned i = had; i < n; i++) {
+		l->fds[i] = open_one(&l->addr, is_tcp(l), backlog, err, errlen);
+		if (l->fds[i] == -1) {
+			listener_shrink(l, had);
+			return -1;
+		}
+		l->nfds = i + 1;
+	}
+	return 0;
+}
+
+void
+listener_shrink(struct listener *l, unsigned n)
+{
+	if (!is_tcp(l))
+		return;
+	/*
+	 * Last first: the kernel fills a closed socket's place in the group
+	 * with the last one, so closing from the end keeps every remaining
+	 * socket's index, which the steering program relies on.
+	 */
+	while (l->nfds > n) {
+		l->nfds--;
+		close(l->fds[l->nfds]);
+		l->fds[l->nfds] = -1;
+	}
+}
+
+int
+listener_steer(struct listener *l, unsigned n, char *err, size_t errlen)
+{
+	/* A = random u32; A %= n; return A — the index of a socket in the
+	 * group, which is slot order (sockets join it as they are bound). */
+	struct sock_filter code[] = {
+		{ BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM) },
+		{ BPF_ALU | BPF_MOD | BPF_K, 0, 0, n },
+		{ BPF_RET | BPF_A, 0, 0, 0 },
+	};
+	struct sock_fprog prog = { (unsigned short)ARRAY_SIZE(code), code };
+
+	if (!is_tcp(l) || l->nfds == 0 || n == 0)
+		return 0;
+	if (setsockopt(l->fds[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+	    sizeof(prog)) == -1) {
+		snprintf(err, errlen, "setsockopt(%s, SO_ATTACH_REUSEPORT_CBPF): %s",
+		    l->addr.text, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int
 listener_fd(const struct listener *l, unsigned slot)
 {
-	return l->nfds == 1 ? l->fds[0] : l->fds[slot];
+	return is_tcp(l) ? l->fds[slot] : l->fds[0];
 }
 
 void
 listener_close(struct listener *l)
 {
-	for (unsigned i = 0; l->fds != NULL && i < l->nfds; i++)
+	for (unsigned i = 0; i < l->nfds; i++)
 		if (l->fds[i] != -1)
 			close(l->fds[i]);
-	free(l->fds);
 	free(l->addr.text);
 	memset(l, 0, sizeof(*l));
 }

@@ -3,9 +3,17 @@
  *
  * For a TCP address the master opens one SO_REUSEPORT socket per worker
  * slot, binds and listens before any fork, and keeps every one open for as
- * long as the address is configured: on Linux, closing a reuseport socket
- * resets every connection queued on it, so a worker that dies must not take
- * its slot's queue with it. Worker k accepts only on socket k.
+ * long as the address and the slot are configured: on Linux, closing a
+ * reuseport socket resets every connection queued on it, so a worker that
+ * dies must not take its slot's queue with it. Worker k accepts only on
+ * socket k.
+ *
+ * Which socket a new connection lands on is chosen by a classic BPF program
+ * attached to the group (SO_ATTACH_REUSEPORT_CBPF): a random one of the
+ * first n. Scaling down first lowers n, so nothing new reaches a retiring
+ * slot's socket; its worker then empties the queue before the socket is
+ * closed (and with net.ipv4.tcp_migrate_req=1 the kernel would migrate any
+ * straggler to a live socket).
  *
  * A Unix-domain address cannot use reuseport: one socket, shared by all.
  */
@@ -18,8 +26,10 @@
 
 struct listener {
 	struct listen_addr addr;     /* addr.text owned (strdup) */
-	int *fds;                    /* one per slot (TCP), or one (Unix) */
+	int fds[CONFIG_MAX_WORKERS]; /* TCP: one per slot; Unix: fds[0] */
 	unsigned nfds;
+	unsigned until_gen;          /* removed by a reload: serves only
+	                                generations before this one; 0: all */
 };
 
 /*
@@ -31,6 +41,26 @@ struct listener {
  */
 int listener_open(struct listener *l, const struct listen_addr *addr,
     unsigned nslots, int backlog, char *err, size_t errlen);
+
+/*
+ * Take over sockets inherited from a previous master (binary upgrade):
+ * fds[0..n-1] in slot order. The fds are owned by l from here on.
+ */
+int listener_adopt(struct listener *l, const struct listen_addr *addr,
+    const int *fds, unsigned n, char *err, size_t errlen);
+
+/* Add sockets for slots nfds..n-1 (TCP). -1 with err; l unchanged. */
+int listener_grow(struct listener *l, unsigned n, int backlog, char *err,
+    size_t errlen);
+
+/* Close the sockets of slots n.. (TCP), last first. */
+void listener_shrink(struct listener *l, unsigned n);
+
+/*
+ * Send new connections only to the sockets of slots 0..n-1. -1 with err
+ * (the kernel keeps its default: a hash over all sockets).
+ */
+int listener_steer(struct listener *l, unsigned n, char *err, size_t errlen);
 
 /* The socket slot k accepts on. */
 int listener_fd(const struct listener *l, unsigned slot);

@@ -20,6 +20,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "master/cli.h"
 #include "master/master.h"
 #include "worker/http.h"
 
@@ -28,6 +29,7 @@
 static const char usage_text[] =
 "usage: shoal [-c FILE] [OPTIONS]          run the server\n"
 "       shoal --check [-c FILE] [OPTIONS]  validate the configuration, exit 0 or 2\n"
+"       shoal status|reload|upgrade|scale N|stop [--control PATH]\n"
 "       shoal --help | --version\n"
 "\n"
 "  -c, --config FILE         JSON configuration file (default: the embedded one:\n"
@@ -48,7 +50,11 @@ static const char usage_text[] =
 "  --log-level LEVEL         error, warn, notice, info (default), debug\n"
 "  --max-body-size N, --header-timeout SEC, ... (see README: Configuration)\n"
 "\n"
-"Signals to the master: TERM/QUIT graceful stop, INT fast stop, USR1 reopen logs.\n";
+"  --control PATH           control socket (default /tmp/shoal.sock)\n"
+"  --ready-timeout SEC       new workers must be ready within it (30)\n"
+"\n"
+"Signals to the master: HUP reload, USR2 upgrade, TTIN/TTOU one worker more/\n"
+"less, TERM/QUIT graceful stop, INT fast stop, USR1 reopen logs.\n";
 
 static int __attribute__((format(printf, 1, 2)))
 usage_error(const char *fmt, ...)
@@ -73,6 +79,8 @@ main(int argc, char **argv)
 	bool check = false;
 	int rc = EXIT_USAGE;
 
+	if (argc > 1 && cli_is_command(argv[1]))
+		return cli_main(argc, argv);
 	if ((overrides = json_object()) == NULL)
 		return 1;
 	/* Routes name handlers: the registry checks them at load time, so a
@@ -124,6 +132,8 @@ main(int argc, char **argv)
 			config_path = value;
 			continue;
 		}
+		if (strcmp(name, "control") == 0)
+			snprintf(name, sizeof(name), "control-socket");
 		if (config_override(overrides, name, value, err, sizeof(err)) == -1) {
 			rc = usage_error("%s", err);
 			goto out;
@@ -141,8 +151,8 @@ main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	json_decref(overrides);
-	return master_main(&cfg);
+	/* overrides stay with the master: a reload applies them again */
+	return master_main(&cfg, config_path, overrides, argv);
 out:
 	json_decref(overrides);
 	return rc;

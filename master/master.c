@@ -17,6 +17,9 @@
 #include "common/log.h"
 #include "common/util.h"
 
+static int pid_file_write(const char *path, pid_t takeover, char *err,
+    size_t errlen);
+
 /* After a fast stop, how long workers get before SIGKILL. */
 #define FAST_STOP_GRACE 1.0
 
@@ -37,7 +40,7 @@ on_stop_timeout(evutil_socket_t fd, short what, void *arg)
 	supervise_kill_all(m, SIGKILL);
 }
 
-static void
+void
 master_stop(struct master *m, bool fast, const char *why)
 {
 	struct timeval tv;
@@ -45,13 +48,38 @@ master_stop(struct master *m, bool fast, const char *why)
 	if (m->state == MASTER_STOPPING && !fast)
 		return;
 	log_notice("%s: stopping %s", why, fast ? "now" : "gracefully");
-	sd_notify(0, "STOPPING=1");
+	if (!m->upgraded)
+		sd_notify(0, "STOPPING=1");
 	m->state = MASTER_STOPPING;
+	if (m->op.kind == OP_UPGRADE)
+		upgrade_abort(m, "shoal is stopping");
+	ops_free(m);
 	supervise_stop_all(m, fast);
 	tv_from(&tv, fast ? FAST_STOP_GRACE : m->cfg.graceful_timeout);
 	evtimer_add(m->stop_ev, &tv);
 	if (TAILQ_EMPTY(&m->procs))
 		event_base_loopbreak(m->base);
+}
+
+void
+master_all_ready(struct master *m)
+{
+	char err[8192];
+
+	m->state = MASTER_RUNNING;
+	log_notice("all %u workers ready", m->nslots);
+	if (m->upgrade_pipe != -1 && m->cfg.pid_file != NULL) {
+		/* Take the pid file over from the old master: atomic rename. */
+		if (pid_file_write(m->cfg.pid_file, m->upgrade_parent, err,
+		    sizeof(err)) == -1)
+			log_error("%s", err);
+		else
+			m->pid_file_written = true;
+	}
+	upgrade_announce_ready(m);
+	/* Under systemd (Type=notify): start-up is complete. */
+	sd_notifyf(0, "READY=1\nMAINPID=%d\nSTATUS=%u workers serving",
+	    (int)getpid(), m->nslots);
 }
 
 static void
@@ -80,7 +108,16 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 			log_notice("SIGUSR1: log file reopened");
 		break;
 	case SIGHUP:
-		log_warn("SIGHUP: reload is not supported yet; ignored");
+		ops_request(m, OP_RELOAD, 0, 0, NULL, NULL);
+		break;
+	case SIGUSR2:
+		ops_request(m, OP_UPGRADE, 0, 0, NULL, NULL);
+		break;
+	case SIGTTIN:
+		ops_request(m, OP_SCALE_UP, 0, +1, NULL, NULL);
+		break;
+	case SIGTTOU:
+		ops_request(m, OP_SCALE_UP, 0, -1, NULL, NULL);
 		break;
 	}
 }
@@ -98,7 +135,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
  * one that names a live process.
  */
 static int
-pid_file_write(const char *path, char *err, size_t errlen)
+pid_file_write(const char *path, pid_t takeover, char *err, size_t errlen)
 {
 	char tmp[4096], buf[32];
 	FILE *f;
@@ -108,7 +145,7 @@ pid_file_write(const char *path, char *err, size_t errlen)
 	if ((f = fopen(path, "r")) != NULL) {
 		n = fscanf(f, "%ld", &old);
 		fclose(f);
-		if (n == 1 && old > 0 && old != getpid() &&
+		if (n == 1 && old > 0 && old != getpid() && old != takeover &&
 		    (kill((pid_t)old, 0) == 0 || errno == EPERM)) {
 			snprintf(err, errlen, "pid file %s names a running process "
 			    "(%ld): is shoal already running?", path, old);
@@ -142,14 +179,9 @@ pid_file_write(const char *path, char *err, size_t errlen)
 static int
 open_listeners(struct master *m, char *err, size_t errlen)
 {
-	m->listeners = calloc(m->cfg.nlisten, sizeof(*m->listeners));
-	if (m->listeners == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
 	for (size_t i = 0; i < m->cfg.nlisten; i++) {
-		if (listener_open(&m->listeners[i], &m->cfg.listen[i], m->nslots,
-		    m->cfg.backlog, err, errlen) == -1)
+		if (listener_open(&m->listeners[m->nlisteners], &m->cfg.listen[i],
+		    m->nslots, m->cfg.backlog, err, errlen) == -1)
 			return -1;
 		m->nlisteners++;
 		log_notice("listening on %s (%u socket%s)", m->cfg.listen[i].text,
@@ -158,11 +190,40 @@ open_listeners(struct master *m, char *err, size_t errlen)
 	return 0;
 }
 
+/* After an upgrade: the inherited sockets, plus whatever the config adds. */
+static int
+complete_listeners(struct master *m, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < m->cfg.nlisten; i++) {
+		struct listener *l = NULL;
+
+		for (size_t j = 0; j < m->nlisteners && l == NULL; j++)
+			if (strcmp(m->listeners[j].addr.text,
+			    m->cfg.listen[i].text) == 0)
+				l = &m->listeners[j];
+		if (l == NULL) {
+			if (listener_open(&m->listeners[m->nlisteners],
+			    &m->cfg.listen[i], m->nslots, m->cfg.backlog, err,
+			    errlen) == -1)
+				return -1;
+			m->nlisteners++;
+			log_notice("listening on %s", m->cfg.listen[i].text);
+		} else if (l->nfds < m->nslots) {
+			if (listener_grow(l, m->nslots, m->cfg.backlog, err,
+			    errlen) == -1)
+				return -1;
+		} else {
+			listener_shrink(l, m->nslots);
+		}
+	}
+	return 0;
+}
+
 static int
 add_signals(struct master *m)
 {
 	static const int sigs[] = { SIGCHLD, SIGTERM, SIGQUIT, SIGINT, SIGHUP,
-	    SIGUSR1 };
+	    SIGUSR1, SIGUSR2, SIGTTIN, SIGTTOU };
 
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
 		struct event *ev = evsignal_new(m->base, sigs[i], on_signal, m);
@@ -174,10 +235,28 @@ add_signals(struct master *m)
 	return 0;
 }
 
+/* Remove the pid file if it still names us (after an upgrade it does not). */
+static void
+pid_file_remove(struct master *m)
+{
+	FILE *f;
+	long pid = 0;
+
+	if (!m->pid_file_written || (f = fopen(m->cfg.pid_file, "r")) == NULL)
+		return;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	if (pid == (long)getpid() && unlink(m->cfg.pid_file) == -1)
+		log_warn("unlink(%s): %s", m->cfg.pid_file, strerror(errno));
+}
+
 static void
 master_free(struct master *m)
 {
+	ops_free(m);
 	supervise_free(m);
+	control_close(m);
 	for (size_t i = 0; i < m->nsignals; i++)
 		event_free(m->signals[i]);
 	if (m->tick_ev != NULL)
@@ -187,86 +266,134 @@ master_free(struct master *m)
 	for (size_t i = 0; i < m->nlisteners; i++)
 		listener_close(&m->listeners[i]);
 	free(m->listeners);
-	if (m->pid_file_written && unlink(m->cfg.pid_file) == -1)
-		log_warn("unlink(%s): %s", m->cfg.pid_file, strerror(errno));
+	pid_file_remove(m);
+	if (m->upgrade_pipe != -1)
+		close(m->upgrade_pipe);
 	if (m->base != NULL)
 		event_base_free(m->base);
 	stats_destroy(m->stats);
 	config_free(&m->cfg);
 }
 
-int
-master_main(struct config *cfg)
+static void
+record_exe(struct master *m, char **argv)
 {
-	struct master m;
+	ssize_t n = readlink("/proc/self/exe", m->exe, sizeof(m->exe) - 1);
+
+	/* The path, not the inode: a rebuilt binary replaces the file. */
+	m->exe[n > 0 ? n : 0] = '\0';
+	if (n <= 0)
+		snprintf(m->exe, sizeof(m->exe), "%s", argv[0]);
+}
+
+int
+master_main(struct config *cfg, const char *config_path, json_t *overrides,
+    char **argv)
+{
+	struct master *m;
 	struct timeval tv;
 	char err[8192];
-	int rc = 1;
+	int rc = 1, adopted;
 
-	memset(&m, 0, sizeof(m));
-	m.cfg = *cfg;
+	/* Large (the slot table): on the heap, not the stack. */
+	if ((m = calloc(1, sizeof(*m))) == NULL) {
+		fprintf(stderr, "shoal: out of memory\n");
+		config_free(cfg);
+		return 1;
+	}
+	m->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
-	TAILQ_INIT(&m.procs);
+	m->config_path = config_path;
+	m->overrides = overrides;
+	m->argv = argv;
+	m->control_fd = -1;
+	m->upgrade_pipe = -1;
+	m->op.pipe_fd = -1;
+	m->started_at = util_now();
+	TAILQ_INIT(&m->procs);
+	TAILQ_INIT(&m->pending);
+	record_exe(m, argv);
 	log_set_role("master", -1);
-	log_set_level((enum log_level)m.cfg.log_level);
-	if (log_open(m.cfg.log_file) == -1) {
-		fprintf(stderr, "shoal: log_file %s: %s\n", m.cfg.log_file,
+	log_set_level((enum log_level)m->cfg.log_level);
+	if (log_open(m->cfg.log_file) == -1) {
+		fprintf(stderr, "shoal: log_file %s: %s\n", m->cfg.log_file,
 		    strerror(errno));
 		goto out;
 	}
 	/* A dead client must be an EPIPE to handle, not a signal that kills. */
 	signal(SIGPIPE, SIG_IGN);
 
-	m.nslots = m.cfg.workers_auto ? (unsigned)util_cpu_count() :
-	    (unsigned)m.cfg.workers;
-	m.generation = 1;
-	m.backoff.min = m.cfg.respawn_delay_min;
-	m.backoff.max = m.cfg.respawn_delay_max;
-	m.backoff.stable_after = 10;
-	m.backoff.loop_after = 5;
+	m->nslots = m->cfg.workers_auto ? (unsigned)util_cpu_count() :
+	    (unsigned)m->cfg.workers;
+	m->nslots_total = m->nslots;
+	m->generation = 1;
+	m->backoff.min = m->cfg.respawn_delay_min;
+	m->backoff.max = m->cfg.respawn_delay_max;
+	m->backoff.stable_after = 10;
+	m->backoff.loop_after = 5;
 	log_notice("shoal %s starting: %u worker%s (%s), config %s",
-	    SHOAL_VERSION, m.nslots, m.nslots == 1 ? "" : "s",
-	    m.cfg.workers_auto ? "auto" : "configured", m.cfg.source);
+	    SHOAL_VERSION, m->nslots, m->nslots == 1 ? "" : "s",
+	    m->cfg.workers_auto ? "auto" : "configured", m->cfg.source);
 
-	if ((m.stats = stats_create()) == NULL) {
+	if ((m->stats = stats_create()) == NULL) {
 		log_error("mmap(stats): %s", strerror(errno));
 		goto out;
 	}
-	if (open_listeners(&m, err, sizeof(err)) == -1) {
+	m->listeners = calloc(CONFIG_MAX_LISTEN, sizeof(*m->listeners));
+	if (m->listeners == NULL) {
+		log_error("out of memory");
+		goto out;
+	}
+	if ((adopted = upgrade_adopt(m, err, sizeof(err))) == -1 ||
+	    (adopted ? complete_listeners(m, err, sizeof(err)) :
+	    open_listeners(m, err, sizeof(err))) == -1) {
 		log_error("%s", err);
 		goto out;
 	}
-	if (m.cfg.pid_file != NULL) {
-		if (pid_file_write(m.cfg.pid_file, err, sizeof(err)) == -1) {
+	for (size_t i = 0; i < m->nlisteners; i++)
+		if (listener_steer(&m->listeners[i], m->nslots, err,
+		    sizeof(err)) == -1)
+			log_warn("%s; the kernel's hash spreads connections", err);
+	if (m->cfg.pid_file != NULL && !adopted) {
+		if (pid_file_write(m->cfg.pid_file, 0, err, sizeof(err)) == -1) {
 			log_error("%s", err);
 			goto out;
 		}
-		m.pid_file_written = true;
+		m->pid_file_written = true;
 	}
-	if ((m.base = event_base_new()) == NULL || add_signals(&m) == -1) {
+	if ((m->base = event_base_new()) == NULL || add_signals(m) == -1) {
 		log_error("cannot set up the event loop");
 		goto out;
 	}
-	m.tick_ev = event_new(m.base, -1, EV_PERSIST, on_tick, &m);
-	m.stop_ev = evtimer_new(m.base, on_stop_timeout, &m);
-	if (m.tick_ev == NULL || m.stop_ev == NULL) {
+	if (control_open(m, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		goto out;
+	}
+	m->tick_ev = event_new(m->base, -1, EV_PERSIST, on_tick, m);
+	m->stop_ev = evtimer_new(m->base, on_stop_timeout, m);
+	if (m->tick_ev == NULL || m->stop_ev == NULL) {
 		log_error("cannot set up timers");
 		goto out;
 	}
 	/* Check often enough that a hang is caught within ~1.25 x worker_timeout. */
-	tv_from(&tv, m.cfg.worker_timeout / 4 < 0.5 ? m.cfg.worker_timeout / 4 : 0.5);
-	event_add(m.tick_ev, &tv);
+	tv_from(&tv, m->cfg.worker_timeout / 4 < 0.5 ? m->cfg.worker_timeout / 4 :
+	    0.5);
+	event_add(m->tick_ev, &tv);
 
-	if (supervise_start(&m) == -1) {
-		log_error("cannot start workers");
-		goto out;
-	}
-	event_base_dispatch(m.base);
+	supervise_init(m);
+	for (unsigned i = 0; i < m->nslots; i++)
+		if (supervise_spawn(m, &m->slots[i], &m->cfg, m->generation,
+		    false) == -1) {
+			log_error("cannot start workers");
+			goto out;
+		}
+	event_base_dispatch(m->base);
 	/* Every worker is reaped (or was SIGKILLed and is reaped here). */
-	supervise_reap(&m);
+	supervise_reap(m);
 	log_notice("stopped");
 	rc = 0;
 out:
-	master_free(&m);
+	master_free(m);
+	free(m);
 	return rc;
 }

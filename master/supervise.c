@@ -11,7 +11,6 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <systemd/sd-daemon.h>
 
 #include "common/ipc.h"
 #include "common/log.h"
@@ -22,7 +21,8 @@
 /* Between SIGABRT and SIGKILL for a hung worker. */
 #define HANG_KILL_GRACE 2.0
 
-static int spawn(struct master *m, struct slot *s);
+static void on_respawn(evutil_socket_t fd, short what, void *arg);
+
 
 static const char *
 signame(int sig)
@@ -75,6 +75,8 @@ proc_free(struct master *m, struct proc *p)
 static bool
 all_ready(const struct master *m)
 {
+	if (m->op.kind != OP_NONE)
+		return false;
 	for (unsigned i = 0; i < m->nslots; i++)
 		if (m->slots[i].proc == NULL || !m->slots[i].proc->ready)
 			return false;
@@ -86,14 +88,15 @@ on_ready(struct master *m, struct proc *p)
 {
 	p->ready = true;
 	STATS_SET(m->stats->procs[p->stats_idx].state, STATS_READY);
-	log_notice("worker %u (pid %d) ready", p->slot, (int)p->pid);
+	log_notice("worker %u (pid %d) ready%s", p->slot, (int)p->pid,
+	    p->next ? " (new generation)" : "");
+	if (p->next) {
+		ops_on_ready(m, p);
+		return;
+	}
 	if (!m->all_ready_logged && all_ready(m)) {
 		m->all_ready_logged = true;
-		m->state = MASTER_RUNNING;
-		log_notice("all %u workers ready", m->nslots);
-		/* Under systemd (Type=notify): start-up is complete. */
-		sd_notifyf(0, "READY=1\nMAINPID=%d\nSTATUS=%u workers serving",
-		    (int)getpid(), m->nslots);
+		master_all_ready(m);
 	}
 }
 
@@ -139,10 +142,12 @@ on_ipc(evutil_socket_t fd, short what, void *arg)
  * not hold, then become the worker. Never returns.
  */
 static void __attribute__((noreturn))
-become_worker(struct master *m, struct proc *self, int ipc_fd, pid_t master_pid)
+become_worker(struct master *m, struct proc *self, const struct config *cfg,
+    int ipc_fd, pid_t master_pid)
 {
 	struct worker_boot boot;
 	struct proc *p;
+	size_t nfds = 0;
 	int *fds;
 
 	/* If the master dies, so do we (the IPC hang-up is the other signal). */
@@ -158,39 +163,52 @@ become_worker(struct master *m, struct proc *self, int ipc_fd, pid_t master_pid)
 	event_base_free(m->base);
 	m->base = NULL;
 
-	/* Other workers' IPC ends and our own master end. */
+	/* Other workers' IPC ends, the control socket, an upgrade's pipe. */
 	TAILQ_FOREACH(p, &m->procs, entry)
 		if (p->ipc_fd != -1)
 			close(p->ipc_fd);
+	if (m->control_fd != -1)
+		close(m->control_fd);
+	if (m->op.pipe_fd != -1)
+		close(m->op.pipe_fd);
+	if (m->upgrade_pipe != -1)
+		close(m->upgrade_pipe);
 
 	fds = calloc(m->nlisteners ? m->nlisteners : 1, sizeof(*fds));
 	if (fds == NULL)
 		_exit(1);
-	/* Other slots' sockets: a worker holding them would keep them alive. */
+	/*
+	 * Keep our slot's socket of each address we serve; close every other
+	 * (other slots', and addresses a reload removed for our generation):
+	 * a worker holding them would keep them alive.
+	 */
 	for (size_t i = 0; i < m->nlisteners; i++) {
 		struct listener *l = &m->listeners[i];
+		int mine = -1;
 
-		fds[i] = listener_fd(l, self->slot);
+		if (l->until_gen == 0 || self->generation < l->until_gen)
+			fds[nfds++] = mine = listener_fd(l, self->slot);
 		for (unsigned k = 0; k < l->nfds; k++)
-			if (l->fds[k] != fds[i])
+			if (l->fds[k] != mine)
 				close(l->fds[k]);
 	}
 
 	memset(&boot, 0, sizeof(boot));
-	boot.cfg = &m->cfg;
+	boot.cfg = cfg;
 	boot.slot = self->slot;
 	boot.generation = self->generation;
 	boot.stats = m->stats;
 	boot.stats_idx = self->stats_idx;
 	boot.ipc_fd = ipc_fd;
 	boot.listen_fds = fds;
-	boot.nlisten = m->nlisteners;
+	boot.nlisten = nfds;
 	/* _exit: atexit handlers and stdio buffers belong to the master. */
 	_exit(worker_run(&boot));
 }
 
-static int
-spawn(struct master *m, struct slot *s)
+int
+supervise_spawn(struct master *m, struct slot *s, const struct config *cfg,
+    unsigned gen, bool next)
 {
 	struct proc *p = NULL;
 	int fds[2] = { -1, -1 };
@@ -203,9 +221,10 @@ spawn(struct master *m, struct slot *s)
 	}
 	p->m = m;
 	p->slot = s->index;
-	p->generation = m->generation;
+	p->generation = gen;
+	p->next = next;
 	p->ipc_fd = -1;
-	p->stats_idx = stats_alloc(m->stats, s->index, m->generation);
+	p->stats_idx = stats_alloc(m->stats, s->index, gen);
 	if (p->stats_idx == -1) {
 		log_error("spawn worker %u: no free stats slot", s->index);
 		goto err;
@@ -223,7 +242,7 @@ spawn(struct master *m, struct slot *s)
 	p->pid = fork();
 	if (p->pid == 0) {
 		close(fds[0]);
-		become_worker(m, p, fds[1], master_pid);
+		become_worker(m, p, cfg, fds[1], master_pid);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (p->pid == -1) {
@@ -238,8 +257,12 @@ spawn(struct master *m, struct slot *s)
 	if (p->ipc_ev == NULL || event_add(p->ipc_ev, NULL) == -1)
 		log_error("worker %u: cannot watch its IPC socket", s->index);
 	TAILQ_INSERT_TAIL(&m->procs, p, entry);
-	s->proc = p;
-	log_info("spawned worker %u (pid %d)", s->index, (int)p->pid);
+	if (next)
+		s->next = p;
+	else
+		s->proc = p;
+	log_info("spawned worker %u (pid %d, generation %u)", s->index,
+	    (int)p->pid, gen);
 	return 0;
 err:
 	if (fds[0] != -1) {
@@ -266,7 +289,13 @@ schedule_respawn(struct master *m, struct slot *s, double uptime)
 		    s->backoff.quick_deaths, m->backoff.max);
 	}
 	s->restarts++;
-	if (delay <= 0 && spawn(m, s) == 0)
+	if (s->respawn_ev == NULL &&
+	    (s->respawn_ev = evtimer_new(m->base, on_respawn, s)) == NULL) {
+		log_error("slot %u: cannot arm a respawn timer", s->index);
+		return;
+	}
+	if (delay <= 0 && supervise_spawn(m, s, &m->cfg, m->generation,
+	    false) == 0)
 		return;
 	if (delay <= 0)
 		delay = m->backoff.max;  /* fork failed: do not spin */
@@ -285,32 +314,21 @@ on_respawn(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	m = s->m;
-	if (m->state == MASTER_STOPPING || s->proc != NULL)
+	if (m->state == MASTER_STOPPING || s->proc != NULL || s->retiring)
 		return;
-	if (spawn(m, s) == -1)
+	if (supervise_spawn(m, s, &m->cfg, m->generation, false) == -1)
 		schedule_respawn(m, s, 0);
 }
 
 int
-supervise_start(struct master *m)
+supervise_init(struct master *m)
 {
 	TAILQ_INIT(&m->procs);
-	m->slots = calloc(m->nslots, sizeof(*m->slots));
-	if (m->slots == NULL)
-		return -1;
 	srand48((long)getpid() ^ (long)util_now_ms());
-	for (unsigned i = 0; i < m->nslots; i++) {
-		struct slot *s = &m->slots[i];
-
-		s->m = m;
-		s->index = i;
-		s->respawn_ev = evtimer_new(m->base, on_respawn, s);
-		if (s->respawn_ev == NULL)
-			return -1;
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++) {
+		m->slots[i].m = m;
+		m->slots[i].index = i;
 	}
-	for (unsigned i = 0; i < m->nslots; i++)
-		if (spawn(m, &m->slots[i]) == -1)
-			schedule_respawn(m, &m->slots[i], 0);
 	return 0;
 }
 
@@ -331,7 +349,17 @@ supervise_reap(struct master *m)
 		if (pid <= 0)
 			break;
 		if ((p = proc_find(m, pid)) == NULL) {
-			log_debug("reaped unknown child %d", (int)pid);
+			if (m->op.kind == OP_UPGRADE && pid == m->op.child) {
+				char what[160];
+
+				describe_status(status, why, sizeof(why));
+				snprintf(what, sizeof(what), "the new master %s before "
+				    "it was ready", why);
+				m->op.child = 0;
+				upgrade_abort(m, what);
+			} else {
+				log_debug("reaped child %d", (int)pid);
+			}
 			continue;
 		}
 		uptime = util_now() - p->spawned_at;
@@ -348,12 +376,25 @@ supervise_reap(struct master *m)
 			log_error("worker %u (pid %d) %s after %s", p->slot,
 			    (int)pid, why, up);
 		s = &m->slots[p->slot];
+		if (p->next) {
+			/* A new generation's worker: the operation fails. */
+			char what[160];
+
+			snprintf(what, sizeof(what), "worker %u (pid %d) %s after %s",
+			    p->slot, (int)pid, why, up);
+			if (s->next == p)
+				s->next = NULL;
+			proc_free(m, p);
+			ops_on_boot_failure(m, what);
+			continue;
+		}
 		if (s->proc == p)
 			s->proc = NULL;
 		proc_free(m, p);
-		if (s->proc == NULL && m->state != MASTER_STOPPING)
+		if (s->proc == NULL && m->state != MASTER_STOPPING && !s->retiring)
 			schedule_respawn(m, s, uptime);
 	}
+	ops_on_exit(m);
 	if (m->state == MASTER_STOPPING && TAILQ_EMPTY(&m->procs))
 		event_base_loopbreak(m->base);
 }
@@ -394,25 +435,43 @@ supervise_tick(struct master *m)
 }
 
 void
+supervise_drain(struct master *m, struct proc *p, bool fast)
+{
+	p->draining = true;
+	STATS_SET(m->stats->procs[p->stats_idx].state, STATS_DRAINING);
+	if (ipc_send(p->ipc_fd, fast ? IPC_MSG_STOP : IPC_MSG_DRAIN,
+	    NULL) == -1 && errno != EPIPE) {
+		/* EPIPE: the worker is already exiting (a terminal's Ctrl-C
+		 * reaches the whole process group). */
+		log_warn("worker %u (pid %d): cannot send %s (%s); using %s",
+		    p->slot, (int)p->pid, fast ? "stop" : "drain",
+		    strerror(errno), fast ? "SIGKILL" : "SIGTERM");
+		kill(p->pid, fast ? SIGKILL : SIGTERM);
+	}
+}
+
+void
 supervise_stop_all(struct master *m, bool fast)
 {
 	struct proc *p;
 
-	for (unsigned i = 0; i < m->nslots; i++)
-		evtimer_del(m->slots[i].respawn_ev);
-	TAILQ_FOREACH(p, &m->procs, entry) {
-		p->draining = true;
-		STATS_SET(m->stats->procs[p->stats_idx].state, STATS_DRAINING);
-		if (ipc_send(p->ipc_fd, fast ? IPC_MSG_STOP : IPC_MSG_DRAIN,
-		    NULL) == -1 && errno != EPIPE) {
-			/* EPIPE: the worker is already exiting (a terminal's
-			 * Ctrl-C reaches the whole process group). */
-			log_warn("worker %u (pid %d): cannot send %s (%s); using %s",
-			    p->slot, (int)p->pid, fast ? "stop" : "drain",
-			    strerror(errno), fast ? "SIGKILL" : "SIGTERM");
-			kill(p->pid, fast ? SIGKILL : SIGTERM);
-		}
-	}
+	for (unsigned i = 0; i < m->nslots_total; i++)
+		if (m->slots[i].respawn_ev != NULL)
+			evtimer_del(m->slots[i].respawn_ev);
+	TAILQ_FOREACH(p, &m->procs, entry)
+		if (fast || !p->draining)
+			supervise_drain(m, p, fast);
+}
+
+bool
+supervise_any_draining(const struct master *m)
+{
+	const struct proc *p;
+
+	TAILQ_FOREACH(p, &m->procs, entry)
+		if (p->draining)
+			return true;
+	return false;
 }
 
 void
@@ -434,9 +493,9 @@ supervise_free(struct master *m)
 
 	while ((p = TAILQ_FIRST(&m->procs)) != NULL)
 		proc_free(m, p);
-	for (unsigned i = 0; m->slots != NULL && i < m->nslots; i++)
-		if (m->slots[i].respawn_ev != NULL)
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
+		if (m->slots[i].respawn_ev != NULL) {
 			event_free(m->slots[i].respawn_ev);
-	free(m->slots);
-	m->slots = NULL;
+			m->slots[i].respawn_ev = NULL;
+		}
 }

@@ -27,6 +27,9 @@
 #define ACCEPT_PAUSE 0.1
 /* When the master is gone, how long in-flight requests may still take. */
 #define ORPHAN_GRACE 1.0
+/* Retiring: how long to keep accepting after new connections were steered
+ * away, for handshakes that were already under way. */
+#define RETIRE_SETTLE 0.2
 
 struct worker {
 	const struct config *cfg;
@@ -42,6 +45,7 @@ struct worker {
 	struct event *resume_ev;     /* accept pause after EMFILE */
 	struct event *heartbeat_ev;
 	struct event *drain_ev;      /* graceful_timeout */
+	struct event *retire_ev;     /* RETIRE_SETTLE */
 	struct event *signals[8];
 	size_t nsignals;
 	struct conn_ctx conns;
@@ -171,6 +175,7 @@ worker_drain(struct worker *w, double limit, const char *why)
 	STATS_SET(w->stats->state, STATS_DRAINING);
 	accept_enable(w, false);
 	event_del(w->resume_ev);
+	event_del(w->retire_ev);
 	/* The master keeps the sockets (and what is queued on them) open. */
 	for (size_t i = 0; i < w->nlisten; i++) {
 		close(w->listen_fds[i]);
@@ -207,6 +212,19 @@ on_drain_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+on_retire(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	/* A last sweep of the queues before they are left for good. */
+	for (size_t i = 0; w->accepting && i < w->nlisten; i++)
+		on_accept(w->listen_fds[i], EV_READ, w);
+	worker_drain(w, w->cfg->graceful_timeout, "retired");
+}
+
+static void
 on_ipc(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
@@ -234,6 +252,17 @@ on_ipc(evutil_socket_t fd, short what, void *arg)
 			break;
 		case IPC_MSG_STOP:
 			worker_exit_now(w, "master");
+			break;
+		case IPC_MSG_RETIRE:
+			/* Our slot is going away: serve what is queued on its
+			 * socket (nothing new is steered to it), then drain. */
+			if (!w->draining) {
+				struct timeval tv;
+
+				log_info("retiring: emptying the accept queue");
+				tv_set(&tv, RETIRE_SETTLE);
+				event_add(w->retire_ev, &tv);
+			}
 			break;
 		default:
 			log_debug("ignoring \"%s\" from the master",
@@ -331,9 +360,10 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 	}
 	w->resume_ev = evtimer_new(w->base, on_resume, w);
 	w->drain_ev = evtimer_new(w->base, on_drain_timeout, w);
+	w->retire_ev = evtimer_new(w->base, on_retire, w);
 	w->heartbeat_ev = event_new(w->base, -1, EV_PERSIST, on_heartbeat, w);
 	w->ipc_ev = event_new(w->base, w->ipc_fd, EV_READ | EV_PERSIST, on_ipc, w);
-	if (w->resume_ev == NULL || w->drain_ev == NULL ||
+	if (w->resume_ev == NULL || w->drain_ev == NULL || w->retire_ev == NULL ||
 	    w->heartbeat_ev == NULL || w->ipc_ev == NULL ||
 	    event_add(w->ipc_ev, NULL) == -1)
 		return -1;
@@ -365,6 +395,8 @@ worker_free(struct worker *w)
 		event_free(w->resume_ev);
 	if (w->drain_ev != NULL)
 		event_free(w->drain_ev);
+	if (w->retire_ev != NULL)
+		event_free(w->retire_ev);
 	if (w->heartbeat_ev != NULL)
 		event_free(w->heartbeat_ev);
 	if (w->ipc_ev != NULL)

@@ -370,10 +370,10 @@ def test_crash_loop_backoff_bounded():
 
         s.wait_log(r"slot 0 is crash-looping", timeout=2)
         time.sleep(0.3)
-        spawned = s.count_log(r"spawned worker 0 \(pid \d+\)")
+        spawned = s.count_log(r"spawned worker 0 \(pid \d+[,)]")
         assert spawned == 1 + kills, \
             "%d 'spawned worker 0' lines, expected %d (1 + %d respawns)" % (spawned, 1 + kills, kills)
-        spawned1 = s.count_log(r"spawned worker 1 \(pid \d+\)")
+        spawned1 = s.count_log(r"spawned worker 1 \(pid \d+[,)]")
         assert spawned1 == 1, "%d 'spawned worker 1' lines, expected 1" % spawned1
         assert s.workers().get(1) == other
 
