@@ -4,11 +4,12 @@
 #   make run             install missing packages, build, run on the embedded default config
 #   make test            install what the tests need, build, run unit + integration tests
 #   make bench           side-by-side benchmark against NGINX and Node's cluster
+#   make fuzz            libFuzzer run of the request path (FUZZ_TIME=60 seconds)
 #   make SANITIZE=address,undefined ...   instrumented build (in build-san/)
 #   make V=1             show the full compiler command lines
 
 CC      ?= cc
-PKGS    := libevent libevent_pthreads jansson
+PKGS    := libevent libevent_pthreads jansson libsystemd
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -22,7 +23,7 @@ CFLAGS  ?=
 CPPFLAGS += -I. -D_GNU_SOURCE -DSHOAL_VERSION='"$(VERSION)"'
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS) \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -ljansson) \
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -ljansson -lsystemd) \
            -lhttp_parser -lpthread -lm
 
 ifdef SANITIZE
@@ -52,8 +53,17 @@ endif
 
 all: $(BUILD)/shoal
 
+# -rdynamic: application modules (dlopen'ed by workers) call the handler API
+# (worker/http.h) that the binary itself provides.
 $(BUILD)/shoal: $(OBJ)
-	$(call say,LINK,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call say,LINK,$@)$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LDLIBS) -ldl
+
+# Example application modules (tests/modules/*.c -> $(BUILD)/modules/*.so).
+MODULE_SRC := $(wildcard tests/modules/*.c)
+MODULES    := $(MODULE_SRC:tests/modules/%.c=$(BUILD)/modules/%.so)
+$(BUILD)/modules/%.so: tests/modules/%.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fPIC -shared -o $@ $<
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -80,7 +90,7 @@ run: deps
 unit: $(UNIT_BIN)
 	@scripts/run-unit $(UNIT_BIN)
 
-integration: $(BUILD)/shoal
+integration: $(BUILD)/shoal $(MODULES)
 	@python3 tests/integration/run.py --binary $(BUILD)/shoal
 
 test: test-deps
@@ -91,7 +101,46 @@ bench: $(BUILD)/shoal
 	@scripts/deps --bench
 	@scripts/bench --binary $(BUILD)/shoal
 
+# ---- fuzzing ---------------------------------------------------------------
+# build-fuzz/fuzz_http: every object but main.o, built by clang with
+# coverage instrumentation and ASan+UBSan (any UBSan finding aborts), linked
+# with libFuzzer. 'make fuzz' runs it for FUZZ_TIME seconds on a copy of the
+# seed corpus (new inputs accumulate in build-fuzz/corpus, not in the tree)
+# and fails on any crash, leak, sanitizer report or timeout; the reproducer
+# is left in build-fuzz/artifacts/.
+FUZZ_BUILD := build-fuzz
+FUZZ_CC    ?= clang
+FUZZ_TIME  ?= 60
+FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=c11 -g -O1 $(WARN) -MMD -MP $(CFLAGS) $(FUZZ_SAN) \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_OBJ   := $(filter-out $(FUZZ_BUILD)/master/main.o,$(SRC:%.c=$(FUZZ_BUILD)/%.o)) \
+              $(FUZZ_BUILD)/tests/fuzz/fuzz_http.o
+FUZZ_FLAGS := -dict=tests/fuzz/http.dict -max_len=16384 -timeout=10 \
+              -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_http: $(FUZZ_OBJ)
+	$(call say,LINK,$@)$(FUZZ_CC) $(LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) -ldl
+
+fuzz:
+	@scripts/deps --fuzz
+	@$(MAKE) --no-print-directory $(FUZZ_BUILD)/fuzz_http
+	@mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/artifacts
+	@cp tests/fuzz/corpus/* $(FUZZ_BUILD)/corpus/
+	@echo "fuzz_http: $(FUZZ_TIME)s on $(FUZZ_BUILD)/corpus"
+	$(Q)UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(FUZZ_BUILD)/fuzz_http $(FUZZ_FLAGS) -max_total_time=$(FUZZ_TIME) \
+	    $(FUZZ_BUILD)/corpus || { \
+	    echo "fuzz_http: finding saved in $(FUZZ_BUILD)/artifacts/;" \
+	        "reproduce with $(FUZZ_BUILD)/fuzz_http FILE" >&2; exit 1; }
+
 clean:
 	rm -rf build build-san build-fuzz
 
 -include $(OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(FUZZ_OBJ:.o=.d)

@@ -7,12 +7,13 @@
  * the file, then falls back to the default, and validates all three the same
  * way, so a default can never bypass a check a user value would fail.
  *
- * "routes" is the one structured key: an array of objects, checked field
- * by field here and handed to the route checker for the handler's own
- * keys. Its default is the routes of the embedded default text (one
- * source of truth), and it has no flag.
+ * "modules" and "routes" are the structured keys: arrays of objects,
+ * checked field by field in config_routes.c, with no flag. The default
+ * routes are those of the embedded default text (one source of truth);
+ * the default modules are none.
  */
 #include "common/config.h"
+#include "common/config_priv.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,7 +24,6 @@
 #include <string.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include <http_parser.h>
 
 #include "common/config_locate.h"
 #include "common/log.h"
@@ -33,39 +33,6 @@
 #define CFG_BUILTIN     "(built-in default)"
 /* A config file is a few hundred bytes; refuse to slurp a mistaken -c /dev/zero. */
 #define CFG_MAX_FILE    (1024 * 1024)
-/* Longest name the did-you-mean distance is computed for. */
-#define CFG_NAME_MAX    32
-/* Longest route path; request paths past it are refused long before. */
-#define CFG_ROUTE_PATH_MAX 1024
-
-enum cfg_kind {
-	CFG_LISTEN,     /* address string or array of them -> listen, nlisten */
-	CFG_INT,        /* integer -> int */
-	CFG_SIZE,       /* integer -> size_t */
-	CFG_SECONDS,    /* integer or real -> double */
-	CFG_WORKERS,    /* "auto" or integer -> workers_auto, workers */
-	CFG_PATH,       /* non-empty string or null -> char * */
-	CFG_LOG_LEVEL,  /* level name -> int */
-	CFG_ROUTES,     /* array of route objects -> routes, nroutes; no flag */
-};
-
-/* Where a value came from; it decides how an error names its location. */
-enum cfg_from {
-	CFG_FROM_BUILTIN,
-	CFG_FROM_FILE,
-	CFG_FROM_FLAG,
-};
-
-struct cfg_key {
-	const char *name;       /* JSON key; the flag is --name with '-' for '_' */
-	enum cfg_kind kind;
-	size_t offset;          /* into struct config */
-	double min, max;        /* numeric kinds (max: listen count for CFG_LISTEN) */
-	double def;             /* default of numeric kinds */
-	const char *defstr;     /* default of string kinds; NULL: null */
-	const char *help;
-};
-
 #define CFG_OFF(member) offsetof(struct config, member)
 
 static const struct cfg_key cfg_keys[] = {
@@ -120,6 +87,12 @@ static const struct cfg_key cfg_keys[] = {
 	  30, NULL, "seconds a client may stall reading a response" },
 	{ "max_connections", CFG_SIZE, CFG_OFF(http.max_connections), 1,
 	  1000000, 10000, NULL, "open connections per worker" },
+	/*
+	 * Rows are applied in this order, not the file's: "modules" comes
+	 * before "routes" because a route may name a module's handler.
+	 */
+	{ "modules", CFG_MODULES, CFG_OFF(modules), 0, CONFIG_MAX_MODULES, 0,
+	  NULL, "application code each worker loads (config file only)" },
 	{ "routes", CFG_ROUTES, CFG_OFF(routes), 1, CONFIG_MAX_ROUTES, 0, NULL,
 	  "handlers by path (config file only)" },
 };
@@ -135,21 +108,6 @@ static const char cfg_default_json[] =
 	"    {\"path\": \"/echo\", \"handler\": \"echo\"}\n"
 	"  ]\n"
 	"}\n";
-
-/*
- * Set once at start-up, before any config_load: the worker's handler
- * registry lives above common/, so it is plugged in rather than linked.
- */
-static config_route_check_fn *cfg_route_check;
-
-/* What config_load is reading: for locating keys and writing the message. */
-struct cfg_ctx {
-	const char *source;     /* file name, or CFG_EMBEDDED */
-	const char *text;       /* its raw text */
-	size_t len;
-	char *err;
-	size_t errlen;
-};
 
 static void
 cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -226,7 +184,7 @@ cfg_key_by_flag(const char *flag)
 static bool
 cfg_is_flag(const struct cfg_key *k)
 {
-	return k->kind != CFG_ROUTES;
+	return k->kind != CFG_ROUTES && k->kind != CFG_MODULES;
 }
 
 static int
@@ -244,7 +202,7 @@ cfg_not_flag(const struct cfg_key *k, char *err, size_t errlen)
  * string alignment), so "wrokers" is 1 from "workers", as a typist would
  * count it. Names longer than CFG_NAME_MAX are never "close".
  */
-static int
+int
 cfg_distance(const char *a, const char *b)
 {
 	int d[CFG_NAME_MAX + 1][CFG_NAME_MAX + 1];
@@ -303,7 +261,7 @@ cfg_suggest(const char *name, bool as_flag)
 }
 
 /* s as a JSON-style quoted string, escaped, cut short if long. */
-static const char *
+const char *
 cfg_quote(const char *s, char *buf, size_t len)
 {
 	static const size_t maxshown = 48;
@@ -343,7 +301,7 @@ cfg_quote(const char *s, char *buf, size_t len)
 }
 
 /* A value as the "got ..." part of a message shows it. */
-static const char *
+const char *
 cfg_describe(const json_t *v, char *buf, size_t len)
 {
 	switch (json_typeof(v)) {
@@ -381,7 +339,7 @@ cfg_num(double x, char *buf, size_t len)
 }
 
 /* A path as messages name it: routes[2].methods[0]. */
-static const char *
+const char *
 cfg_path_name(const struct config_step *path, size_t depth, char *buf,
     size_t len)
 {
@@ -400,7 +358,7 @@ cfg_path_name(const struct config_step *path, size_t depth, char *buf,
 }
 
 /* "file:line:col: what: msg", the position being that of path in c->text. */
-static int
+int
 cfg_fail_at(const struct cfg_ctx *c, const struct config_step *path,
     size_t depth, const char *what, const char *msg)
 {
@@ -419,12 +377,7 @@ cfg_fail_at(const struct cfg_ctx *c, const struct config_step *path,
  * (file:line:col of the key or of listen element index, or the flag), the
  * key, then the message. Returns -1 for the caller to pass on.
  */
-static int
-cfg_fail(const struct cfg_ctx *c, const struct cfg_key *k, enum cfg_from from,
-    long index, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-static int
+int
 cfg_fail(const struct cfg_ctx *c, const struct cfg_key *k, enum cfg_from from,
     long index, const char *fmt, ...)
 {
@@ -733,263 +686,6 @@ cfg_apply_listen(const struct cfg_ctx *c, struct config *cfg,
 	return 0;
 }
 
-/*
- * Write the error for routes[i] (key NULL), routes[i].key or, with j >= 0,
- * routes[i].key[j], located at that element in c's text. Returns -1.
- */
-static int
-cfg_route_fail(const struct cfg_ctx *c, size_t i, const char *key, long j,
-    const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
-
-static int
-cfg_route_fail(const struct cfg_ctx *c, size_t i, const char *key, long j,
-    const char *fmt, ...)
-{
-	struct config_step path[4] = {
-		{ "routes", 0 }, { NULL, (long)i }, { key, 0 }, { NULL, j },
-	};
-	size_t depth = key == NULL ? 2 : j < 0 ? 3 : 4;
-	char msg[512], what[CFG_NAME_MAX * 2 + 32];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return cfg_fail_at(c, path, depth,
-	    cfg_path_name(path, depth, what, sizeof(what)), msg);
-}
-
-/*
- * The bit of the method called name (1 << enum http_method), or 0 if
- * http_parser knows no such method. Asking http_method_str, which answers
- * "<unknown>" past the last method, keeps this in step with the parser.
- */
-static uint64_t
-cfg_method_bit(const char *name)
-{
-	const char *s;
-	unsigned m;
-
-	for (m = 0; m < 64; m++) {
-		s = http_method_str((enum http_method)m);
-		if (strcmp(s, "<unknown>") == 0)
-			break;
-		if (strcmp(s, name) == 0)
-			return 1ull << m;
-	}
-	return 0;
-}
-
-static int
-cfg_route_methods(const struct cfg_ctx *c, size_t i, const json_t *v,
-    uint64_t *out)
-{
-	char got[80], upper[16];
-	const json_t *m;
-	const char *name;
-	uint64_t bit;
-	size_t j, n;
-
-	if (!json_is_array(v))
-		return cfg_route_fail(c, i, "methods", -1, "expected an array of "
-		    "method names, got %s", cfg_describe(v, got, sizeof(got)));
-	if (json_array_size(v) == 0)
-		return cfg_route_fail(c, i, "methods", -1, "expected at least one "
-		    "method (leave \"methods\" out to allow any), got an empty "
-		    "array");
-	json_array_foreach(v, j, m) {
-		if (!json_is_string(m))
-			return cfg_route_fail(c, i, "methods", (long)j, "expected "
-			    "a method name, got %s", cfg_describe(m, got,
-			    sizeof(got)));
-		name = json_string_value(m);
-		if ((bit = cfg_method_bit(name)) == 0) {
-			cfg_quote(name, got, sizeof(got));
-			for (n = 0; name[n] != '\0' && n + 1 < sizeof(upper); n++)
-				upper[n] = name[n] >= 'a' && name[n] <= 'z' ?
-				    (char)(name[n] - 'a' + 'A') : name[n];
-			upper[n] = '\0';
-			if (name[n] == '\0' && cfg_method_bit(upper) != 0)
-				return cfg_route_fail(c, i, "methods", (long)j,
-				    "unknown method %s; did you mean \"%s\"?",
-				    got, upper);
-			return cfg_route_fail(c, i, "methods", (long)j, "unknown "
-			    "method %s", got);
-		}
-		*out |= bit;
-	}
-	return 0;
-}
-
-static int
-cfg_route_path(const struct cfg_ctx *c, size_t i, const json_t *v, char **out)
-{
-	char got[80];
-	const char *s;
-	size_t len, n;
-
-	if (!json_is_string(v) || json_string_value(v)[0] != '/')
-		return cfg_route_fail(c, i, "path", -1, "expected a path "
-		    "beginning with '/', got %s", cfg_describe(v, got,
-		    sizeof(got)));
-	s = json_string_value(v);
-	len = json_string_length(v);
-	/* jansson refuses \u0000 in a file, but not in a built value. */
-	if (strlen(s) != len)
-		return cfg_route_fail(c, i, "path", -1, "expected no NUL bytes, "
-		    "got one at byte %zu", strlen(s));
-	if (len > CFG_ROUTE_PATH_MAX)
-		return cfg_route_fail(c, i, "path", -1, "expected at most %d "
-		    "bytes, got %zu", CFG_ROUTE_PATH_MAX, len);
-	/* A request line cannot carry these, so such a route never matches. */
-	for (n = 0; n < len; n++)
-		if ((unsigned char)s[n] <= ' ' || s[n] == 0x7f)
-			return cfg_route_fail(c, i, "path", -1, "expected no "
-			    "spaces or control characters, got %s",
-			    cfg_describe(v, got, sizeof(got)));
-	if ((*out = strdup(s)) == NULL)
-		return cfg_route_fail(c, i, "path", -1, "out of memory");
-	return 0;
-}
-
-/*
- * The route checker's reason, located. One that starts with a quoted key
- * of the route ("\"root\": no such directory") is placed at that key and
- * named routes[i].root; any other at the route itself.
- */
-static int
-cfg_route_rejected(const struct cfg_ctx *c, size_t i, const json_t *obj,
-    const char *why)
-{
-	static const char ident[] = "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
-	char key[CFG_NAME_MAX + 1];
-	size_t n;
-
-	if (why[0] == '"') {
-		n = strspn(why + 1, ident);
-		if (n > 0 && n <= CFG_NAME_MAX &&
-		    strncmp(why + 1 + n, "\": ", 3) == 0) {
-			memcpy(key, why + 1, n);
-			key[n] = '\0';
-			if (json_object_get(obj, key) != NULL)
-				return cfg_route_fail(c, i, key, -1, "%s",
-				    why + n + 4);
-		}
-	}
-	return cfg_route_fail(c, i, NULL, -1, "%s",
-	    why[0] != '\0' ? why : "refused by its handler");
-}
-
-/* "file:line:col" of routes[i], kept for run-time messages. */
-static char *
-cfg_route_where(const struct cfg_ctx *c, size_t i)
-{
-	struct config_step path[2] = { { "routes", 0 }, { NULL, (long)i } };
-	struct config_pos pos;
-	char *s;
-
-	if (config_locate(c->text, c->len, path, 2, &pos) == -1)
-		return strdup(c->source);
-	if (asprintf(&s, "%s:%d:%d", c->source, pos.line, pos.col) == -1)
-		return NULL;
-	return s;
-}
-
-/* Check routes[i] and fill cfg->routes[i]; routes before it are filled. */
-static int
-cfg_route(const struct cfg_ctx *c, struct config *cfg, size_t i, json_t *obj)
-{
-	struct route_cfg *r = &cfg->routes[i], *prev;
-	char got[80], why[256];
-	const json_t *v;
-	uint64_t both;
-	size_t j;
-
-	if (!json_is_object(obj))
-		return cfg_route_fail(c, i, NULL, -1, "expected a route object, "
-		    "got %s", cfg_describe(obj, got, sizeof(got)));
-	if ((v = json_object_get(obj, "path")) == NULL)
-		return cfg_route_fail(c, i, NULL, -1, "missing \"path\"");
-	if (cfg_route_path(c, i, v, &r->path) == -1)
-		return -1;
-	if ((v = json_object_get(obj, "match")) != NULL) {
-		if (json_is_string(v) &&
-		    strcmp(json_string_value(v), "prefix") == 0)
-			r->prefix = true;
-		else if (!json_is_string(v) ||
-		    strcmp(json_string_value(v), "exact") != 0)
-			return cfg_route_fail(c, i, "match", -1, "expected "
-			    "\"exact\" or \"prefix\", got %s",
-			    cfg_describe(v, got, sizeof(got)));
-	}
-	if ((v = json_object_get(obj, "methods")) != NULL &&
-	    cfg_route_methods(c, i, v, &r->methods) == -1)
-		return -1;
-	if ((v = json_object_get(obj, "handler")) == NULL)
-		return cfg_route_fail(c, i, NULL, -1, "missing \"handler\"");
-	if (!json_is_string(v) || *json_string_value(v) == '\0')
-		return cfg_route_fail(c, i, "handler", -1, "expected a handler "
-		    "name, got %s", cfg_describe(v, got, sizeof(got)));
-	if ((r->handler = strdup(json_string_value(v))) == NULL)
-		return cfg_route_fail(c, i, NULL, -1, "out of memory");
-	why[0] = '\0';
-	if (cfg_route_check != NULL && cfg_route_check(obj, why,
-	    sizeof(why)) == -1)
-		return cfg_route_rejected(c, i, obj, why);
-
-	/* The same request would match both and the second is dead. */
-	for (j = 0; j < i; j++) {
-		prev = &cfg->routes[j];
-		if (prev->prefix != r->prefix || strcmp(prev->path, r->path) != 0)
-			continue;
-		both = (prev->methods != 0 ? prev->methods : ~0ull) &
-		    (r->methods != 0 ? r->methods : ~0ull);
-		if (both == 0)
-			continue;
-		cfg_quote(r->path, got, sizeof(got));
-		if (both == ~0ull)
-			return cfg_route_fail(c, i, NULL, -1, "duplicate route: "
-			    "%s (%s) is also routes[%zu]", got,
-			    r->prefix ? "prefix" : "exact", j);
-		return cfg_route_fail(c, i, NULL, -1, "duplicate route: %s %s "
-		    "(%s) is also routes[%zu]",
-		    http_method_str((enum http_method)__builtin_ctzll(both)),
-		    got, r->prefix ? "prefix" : "exact", j);
-	}
-	if ((r->where = cfg_route_where(c, i)) == NULL)
-		return cfg_route_fail(c, i, NULL, -1, "out of memory");
-	r->spec = json_incref(obj);
-	return 0;
-}
-
-static int
-cfg_apply_routes(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, const json_t *v, enum cfg_from from)
-{
-	char got[80];
-	size_t n, i;
-
-	if (!json_is_array(v))
-		return cfg_fail(c, k, from, -1, "expected an array of route "
-		    "objects, got %s", cfg_describe(v, got, sizeof(got)));
-	if ((n = json_array_size(v)) == 0)
-		return cfg_fail(c, k, from, -1, "expected at least one route, "
-		    "got an empty array");
-	if (n > (size_t)k->max)
-		return cfg_fail(c, k, from, -1, "expected at most %d routes, "
-		    "got %zu", (int)k->max, n);
-	if ((cfg->routes = calloc(n, sizeof(*cfg->routes))) == NULL)
-		return cfg_fail(c, k, from, -1, "out of memory");
-	/* Zeroed entries free cleanly: count them all now, fill them next. */
-	cfg->nroutes = n;
-	for (i = 0; i < n; i++)
-		if (cfg_route(c, cfg, i, json_array_get(v, i)) == -1)
-			return -1;
-	return 0;
-}
-
 /* Check v against k and store it into cfg. */
 static int
 cfg_apply(const struct cfg_ctx *c, struct config *cfg, const struct cfg_key *k,
@@ -1006,6 +702,8 @@ cfg_apply(const struct cfg_ctx *c, struct config *cfg, const struct cfg_key *k,
 	switch (k->kind) {
 	case CFG_LISTEN:
 		return cfg_apply_listen(c, cfg, k, v, from);
+	case CFG_MODULES:
+		return cfg_apply_modules(c, cfg, k, v, from);
 	case CFG_ROUTES:
 		return cfg_apply_routes(c, cfg, k, v, from);
 	case CFG_INT:
@@ -1084,6 +782,8 @@ cfg_default(const struct cfg_key *k)
 	case CFG_WORKERS:
 	case CFG_LOG_LEVEL:
 		return json_string(k->defstr);
+	case CFG_MODULES:
+		return json_array();
 	case CFG_ROUTES:
 		/* One source of truth: the embedded default text's routes. */
 		root = json_loadb(cfg_default_json, sizeof(cfg_default_json) - 1,
@@ -1319,6 +1019,7 @@ cfg_flag_value(const struct cfg_key *k, const char *value)
 	case CFG_LISTEN:
 	case CFG_PATH:
 	case CFG_LOG_LEVEL:
+	case CFG_MODULES:
 	case CFG_ROUTES:
 		break;
 	}
@@ -1398,12 +1099,6 @@ config_default_text(void)
 }
 
 void
-config_set_route_check(config_route_check_fn *fn)
-{
-	cfg_route_check = fn;
-}
-
-void
 config_free(struct config *cfg)
 {
 	size_t i;
@@ -1420,6 +1115,13 @@ config_free(struct config *cfg)
 		json_decref(cfg->routes[i].spec);
 	}
 	free(cfg->routes);
+	for (i = 0; i < cfg->nmodules; i++) {
+		free(cfg->modules[i].name);
+		free(cfg->modules[i].path);
+		free(cfg->modules[i].where);
+		json_decref(cfg->modules[i].spec);
+	}
+	free(cfg->modules);
 	free(cfg->pid_file);
 	free(cfg->control_socket);
 	free(cfg->log_file);

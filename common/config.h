@@ -24,6 +24,7 @@
 #define CONFIG_MAX_WORKERS 512
 #define CONFIG_MAX_LISTEN  64
 #define CONFIG_MAX_ROUTES  256
+#define CONFIG_MAX_MODULES 32
 
 struct listen_addr {
 	char *text;                  /* normalised: "127.0.0.1:8080", "[::1]:8080", "unix:/run/x.sock" */
@@ -61,6 +62,21 @@ struct route_cfg {
 };
 
 /*
+ * One entry of "modules": application code each worker loads at boot
+ * (worker/module.h); the master only checks the declaration.
+ *   {"name": "app", "path": "/srv/app.so", "config": {"greeting": "hi"}}
+ * A route names its handlers "app.NAME"; config_load checks that the
+ * module is declared and leaves the rest of such a route to the module.
+ */
+struct module_cfg {
+	char *name;                  /* [a-z][a-z0-9_]*, at most 32 bytes; unique */
+	char *path;                  /* absolute; a regular file when loaded */
+	json_t *spec;                /* the module object (own reference); its
+	                              * "config" member is passed to the module */
+	char *where;                 /* "shoal.json:9:5", for run-time messages */
+};
+
+/*
  * Checks one route object's handler and handler-specific keys. Returns 0,
  * or -1 with a reason in err (without location: config_load adds it).
  * The worker's handler registry provides it (handlers_check_route); with
@@ -94,6 +110,9 @@ struct config {
 
 	struct route_cfg *routes;    /* in match order; the defaults if absent */
 	size_t nroutes;
+
+	struct module_cfg *modules;  /* in declaration order; none if absent */
+	size_t nmodules;
 };
 
 /*

@@ -273,6 +273,7 @@ master_free(struct master *m)
 		event_base_free(m->base);
 	stats_destroy(m->stats);
 	config_free(&m->cfg);
+	json_decref(m->overrides);
 }
 
 static void

@@ -89,6 +89,7 @@ struct conn {
 	off_t file_off, file_left;
 	struct http_stream *stream;
 	char client[56];         /* "127.0.0.1:51234", "[::1]:5", "unix" */
+	const char *feed_end;    /* end of the bytes being parsed */
 };
 
 static http_parser_settings parser_settings;
@@ -378,7 +379,10 @@ conn_error(struct conn *c, int status)
 	http_response_static(&resp, status, "text/plain", reason, strlen(reason));
 	c->close_after = true;
 	c->in_message = false;
-	conn_respond(c, &resp, false, false);
+	/* A HEAD gets the head only, even of an error (once the method is
+	 * known: an invalid one leaves parser.method meaningless). */
+	conn_respond(c, &resp, c->parser.method == HTTP_HEAD && c->url_len > 0,
+	    false);
 }
 
 /* A refusal from inside a parser callback: non-zero stops the parser. */
@@ -475,10 +479,20 @@ static int
 on_url(http_parser *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
+	static const char proto[] = " HTTP/";
+	size_t avail = (size_t)(c->feed_end - (at + len));
 
 	c->url_len += len;
 	if (c->url_len > c->ctx->limits->max_request_line)
 		return refuse(c, 414);
+	/*
+	 * Debian's http_parser is built without its strict checks and takes
+	 * "GET / HTTX/1.1" (or no version at all) for a request: check what
+	 * follows the target ourselves when it is in this buffer (the target
+	 * ends here unless it ends the buffer).
+	 */
+	if (avail > 0 && memcmp(at + len, proto, avail < 6 ? avail : 6) != 0)
+		return refuse(c, 400);
 	return buf_append(&c->head, at, len) == -1 ? refuse(c, 500) : 0;
 }
 
@@ -491,6 +505,10 @@ on_header_field(http_parser *p, const char *at, size_t len)
 
 	if (c->head.len - c->url_len + len > lim->max_header_size)
 		return refuse(c, 431);
+	/* "Transfer-Encoding : chunked" must not be taken for a framing
+	 * header by us and for something else by a proxy (RFC 9112 5.1). */
+	if (memchr(at, ' ', len) != NULL || memchr(at, '\t', len) != NULL)
+		return refuse(c, 400);
 	if (c->nhdrs == 0 || c->last_was_value) {
 		if (c->nhdrs == lim->max_headers)
 			return refuse(c, 431);
@@ -569,7 +587,16 @@ on_headers_complete(http_parser *p)
 	struct conn *c = p->data;
 
 	if (p->http_major != 1)
-		return refuse(c, 505);
+		return refuse(c, p->http_major == 0 ? 400 : 505);
+	/* HTTP/1.1 requires Host (RFC 9112 3.2). */
+	if (p->http_minor >= 1) {
+		bool host = false;
+
+		for (size_t i = 0; i < c->nhdrs && !host; i++)
+			host = header_is(c, &c->hdrs[i], "Host", NULL);
+		if (!host)
+			return refuse(c, 400);
+	}
 	if ((p->flags & F_CONTENTLENGTH) &&
 	    p->content_length > c->ctx->limits->max_body_size)
 		return refuse(c, 413);
@@ -665,6 +692,7 @@ conn_feed(struct conn *c, const char *data, size_t len)
 	struct conn_ctx *ctx = c->ctx;
 	size_t parsed;
 
+	c->feed_end = data + len;
 	parsed = http_parser_execute(&c->parser, &parser_settings, data, len);
 	if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
 		if (!c->close_after && parsed < len &&

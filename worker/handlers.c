@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "worker/http.h"
+#include "worker/static.h"
 
 #define LIT(s) s, sizeof(s) - 1
 
@@ -122,15 +123,30 @@ welcome_handle(struct http_request *req, struct http_response *resp,
 		hello_handle(req, resp, state);
 }
 
+/* The document is built once per worker; jansson serialises it for every
+ * request, as a real handler would serialise its data. */
+static int
+json_init(const json_t *route, void **state, char *err, size_t errlen)
+{
+	(void)route;
+	if ((*state = json_pack("{s:s}", "message", "Hello, World!")) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 json_handle(struct http_request *req, struct http_response *resp, void *state)
 {
-	json_t *obj = json_pack("{s:s}", "message", "Hello, World!");
-
 	(void)req;
-	(void)state;
-	http_response_json(resp, 200, obj);
-	json_decref(obj);
+	http_response_json(resp, 200, state);
+}
+
+static void
+json_free(void *state)
+{
+	json_decref(state);
 }
 
 static void
@@ -286,8 +302,8 @@ static const struct handler_def builtin[] = {
 	    hello_handle, NULL },
 	{ "welcome", "an HTML welcome page for browsers, hello otherwise",
 	    check_plain, NULL, welcome_handle, NULL },
-	{ "json", "200 {\"message\":\"Hello, World!\"}", check_plain, NULL,
-	    json_handle, NULL },
+	{ "json", "200 {\"message\":\"Hello, World!\"}", check_plain,
+	    json_init, json_handle, json_free },
 	{ "health", "200 \"ok\", 503 \"draining\" while the worker drains",
 	    check_plain, NULL, health_handle, NULL },
 	{ "echo", "the request (method, path, headers, body, client) as JSON",
@@ -304,6 +320,8 @@ handlers_find(const char *name)
 	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
 		if (strcmp(builtin[i].name, name) == 0)
 			return &builtin[i];
+	if (strcmp(static_handler.name, name) == 0)
+		return &static_handler;
 	return NULL;
 }
 

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <http_parser.h>
 
+#include "worker/module.h"
+
 #define LIT(s) s, sizeof(s) - 1
 
 struct route {
@@ -38,7 +40,8 @@ route_order(const void *a, const void *b)
 }
 
 struct router *
-router_new(const struct config *cfg, char *err, size_t errlen)
+router_new(const struct config *cfg, const struct modules *mods, char *err,
+    size_t errlen)
 {
 	struct router *r;
 	char why[512];
@@ -60,13 +63,24 @@ router_new(const struct config *cfg, char *err, size_t errlen)
 		rt->methods = rc->methods;
 		if (rt->methods & (1ull << HTTP_GET))
 			rt->methods |= 1ull << HTTP_HEAD;
-		rt->def = handlers_find(rc->handler);
+		why[0] = '\0';
+		if (strchr(rc->handler, '.') != NULL) {
+			/* A module's handler: the master could not check it. */
+			rt->def = modules_find(mods, rc->handler);
+			if (rt->def != NULL && rt->def->check != NULL &&
+			    rt->def->check(rc->spec, why, sizeof(why)) == -1) {
+				snprintf(err, errlen, "%s: handler %s: %s", rc->where,
+				    rc->handler, why);
+				goto err;
+			}
+		} else {
+			rt->def = handlers_find(rc->handler);
+		}
 		if (rt->def == NULL) {
 			snprintf(err, errlen, "%s: unknown handler \"%s\"", rc->where,
 			    rc->handler);
 			goto err;
 		}
-		why[0] = '\0';
 		if (rt->def->init != NULL &&
 		    rt->def->init(rc->spec, &rt->state, why, sizeof(why)) == -1) {
 			snprintf(err, errlen, "%s: handler %s: %s", rc->where,

@@ -15,12 +15,15 @@
 #include "worker/http.h"
 
 struct router;
+struct modules;
 
 /*
- * Build the router for cfg->routes, running each handler's per-worker init.
- * NULL with a reason in err (naming the route's location) on failure.
+ * Build the router for cfg->routes, running each handler's per-worker init;
+ * "module.name" handlers come from mods (may be NULL). NULL with a reason
+ * in err (naming the route's location) on failure.
  */
-struct router *router_new(const struct config *cfg, char *err, size_t errlen);
+struct router *router_new(const struct config *cfg, const struct modules *mods,
+    char *err, size_t errlen);
 
 /* Find req's route and run its handler on resp. */
 void router_dispatch(const struct router *r, struct http_request *req,

@@ -719,14 +719,17 @@ static_plain(struct http_response *resp, int status)
 	    strlen(reason));
 }
 
-/* The response for a failed open/fstat (errno e) of rel; fd-free. */
+/* The response for a failed open or fstat (errno e); logged if it is the
+ * server's fault. The raw path goes in the log: it has no CR/LF, unlike a
+ * decoded one. */
 static void
-static_fail(struct http_response *resp, int e, const char *rel)
+static_fail(const struct http_request *req, struct http_response *resp,
+    int e)
 {
 	int status = static_errno_status(e);
 
 	if (status >= 500)
-		log_warn("static: open(%s): %s", *rel != '\0' ? rel : ".",
+		log_warn("static: %.*s: %s", (int)req->path_len, req->path,
 		    strerror(e));
 	static_plain(resp, status);
 }
@@ -880,7 +883,7 @@ static_handle(struct http_request *req, struct http_response *resp,
 	char rel[STATIC_PATH_MAX];
 	const char *name;
 	struct stat st;
-	size_t plen = strlen(req->route_path);
+	size_t plen = req->route_path != NULL ? strlen(req->route_path) : 0;
 	bool head, slash;
 	int fd, dfd, e;
 
@@ -892,8 +895,8 @@ static_handle(struct http_request *req, struct http_response *resp,
 			static_plain(resp, 405);
 		return;
 	}
-	if (req->path_len < plen || memcmp(req->path, req->route_path,
-	    plen) != 0) {
+	if (req->path_len < plen || (plen > 0 && memcmp(req->path,
+	    req->route_path, plen) != 0)) {
 		static_plain(resp, 404);
 		return;
 	}
@@ -911,7 +914,7 @@ static_handle(struct http_request *req, struct http_response *resp,
 	slash = req->path_len > 0 && req->path[req->path_len - 1] == '/';
 
 	if ((fd = static_open(sr, rel)) == -1) {
-		static_fail(resp, errno, rel);
+		static_fail(req, resp, errno);
 		return;
 	}
 	if (fstat(fd, &st) == -1)
@@ -929,7 +932,7 @@ static_handle(struct http_request *req, struct http_response *resp,
 		e = errno;
 		close(dfd);
 		if (fd == -1) {
-			static_fail(resp, e, rel);
+			static_fail(req, resp, e);
 			return;
 		}
 		if (fstat(fd, &st) == -1)
@@ -951,7 +954,7 @@ static_handle(struct http_request *req, struct http_response *resp,
 fail:
 	e = errno;
 	close(fd);
-	static_fail(resp, e, rel);
+	static_fail(req, resp, e);
 }
 
 const struct handler_def static_handler = {

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "worker/conn.h"
+#include "worker/module.h"
 #include "worker/router.h"
 
 /* Accepts per wake-up and socket: fairness between sockets and the rest. */
@@ -42,6 +43,7 @@ struct worker {
 	struct event **accept_evs;
 	size_t nlisten;
 	bool accepting;
+	bool fd_starved;             /* accept hit EMFILE; logged once */
 	struct event *resume_ev;     /* accept pause after EMFILE */
 	struct event *heartbeat_ev;
 	struct event *drain_ev;      /* graceful_timeout */
@@ -50,6 +52,7 @@ struct worker {
 	size_t nsignals;
 	struct conn_ctx conns;
 	struct router *router;
+	struct modules *modules;
 	bool draining;
 };
 
@@ -94,6 +97,7 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 		cfd = accept4(fd, (struct sockaddr *)&sa, &salen,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd >= 0) {
+			w->fd_starved = false;
 			conn_accept(&w->conns, cfd, (struct sockaddr *)&sa, salen);
 			continue;
 		}
@@ -116,7 +120,10 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 			 * socket now would spin, so stop until one of ours closes
 			 * or a short timer expires.
 			 */
-			log_warn("accept: %s; pausing accepts", strerror(errno));
+			if (!w->fd_starved)  /* once per episode, not per retry */
+				log_warn("accept: %s; pausing accepts until "
+				    "connections close", strerror(errno));
+			w->fd_starved = true;
 			accept_enable(w, false);
 			tv_set(&tv, ACCEPT_PAUSE);
 			event_add(w->resume_ev, &tv);
@@ -338,7 +345,13 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 		w->signals[w->nsignals++] = ev;
 	}
 
-	if ((w->router = router_new(w->cfg, err, sizeof(err))) == NULL) {
+	/* Application code: loaded here, in the worker, at every boot. */
+	if ((w->modules = modules_load(w->cfg, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return -1;
+	}
+	if ((w->router = router_new(w->cfg, w->modules, err,
+	    sizeof(err))) == NULL) {
 		log_error("%s", err);
 		return -1;
 	}
@@ -380,7 +393,8 @@ static void
 worker_free(struct worker *w)
 {
 	conn_ctx_free(&w->conns);
-	router_free(w->router);
+	router_free(w->router);        /* before the code it calls is unloaded */
+	modules_free(w->modules);
 	for (size_t i = 0; i < w->nlisten; i++) {
 		if (w->accept_evs != NULL && w->accept_evs[i] != NULL)
 			event_free(w->accept_evs[i]);
@@ -432,7 +446,7 @@ worker_run(const struct worker_boot *boot)
 	STATS_SET(w.stats->heartbeat_ms, util_now_ms());
 
 	if (worker_setup(&w, boot) == -1) {
-		log_error("cannot start: %s", strerror(errno));
+		log_error("cannot start; exiting");
 		goto out;
 	}
 	/* Signals were blocked across fork; our handlers are in place now. */

@@ -119,6 +119,15 @@ def _no_core():
         pass
 
 
+def _preexec_with_limits(rlimits):
+    """preexec_fn: _no_core, then each {resource.RLIMIT_X: (soft, hard)}."""
+    def fn():
+        _no_core()
+        for res, lim in rlimits.items():
+            resource.setrlimit(res, lim)
+    return fn
+
+
 # ---------------------------------------------------------------------------
 # time
 
@@ -224,6 +233,14 @@ def proc_starttime(pid):
 def proc_pgid(pid):
     f = proc_stat_fields(pid)
     return int(f[2]) if f else None     # field 5: pgrp
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of pid in seconds (fields 14 and 15), None if gone."""
+    f = proc_stat_fields(pid)
+    if not f:
+        return None
+    return (int(f[11]) + int(f[12])) / float(os.sysconf("SC_CLK_TCK"))
 
 
 def alive(pid):
@@ -439,15 +456,24 @@ class IncompleteResponse(ConnectionError):
 
 
 class RawConn:
-    """One client TCP connection: send bytes, read complete HTTP responses."""
+    """One client TCP connection: send bytes, read complete HTTP responses.
 
-    def __init__(self, port, host="127.0.0.1", timeout=3.0):
+    rcvbuf: SO_RCVBUF set before connect (a small one makes a client that
+    does not read stall the server's writes sooner). last_head: the raw
+    bytes of the last response head recv_response read (without the blank
+    line), for checks a header dict cannot make.
+    """
+
+    def __init__(self, port, host="127.0.0.1", timeout=3.0, rcvbuf=None):
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
         self.buf = b""
         self.eof = False
+        self.last_head = b""
         try:
+            if rcvbuf is not None:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             self.sock.connect((host, port))
         except BaseException:
             self.sock.close()
@@ -494,10 +520,11 @@ class RawConn:
         self.buf += data
         return True
 
-    def recv_response(self, timeout=3.0):
+    def recv_response(self, timeout=3.0, head_request=False):
         """Read one complete response: (status, {lowercased header: value}, body bytes).
 
-        Handles Content-Length, chunked, and read-until-close. Raises
+        Handles Content-Length, chunked, and read-until-close; head_request:
+        the answer to a HEAD (no body whatever its headers say). Raises
         IncompleteResponse if the peer closes before a complete response,
         ConnectionResetError on a reset, socket.timeout on the deadline.
         """
@@ -507,6 +534,7 @@ class RawConn:
                 raise IncompleteResponse("connection closed before a complete response head (got %r)"
                                          % self.buf[:200])
         head, rest = self.buf.split(b"\r\n\r\n", 1)
+        self.last_head = head
         lines = head.decode("latin-1").split("\r\n")
         m = re.match(r"^HTTP/(\d)\.(\d) (\d{3})(?: .*)?$", lines[0])
         if not m:
@@ -521,7 +549,7 @@ class RawConn:
             v = v.strip()
             headers[k] = headers[k] + ", " + v if k in headers else v
         self.buf = rest
-        if status // 100 == 1 or status in (204, 304):
+        if head_request or status // 100 == 1 or status in (204, 304):
             return status, headers, b""
         if "chunked" in headers.get("transfer-encoding", "").lower():
             body = b""
@@ -620,11 +648,14 @@ class Shoal:
         shoal --listen 127.0.0.1:PORT --workers 2 --log-level debug
     Shoal(args=[...], raw=True) passes args exactly (no added flags).
     ports: how many listen ports to pick (with raw=False and no --listen in args).
+    rlimits: {resource.RLIMIT_X: (soft, hard)} set in the child before exec
+    (the workers inherit them).
     """
 
     def __init__(self, args=(), workers=None, ports=1, raw=False, log_level=None,
-                 host="127.0.0.1", name="shoal", cwd=None, env=None):
+                 host="127.0.0.1", name="shoal", cwd=None, env=None, rlimits=None):
         self.args = list(args)
+        self.rlimits = dict(rlimits or {})
         self.host = host
         self.ports = []
         if not raw:
@@ -639,6 +670,15 @@ class Shoal:
                 self.args += ["--log-level", log_level or DEFAULT_LOG_LEVEL]
         self.nworkers = workers
         d = tmpdir()
+        # Each server its own control socket: the default path is shared by
+        # every shoal on the machine, and a second one would refuse to start.
+        self.control = None
+        for flag in ("--control", "--control-socket"):
+            if flag in self.args:
+                self.control = self.args[self.args.index(flag) + 1]
+        if not raw and self.control is None:
+            self.control = os.path.join(d, "control-%d.sock" % len(_state["servers"]))
+            self.args += ["--control", self.control]
         n = sum(1 for s in _state["servers"] if isinstance(s, Shoal))
         self.name = name if n == 0 else "%s%d" % (name, n + 1)
         # stdout+stderr of the master; also its log unless --log-file is given
@@ -670,7 +710,7 @@ class Shoal:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
                 cwd=self.cwd, env=self.env, start_new_session=True, close_fds=True,
-                preexec_fn=_no_core)
+                preexec_fn=_preexec_with_limits(self.rlimits) if self.rlimits else _no_core)
         self.pid = self.proc.pid
         self.starttime = proc_starttime(self.pid)
         _state["servers"].append(self)

@@ -1,7 +1,8 @@
 /*
  * Unit tests for common/config.c: loading, validation messages, CLI
- * overrides, listen addresses, routes, and the locator (common/
- * config_locate.c, linked in; its tests live here with its only user).
+ * overrides, listen addresses, routes and modules (common/config_routes.c,
+ * linked in), and the locator (common/config_locate.c, linked in; its
+ * tests live here with its only user).
  *
  * The group runs inside a mkdtemp directory (chdir'd into, so messages
  * read "shoal.json:3:3: ..." as a user would see them) that teardown
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <http_parser.h>
 
 #include "common/config.c"
 
@@ -1038,6 +1040,378 @@ test_override_routes_refused(void **state)
 	json_decref(o);
 }
 
+/* snprintf that fails the test rather than cut the text short. */
+static void
+xsnprintf(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+xsnprintf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	assert_true(n >= 0 && (size_t)n < len);
+}
+
+/* name in the test directory, as the absolute path a module needs. */
+static const char *
+tmp_path(const char *name, char *buf, size_t len)
+{
+	xsnprintf(buf, len, "%s/%s", tmpdir, name);
+	return buf;
+}
+
+static void
+test_modules(void **state)
+{
+	char text[1024], app[PATH_MAX], other[PATH_MAX];
+	struct config cfg;
+
+	(void)state;
+	write_file("app.so", "not really an ELF file: only stat() looks");
+	write_file("other.so", "");
+	tmp_path("app.so", app, sizeof(app));
+	tmp_path("other.so", other, sizeof(other));
+	config_set_route_check(fake_route_check);
+	checker_calls = 0;
+	/* Routes come first in the file; modules are checked first anyway. */
+	xsnprintf(text, sizeof(text),
+	    "{\n"
+	    "  \"routes\": [\n"
+	    "    {\"path\": \"/\", \"handler\": \"welcome\"},\n"
+	    "    {\"path\": \"/hi\", \"methods\": [\"GET\"], \"handler\": "
+	    "\"app.hello\", \"bad\": 1},\n"
+	    "    {\"path\": \"/m\", \"match\": \"prefix\", \"handler\": "
+	    "\"m_2.x.y\"}\n"
+	    "  ],\n"
+	    "  \"modules\": [\n"
+	    "    {\"name\": \"app\", \"path\": \"%s\", \"config\": {\"greeting\": "
+	    "\"hi\"}},\n"
+	    "    {\"config\": null, \"path\": \"%s\", \"name\": \"m_2\"},\n"
+	    "    {\"name\": \"z0123456789_abcdefghijklmnopqrst\", \"path\": \"%s\"}\n"
+	    "  ]\n"
+	    "}\n", app, other, app);
+	load_ok(&cfg, text, NULL);
+	assert_int_equal(cfg.nmodules, 3);
+	assert_string_equal(cfg.modules[0].name, "app");
+	assert_string_equal(cfg.modules[0].path, app);
+	assert_string_equal(cfg.modules[0].where, "shoal.json:8:5");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    cfg.modules[0].spec, "config"), "greeting")), "hi");
+	assert_string_equal(cfg.modules[1].name, "m_2");
+	assert_string_equal(cfg.modules[1].path, other);
+	assert_string_equal(cfg.modules[1].where, "shoal.json:9:5");
+	assert_true(json_is_null(json_object_get(cfg.modules[1].spec,
+	    "config")));
+	/* 32 bytes is the limit, inclusive. */
+	assert_int_equal(strlen(cfg.modules[2].name), 32);
+	assert_null(json_object_get(cfg.modules[2].spec, "config"));
+
+	/* The module's routes are left to the module: "bad" passed. */
+	assert_int_equal(checker_calls, 1);
+	assert_int_equal(cfg.nroutes, 3);
+	assert_string_equal(cfg.routes[1].handler, "app.hello");
+	assert_int_equal(cfg.routes[1].methods, 1ull << HTTP_GET);
+	assert_string_equal(cfg.routes[1].where, "shoal.json:4:5");
+	assert_int_equal(json_integer_value(json_object_get(cfg.routes[1].spec,
+	    "bad")), 1);
+	assert_string_equal(cfg.routes[2].handler, "m_2.x.y");
+	assert_true(cfg.routes[2].prefix);
+	config_free(&cfg);
+	assert_zeroed(&cfg);
+
+	/* Modules, and the default routes. */
+	xsnprintf(text, sizeof(text), "{\"modules\": [{\"name\": \"app\", "
+	    "\"path\": \"%s\"}]}", app);
+	checker_calls = 0;
+	load_ok(&cfg, text, NULL);
+	assert_int_equal(cfg.nmodules, 1);
+	assert_string_equal(cfg.modules[0].where, "shoal.json:1:14");
+	assert_default_routes(&cfg);
+	assert_int_equal(checker_calls, 4);
+	config_free(&cfg);
+}
+
+static void
+test_modules_default_none(void **state)
+{
+	struct config cfg;
+	char err[256];
+
+	(void)state;
+	load_ok(&cfg, "{}", NULL);
+	assert_null(cfg.modules);
+	assert_int_equal(cfg.nmodules, 0);
+	config_free(&cfg);
+	load_ok(&cfg, "{\"modules\": []}", NULL);
+	assert_null(cfg.modules);
+	assert_int_equal(cfg.nmodules, 0);
+	config_free(&cfg);
+	assert_int_equal(config_load(&cfg, NULL, NULL, err, sizeof(err)), 0);
+	assert_null(cfg.modules);
+	assert_int_equal(cfg.nmodules, 0);
+	config_free(&cfg);
+}
+
+static void
+test_modules_wrong_shape(void **state)
+{
+	(void)state;
+	expect_error("{\"modules\": {\"name\": \"app\"}}", NULL,
+	    "shoal.json:1:2: \"modules\": expected an array of module objects, "
+	    "got an object");
+	expect_error("{\"modules\": null}", NULL,
+	    "shoal.json:1:2: \"modules\": expected an array of module objects, "
+	    "got null");
+	expect_error("{\"modules\": [\n  \"app\"\n]}", NULL,
+	    "shoal.json:2:3: modules[0]: expected a module object, got \"app\"");
+	expect_error("{\"modules\": [{\"path\": \"/x.so\"}]}", NULL,
+	    "shoal.json:1:14: modules[0]: missing \"name\"");
+	expect_error("{\"modules\": [{\"name\": \"app\"}]}", NULL,
+	    "shoal.json:1:14: modules[0]: missing \"path\"");
+	expect_error("{\"modules\": [{\"x\": 1, \"name\": \"app\"}]}", NULL,
+	    "shoal.json:1:15: modules[0]: unknown key \"x\" in a module");
+	/* Reported before the "name" it stands for is missed. */
+	expect_error("{\"modules\": [{\"path\": \"/x.so\",\n"
+	    "  \"nmae\": \"app\"}]}", NULL,
+	    "shoal.json:2:3: modules[0]: unknown key \"nmae\" in a module; "
+	    "did you mean \"name\"?");
+	expect_error("{\"modules\": [{\"name\": \"app\", \"handler\": \"x\"}]}",
+	    NULL, "shoal.json:1:30: modules[0]: unknown key \"handler\" in a "
+	    "module");
+}
+
+static void
+test_modules_bad_name(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "\"App\"", "\"App\"" },
+		{ "\"1app\"", "\"1app\"" },
+		{ "\"_app\"", "\"_app\"" },
+		{ "\"my-app\"", "\"my-app\"" },
+		/* The dot separates module from handler in a route. */
+		{ "\"app.v2\"", "\"app.v2\"" },
+		{ "\"\"", "\"\"" },
+		{ "7", "7" },
+		{ "[\"app\"]", "an array" },
+	};
+	char text[256], want[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		xsnprintf(text, sizeof(text), "{\"modules\": [{\"name\": %s, "
+		    "\"path\": \"/x.so\"}]}", bad[i][0]);
+		xsnprintf(want, sizeof(want), "shoal.json:1:15: modules[0].name: "
+		    "expected a name matching [a-z][a-z0-9_]*, got %s",
+		    bad[i][1]);
+		expect_error(text, NULL, want);
+	}
+	expect_error("{\"modules\": [{\"name\": "
+	    "\"a01234567890123456789012345678901\", \"path\": \"/x.so\"}]}", NULL,
+	    "shoal.json:1:15: modules[0].name: expected at most 32 bytes, "
+	    "got 33");
+}
+
+static void
+test_modules_duplicate(void **state)
+{
+	char text[1024], app[PATH_MAX];
+
+	(void)state;
+	write_file("app.so", "");
+	tmp_path("app.so", app, sizeof(app));
+	xsnprintf(text, sizeof(text), "{\"modules\": [\n"
+	    "  {\"name\": \"app\", \"path\": \"%s\"},\n"
+	    "  {\"name\": \"b\", \"path\": \"%s\"},\n"
+	    "  {\"name\": \"app\", \"path\": \"%s\"}\n"
+	    "]}", app, app, app);
+	expect_error(text, NULL, "shoal.json:4:4: modules[2].name: duplicate "
+	    "module: \"app\" is also modules[0]");
+}
+
+static void
+test_modules_bad_path(void **state)
+{
+	char text[1024], want[1024], path[PATH_MAX];
+
+	(void)state;
+	expect_error("{\"modules\": [{\"name\": \"app\", \"path\": \"app.so\"}]}",
+	    NULL, "shoal.json:1:30: modules[0].path: expected an absolute file "
+	    "name, got \"app.so\"");
+	expect_error("{\"modules\": [{\"name\": \"app\", \"path\": \"\"}]}",
+	    NULL, "shoal.json:1:30: modules[0].path: expected an absolute file "
+	    "name, got \"\"");
+	expect_error("{\"modules\": [{\"name\": \"app\", \"path\": 1}]}",
+	    NULL, "shoal.json:1:30: modules[0].path: expected an absolute file "
+	    "name, got 1");
+
+	/* Only stat()ed: it must exist, and be a file. */
+	tmp_path("missing.so", path, sizeof(path));
+	xsnprintf(text, sizeof(text),
+	    "{\n"
+	    "  \"listen\": \"127.0.0.1:8080\",\n"
+	    "  \"modules\": [\n"
+	    "    {\n"
+	    "      \"name\": \"app\",\n"
+	    "      \"path\": \"%s\"\n"
+	    "    }\n"
+	    "  ]\n"
+	    "}\n", path);
+	xsnprintf(want, sizeof(want), "shoal.json:6:7: modules[0].path: %s: No "
+	    "such file or directory", path);
+	expect_error(text, NULL, want);
+
+	assert_int_equal(mkdir("mod.d", 0700), 0);
+	tmp_path("mod.d", path, sizeof(path));
+	xsnprintf(text, sizeof(text), "{\"modules\": [{\"name\": \"app\", "
+	    "\"path\": \"%s\"}]}", path);
+	xsnprintf(want, sizeof(want), "shoal.json:1:30: modules[0].path: %s: "
+	    "expected a regular file, got a directory", path);
+	expect_error(text, NULL, want);
+	tmp_path("mod.d/", path, sizeof(path));
+	xsnprintf(text, sizeof(text), "{\"modules\": [{\"name\": \"app\", "
+	    "\"path\": \"%s\"}]}", path);
+	xsnprintf(want, sizeof(want), "shoal.json:1:30: modules[0].path: %s: "
+	    "expected a regular file, got a directory", path);
+	expect_error(text, NULL, want);
+}
+
+/* A file cannot hold "\u0000" (jansson refuses it), but a built value can. */
+static void
+test_modules_nul_in_path(void **state)
+{
+	struct config cfg = { 0 };
+	struct cfg_ctx c;
+	char err[256], app[PATH_MAX];
+	json_t *v;
+
+	(void)state;
+	write_file("app.so", "");
+	tmp_path("app.so", app, sizeof(app));
+	c = (struct cfg_ctx){ "t.json", "{}", 2, err, sizeof(err) };
+	v = json_pack("[{s:s,s:o}]", "name", "app", "path",
+	    json_stringn("/a\0b", 4));
+	assert_non_null(v);
+	assert_int_equal(cfg_apply_modules(&c, &cfg, cfg_key_by_name("modules"),
+	    v, CFG_FROM_FILE), -1);
+	assert_string_equal(err, "t.json: modules[0].path: expected no NUL "
+	    "bytes, got one at byte 2");
+	config_free(&cfg);
+	json_decref(v);
+
+	/* Not located, a module's where is just the source. */
+	v = json_pack("[{s:s,s:s}]", "name", "app", "path", app);
+	assert_int_equal(cfg_apply_modules(&c, &cfg, cfg_key_by_name("modules"),
+	    v, CFG_FROM_FILE), 0);
+	assert_string_equal(cfg.modules[0].where, "t.json");
+	config_free(&cfg);
+	json_decref(v);
+}
+
+static void
+test_too_many_modules(void **state)
+{
+	char text[CONFIG_MAX_MODULES * (PATH_MAX + 48) + 64], app[PATH_MAX],
+	    want[128];
+	struct config cfg;
+	size_t n;
+	int i;
+
+	(void)state;
+	write_file("app.so", "");
+	tmp_path("app.so", app, sizeof(app));
+	xsnprintf(text, sizeof(text), "{\"modules\": [");
+	for (i = 0; i < CONFIG_MAX_MODULES; i++) {
+		n = strlen(text);
+		xsnprintf(text + n, sizeof(text) - n, "%s{\"name\": \"m%d\", "
+		    "\"path\": \"%s\"}", i ? ", " : "", i, app);
+	}
+	n = strlen(text);
+	xsnprintf(text + n, sizeof(text) - n, "]}");
+	load_ok(&cfg, text, NULL);
+	assert_int_equal(cfg.nmodules, CONFIG_MAX_MODULES);
+	xsnprintf(want, sizeof(want), "m%d", CONFIG_MAX_MODULES - 1);
+	assert_string_equal(cfg.modules[CONFIG_MAX_MODULES - 1].name, want);
+	config_free(&cfg);
+
+	/* One more is refused before any is looked at. */
+	xsnprintf(text + n, sizeof(text) - n, ", {}]}");
+	xsnprintf(want, sizeof(want), "shoal.json:1:2: \"modules\": expected at "
+	    "most %d modules, got %d", CONFIG_MAX_MODULES,
+	    CONFIG_MAX_MODULES + 1);
+	expect_error(text, NULL, want);
+}
+
+static void
+test_routes_module_handler(void **state)
+{
+	char text[1024], app[PATH_MAX];
+
+	(void)state;
+	write_file("app.so", "");
+	tmp_path("app.so", app, sizeof(app));
+	config_set_route_check(fake_route_check);
+	expect_error("{\"routes\": [{\"path\": \"/\", \"handler\": \"app.hello\"}]}",
+	    NULL, "shoal.json:1:27: routes[0].handler: no module \"app\" is "
+	    "declared in \"modules\"");
+	xsnprintf(text, sizeof(text),
+	    "{\n"
+	    "  \"modules\": [{\"name\": \"app\", \"path\": \"%s\"}],\n"
+	    "  \"routes\": [\n"
+	    "    {\"path\": \"/\", \"handler\": \"app.hello\"},\n"
+	    "    {\"path\": \"/b\", \"handler\": \"apps.hello\"}\n"
+	    "  ]\n"
+	    "}\n", app);
+	expect_error(text, NULL, "shoal.json:5:20: routes[1].handler: no module "
+	    "\"apps\" is declared in \"modules\"");
+	expect_error("{\"routes\": [{\"path\": \"/\", \"handler\": \"app.\"}]}",
+	    NULL, "shoal.json:1:27: routes[0].handler: expected "
+	    "\"MODULE.HANDLER\", got \"app.\"");
+	expect_error("{\"routes\": [{\"path\": \"/\", \"handler\": \".hello\"}]}",
+	    NULL, "shoal.json:1:27: routes[0].handler: expected "
+	    "\"MODULE.HANDLER\", got \".hello\"");
+	/* The config module's own checks still apply to module routes. */
+	xsnprintf(text, sizeof(text), "{\"modules\": [{\"name\": \"app\", "
+	    "\"path\": \"%s\"}],\n"
+	    " \"routes\": [{\"path\": \"/\", \"handler\": \"app.a\"},\n"
+	    "  {\"path\": \"/\", \"handler\": \"app.b\"}]}", app);
+	expect_error(text, NULL, "shoal.json:3:3: routes[1]: duplicate route: "
+	    "\"/\" (exact) is also routes[0]");
+	/* A bad module is reported first, wherever the routes are. */
+	expect_error("{\"routes\": [{\"path\": \"/\", \"handler\": \"app.hello\"}],"
+	    "\n \"modules\": [{\"name\": \"app\", \"path\": \"rel.so\"}]}", NULL,
+	    "shoal.json:2:30: modules[0].path: expected an absolute file name, "
+	    "got \"rel.so\"");
+}
+
+static void
+test_override_modules_refused(void **state)
+{
+	char err[256];
+	json_t *o = json_object();
+
+	(void)state;
+	assert_int_equal(config_override(o, "modules", "[]", err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "--modules: modules can only be set in a "
+	    "config file");
+	assert_int_equal(json_object_size(o), 0);
+	assert_int_equal(config_override(o, "module", "x", err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "unknown option --module");
+	json_decref(o);
+
+	o = json_pack("{s:[]}", "modules");
+	expect_error("{}", o, "--modules: modules can only be set in a config "
+	    "file");
+	json_decref(o);
+}
+
 static void
 test_override_unknown_flag(void **state)
 {
@@ -1407,6 +1781,17 @@ main(void)
 		cmocka_unit_test(test_too_many_routes),
 		cmocka_unit_test_teardown(test_route_checker, reset_route_check),
 		cmocka_unit_test(test_override_routes_refused),
+		cmocka_unit_test_teardown(test_modules, reset_route_check),
+		cmocka_unit_test(test_modules_default_none),
+		cmocka_unit_test(test_modules_wrong_shape),
+		cmocka_unit_test(test_modules_bad_name),
+		cmocka_unit_test(test_modules_duplicate),
+		cmocka_unit_test(test_modules_bad_path),
+		cmocka_unit_test(test_modules_nul_in_path),
+		cmocka_unit_test(test_too_many_modules),
+		cmocka_unit_test_teardown(test_routes_module_handler,
+		    reset_route_check),
+		cmocka_unit_test(test_override_modules_refused),
 		cmocka_unit_test(test_override_unknown_flag),
 		cmocka_unit_test(test_every_key_has_a_flag),
 		cmocka_unit_test(test_parse_listen_good),

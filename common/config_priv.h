@@ -1,0 +1,109 @@
+/*
+ * config_priv — the internals config.c and config_routes.c share; nothing
+ * outside common/config*.c (and its unit test) includes this.
+ *
+ * config.c owns the key table, the loading and the error messages with
+ * their locations; config_routes.c checks the two structured keys,
+ * "routes" and "modules", using those messages.
+ */
+#ifndef SHOAL_CONFIG_PRIV_H
+#define SHOAL_CONFIG_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "common/config.h"
+#include "common/config_locate.h"
+
+/* Longest name the did-you-mean distance is computed for. */
+#define CFG_NAME_MAX    32
+/* Longest route path; request paths past it are refused long before. */
+#define CFG_ROUTE_PATH_MAX 1024
+/* Longest module name; it prefixes handler names ("app.hello"). */
+#define CFG_MODULE_NAME_MAX 32
+
+enum cfg_kind {
+	CFG_LISTEN,     /* address string or array of them -> listen, nlisten */
+	CFG_INT,        /* integer -> int */
+	CFG_SIZE,       /* integer -> size_t */
+	CFG_SECONDS,    /* integer or real -> double */
+	CFG_WORKERS,    /* "auto" or integer -> workers_auto, workers */
+	CFG_PATH,       /* non-empty string or null -> char * */
+	CFG_LOG_LEVEL,  /* level name -> int */
+	CFG_MODULES,    /* array of module objects -> modules, nmodules; no flag */
+	CFG_ROUTES,     /* array of route objects -> routes, nroutes; no flag */
+};
+
+/* Where a value came from; it decides how an error names its location. */
+enum cfg_from {
+	CFG_FROM_BUILTIN,
+	CFG_FROM_FILE,
+	CFG_FROM_FLAG,
+};
+
+struct cfg_key {
+	const char *name;       /* JSON key; the flag is --name with '-' for '_' */
+	enum cfg_kind kind;
+	size_t offset;          /* into struct config */
+	double min, max;        /* numeric kinds; element count for arrays */
+	double def;             /* default of numeric kinds */
+	const char *defstr;     /* default of string kinds; NULL: null */
+	const char *help;
+};
+
+/* What config_load is reading: for locating keys and writing the message. */
+struct cfg_ctx {
+	const char *source;     /* file name, or "(embedded default)" */
+	const char *text;       /* its raw text */
+	size_t len;
+	char *err;
+	size_t errlen;
+};
+
+/*
+ * Hidden: the shoal binary exports its symbols to application modules
+ * (worker/module.h), and names this generic must not be among them.
+ */
+#pragma GCC visibility push(hidden)
+
+/* Edit distance, adjacent transpositions counting one; > CFG_NAME_MAX if
+ * either name is longer than that. */
+int cfg_distance(const char *a, const char *b);
+
+/* s quoted and escaped as a JSON string, cut short if long, into buf
+ * (at least 16 bytes; 80 shows the 48 characters it ever shows). */
+const char *cfg_quote(const char *s, char *buf, size_t len);
+
+/* v as the "got ..." of a message: a quoted string, a number, "an object". */
+const char *cfg_describe(const json_t *v, char *buf, size_t len);
+
+/* path as messages name it: routes[2].methods[0]. */
+const char *cfg_path_name(const struct config_step *path, size_t depth,
+    char *buf, size_t len);
+
+/* Write "source:line:col: what: msg" to c->err, the position being that of
+ * path in c->text (without it if it cannot be found). Returns -1. */
+int cfg_fail_at(const struct cfg_ctx *c, const struct config_step *path,
+    size_t depth, const char *what, const char *msg);
+
+/* Write the error for key k, whose value came from `from`, located at k or,
+ * with index >= 0, at its element index. Returns -1. */
+int cfg_fail(const struct cfg_ctx *c, const struct cfg_key *k,
+    enum cfg_from from, long index, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/*
+ * Check the value v of "modules" (kind CFG_MODULES), or of "routes", and
+ * fill cfg's array from it. Returns 0, or -1 with the error written (and
+ * the part filled so far left for config_free). Routes naming a module's
+ * handler need the modules: check "modules" first.
+ */
+int cfg_apply_modules(const struct cfg_ctx *c, struct config *cfg,
+    const struct cfg_key *k, const json_t *v, enum cfg_from from);
+int cfg_apply_routes(const struct cfg_ctx *c, struct config *cfg,
+    const struct cfg_key *k, const json_t *v, enum cfg_from from);
+
+#pragma GCC visibility pop
+
+#endif
