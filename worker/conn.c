@@ -261,18 +261,38 @@ conn_flush(struct conn *c)
 
 /* ---- responses ---------------------------------------------------------- */
 
+#define APPEND(b, lit) buf_append((b), lit, sizeof(lit) - 1)
+
+/* Append v in decimal; -1 on allocation failure. */
+static int
+append_uint(struct buf *b, unsigned long long v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	return buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+/* The Date header and the start of every 200, formatted once a second. */
 static void
 refresh_date(struct conn_ctx *ctx)
 {
 	struct timeval tv;
 	struct tm tm;
+	int n;
 
 	event_base_gettimeofday_cached(ctx->base, &tv);
 	if (tv.tv_sec == ctx->date_sec)
 		return;
 	ctx->date_sec = tv.tv_sec;
 	gmtime_r(&tv.tv_sec, &tm);
-	strftime(ctx->date, sizeof(ctx->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	ctx->date_len = strftime(ctx->date, sizeof(ctx->date),
+	    "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	n = snprintf(ctx->head200, sizeof(ctx->head200),
+	    "HTTP/1.1 200 OK\r\nServer: shoal\r\nDate: %s\r\n", ctx->date);
+	ctx->head200_len = n > 0 ? (size_t)n : 0;
 }
 
 static int
@@ -296,7 +316,7 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 	    resp->status == 304;
 	unsigned cls = (unsigned)resp->status / 100;
 	const char *connection = "";
-	char length[48] = "";
+	const char *reason;
 	int r;
 
 	if (resp->close)
@@ -307,21 +327,39 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 		connection = "Connection: close\r\n";
 	else if (http10)
 		connection = "Connection: keep-alive\r\n";
-	if (s != NULL) {
-		if (!http10)
-			snprintf(length, sizeof(length),
-			    "Transfer-Encoding: chunked\r\n");
-	} else if (!no_body) {
-		snprintf(length, sizeof(length), "Content-Length: %lld\r\n",
-		    resp->file_fd >= 0 ? (long long)resp->file_len :
-		    (long long)resp->body_len);
-	}
 	refresh_date(ctx);
-	r = buf_printf(&c->out, "HTTP/1.1 %d %s\r\nServer: shoal\r\nDate: %s\r\n"
-	    "%s%s%s%s%s", resp->status, http_status_reason(resp->status),
-	    ctx->date, resp->content_type ? "Content-Type: " : "",
-	    resp->content_type ? resp->content_type : "",
-	    resp->content_type ? "\r\n" : "", length, connection);
+	/* Hot path: no printf; the 200 status line + Server + Date is cached. */
+	if (resp->status == 200) {
+		r = buf_append(&c->out, ctx->head200, ctx->head200_len);
+	} else {
+		reason = http_status_reason(resp->status);
+		r = buf_reserve(&c->out, 64 + strlen(reason) + ctx->date_len);
+		if (r == 0) {
+			r |= APPEND(&c->out, "HTTP/1.1 ");
+			r |= append_uint(&c->out, (unsigned long long)resp->status);
+			r |= buf_append(&c->out, " ", 1);
+			r |= buf_append_str(&c->out, reason);
+			r |= APPEND(&c->out, "\r\nServer: shoal\r\nDate: ");
+			r |= buf_append(&c->out, ctx->date, ctx->date_len);
+			r |= APPEND(&c->out, "\r\n");
+		}
+	}
+	if (r == 0 && resp->content_type != NULL) {
+		r |= APPEND(&c->out, "Content-Type: ");
+		r |= buf_append_str(&c->out, resp->content_type);
+		r |= APPEND(&c->out, "\r\n");
+	}
+	if (r == 0 && s != NULL && !http10) {
+		r = APPEND(&c->out, "Transfer-Encoding: chunked\r\n");
+	} else if (r == 0 && s == NULL && !no_body) {
+		r |= APPEND(&c->out, "Content-Length: ");
+		r |= append_uint(&c->out, resp->file_fd >= 0 ?
+		    (unsigned long long)resp->file_len :
+		    (unsigned long long)resp->body_len);
+		r |= APPEND(&c->out, "\r\n");
+	}
+	if (r == 0)
+		r = buf_append_str(&c->out, connection);
 	if (r == 0)
 		r = buf_append(&c->out, resp->headers.p, resp->headers.len);
 	if (r == 0)

@@ -40,9 +40,13 @@ struct conn_ctx {
 	struct http_header *hdr_view;    /* max_headers entries */
 	const struct router *router;     /* set by the worker */
 
-	/* The Date header, formatted once per second. */
+	/* The Date header, and the 200 status line with Server and Date,
+	 * formatted once per second. */
 	time_t date_sec;
 	char date[40];
+	size_t date_len;
+	char head200[96];
+	size_t head200_len;
 
 	/* Timeouts shared by all connections (libevent common timeouts: O(1)). */
 	const struct timeval *keepalive_tv;
