@@ -135,9 +135,12 @@ fuzz:
 	@echo "fuzz_http: $(FUZZ_TIME)s on $(FUZZ_BUILD)/corpus"
 	$(Q)UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(FUZZ_BUILD)/fuzz_http $(FUZZ_FLAGS) -max_total_time=$(FUZZ_TIME) \
-	    $(FUZZ_BUILD)/corpus || { \
+	    $(FUZZ_BUILD)/corpus > $(FUZZ_BUILD)/fuzz.log 2>&1 || { \
+	    tail -n 80 $(FUZZ_BUILD)/fuzz.log; \
 	    echo "fuzz_http: finding saved in $(FUZZ_BUILD)/artifacts/;" \
 	        "reproduce with $(FUZZ_BUILD)/fuzz_http FILE" >&2; exit 1; }
+	@grep -E '^(#[0-9]+\s+DONE|Done|stat::)' $(FUZZ_BUILD)/fuzz.log || tail -n 5 $(FUZZ_BUILD)/fuzz.log
+	@echo "fuzz_http: no finding (full log: $(FUZZ_BUILD)/fuzz.log)"
 
 clean:
 	rm -rf build build-san build-fuzz

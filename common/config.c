@@ -7,22 +7,22 @@
  * the file, then falls back to the default, and validates all three the same
  * way, so a default can never bypass a check a user value would fail.
  *
- * "modules" and "routes" are the structured keys: arrays of objects,
- * checked field by field in config_routes.c, with no flag. The default
- * routes are those of the embedded default text (one source of truth);
- * the default modules are none.
+ * "listen" and "trusted_proxies" are checked in config_listen.c; their
+ * flags repeat, and together replace the file's list. "modules" and
+ * "routes" are the structured keys: arrays of objects, checked field by
+ * field in config_routes.c, with no flag. The default routes are those of
+ * the embedded default text (one source of truth); the default modules
+ * are none.
  */
 #include "common/config.h"
 #include "common/config_priv.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "common/config_locate.h"
@@ -87,6 +87,9 @@ static const struct cfg_key cfg_keys[] = {
 	  30, NULL, "seconds a client may stall reading a response" },
 	{ "max_connections", CFG_SIZE, CFG_OFF(http.max_connections), 1,
 	  1000000, 10000, NULL, "open connections per worker" },
+	{ "trusted_proxies", CFG_TRUSTED, CFG_OFF(trusted), 0, CFG_MAX_TRUSTED,
+	  0, NULL, "peers whose X-Forwarded-For is believed: address, "
+	  "CIDR range or \"unix\"" },
 	/*
 	 * Rows are applied in this order, not the file's: "modules" comes
 	 * before "routes" because a route may name a module's handler.
@@ -109,11 +112,7 @@ static const char cfg_default_json[] =
 	"  ]\n"
 	"}\n";
 
-static void
-cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
+void
 cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -187,6 +186,13 @@ cfg_is_flag(const struct cfg_key *k)
 	return k->kind != CFG_ROUTES && k->kind != CFG_MODULES;
 }
 
+/* Lists whose flag repeats, each flag one element. */
+static bool
+cfg_is_repeated(const struct cfg_key *k)
+{
+	return k->kind == CFG_LISTEN || k->kind == CFG_TRUSTED;
+}
+
 static int
 cfg_not_flag(const struct cfg_key *k, char *err, size_t errlen)
 {
@@ -230,6 +236,23 @@ cfg_distance(const char *a, const char *b)
 		}
 	}
 	return d[la][lb];
+}
+
+const char *
+cfg_nearest(const char *name, const char *const *names, size_t n)
+{
+	const char *best = NULL;
+	int dist, bestdist = 3;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		dist = cfg_distance(name, names[i]);
+		if (dist < bestdist) {
+			bestdist = dist;
+			best = names[i];
+		}
+	}
+	return best;
 }
 
 /*
@@ -456,167 +479,7 @@ err:
 	return -1;
 }
 
-/* A port: digits only, 1..65535. */
-static int
-cfg_parse_port(const char *s, int *port)
-{
-	long v = 0;
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++) {
-		if (s[i] < '0' || s[i] > '9' || i >= 5)
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	if (i == 0 || v < 1 || v > 65535)
-		return -1;
-	*port = (int)v;
-	return 0;
-}
-
-/* The len bytes at s as a C string in buf; -1 if they do not fit. */
-static int
-cfg_copy(char *buf, size_t size, const char *s, size_t len)
-{
-	if (len >= size)
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	return 0;
-}
-
-int
-config_parse_listen(const char *text, struct listen_addr *out, char *err,
-    size_t errlen)
-{
-	static const char forms[] = "expected host:port, [v6]:port, *:port or "
-	    "unix:/path";
-	struct sockaddr_storage ss;
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	struct sockaddr_un *un = (struct sockaddr_un *)&ss;
-	char host[INET6_ADDRSTRLEN + 1], norm[sizeof(un->sun_path) + 8];
-	const char *colon, *rbracket, *portstr, *path;
-	size_t hostlen, pathlen;
-	socklen_t salen;
-	int port, shown;
-
-	memset(&ss, 0, sizeof(ss));
-	if (text == NULL || *text == '\0') {
-		cfg_seterr(err, errlen, "empty address; %s", forms);
-		return -1;
-	}
-
-	if (strncmp(text, "unix:", 5) == 0) {
-		path = text + 5;
-		pathlen = strlen(path);
-		if (path[0] != '/') {
-			cfg_seterr(err, errlen, "unix socket path must be "
-			    "absolute, e.g. unix:/run/shoal.sock");
-			return -1;
-		}
-		if (pathlen >= sizeof(un->sun_path)) {
-			cfg_seterr(err, errlen, "unix socket path is %zu bytes; "
-			    "the limit is %zu", pathlen,
-			    sizeof(un->sun_path) - 1);
-			return -1;
-		}
-		un->sun_family = AF_UNIX;
-		memcpy(un->sun_path, path, pathlen + 1);
-		salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-		    pathlen + 1);
-		snprintf(norm, sizeof(norm), "unix:%s", path);
-		goto done;
-	}
-
-	if (text[0] == '[') {
-		if ((rbracket = strchr(text, ']')) == NULL) {
-			cfg_seterr(err, errlen, "missing ']' after IPv6 address");
-			return -1;
-		}
-		if (rbracket[1] != ':') {
-			cfg_seterr(err, errlen, "missing :port after ']'");
-			return -1;
-		}
-		hostlen = (size_t)(rbracket - text - 1);
-		portstr = rbracket + 2;
-		if (cfg_copy(host, sizeof(host), text + 1, hostlen) == -1 ||
-		    inet_pton(AF_INET6, host, &in6->sin6_addr) != 1) {
-			shown = hostlen > 64 ? 64 : (int)hostlen;
-			cfg_seterr(err, errlen, "\"%.*s\" is not an IPv6 address",
-			    shown, text + 1);
-			return -1;
-		}
-		if (cfg_parse_port(portstr, &port) == -1)
-			goto badport;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		salen = sizeof(*in6);
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(norm, sizeof(norm), "[%s]:%d", host, port);
-		goto done;
-	}
-
-	if ((colon = strrchr(text, ':')) == NULL) {
-		cfg_seterr(err, errlen, "missing port; %s", forms);
-		return -1;
-	}
-	hostlen = (size_t)(colon - text);
-	portstr = colon + 1;
-	shown = hostlen > 64 ? 64 : (int)hostlen;
-	if (memchr(text, ':', hostlen) != NULL) {
-		cfg_seterr(err, errlen, "an IPv6 address needs brackets, "
-		    "e.g. [::1]:8080");
-		return -1;
-	}
-	if (hostlen == 0) {
-		cfg_seterr(err, errlen, "missing host; use *:%.16s for all "
-		    "IPv4 addresses", portstr);
-		return -1;
-	}
-	if (hostlen == 1 && text[0] == '*') {
-		in4->sin_addr.s_addr = htonl(INADDR_ANY);
-	} else if (cfg_copy(host, sizeof(host), text, hostlen) == -1 ||
-	    inet_pton(AF_INET, host, &in4->sin_addr) != 1) {
-		/*
-		 * No DNS here: a name can resolve to several addresses, or to
-		 * others after a reload, and start-up would hang on a dead
-		 * resolver. Say so rather than just "invalid address".
-		 */
-		if (strspn(text, "0123456789.") >= hostlen)
-			cfg_seterr(err, errlen, "\"%.*s\" is not an IPv4 "
-			    "address", shown, text);
-		else
-			cfg_seterr(err, errlen, "\"%.*s\" is not an IP address "
-			    "(host names are not resolved; use 127.0.0.1 or "
-			    "[::1])", shown, text);
-		return -1;
-	}
-	if (cfg_parse_port(portstr, &port) == -1)
-		goto badport;
-	in4->sin_family = AF_INET;
-	in4->sin_port = htons((uint16_t)port);
-	salen = sizeof(*in4);
-	inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host));
-	snprintf(norm, sizeof(norm), "%s:%d", host, port);
-
-done:
-	if ((out->text = strdup(norm)) == NULL) {
-		cfg_seterr(err, errlen, "out of memory");
-		return -1;
-	}
-	memcpy(&out->sa, &ss, sizeof(ss));
-	out->salen = salen;
-	return 0;
-
-badport:
-	cfg_seterr(err, errlen, "bad port \"%.16s\"; expected a number from 1 "
-	    "to 65535", portstr);
-	return -1;
-}
-
-/* An integer value; reals with no fraction count ("workers": 4.0). */
-static bool
+bool
 cfg_integer(const json_t *v, long long *out)
 {
 	double d;
@@ -634,62 +497,11 @@ cfg_integer(const json_t *v, long long *out)
 	return true;
 }
 
-static int
-cfg_apply_listen(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, const json_t *v, enum cfg_from from)
-{
-	char why[256], got[80], prev[80];
-	const json_t *elem;
-	size_t n, i, j;
-
-	if (json_is_string(v))
-		n = 1;
-	else if (json_is_array(v))
-		n = json_array_size(v);
-	else
-		return cfg_fail(c, k, from, -1, "expected an address or an "
-		    "array of addresses, got %s", cfg_describe(v, got,
-		    sizeof(got)));
-	if (n == 0)
-		return cfg_fail(c, k, from, -1, "expected at least one address, "
-		    "got an empty array");
-	if (n > (size_t)k->max)
-		return cfg_fail(c, k, from, -1, "expected at most %d addresses, "
-		    "got %zu", (int)k->max, n);
-	if ((cfg->listen = calloc(n, sizeof(*cfg->listen))) == NULL)
-		return cfg_fail(c, k, from, -1, "out of memory");
-
-	for (i = 0; i < n; i++) {
-		elem = json_is_string(v) ? v : json_array_get(v, i);
-		if (!json_is_string(elem))
-			return cfg_fail(c, k, from, (long)i, "expected an "
-			    "address string, got %s",
-			    cfg_describe(elem, got, sizeof(got)));
-		cfg_quote(json_string_value(elem), got, sizeof(got));
-		if (config_parse_listen(json_string_value(elem), &cfg->listen[i],
-		    why, sizeof(why)) == -1)
-			return cfg_fail(c, k, from, (long)i, "%s: %s", got, why);
-		cfg->nlisten = i + 1;
-		/* Compare normalised forms: "*:80" and "0.0.0.0:80" are one socket. */
-		for (j = 0; j < i; j++) {
-			if (strcmp(cfg->listen[j].text, cfg->listen[i].text) != 0)
-				continue;
-			cfg_quote(json_string_value(json_array_get(v, j)), prev,
-			    sizeof(prev));
-			if (strcmp(prev, got) == 0)
-				return cfg_fail(c, k, from, (long)i, "%s is "
-				    "listed twice", got);
-			return cfg_fail(c, k, from, (long)i, "%s is listed twice "
-			    "(also as %s)", got, prev);
-		}
-	}
-	return 0;
-}
-
-/* Check v against k and store it into cfg. */
+/* Check v against k and store it into cfg. v is only read (see
+ * cfg_apply_listen for why it is not const). */
 static int
 cfg_apply(const struct cfg_ctx *c, struct config *cfg, const struct cfg_key *k,
-    const json_t *v, enum cfg_from from)
+    json_t *v, enum cfg_from from)
 {
 	char *field = (char *)cfg + k->offset;
 	char got[80], lo[32], hi[32];
@@ -702,6 +514,8 @@ cfg_apply(const struct cfg_ctx *c, struct config *cfg, const struct cfg_key *k,
 	switch (k->kind) {
 	case CFG_LISTEN:
 		return cfg_apply_listen(c, cfg, k, v, from);
+	case CFG_TRUSTED:
+		return cfg_apply_trusted(c, cfg, k, v, from);
 	case CFG_MODULES:
 		return cfg_apply_modules(c, cfg, k, v, from);
 	case CFG_ROUTES:
@@ -782,6 +596,7 @@ cfg_default(const struct cfg_key *k)
 	case CFG_WORKERS:
 	case CFG_LOG_LEVEL:
 		return json_string(k->defstr);
+	case CFG_TRUSTED:
 	case CFG_MODULES:
 		return json_array();
 	case CFG_ROUTES:
@@ -855,8 +670,7 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 	struct config tmp;
 	struct config_pos pos = { 1, 1 };
 	json_error_t jerr;
-	json_t *root = NULL, *ovr = NULL, *def = NULL;
-	const json_t *v;
+	json_t *root = NULL, *ovr = NULL, *def = NULL, *v;
 	char *text = NULL, got[80], num[32];
 	size_t len = 0, i;
 	int r;
@@ -1017,6 +831,7 @@ cfg_flag_value(const struct cfg_key *k, const char *value)
 			return json_real(d);
 		break;
 	case CFG_LISTEN:
+	case CFG_TRUSTED:
 	case CFG_PATH:
 	case CFG_LOG_LEVEL:
 	case CFG_MODULES:
@@ -1060,7 +875,7 @@ config_override(json_t *overrides, const char *name, const char *value,
 	if ((v = cfg_flag_value(k, value)) == NULL)
 		goto oom;
 
-	if (k->kind != CFG_LISTEN) {
+	if (!cfg_is_repeated(k)) {
 		/* Last flag wins, as with the file's keys. */
 		if (json_object_set_new(overrides, k->name, v) == -1) {
 			v = NULL;
@@ -1068,7 +883,10 @@ config_override(json_t *overrides, const char *name, const char *value,
 		}
 		return 0;
 	}
-	/* Repeated --listen accumulate; together they replace the file's list. */
+	/*
+	 * Repeated --listen (--trusted-proxies) accumulate; together they
+	 * replace the file's list.
+	 */
 	list = json_object_get(overrides, k->name);
 	if (!json_is_array(list)) {
 		if ((list = json_array()) == NULL)
@@ -1108,6 +926,7 @@ config_free(struct config *cfg)
 	for (i = 0; i < cfg->nlisten; i++)
 		free(cfg->listen[i].text);
 	free(cfg->listen);
+	free(cfg->trusted);
 	for (i = 0; i < cfg->nroutes; i++) {
 		free(cfg->routes[i].path);
 		free(cfg->routes[i].handler);

@@ -26,10 +26,26 @@
 #define CONFIG_MAX_ROUTES  256
 #define CONFIG_MAX_MODULES 32
 
+/*
+ * One listen address. In the file, an entry is a string ("127.0.0.1:8080",
+ * "[::1]:8080", "unix:/run/shoal/http.sock") or an object with options:
+ *   {"address": "unix:/run/shoal/http.sock", "mode": "0660",
+ *    "owner": "www-data", "group": "www-data", "proxy_protocol": true}
+ */
 struct listen_addr {
 	char *text;                  /* normalised: "127.0.0.1:8080", "[::1]:8080", "unix:/run/x.sock" */
 	struct sockaddr_storage sa;  /* AF_INET, AF_INET6 or AF_UNIX */
 	socklen_t salen;
+	bool proxy_protocol;         /* connections start with a PROXY v1/v2 header */
+	int mode;                    /* unix: permission bits of the file; -1: 0666 */
+	int uid, gid;                /* unix: owner and group of the file; -1: unchanged */
+};
+
+/* An address range of "trusted_proxies". */
+struct cidr {
+	int family;                  /* AF_INET or AF_INET6 */
+	unsigned char addr[16];      /* network order; IPv4 in the first 4 bytes */
+	unsigned prefix;             /* bits */
 };
 
 /* Everything a client controls is bounded by one of these (issue: HTTP engine). */
@@ -107,6 +123,11 @@ struct config {
 	int log_level;               /* enum log_level */
 
 	struct http_limits http;
+
+	/* Peers whose X-Forwarded-For / X-Real-IP are believed. */
+	struct cidr *trusted;        /* "trusted_proxies" ranges */
+	size_t ntrusted;
+	bool trust_unix;             /* "unix" in trusted_proxies */
 
 	struct route_cfg *routes;    /* in match order; the defaults if absent */
 	size_t nroutes;

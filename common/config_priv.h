@@ -1,10 +1,11 @@
 /*
- * config_priv — the internals config.c and config_routes.c share; nothing
- * outside common/config*.c (and its unit test) includes this.
+ * config_priv — the internals config.c, config_listen.c and config_routes.c
+ * share; nothing outside common/config*.c (and its unit test) includes this.
  *
  * config.c owns the key table, the loading and the error messages with
- * their locations; config_routes.c checks the two structured keys,
- * "routes" and "modules", using those messages.
+ * their locations; config_listen.c checks the network keys, "listen" and
+ * "trusted_proxies"; config_routes.c the structured keys, "routes" and
+ * "modules". Both use config.c's messages.
  */
 #ifndef SHOAL_CONFIG_PRIV_H
 #define SHOAL_CONFIG_PRIV_H
@@ -22,9 +23,14 @@
 #define CFG_ROUTE_PATH_MAX 1024
 /* Longest module name; it prefixes handler names ("app.hello"). */
 #define CFG_MODULE_NAME_MAX 32
+/* Most "trusted_proxies" entries; each peer is checked against all. */
+#define CFG_MAX_TRUSTED 256
 
 enum cfg_kind {
-	CFG_LISTEN,     /* address string or array of them -> listen, nlisten */
+	CFG_LISTEN,     /* address string or object, or array of them ->
+	                 * listen, nlisten; the flag repeats */
+	CFG_TRUSTED,    /* array of ranges -> trusted, ntrusted, trust_unix;
+	                 * the flag repeats */
 	CFG_INT,        /* integer -> int */
 	CFG_SIZE,       /* integer -> size_t */
 	CFG_SECONDS,    /* integer or real -> double */
@@ -67,6 +73,16 @@ struct cfg_ctx {
  */
 #pragma GCC visibility push(hidden)
 
+/* snprintf into err, if errlen > 0. */
+void cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* v as an integer; reals with no fraction count ("workers": 4.0). */
+bool cfg_integer(const json_t *v, long long *out);
+
+/* The one of names[0..n) nearest to name, within 2 edits, or NULL. */
+const char *cfg_nearest(const char *name, const char *const *names, size_t n);
+
 /* Edit distance, adjacent transpositions counting one; > CFG_NAME_MAX if
  * either name is longer than that. */
 int cfg_distance(const char *a, const char *b);
@@ -92,6 +108,17 @@ int cfg_fail_at(const struct cfg_ctx *c, const struct config_step *path,
 int cfg_fail(const struct cfg_ctx *c, const struct cfg_key *k,
     enum cfg_from from, long index, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
+
+/*
+ * Check the value v of "listen" (kind CFG_LISTEN), or of "trusted_proxies",
+ * and fill cfg's array from it. Returns 0, or -1 with the error written
+ * (and the part filled so far left for config_free). "listen" is not const
+ * only because jansson cannot iterate a const object's keys.
+ */
+int cfg_apply_listen(const struct cfg_ctx *c, struct config *cfg,
+    const struct cfg_key *k, json_t *v, enum cfg_from from);
+int cfg_apply_trusted(const struct cfg_ctx *c, struct config *cfg,
+    const struct cfg_key *k, const json_t *v, enum cfg_from from);
 
 /*
  * Check the value v of "modules" (kind CFG_MODULES), or of "routes", and

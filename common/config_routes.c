@@ -114,17 +114,9 @@ cfg_module_unknown(const struct cfg_ctx *c, size_t i, const char *key)
 		{ "modules", 0 }, { NULL, (long)i }, { key, 0 },
 	};
 	char what[CFG_NAME_MAX + 32], quoted[80], msg[160];
-	const char *near = NULL;
-	int dist, best = 3;
-	size_t n;
+	const char *near;
 
-	for (n = 0; n < ARRAY_SIZE(cfg_module_keys); n++) {
-		dist = cfg_distance(key, cfg_module_keys[n]);
-		if (dist < best) {
-			best = dist;
-			near = cfg_module_keys[n];
-		}
-	}
+	near = cfg_nearest(key, cfg_module_keys, ARRAY_SIZE(cfg_module_keys));
 	cfg_quote(key, quoted, sizeof(quoted));
 	if (near != NULL)
 		snprintf(msg, sizeof(msg), "unknown key %s in a module; did you "

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -22,11 +23,60 @@ is_tcp(const struct listener *l)
 	return l->addr.sa.ss_family != AF_UNIX;
 }
 
+/*
+ * A Unix socket file left by a dead process is replaced; one that a live
+ * process accepts on is not ours to take.
+ */
+static int
+unix_prepare(const struct listen_addr *a, char *err, size_t errlen)
+{
+	const char *path = ((const struct sockaddr_un *)(const void *)&a->sa)->sun_path;
+	int probe;
+
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe == -1) {
+		snprintf(err, errlen, "socket(%s): %s", a->text, strerror(errno));
+		return -1;
+	}
+	if (connect(probe, (const struct sockaddr *)&a->sa, a->salen) == 0) {
+		close(probe);
+		snprintf(err, errlen, "%s: another process is listening on it",
+		    a->text);
+		return -1;
+	}
+	close(probe);
+	if (unlink(path) == -1 && errno != ENOENT) {
+		snprintf(err, errlen, "unlink(%s): %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+unix_permissions(const struct listen_addr *a, char *err, size_t errlen)
+{
+	const char *path = ((const struct sockaddr_un *)(const void *)&a->sa)->sun_path;
+
+	if (chmod(path, a->mode >= 0 ? (mode_t)a->mode : 0666) == -1) {
+		snprintf(err, errlen, "chmod(%s): %s", path, strerror(errno));
+		return -1;
+	}
+	if ((a->uid >= 0 || a->gid >= 0) && chown(path, (uid_t)a->uid,
+	    (gid_t)a->gid) == -1) {
+		snprintf(err, errlen, "chown(%s): %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 open_one(const struct listen_addr *a, int reuseport, int backlog, char *err,
     size_t errlen)
 {
 	int fd, on = 1;
+
+	if (a->sa.ss_family == AF_UNIX && unix_prepare(a, err, errlen) == -1)
+		return -1;
 
 	fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1) {
@@ -48,6 +98,8 @@ open_one(const struct listen_addr *a, int reuseport, int backlog, char *err,
 		snprintf(err, errlen, "bind(%s): %s", a->text, strerror(errno));
 		goto err;
 	}
+	if (a->sa.ss_family == AF_UNIX && unix_permissions(a, err, errlen) == -1)
+		goto err;
 	if (backlog > 0 && listen(fd, backlog) == -1) {
 		snprintf(err, errlen, "listen(%s): %s", a->text, strerror(errno));
 		goto err;
@@ -95,7 +147,7 @@ listener_open(struct listener *l, const struct listen_addr *addr,
 		goto err;
 	return 0;
 err:
-	listener_close(l);
+	listener_close(l, false);
 	return -1;
 }
 
@@ -190,11 +242,13 @@ listener_fd(const struct listener *l, unsigned slot)
 }
 
 void
-listener_close(struct listener *l)
+listener_close(struct listener *l, bool unlink_file)
 {
 	for (unsigned i = 0; i < l->nfds; i++)
 		if (l->fds[i] != -1)
 			close(l->fds[i]);
+	if (unlink_file && l->nfds > 0 && l->addr.sa.ss_family == AF_UNIX)
+		unlink(((struct sockaddr_un *)(void *)&l->addr.sa)->sun_path);
 	free(l->addr.text);
 	memset(l, 0, sizeof(*l));
 }

@@ -20,6 +20,7 @@
 #ifndef SHOAL_LISTENER_H
 #define SHOAL_LISTENER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/config.h"
@@ -65,6 +66,8 @@ int listener_steer(struct listener *l, unsigned n, char *err, size_t errlen);
 /* The socket slot k accepts on. */
 int listener_fd(const struct listener *l, unsigned slot);
 
-void listener_close(struct listener *l);
+/* Close every socket; unlink_file: remove a Unix socket's file too (not
+ * when another master goes on serving it, after an upgrade). */
+void listener_close(struct listener *l, bool unlink_file);
 
 #endif

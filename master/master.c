@@ -264,7 +264,7 @@ master_free(struct master *m)
 	if (m->stop_ev != NULL)
 		event_free(m->stop_ev);
 	for (size_t i = 0; i < m->nlisteners; i++)
-		listener_close(&m->listeners[i]);
+		listener_close(&m->listeners[i], !m->upgraded);
 	free(m->listeners);
 	pid_file_remove(m);
 	if (m->upgrade_pipe != -1)

@@ -92,7 +92,7 @@ rollback(struct master *m, const char *why)
 	for (size_t i = 0; i < m->nlisteners; i++)
 		listener_shrink(&m->listeners[i], m->nslots_total);
 	while (op->opened_listeners > 0) {
-		listener_close(&m->listeners[--m->nlisteners]);
+		listener_close(&m->listeners[--m->nlisteners], true);
 		op->opened_listeners--;
 	}
 	for (size_t i = 0; i < m->nlisteners; i++)
@@ -382,7 +382,7 @@ collect(struct master *m)
 			continue;
 		}
 		log_notice("no longer listening on %s", l->addr.text);
-		listener_close(l);
+		listener_close(l, true);
 		memmove(l, l + 1, (m->nlisteners - i - 1) * sizeof(*l));
 		m->nlisteners--;
 	}

@@ -146,6 +146,7 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
     int ipc_fd, pid_t master_pid)
 {
 	struct worker_boot boot;
+	const struct listen_addr **addrs;
 	struct proc *p;
 	size_t nfds = 0;
 	int *fds;
@@ -175,7 +176,8 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 		close(m->upgrade_pipe);
 
 	fds = calloc(m->nlisteners ? m->nlisteners : 1, sizeof(*fds));
-	if (fds == NULL)
+	addrs = calloc(m->nlisteners ? m->nlisteners : 1, sizeof(*addrs));
+	if (fds == NULL || addrs == NULL)
 		_exit(1);
 	/*
 	 * Keep our slot's socket of each address we serve; close every other
@@ -186,8 +188,10 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 		struct listener *l = &m->listeners[i];
 		int mine = -1;
 
-		if (l->until_gen == 0 || self->generation < l->until_gen)
+		if (l->until_gen == 0 || self->generation < l->until_gen) {
+			addrs[nfds] = &l->addr;
 			fds[nfds++] = mine = listener_fd(l, self->slot);
+		}
 		for (unsigned k = 0; k < l->nfds; k++)
 			if (l->fds[k] != mine)
 				close(l->fds[k]);
@@ -201,6 +205,7 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 	boot.stats_idx = self->stats_idx;
 	boot.ipc_fd = ipc_fd;
 	boot.listen_fds = fds;
+	boot.listen_addrs = addrs;
 	boot.nlisten = nfds;
 	/* _exit: atexit handlers and stdio buffers belong to the master. */
 	_exit(worker_run(&boot));

@@ -35,6 +35,8 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "worker/http.h"
+#include "worker/proxy.h"
+#include "worker/realip.h"
 #include "worker/router.h"
 
 #define LINGER_TIMEOUT 2             /* seconds to wait for the client's FIN */
@@ -89,6 +91,13 @@ struct conn {
 	off_t file_off, file_left;
 	struct http_stream *stream;
 	char client[56];         /* "127.0.0.1:51234", "[::1]:5", "unix" */
+	union {                  /* the peer, or the PROXY header's source */
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} peer;
+	bool peer_unix;
+	bool awaiting_proxy;     /* the PROXY header has not been read yet */
 	const char *feed_end;    /* end of the bytes being parsed */
 };
 
@@ -96,6 +105,7 @@ static http_parser_settings parser_settings;
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
 static void conn_run(struct conn *c);
+static void format_client(char *out, size_t len, const struct sockaddr *sa);
 
 static double
 now_cached(struct conn_ctx *ctx)
@@ -654,6 +664,43 @@ on_body(http_parser *p, const char *at, size_t len)
 	return buf_append(&c->body, at, len) == -1 ? refuse(c, 500) : 0;
 }
 
+/*
+ * The client of the current request: the peer, unless the peer is a
+ * trusted proxy whose X-Forwarded-For / X-Real-IP say otherwise.
+ */
+static const char *
+conn_client(struct conn *c, char *out, size_t len)
+{
+	const struct config *cfg = c->ctx->cfg;
+	struct buf xff = { 0 };
+	const char *xri = NULL;
+	size_t xri_len = 0;
+
+	if (cfg->ntrusted == 0 && !cfg->trust_unix)
+		return c->client;
+	if (!(c->peer_unix ? cfg->trust_unix : realip_trusted(cfg->trusted,
+	    cfg->ntrusted, &c->peer.sa)))
+		return c->client;
+	for (size_t i = 0; i < c->nhdrs; i++) {
+		const struct hdr *h = &c->hdrs[i];
+
+		/* Several X-Forwarded-For lines are one list (RFC 9110 5.3). */
+		if (header_is(c, h, "X-Forwarded-For", NULL)) {
+			if (xff.len > 0)
+				buf_append(&xff, ", ", 2);
+			buf_append(&xff, c->head.p + h->value_off, h->value_len);
+		} else if (xri == NULL && header_is(c, h, "X-Real-IP", NULL)) {
+			xri = c->head.p + h->value_off;
+			xri_len = h->value_len;
+		}
+	}
+	if (realip_client(cfg, c->peer_unix ? NULL : &c->peer.sa, c->peer_unix,
+	    xff.p, xff.len, xri, xri_len, out, len) != 1)
+		snprintf(out, len, "%s", c->client);
+	buf_free(&xff);
+	return out;
+}
+
 static int
 on_message_complete(http_parser *p)
 {
@@ -662,6 +709,7 @@ on_message_complete(http_parser *p)
 	struct http_header *hdrs = ctx->hdr_view;
 	struct http_request req;
 	struct http_response resp;
+	char client[64];
 	const char *q;
 
 	memset(&req, 0, sizeof(req));
@@ -688,7 +736,7 @@ on_message_complete(http_parser *p)
 	req.nheaders = c->nhdrs;
 	req.body = c->body.p;
 	req.body_len = c->body.len;
-	req.client = c->client;
+	req.client = conn_client(c, client, sizeof(client));
 	req.draining = ctx->draining;
 	req.base = ctx->base;
 
@@ -784,6 +832,50 @@ conn_run(struct conn *c)
 	conn_await_input(c);
 }
 
+/*
+ * The PROXY header (v1 or v2) that a proxy_protocol listener expects before
+ * anything else: its source address stands for the peer. Anything else,
+ * or a malformed header, closes the connection without a response.
+ */
+static void
+conn_proxy(struct conn *c, size_t n)
+{
+	struct conn_ctx *ctx = c->ctx;
+	struct sockaddr_storage src;
+	socklen_t srclen = 0;
+	size_t consumed = 0, rest;
+
+	if (c->held.len + n > ctx->rbuf_size ||
+	    buf_append(&c->held, ctx->rbuf, n) == -1) {
+		conn_free(c);
+		return;
+	}
+	switch (proxy_parse(c->held.p, c->held.len, &consumed, &src, &srclen)) {
+	case PROXY_NEED_MORE:
+		return;
+	case PROXY_ERROR:
+		log_debug("%s: no valid PROXY header; closing", c->client);
+		conn_free(c);
+		return;
+	case PROXY_DONE:
+		break;
+	}
+	c->awaiting_proxy = false;
+	if (src.ss_family == AF_INET || src.ss_family == AF_INET6) {
+		memcpy(&c->peer, &src, srclen < sizeof(c->peer) ? srclen :
+		    sizeof(c->peer));
+		c->peer_unix = false;
+		format_client(c->client, sizeof(c->client), &c->peer.sa);
+	}
+	/* What followed the header is the start of the first request. */
+	rest = c->held.len - consumed;
+	memmove(ctx->rbuf, c->held.p + consumed, rest);
+	buf_free(&c->held);
+	if (rest > 0)
+		conn_feed(c, ctx->rbuf, rest);
+	conn_run(c);
+}
+
 static void
 conn_read(struct conn *c)
 {
@@ -808,6 +900,10 @@ conn_read(struct conn *c)
 		return;
 	}
 	STATS_ADD(ctx->stats->bytes_in, n);
+	if (c->awaiting_proxy) {
+		conn_proxy(c, (size_t)n);
+		return;
+	}
 	if (c->busy) {
 		if (buf_append(&c->held, ctx->rbuf, (size_t)n) == -1)
 			conn_free(c);
@@ -877,12 +973,14 @@ conn_event(evutil_socket_t fd, short what, void *arg)
 
 int
 conn_ctx_init(struct conn_ctx *ctx, struct event_base *base,
-    const struct http_limits *limits, struct stats_proc *stats)
+    const struct config *cfg, struct stats_proc *stats)
 {
+	const struct http_limits *limits = &cfg->http;
 	struct timeval tv = tv_of(limits->keepalive_timeout);
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->base = base;
+	ctx->cfg = cfg;
 	ctx->limits = limits;
 	ctx->stats = stats;
 	LIST_INIT(&ctx->conns);
@@ -921,13 +1019,13 @@ conn_ctx_free(struct conn_ctx *ctx)
 	ctx->hdr_view = NULL;
 }
 
+/* "1.2.3.4:5", "[::1]:5", or "unix" when sa is NULL. */
 static void
-format_client(char *out, size_t len, const struct sockaddr *sa,
-    socklen_t salen)
+format_client(char *out, size_t len, const struct sockaddr *sa)
 {
 	char host[INET6_ADDRSTRLEN];
 
-	if (sa == NULL || salen == 0 || sa->sa_family == AF_UNIX) {
+	if (sa == NULL) {
 		snprintf(out, len, "unix");
 	} else if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)
@@ -948,7 +1046,7 @@ format_client(char *out, size_t len, const struct sockaddr *sa,
 
 void
 conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
-    socklen_t salen)
+    socklen_t salen, bool proxy_protocol)
 {
 	struct conn *c;
 	struct timeval tv;
@@ -959,13 +1057,19 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 		close(fd);
 		return;
 	}
-	if (sa != NULL && sa->sa_family != AF_UNIX)
+	c->peer_unix = sa == NULL || salen == 0 || sa->sa_family == AF_UNIX;
+	if (!c->peer_unix) {
 		/* Responses are written whole: no reason to wait for more. */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		memcpy(&c->peer, sa, salen < sizeof(c->peer) ? salen :
+		    sizeof(c->peer));
+	}
 	c->ctx = ctx;
 	c->fd = fd;
 	c->file_fd = -1;
-	format_client(c->client, sizeof(c->client), sa, salen);
+	c->awaiting_proxy = proxy_protocol;
+	format_client(c->client, sizeof(c->client), c->peer_unix ? NULL :
+	    &c->peer.sa);
 	http_parser_init(&c->parser, HTTP_REQUEST);
 	c->parser.data = c;
 	LIST_INSERT_HEAD(&ctx->conns, c, entry);
@@ -973,7 +1077,7 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 	STATS_SET(ctx->stats->conns_open, ctx->nconns);
 	STATS_ADD(ctx->stats->conns_accepted, 1);
 	event_assign(&c->ev, ctx->base, fd, EV_READ | EV_PERSIST, conn_event, c);
-	/* The first request is due within header_timeout of the accept. */
+	/* The first request (and a PROXY header) is due within header_timeout. */
 	c->state = CONN_HEAD;
 	c->head_started = now_cached(ctx);
 	tv = tv_of(ctx->limits->header_timeout);

@@ -27,6 +27,7 @@ LIST_HEAD(conn_list, conn);
 
 struct conn_ctx {
 	struct event_base *base;
+	const struct config *cfg;
 	const struct http_limits *limits;
 	struct stats_proc *stats;
 	struct conn_list conns;
@@ -59,15 +60,17 @@ struct conn_ctx {
 
 /* Set up ctx for a worker's loop; -1 on allocation failure. */
 int conn_ctx_init(struct conn_ctx *ctx, struct event_base *base,
-    const struct http_limits *limits, struct stats_proc *stats);
+    const struct config *cfg, struct stats_proc *stats);
 void conn_ctx_free(struct conn_ctx *ctx);
 
 /*
  * Serve an accepted socket (non-blocking, close-on-exec); the connection
- * owns fd from here on, even on failure.
+ * owns fd from here on, even on failure. sa is the peer (NULL or AF_UNIX
+ * for a Unix-domain peer). With proxy_protocol the connection must start
+ * with a PROXY v1/v2 header, whose source address then stands for the peer.
  */
 void conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
-    socklen_t salen);
+    socklen_t salen, bool proxy_protocol);
 
 /*
  * Drain: idle connections are closed now (lingering close), busy ones after

@@ -32,6 +32,16 @@
  * away, for handshakes that were already under way. */
 #define RETIRE_SETTLE 0.2
 
+struct worker;
+
+/* One listening socket of this worker's slot. */
+struct wlistener {
+	struct worker *w;
+	int fd;
+	bool proxy_protocol;         /* connections start with a PROXY header */
+	struct event *ev;
+};
+
 struct worker {
 	const struct config *cfg;
 	unsigned slot;
@@ -39,8 +49,7 @@ struct worker {
 	struct stats_proc *stats;
 	int ipc_fd;
 	struct event *ipc_ev;
-	int *listen_fds;
-	struct event **accept_evs;
+	struct wlistener *listeners;
 	size_t nlisten;
 	bool accepting;
 	bool fd_starved;             /* accept hit EMFILE; logged once */
@@ -70,9 +79,9 @@ accept_enable(struct worker *w, bool on)
 		return;
 	for (size_t i = 0; i < w->nlisten; i++) {
 		if (on)
-			event_add(w->accept_evs[i], NULL);
+			event_add(w->listeners[i].ev, NULL);
 		else
-			event_del(w->accept_evs[i]);
+			event_del(w->listeners[i].ev);
 	}
 	w->accepting = on;
 }
@@ -80,7 +89,8 @@ accept_enable(struct worker *w, bool on)
 static void
 on_accept(evutil_socket_t fd, short what, void *arg)
 {
-	struct worker *w = arg;
+	struct wlistener *wl = arg;
+	struct worker *w = wl->w;
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	struct timeval tv;
@@ -98,7 +108,8 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd >= 0) {
 			w->fd_starved = false;
-			conn_accept(&w->conns, cfd, (struct sockaddr *)&sa, salen);
+			conn_accept(&w->conns, cfd, (struct sockaddr *)&sa, salen,
+			    wl->proxy_protocol);
 			continue;
 		}
 		switch (errno) {
@@ -185,8 +196,8 @@ worker_drain(struct worker *w, double limit, const char *why)
 	event_del(w->retire_ev);
 	/* The master keeps the sockets (and what is queued on them) open. */
 	for (size_t i = 0; i < w->nlisten; i++) {
-		close(w->listen_fds[i]);
-		w->listen_fds[i] = -1;
+		close(w->listeners[i].fd);
+		w->listeners[i].fd = -1;
 	}
 	conn_drain_all(&w->conns);
 	if (w->conns.nconns == 0) {
@@ -227,7 +238,7 @@ on_retire(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	/* A last sweep of the queues before they are left for good. */
 	for (size_t i = 0; w->accepting && i < w->nlisten; i++)
-		on_accept(w->listen_fds[i], EV_READ, w);
+		on_accept(w->listeners[i].fd, EV_READ, &w->listeners[i]);
 	worker_drain(w, w->cfg->graceful_timeout, "retired");
 }
 
@@ -355,20 +366,16 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 		log_error("%s", err);
 		return -1;
 	}
-	if (conn_ctx_init(&w->conns, w->base, &w->cfg->http, w->stats) == -1)
+	if (conn_ctx_init(&w->conns, w->base, w->cfg, w->stats) == -1)
 		return -1;
 	w->conns.router = w->router;
 	w->conns.on_close = on_conn_close;
 	w->conns.on_close_arg = w;
 
-	w->accept_evs = calloc(w->nlisten ? w->nlisten : 1,
-	    sizeof(*w->accept_evs));
-	if (w->accept_evs == NULL)
-		return -1;
 	for (size_t i = 0; i < w->nlisten; i++) {
-		w->accept_evs[i] = event_new(w->base, w->listen_fds[i],
-		    EV_READ | EV_PERSIST, on_accept, w);
-		if (w->accept_evs[i] == NULL)
+		w->listeners[i].ev = event_new(w->base, w->listeners[i].fd,
+		    EV_READ | EV_PERSIST, on_accept, &w->listeners[i]);
+		if (w->listeners[i].ev == NULL)
 			return -1;
 	}
 	w->resume_ev = evtimer_new(w->base, on_resume, w);
@@ -396,13 +403,12 @@ worker_free(struct worker *w)
 	router_free(w->router);        /* before the code it calls is unloaded */
 	modules_free(w->modules);
 	for (size_t i = 0; i < w->nlisten; i++) {
-		if (w->accept_evs != NULL && w->accept_evs[i] != NULL)
-			event_free(w->accept_evs[i]);
-		if (w->listen_fds[i] != -1)
-			close(w->listen_fds[i]);
+		if (w->listeners[i].ev != NULL)
+			event_free(w->listeners[i].ev);
+		if (w->listeners[i].fd != -1)
+			close(w->listeners[i].fd);
 	}
-	free(w->accept_evs);
-	free(w->listen_fds);
+	free(w->listeners);
 	for (size_t i = 0; i < w->nsignals; i++)
 		event_free(w->signals[i]);
 	if (w->resume_ev != NULL)
@@ -434,10 +440,14 @@ worker_run(const struct worker_boot *boot)
 	w.stats = &boot->stats->procs[boot->stats_idx];
 	w.ipc_fd = boot->ipc_fd;
 	w.nlisten = boot->nlisten;
-	w.listen_fds = calloc(w.nlisten ? w.nlisten : 1, sizeof(*w.listen_fds));
-	if (w.listen_fds == NULL)
+	w.listeners = calloc(w.nlisten ? w.nlisten : 1, sizeof(*w.listeners));
+	if (w.listeners == NULL)
 		return 1;
-	memcpy(w.listen_fds, boot->listen_fds, w.nlisten * sizeof(int));
+	for (size_t i = 0; i < w.nlisten; i++) {
+		w.listeners[i].w = &w;
+		w.listeners[i].fd = boot->listen_fds[i];
+		w.listeners[i].proxy_protocol = boot->listen_addrs[i]->proxy_protocol;
+	}
 
 	log_set_role("worker", (int)boot->slot);
 	snprintf(name, sizeof(name), "shoal worker %u", boot->slot);

@@ -24,6 +24,7 @@ struct worker_boot {
 	int stats_idx;
 	int ipc_fd;                  /* the worker's end of the IPC pair */
 	const int *listen_fds;       /* this slot's sockets, one per address */
+	const struct listen_addr *const *listen_addrs;  /* ... and their options */
 	size_t nlisten;
 };
 

@@ -105,7 +105,7 @@ fuzz_get(void)
 		fprintf(stderr, "fuzz_http: router_new: %s\n", err);
 		abort();
 	}
-	if (conn_ctx_init(&f.ctx, f.base, &f.cfg.http, &f.stats) == -1)
+	if (conn_ctx_init(&f.ctx, f.base, &f.cfg, &f.stats) == -1)
 		die("conn_ctx_init failed");
 	f.ctx.router = f.router;
 	ready = 1;
@@ -208,7 +208,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sv) == -1)
 		die("socketpair failed");
-	conn_accept(&f->ctx, sv[1], NULL, 0);
+	conn_accept(&f->ctx, sv[1], NULL, 0, false);
 
 	piece = split_size(data[0], size - 1);
 	if (data[0] & 8)

@@ -1,8 +1,9 @@
 /*
  * Unit tests for common/config.c: loading, validation messages, CLI
- * overrides, listen addresses, routes and modules (common/config_routes.c,
- * linked in), and the locator (common/config_locate.c, linked in; its
- * tests live here with its only user).
+ * overrides, listen addresses and trusted proxies (common/config_listen.c,
+ * linked in), routes and modules (common/config_routes.c, linked in), and
+ * the locator (common/config_locate.c, linked in; its tests live here with
+ * its only user).
  *
  * The group runs inside a mkdtemp directory (chdir'd into, so messages
  * read "shoal.json:3:3: ..." as a user would see them) that teardown
@@ -17,10 +18,12 @@
 
 #include "common/config.c"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <limits.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 static char tmpdir[PATH_MAX];
@@ -178,6 +181,13 @@ test_minimal_file_gets_defaults(void **state)
 	assert_true(cfg.http.keepalive_timeout > 60);
 	assert_true(cfg.http.write_timeout == 30);
 	assert_int_equal(cfg.http.max_connections, 10000);
+	assert_false(cfg.listen[0].proxy_protocol);
+	assert_int_equal(cfg.listen[0].mode, -1);
+	assert_int_equal(cfg.listen[0].uid, -1);
+	assert_int_equal(cfg.listen[0].gid, -1);
+	assert_null(cfg.trusted);
+	assert_int_equal(cfg.ntrusted, 0);
+	assert_false(cfg.trust_unix);
 	assert_default_routes(&cfg);
 	config_free(&cfg);
 	assert_zeroed(&cfg);
@@ -404,11 +414,15 @@ test_wrong_type(void **state)
 	expect_error("{\"log_level\": \"verbose\"}", NULL,
 	    "shoal.json:1:2: \"log_level\": expected \"error\", \"warn\", "
 	    "\"notice\", \"info\" or \"debug\", got \"verbose\"");
-	expect_error("{\"listen\": {\"host\": \"x\"}}", NULL,
+	expect_error("{\"listen\": 80}", NULL,
 	    "shoal.json:1:2: \"listen\": expected an address or an array of "
-	    "addresses, got an object");
+	    "addresses, got 80");
 	expect_error("{\"listen\": [\"*:80\",\n            8080]}", NULL,
-	    "shoal.json:2:13: \"listen\": expected an address string, got 8080");
+	    "shoal.json:2:13: \"listen\": expected an address string or object, "
+	    "got 8080");
+	expect_error("{\"listen\": [[\"*:80\"]]}", NULL,
+	    "shoal.json:1:13: \"listen\": expected an address string or object, "
+	    "got an array");
 	expect_error("{\"listen\": []}", NULL,
 	    "shoal.json:1:2: \"listen\": expected at least one address, got an "
 	    "empty array");
@@ -486,6 +500,437 @@ test_too_many_listen(void **state)
 	snprintf(want, sizeof(want), "shoal.json:1:2: \"listen\": expected at "
 	    "most %d addresses, got %d", CONFIG_MAX_LISTEN, CONFIG_MAX_LISTEN + 1);
 	expect_error(text, NULL, want);
+}
+
+static void
+test_listen_objects(void **state)
+{
+	const struct sockaddr_un *un;
+	struct config cfg;
+
+	(void)state;
+	load_ok(&cfg,
+	    "{\"listen\": [\n"
+	    "  \"127.0.0.1:8080\",\n"
+	    "  {\"address\": \"*:8081\", \"proxy_protocol\": true},\n"
+	    "  {\"address\": \"unix:/tmp/a.sock\", \"mode\": \"0660\",\n"
+	    "   \"owner\": \"root\", \"group\": \"root\"},\n"
+	    "  {\"address\": \"unix:/tmp/b.sock\", \"mode\": 432, \"owner\": 0,\n"
+	    "   \"group\": 4242, \"proxy_protocol\": false},\n"
+	    "  {\"address\": \"unix:/tmp/c.sock\", \"mode\": \"600\"},\n"
+	    "  {\"address\": \"[::1]:8082\"}\n"
+	    "]}", NULL);
+	assert_int_equal(cfg.nlisten, 6);
+	/* A string: the defaults. */
+	assert_string_equal(cfg.listen[0].text, "127.0.0.1:8080");
+	assert_false(cfg.listen[0].proxy_protocol);
+	assert_int_equal(cfg.listen[0].mode, -1);
+	assert_int_equal(cfg.listen[0].uid, -1);
+	assert_int_equal(cfg.listen[0].gid, -1);
+	/* Normalised like a string. */
+	assert_string_equal(cfg.listen[1].text, "0.0.0.0:8081");
+	assert_int_equal(cfg.listen[1].sa.ss_family, AF_INET);
+	assert_true(cfg.listen[1].proxy_protocol);
+	assert_int_equal(cfg.listen[1].mode, -1);
+	assert_int_equal(cfg.listen[1].uid, -1);
+	assert_int_equal(cfg.listen[1].gid, -1);
+	/* Names resolved at load. */
+	assert_string_equal(cfg.listen[2].text, "unix:/tmp/a.sock");
+	un = (const struct sockaddr_un *)&cfg.listen[2].sa;
+	assert_int_equal(un->sun_family, AF_UNIX);
+	assert_string_equal(un->sun_path, "/tmp/a.sock");
+	assert_false(cfg.listen[2].proxy_protocol);
+	assert_int_equal(cfg.listen[2].mode, 0660);
+	assert_int_equal(cfg.listen[2].uid, 0);
+	assert_int_equal(cfg.listen[2].gid, 0);
+	/* Numbers taken as they are; a decimal mode is decimal. */
+	assert_int_equal(cfg.listen[3].mode, 0660);
+	assert_int_equal(cfg.listen[3].uid, 0);
+	assert_int_equal(cfg.listen[3].gid, 4242);
+	assert_false(cfg.listen[3].proxy_protocol);
+	assert_int_equal(cfg.listen[4].mode, 0600);
+	assert_int_equal(cfg.listen[4].uid, -1);
+	assert_int_equal(cfg.listen[4].gid, -1);
+	assert_string_equal(cfg.listen[5].text, "[::1]:8082");
+	assert_int_equal(cfg.listen[5].mode, -1);
+	config_free(&cfg);
+
+	/* A lone object, like a lone string. */
+	load_ok(&cfg, "{\"listen\": {\"address\": \"unix:/tmp/d.sock\", "
+	    "\"mode\": \"0777\"}}", NULL);
+	assert_int_equal(cfg.nlisten, 1);
+	assert_string_equal(cfg.listen[0].text, "unix:/tmp/d.sock");
+	assert_int_equal(cfg.listen[0].mode, 0777);
+	config_free(&cfg);
+	load_ok(&cfg, "{\"listen\": [{\"address\": \"unix:/tmp/e.sock\", "
+	    "\"mode\": 0}]}", NULL);
+	assert_int_equal(cfg.listen[0].mode, 0);
+	config_free(&cfg);
+}
+
+static void
+test_listen_object_errors(void **state)
+{
+	(void)state;
+	/* Unknown keys first, located at the key. */
+	expect_error("{\"listen\": [\"*:80\",\n  {\"adress\": \"*:81\"}]}", NULL,
+	    "shoal.json:2:4: \"listen\": unknown key \"adress\"; did you mean "
+	    "\"address\"?");
+	expect_error("{\"listen\": [{\"address\": \"*:81\", \"proxy\": true}]}",
+	    NULL, "shoal.json:1:33: \"listen\": unknown key \"proxy\"");
+	expect_error("{\"listen\": [{\"address\": \"unix:/a\", \"owenr\": 0}]}",
+	    NULL, "shoal.json:1:36: \"listen\": unknown key \"owenr\"; did you "
+	    "mean \"owner\"?");
+	/* A lone object has no index. */
+	expect_error("{\"listen\": {\"address\": \"*:81\", \"mdoe\": 1}}", NULL,
+	    "shoal.json:1:32: \"listen\": unknown key \"mdoe\"; did you mean "
+	    "\"mode\"?");
+
+	/* "address": at the entry if missing, else at the key. */
+	expect_error("{\"listen\": [\"*:80\",\n  {\"mode\": \"0660\"}]}", NULL,
+	    "shoal.json:2:3: \"listen\": missing \"address\"");
+	expect_error("{\"listen\": [{}]}", NULL,
+	    "shoal.json:1:13: \"listen\": missing \"address\"");
+	expect_error("{\"listen\": [{\"address\": 80}]}", NULL,
+	    "shoal.json:1:14: \"listen\": \"address\": expected an address string, "
+	    "got 80");
+	expect_error("{\"listen\": [{\"proxy_protocol\": true,\n"
+	    "               \"address\": \"localhost:80\"}]}", NULL,
+	    "shoal.json:2:16: \"listen\": \"localhost:80\": \"localhost\" is not "
+	    "an IP address (host names are not resolved; use 127.0.0.1 or "
+	    "[::1])");
+	expect_error("{\"listen\": [{\"address\": \"unix:x.sock\"}]}", NULL,
+	    "shoal.json:1:14: \"listen\": \"unix:x.sock\": unix socket path must "
+	    "be absolute, e.g. unix:/run/shoal.sock");
+
+	expect_error("{\"listen\": [{\"address\": \"*:80\", \"proxy_protocol\": "
+	    "\"yes\"}]}", NULL, "shoal.json:1:33: \"listen\": \"proxy_protocol\": "
+	    "expected true or false, got \"yes\"");
+	expect_error("{\"listen\": [{\"address\": \"*:80\", \"proxy_protocol\": 1}]}",
+	    NULL, "shoal.json:1:33: \"listen\": \"proxy_protocol\": expected true "
+	    "or false, got 1");
+
+	/* A TCP socket has no file mode or owner, whatever the value. */
+	expect_error("{\"listen\": [{\"address\": \"*:80\", \"mode\": \"0660\"}]}",
+	    NULL, "shoal.json:1:33: \"listen\": \"mode\": only for unix: "
+	    "addresses");
+	expect_error("{\"listen\": [{\"address\": \"[::1]:80\",\n"
+	    "  \"owner\": \"nobody-at-all\"}]}", NULL,
+	    "shoal.json:2:3: \"listen\": \"owner\": only for unix: addresses");
+	expect_error("{\"listen\": [{\"group\": 0, \"address\": \"*:80\"}]}", NULL,
+	    "shoal.json:1:14: \"listen\": \"group\": only for unix: addresses");
+}
+
+static void
+test_listen_bad_mode(void **state)
+{
+	static const struct {
+		const char *mode, *got;
+	} cases[] = {
+		{ "\"0668\"", "\"0668\"" },
+		{ "\"66\"", "\"66\"" },
+		{ "\"00660\"", "\"00660\"" },
+		{ "\"4755\"", "\"4755\"" },      /* no setuid bits on a socket */
+		{ "\"rw-rw----\"", "\"rw-rw----\"" },
+		{ "\"\"", "\"\"" },
+		{ "800", "800" },        /* not octal digits: no hint */
+		{ "1000", "1000" },
+		{ "-1", "-1" },
+		{ "432.5", "432.5" },
+		{ "true", "true" },
+		{ "null", "null" },
+	};
+	char text[256], want[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(text, sizeof(text), "{\"listen\": [{\"address\": "
+		    "\"unix:/a\", \"mode\": %s}]}", cases[i].mode);
+		snprintf(want, sizeof(want), "shoal.json:1:36: \"listen\": "
+		    "\"mode\": expected an octal string such as \"0660\" or an "
+		    "integer from 0 to 511, got %s", cases[i].got);
+		expect_error(text, NULL, want);
+	}
+	/* Octal written unquoted is decimal to JSON: say so. */
+	expect_error("{\"listen\": [{\"address\": \"unix:/a\", \"mode\": 660}]}",
+	    NULL, "shoal.json:1:36: \"listen\": \"mode\": expected an octal "
+	    "string such as \"0660\" or an integer from 0 to 511, got 660; did "
+	    "you mean \"0660\"?");
+	expect_error("{\"listen\": [{\"address\": \"unix:/a\", \"mode\": 755}]}",
+	    NULL, "shoal.json:1:36: \"listen\": \"mode\": expected an octal "
+	    "string such as \"0660\" or an integer from 0 to 511, got 755; did "
+	    "you mean \"0755\"?");
+	/* The first past 0777 reads as octal too. */
+	expect_error("{\"listen\": [{\"address\": \"unix:/a\", \"mode\": 512}]}",
+	    NULL, "shoal.json:1:36: \"listen\": \"mode\": expected an octal "
+	    "string such as \"0660\" or an integer from 0 to 511, got 512; did "
+	    "you mean \"0512\"?");
+	/* The last integer taken. */
+	expect_error("{\"listen\": [{\"address\": \"*:80\"}, {\"address\": "
+	    "\"unix:/a\", \"mode\": 511}, \"unix:/a\"]}", NULL,
+	    "shoal.json:1:71: \"listen\": \"unix:/a\" is listed twice");
+}
+
+static void
+test_listen_bad_owner(void **state)
+{
+	(void)state;
+	expect_error("{\"listen\": [\"*:80\", {\"address\": \"unix:/a\",\n"
+	    "  \"owner\": \"no-such-user-shoal\"}]}", NULL,
+	    "shoal.json:2:3: \"listen\": \"owner\": no user "
+	    "\"no-such-user-shoal\"");
+	expect_error("{\"listen\": [{\"address\": \"unix:/a\", \"owner\": \"root\","
+	    " \"group\": \"no-such-group-shoal\"}]}", NULL,
+	    "shoal.json:1:53: \"listen\": \"group\": no group "
+	    "\"no-such-group-shoal\"");
+	expect_error("{\"listen\": [{\"address\": \"unix:/a\", \"owner\": \"\"}]}",
+	    NULL, "shoal.json:1:36: \"listen\": \"owner\": expected a user name "
+	    "or a uid from 0 to 2147483647, got \"\"");
+	expect_error("{\"listen\": [{\"address\": \"unix:/a\", \"owner\": -1}]}",
+	    NULL, "shoal.json:1:36: \"listen\": \"owner\": expected a user name "
+	    "or a uid from 0 to 2147483647, got -1");
+	expect_error("{\"listen\": [{\"address\": \"unix:/a\", \"owner\": "
+	    "2147483648}]}", NULL, "shoal.json:1:36: \"listen\": \"owner\": "
+	    "expected a user name or a uid from 0 to 2147483647, got 2147483648");
+	expect_error("{\"listen\": [{\"address\": \"unix:/a\", \"group\": [0]}]}",
+	    NULL, "shoal.json:1:36: \"listen\": \"group\": expected a group name "
+	    "or a gid from 0 to 2147483647, got an array");
+}
+
+static void
+test_listen_object_duplicate(void **state)
+{
+	(void)state;
+	/* Options do not make a second socket on the same address. */
+	expect_error("{\"listen\": [\"*:80\",\n"
+	    "  {\"proxy_protocol\": true, \"address\": \"0.0.0.0:80\"}]}", NULL,
+	    "shoal.json:2:28: \"listen\": \"0.0.0.0:80\" is listed twice (also "
+	    "as \"*:80\")");
+	expect_error("{\"listen\": [{\"address\": \"unix:/a\", \"mode\": \"0600\"},\n"
+	    "  \"unix:/a\"]}", NULL,
+	    "shoal.json:2:3: \"listen\": \"unix:/a\" is listed twice");
+}
+
+static void
+test_override_listen_unix(void **state)
+{
+	const struct sockaddr_un *un;
+	char err[256], path[200];
+	struct config cfg;
+	json_t *o = json_object();
+
+	(void)state;
+	assert_int_equal(config_override(o, "listen", "unix:/tmp/flag.sock", err,
+	    sizeof(err)), 0);
+	load_ok(&cfg, "{\"listen\": [{\"address\": \"unix:/tmp/file.sock\", "
+	    "\"mode\": \"0600\", \"proxy_protocol\": true}]}", o);
+	assert_int_equal(cfg.nlisten, 1);
+	assert_string_equal(cfg.listen[0].text, "unix:/tmp/flag.sock");
+	un = (const struct sockaddr_un *)&cfg.listen[0].sa;
+	assert_int_equal(un->sun_family, AF_UNIX);
+	assert_string_equal(un->sun_path, "/tmp/flag.sock");
+	/* The file's options went with the file's entry. */
+	assert_false(cfg.listen[0].proxy_protocol);
+	assert_int_equal(cfg.listen[0].mode, -1);
+	assert_int_equal(cfg.listen[0].uid, -1);
+	assert_int_equal(cfg.listen[0].gid, -1);
+	config_free(&cfg);
+	json_decref(o);
+
+	o = json_object();
+	assert_int_equal(config_override(o, "listen", "unix:tmp/rel.sock", err,
+	    sizeof(err)), 0);
+	expect_error("{}", o, "--listen: \"unix:tmp/rel.sock\": unix socket path "
+	    "must be absolute, e.g. unix:/run/shoal.sock");
+	json_decref(o);
+
+	/* 108 bytes of path: one past sun_path's room for the NUL. */
+	memset(path, 'a', sizeof(path));
+	memcpy(path, "unix:/", 6);
+	path[5 + 108] = '\0';
+	o = json_object();
+	assert_int_equal(config_override(o, "listen", path, err, sizeof(err)), 0);
+	expect_error("{}", o, "--listen: \"unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaa...\": unix socket path is 108 bytes; the limit is "
+	    "107");
+	json_decref(o);
+}
+
+/* cfg->trusted[i] is want ("10.0.0.0") / prefix. */
+static void
+assert_cidr(const struct cidr *c, int family, const char *want,
+    unsigned prefix)
+{
+	unsigned char addr[16] = { 0 };
+
+	assert_int_equal(c->family, family);
+	assert_int_equal(inet_pton(family, want, addr), 1);
+	assert_memory_equal(c->addr, addr, sizeof(addr));
+	assert_int_equal(c->prefix, prefix);
+}
+
+static void
+test_trusted_proxies(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	load_ok(&cfg, "{\"trusted_proxies\": [\"127.0.0.1/32\", \"10.0.0.0/8\", "
+	    "\"::1/128\", \"fd00::/8\", \"192.168.1.7\", \"2001:db8::1\", "
+	    "\"unix\", \"0.0.0.0/0\", \"::/0\", \"172.16.0.0/12\"]}", NULL);
+	assert_true(cfg.trust_unix);
+	assert_int_equal(cfg.ntrusted, 9);
+	assert_cidr(&cfg.trusted[0], AF_INET, "127.0.0.1", 32);
+	assert_cidr(&cfg.trusted[1], AF_INET, "10.0.0.0", 8);
+	assert_cidr(&cfg.trusted[2], AF_INET6, "::1", 128);
+	assert_cidr(&cfg.trusted[3], AF_INET6, "fd00::", 8);
+	/* A bare address is all its bits. */
+	assert_cidr(&cfg.trusted[4], AF_INET, "192.168.1.7", 32);
+	assert_cidr(&cfg.trusted[5], AF_INET6, "2001:db8::1", 128);
+	assert_cidr(&cfg.trusted[6], AF_INET, "0.0.0.0", 0);
+	assert_cidr(&cfg.trusted[7], AF_INET6, "::", 0);
+	assert_cidr(&cfg.trusted[8], AF_INET, "172.16.0.0", 12);
+	config_free(&cfg);
+	assert_zeroed(&cfg);
+
+	load_ok(&cfg, "{\"trusted_proxies\": [\"unix\"]}", NULL);
+	assert_true(cfg.trust_unix);
+	assert_int_equal(cfg.ntrusted, 0);
+	config_free(&cfg);
+
+	load_ok(&cfg, "{\"trusted_proxies\": []}", NULL);
+	assert_false(cfg.trust_unix);
+	assert_int_equal(cfg.ntrusted, 0);
+	assert_null(cfg.trusted);
+	config_free(&cfg);
+}
+
+static void
+test_trusted_proxies_bad(void **state)
+{
+	static const struct {
+		const char *in, *err;
+	} cases[] = {
+		{ "10.0.0.1/8", "host bits set; did you mean 10.0.0.0/8?" },
+		{ "192.168.1.1/24", "host bits set; did you mean 192.168.1.0/24?" },
+		{ "172.31.0.0/12", "host bits set; did you mean 172.16.0.0/12?" },
+		{ "fd00::1/8", "host bits set; did you mean fd00::/8?" },
+		{ "fd12:3456::/15", "host bits set; did you mean fd12::/15?" },
+		{ "10.0.0.0/33", "bad prefix \"33\"; expected a number from 0 to "
+		  "32" },
+		{ "::/129", "bad prefix \"129\"; expected a number from 0 to 128" },
+		{ "10.0.0.0/", "bad prefix \"\"; expected a number from 0 to 32" },
+		{ "10.0.0.0/-1", "bad prefix \"-1\"; expected a number from 0 to "
+		  "32" },
+		{ "10.0.0.0/8x", "bad prefix \"8x\"; expected a number from 0 to "
+		  "32" },
+		{ "10.0.0.0/0008", "bad prefix \"0008\"; expected a number from 0 "
+		  "to 32" },
+		{ "10.0.0.0/8/8", "bad prefix \"8/8\"; expected a number from 0 to "
+		  "32" },
+		{ "300.0.0.0/8", "\"300.0.0.0\" is not an IPv4 address" },
+		{ "10.0.0/8", "\"10.0.0\" is not an IPv4 address" },
+		{ "fd00::g/8", "\"fd00::g\" is not an IPv6 address" },
+		{ "[::1]", "\"[::1]\" is not an IPv6 address" },
+		{ "localhost", "expected an IP address, a range such as "
+		  "10.0.0.0/8, or \"unix\"" },
+		{ "UNIX", "expected an IP address, a range such as 10.0.0.0/8, "
+		  "or \"unix\"" },
+		{ "", "expected an IP address, a range such as 10.0.0.0/8, or "
+		  "\"unix\"" },
+		{ "/8", "expected an IP address, a range such as 10.0.0.0/8, or "
+		  "\"unix\"" },
+	};
+	char text[256], want[512], quoted[80];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		/* Located at the element, after a good one. */
+		snprintf(text, sizeof(text), "{\"trusted_proxies\": [\"unix\",\n"
+		    "  \"%s\"]}", cases[i].in);
+		snprintf(want, sizeof(want), "shoal.json:2:3: \"trusted_proxies\": "
+		    "%s: %s", cfg_quote(cases[i].in, quoted, sizeof(quoted)),
+		    cases[i].err);
+		expect_error(text, NULL, want);
+	}
+	expect_error("{\"trusted_proxies\": \"10.0.0.0/8\"}", NULL,
+	    "shoal.json:1:2: \"trusted_proxies\": expected an array of address "
+	    "ranges, got \"10.0.0.0/8\"");
+	expect_error("{\"trusted_proxies\": null}", NULL,
+	    "shoal.json:1:2: \"trusted_proxies\": expected an array of address "
+	    "ranges, got null");
+	expect_error("{\"trusted_proxies\": [\"10.0.0.0/8\", 10]}", NULL,
+	    "shoal.json:1:36: \"trusted_proxies\": expected an address range "
+	    "string, got 10");
+}
+
+static void
+test_too_many_trusted_proxies(void **state)
+{
+	char text[CFG_MAX_TRUSTED * 24 + 64], want[128];
+	size_t n = 0;
+	int i;
+
+	(void)state;
+	n += (size_t)snprintf(text + n, sizeof(text) - n,
+	    "{\"trusted_proxies\": [");
+	for (i = 0; i <= CFG_MAX_TRUSTED; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+		    "%s\"10.%d.%d.0/24\"", i ? ", " : "", i / 256, i % 256);
+	snprintf(text + n, sizeof(text) - n, "]}");
+	snprintf(want, sizeof(want), "shoal.json:1:2: \"trusted_proxies\": "
+	    "expected at most %d ranges, got %d", CFG_MAX_TRUSTED,
+	    CFG_MAX_TRUSTED + 1);
+	expect_error(text, NULL, want);
+}
+
+static void
+test_override_trusted_proxies(void **state)
+{
+	struct config cfg;
+	char err[256];
+	json_t *o = json_object();
+
+	(void)state;
+	assert_int_equal(config_override(o, "trusted-proxies", "fd00::/8", err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_override(o, "trusted-proxies", "10.1.2.3", err,
+	    sizeof(err)), 0);
+	/* The flags replace the file's list, "unix" and all. */
+	load_ok(&cfg, "{\"trusted_proxies\": [\"127.0.0.1\", \"unix\"]}", o);
+	assert_false(cfg.trust_unix);
+	assert_int_equal(cfg.ntrusted, 2);
+	assert_cidr(&cfg.trusted[0], AF_INET6, "fd00::", 8);
+	assert_cidr(&cfg.trusted[1], AF_INET, "10.1.2.3", 32);
+	config_free(&cfg);
+
+	assert_int_equal(config_override(o, "trusted-proxies", "unix", err,
+	    sizeof(err)), 0);
+	load_ok(&cfg, "{}", o);
+	assert_true(cfg.trust_unix);
+	assert_int_equal(cfg.ntrusted, 2);
+	config_free(&cfg);
+
+	assert_int_equal(config_override(o, "trusted-proxies", "10.0.0.1/8", err,
+	    sizeof(err)), 0);
+	expect_error("{}", o, "--trusted-proxies: \"10.0.0.1/8\": host bits set; "
+	    "did you mean 10.0.0.0/8?");
+	json_decref(o);
+
+	o = json_object();
+	assert_int_equal(config_override(o, "trusted-proxies", "::1/200", err,
+	    sizeof(err)), 0);
+	expect_error("{\"trusted_proxies\": [\"unix\"]}", o, "--trusted-proxies: "
+	    "\"::1/200\": bad prefix \"200\"; expected a number from 0 to 128");
+	json_decref(o);
+
+	assert_int_equal(config_override(o = json_object(), "trusted-proxys",
+	    "::1", err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown option --trusted-proxys; did you mean "
+	    "--trusted-proxies?");
+	json_decref(o);
 }
 
 static void
@@ -1492,6 +1937,10 @@ test_parse_listen_good(void **state)
 			fail_msg("%s: %s", cases[i].in, err);
 		assert_string_equal(la.text, cases[i].norm);
 		assert_int_equal(la.sa.ss_family, cases[i].family);
+		assert_false(la.proxy_protocol);
+		assert_int_equal(la.mode, -1);
+		assert_int_equal(la.uid, -1);
+		assert_int_equal(la.gid, -1);
 		if (cases[i].family == AF_INET)
 			assert_int_equal(ntohs(((struct sockaddr_in *)&la.sa)->sin_port),
 			    cases[i].port);
@@ -1716,18 +2165,34 @@ test_no_fd_leak(void **state)
 	write_file("good.json", "{\"workers\": 2}");
 	write_file("bad.json", "{\"workers\": 0}");
 	write_file("broken.json", "{");
+	/* getpwnam and getgrnam open files of their own. */
+	write_file("owner.json", "{\"listen\": [{\"address\": \"unix:/x\", "
+	    "\"owner\": \"root\", \"group\": \"root\"}]}");
+	write_file("noowner.json", "{\"listen\": [{\"address\": \"unix:/x\", "
+	    "\"owner\": \"no-such-user-shoal\"}]}");
 	assert_int_equal(mkdir("fdleak.d", 0700), 0);
 	pid = fork();
 	assert_true(pid != -1);
 	if (pid == 0) {
 		/* valgrind refuses setrlimit(NOFILE); the fd check still holds. */
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
-		ok = (lowest = dup(0)) != -1 && close(lowest) == 0;
+		/*
+		 * Once first: a name service cache (nscd, sssd) may keep a
+		 * socket open for the process's life, which is no leak.
+		 */
+		ok = config_load(&cfg, "owner.json", NULL, err, sizeof(err)) == 0;
+		config_free(&cfg);
+		ok = ok && (lowest = dup(0)) != -1 && close(lowest) == 0;
 		for (i = 0; ok && i < 64; i++) {
 			ok = config_load(&cfg, "good.json", NULL, err,
 			    sizeof(err)) == 0;
 			config_free(&cfg);
+			ok = ok && config_load(&cfg, "owner.json", NULL, err,
+			    sizeof(err)) == 0;
+			config_free(&cfg);
 			ok = ok &&
+			    config_load(&cfg, "noowner.json", NULL, err,
+			    sizeof(err)) == -1 &&
 			    config_load(&cfg, "bad.json", NULL, err,
 			    sizeof(err)) == -1 &&
 			    config_load(&cfg, "broken.json", NULL, err,
@@ -1765,6 +2230,16 @@ main(void)
 		cmocka_unit_test(test_bad_address),
 		cmocka_unit_test(test_duplicate_listen),
 		cmocka_unit_test(test_too_many_listen),
+		cmocka_unit_test(test_listen_objects),
+		cmocka_unit_test(test_listen_object_errors),
+		cmocka_unit_test(test_listen_bad_mode),
+		cmocka_unit_test(test_listen_bad_owner),
+		cmocka_unit_test(test_listen_object_duplicate),
+		cmocka_unit_test(test_override_listen_unix),
+		cmocka_unit_test(test_trusted_proxies),
+		cmocka_unit_test(test_trusted_proxies_bad),
+		cmocka_unit_test(test_too_many_trusted_proxies),
+		cmocka_unit_test(test_override_trusted_proxies),
 		cmocka_unit_test(test_respawn_min_above_max),
 		cmocka_unit_test(test_top_level_not_object),
 		cmocka_unit_test(test_unreadable_file),

@@ -1,0 +1,1363 @@
+"""
+shoal behind a real NGINX: Unix-domain and TCP upstreams, the client address
+from X-Forwarded-For / X-Real-IP (trusted_proxies) and from PROXY protocol
+v1/v2 headers, upstream keep-alive, and reload / upgrade / scale / a killed
+worker under load through NGINX.
+
+Each test_* function is one acceptance point; run with tests/integration/run.py.
+
+NGINX (/usr/sbin/nginx, Debian nginx-light; the stream module for PROXY
+protocol comes from libnginx-mod-stream) runs in the foreground (`daemon
+off;`, `master_process on;`) from a private prefix in the test's temp dir:
+its own config, pid file, error log, access log (status, upstream status,
+times, upstream address, connection numbers) and temp paths. It listens on
+free loopback ports only, is started in its own session and is stopped by its
+pid (SIGQUIT, then SIGTERM, then SIGKILL of its own process group only).
+
+A test whose feature the binary under test does not have yet (its
+configuration key is refused by `shoal --check`) is skipped with the reason.
+Measured counts go to the notes (run.py -v prints them).
+"""
+
+import grp
+import json
+import os
+import pwd
+import re
+import signal
+import socket
+import stat
+import struct
+import subprocess
+import time
+
+import harness
+from harness import (RawConn, Shoal, Skip, alive, deadline, note, remaining, run_cli,
+                     wait_until)
+from load import Load
+
+HELLO = b"Hello, World!"
+
+NGINX_BIN = "/usr/sbin/nginx"
+STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
+
+ROUTES = [
+    {"path": "/", "handler": "hello"},
+    {"path": "/healthz", "handler": "health"},
+    {"path": "/echo", "handler": "echo"},
+]
+
+# a clearly "from a header" address, and a forged one
+DOC_ADDR = "203.0.113.7"
+FORGED = "6.6.6.6"
+# the client's own source address when it goes through NGINX: any 127/8
+# address is local, so binding to it before connect works on loopback
+CLIENT_SRC = "127.0.0.2"
+
+
+# ---------------------------------------------------------------------------
+# shoal: config file, feature probe, control
+
+def write_config(path, listen, workers=2, routes=ROUTES, extra=None):
+    cfg = {"listen": listen, "workers": workers, "routes": routes}
+    cfg.update(extra or {})
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    os.rename(tmp, path)      # a reload never reads half a file
+
+
+# what `shoal --check` says about a key or a listen form it does not know yet
+_UNSUPPORTED = re.compile(r"unknown key|expected an address string|got an object|"
+                          r"not supported|unsupported")
+
+
+def require(feature, listen, extra=None, unsupported=_UNSUPPORTED):
+    """Skip the test if `shoal --check` refuses a config using feature as
+    something it does not know; fail if it refuses it for another reason."""
+    d = harness.tmpdir()
+    probe = os.path.join(d, "probe-%s.json" % re.sub(r"\W+", "_", feature))
+    write_config(probe, listen, extra=extra)
+    rc, out, err = run_cli(["--check", "-c", probe])
+    if rc == 2 and unsupported.search(err):
+        raise Skip("%s: not in this binary yet (shoal --check: %s)" % (feature, err.strip()))
+    assert rc == 0, "shoal --check of a config with %s: exit %d, stderr %r (config %s)" % (
+        feature, rc, err.strip(), json.dumps({"listen": listen, **(extra or {})}))
+
+
+def require_unix_listener(path):
+    require("unix listener", ["127.0.0.1:%d" % harness.free_port(), "unix:" + path],
+            unsupported=re.compile(_UNSUPPORTED.pattern + r"|unix"))
+
+
+def sock_path(name):
+    """A Unix socket path in the test's temp dir (sun_path holds 107 bytes)."""
+    p = os.path.join(harness.tmpdir(), name)
+    assert len(p.encode()) < 100, "socket path too long for sun_path: %s" % p
+    return p
+
+
+def start_server(listen, workers=2, extra=None, args=()):
+    """A started Shoal on -c FILE. listen[0] must be a plain TCP address on
+    127.0.0.1: the harness checks readiness with GET /healthz there. Sets
+    .config, .control, .port (listen[0]'s), .nworkers."""
+    d = harness.tmpdir()
+    n = len([f for f in os.listdir(d) if f.startswith("shoal") and f.endswith(".json")])
+    cfg = os.path.join(d, "shoal%d.json" % n)
+    ctl_path = os.path.join(d, "ctl%d.sock" % n)
+    write_config(cfg, listen, workers, extra=extra)
+    first = listen[0]
+    assert isinstance(first, str) and first.startswith("127.0.0.1:"), first
+    s = Shoal(["-c", cfg, "--control", ctl_path] + list(args))
+    s.ports = [int(first.rsplit(":", 1)[1])]
+    s.nworkers = workers
+    s.config = cfg
+    s.control = ctl_path
+    s.start()
+    return s
+
+
+def ctl(control, *args, timeout=20.0):
+    """Run `shoal ARGS --control PATH`: (exit status, stdout, stderr)."""
+    rc, out, err = run_cli(list(args) + ["--control", control], timeout=timeout)
+    note("shoal %s -> %d %s%s" % (" ".join(args), rc, out.strip(),
+                                  (" | stderr: " + err.strip()) if err.strip() else ""))
+    return rc, out, err
+
+
+def status(control):
+    rc, out, err = run_cli(["status", "--json", "--control", control], timeout=10)
+    assert rc == 0, "shoal status --json: exit %d, stderr %r" % (rc, err[-500:])
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        raise AssertionError("shoal status --json printed no JSON (%s): %r" % (e, out[:500]))
+
+
+def totals(control):
+    """(totals.accepted, totals.requests) of `shoal status --json`; Skip if
+    this binary does not report accepted connections yet."""
+    st = status(control)
+    t = st.get("totals") or {}
+    if "accepted" not in t:
+        raise Skip("shoal status --json has no totals.accepted yet (totals: %s)" % t)
+    return int(t["accepted"]), int(t.get("requests", -1))
+
+
+def brief(st):
+    procs = ", ".join("%d:%d/g%d/%s/c%s" % (p["slot"], p["pid"], p["generation"], p["state"],
+                                            p.get("connections", "?"))
+                      for p in st.get("processes", []))
+    return ("pid %s gen %s workers %s op %s draining %s [%s]"
+            % (st.get("pid"), st.get("generation"), st.get("workers"), st.get("operation"),
+               st.get("draining"), procs))
+
+
+def settled(control, n, timeout=10.0):
+    """Wait until status shows no operation, nothing draining and exactly n
+    serving processes in slots 0..n-1; returns the status."""
+    last = [None]
+
+    def ok():
+        st = status(control)
+        last[0] = st
+        procs = st["processes"]
+        return st if (st["operation"] is None and st["draining"] == 0 and st["workers"] == n
+                      and len(procs) == n
+                      and sorted(p["slot"] for p in procs) == list(range(n))
+                      and all(p["state"] == "serving" for p in procs)) else None
+    try:
+        return wait_until(ok, timeout, 0.05, "status to settle")
+    except AssertionError:
+        raise AssertionError("status did not settle on %d serving workers within %.0fs; last: %s"
+                             % (n, timeout, brief(last[0]) if last[0] else None))
+
+
+def read_pidfile(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return None
+
+
+def kill_masters(s, pids):
+    """Cleanup of upgraded masters (no longer our children): SIGTERM each one
+    still alive and still in s's process group, then SIGKILL the group."""
+    left = [p for p in pids if alive(p) and harness.proc_pgid(p) == s.pid]
+    for p in left:
+        try:
+            os.kill(p, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    if left:
+        note("cleanup: SIGTERM to masters %s" % left)
+        try:
+            wait_until(lambda: not any(alive(p) for p in left), 3, 0.05, "masters to exit")
+        except AssertionError:
+            pass
+    if harness.group_members(s.pid):
+        harness._killpg_if_ours(s.pid, s.starttime, signal.SIGKILL)
+
+
+def shoal_log_lines(s, start, end=None, levels=("warn", "error", "notice")):
+    """Lines of s's log between two character offsets whose level is one of levels."""
+    text = s.log_text()[start:end]
+    rx = re.compile(r"\b(%s):" % "|".join(levels))
+    return [l for l in text.splitlines() if rx.search(l)]
+
+
+# ---------------------------------------------------------------------------
+# /proc: who holds which connection
+
+def unix_rows():
+    """[(inode, flags, state, path)] of /proc/net/unix."""
+    out = []
+    try:
+        with open("/proc/net/unix") as f:
+            lines = f.read().splitlines()[1:]
+    except OSError:
+        return out
+    for line in lines:
+        p = line.split()
+        if len(p) < 7:
+            continue
+        out.append((int(p[6]), int(p[3], 16), int(p[5], 16), p[7] if len(p) > 7 else ""))
+    return out
+
+
+UNIX_LISTENING = 0x00010000      # __SO_ACCEPTCON in /proc/net/unix flags
+UNIX_CONNECTED = 3               # SS_CONNECTED
+
+
+def unix_listener_inodes(path):
+    return {ino for ino, flags, st, p in unix_rows() if p == path and flags & UNIX_LISTENING}
+
+
+def open_conns(pid, tcp_port=None, unix_path=None):
+    """(tcp, unix): how many accepted connections of shoal's TCP port and of
+    its Unix socket pid holds open right now."""
+    inodes = harness.socket_inodes(pid)
+    tcp = 0
+    if tcp_port is not None:
+        tcp = sum(1 for r in harness.tcp_table()
+                  if r.local_port == tcp_port and r.state != harness.TCP_LISTEN
+                  and r.inode in inodes)
+    ux = 0
+    if unix_path is not None:
+        ux = sum(1 for ino, flags, st, p in unix_rows()
+                 if p == unix_path and not flags & UNIX_LISTENING and ino in inodes)
+    return tcp, ux
+
+
+# ---------------------------------------------------------------------------
+# clients
+
+class BoundConn(RawConn):
+    """A RawConn whose socket is bound to a source address before connect
+    (any 127/8 address is ours on loopback)."""
+
+    def __init__(self, port, src, host="127.0.0.1", timeout=3.0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        self.eof = False
+        self.last_head = b""
+        try:
+            self.sock.bind((src, 0))
+            self.sock.connect((host, port))
+        except BaseException:
+            self.sock.close()
+            raise
+        self.local_port = self.sock.getsockname()[1]
+        self.server_port = port
+
+
+class UnixConn(RawConn):
+    """A RawConn over a Unix-domain stream socket."""
+
+    def __init__(self, path, timeout=3.0):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.buf = b""
+        self.eof = False
+        self.last_head = b""
+        try:
+            self.sock.connect(path)
+        except BaseException:
+            self.sock.close()
+            raise
+        self.local_port = None
+        self.server_port = None
+
+
+def req(path="/", headers=(), keepalive=False, host="127.0.0.1"):
+    h = "GET %s HTTP/1.1\r\nHost: %s\r\n" % (path, host)
+    if not keepalive:
+        h += "Connection: close\r\n"
+    h += "".join("%s: %s\r\n" % kv for kv in headers)
+    return (h + "\r\n").encode("latin-1")
+
+
+def parse_echo(code, body, what):
+    assert code == 200, "%s -> %d %r" % (what, code, body[:300])
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise AssertionError("%s: echo answered no JSON: %r" % (what, body[:300]))
+
+
+def echo_via(conn, headers=(), what="GET /echo"):
+    """GET /echo on conn (closed afterwards): the echo JSON."""
+    with conn:
+        conn.send(req("/echo", headers))
+        code, h, body = conn.recv_response(timeout=5)
+    return parse_echo(code, body, what)
+
+
+def header_of(echo, name):
+    vals = [v for k, v in echo.get("headers", []) if (k or "").lower() == name.lower()]
+    return ", ".join(vals) if vals else None
+
+
+def get_via(conn, path="/"):
+    with conn:
+        conn.send(req(path))
+        return conn.recv_response(timeout=5)
+
+
+# ---------------------------------------------------------------------------
+# NGINX
+
+ACCESS_FORMAT = ("$msec|$time_iso8601|$remote_addr:$remote_port|$request|$status|"
+                 "$upstream_status|$request_time|$upstream_addr|$upstream_connect_time|"
+                 "$upstream_response_time|$connection|$connection_requests")
+ACCESS_FIELDS = ("msec", "time", "client", "request", "status", "upstream_status",
+                 "request_time", "upstream_addr", "upstream_connect_time",
+                 "upstream_response_time", "connection", "connection_requests")
+
+# error log lines that say NGINX lost a request (or a connection) to shoal
+BAD_ERROR = re.compile(r"upstream prematurely closed|connect\(\) (?:to \S+ )?failed|"
+                       r"reset by peer|[Bb]roken pipe|no live upstreams|upstream timed out")
+
+
+def upstream_block(name, server):
+    return """
+    upstream %s {
+        server %s;
+        keepalive 16;
+        keepalive_timeout 60s;        # < shoal's keepalive_timeout (75 s)
+        keepalive_requests 10000;
+    }
+""" % (name, server)
+
+
+def proxy_server(port, upstream):
+    """A server block modelled on scripts/nginx/shoal.conf."""
+    return """
+    server {
+        listen 127.0.0.1:%d;
+        location / {
+            proxy_pass http://%s;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_next_upstream error timeout;
+            proxy_connect_timeout 5s;
+            proxy_read_timeout 10s;
+        }
+    }
+""" % (port, upstream)
+
+
+class Nginx:
+    """A foreground NGINX (daemon off, master_process on) with a private prefix
+    under the test's temp dir. http: text inside http {}; stream: text inside
+    stream {} (the module is loaded) or None. ports: the ports it listens on
+    (checked at start)."""
+
+    def __init__(self, http="", stream=None, ports=(), name="nginx", user=None,
+                 worker_processes=2):
+        self.prefix = os.path.join(harness.tmpdir(), name)
+        for sub in ("", "logs", "tmp"):
+            os.makedirs(os.path.join(self.prefix, sub), exist_ok=True)
+        self.name = name
+        self.ports = list(ports)
+        self.conf = os.path.join(self.prefix, "nginx.conf")
+        self.pid_file = os.path.join(self.prefix, "nginx.pid")
+        self.log_path = os.path.join(self.prefix, "logs", "error.log")     # run.py prints its tail
+        self.out_path = os.path.join(self.prefix, "logs", "access.log")
+        self.std_path = os.path.join(self.prefix, "logs", "stderr.log")
+        if user is None and os.geteuid() == 0:
+            user = "root root"
+        tmp = os.path.join(self.prefix, "tmp")
+        text = ["daemon off;", "master_process on;", "worker_processes %d;" % worker_processes,
+                "pid %s;" % self.pid_file, "error_log %s notice;" % self.log_path]
+        if user and os.geteuid() == 0:
+            text.append("user %s;" % user)
+        if stream is not None:
+            text.append("load_module %s;" % STREAM_MODULE)
+        text.append("events { worker_connections 1024; }")
+        text.append("""http {
+    log_format shoal '%s';
+    access_log %s shoal;
+    client_body_temp_path %s/body;
+    proxy_temp_path %s/proxy;
+    fastcgi_temp_path %s/fastcgi;
+    uwsgi_temp_path %s/uwsgi;
+    scgi_temp_path %s/scgi;
+%s
+}""" % (ACCESS_FORMAT, self.out_path, tmp, tmp, tmp, tmp, tmp, http))
+        if stream is not None:
+            text.append("stream {\n%s\n}" % stream)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(text) + "\n")
+        self.proc = None
+        self.pid = None
+        self.starttime = None
+
+    def __repr__(self):
+        return "<Nginx pid=%s ports=%s>" % (self.pid, self.ports)
+
+    def _cmd(self, *extra):
+        return [NGINX_BIN, "-p", self.prefix + "/", "-c", self.conf, "-e", self.log_path] + \
+            list(extra)
+
+    def start(self, timeout=5.0):
+        if not os.access(NGINX_BIN, os.X_OK):
+            raise Skip("no NGINX at %s (Debian nginx-light)" % NGINX_BIN)
+        t = subprocess.run(self._cmd("-t", "-q"), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
+        assert t.returncode == 0, "nginx -t refused %s: %s" % (
+            self.conf, t.stdout.decode("utf-8", "replace").strip() or self.error_log()[-2000:])
+        note("start: " + " ".join(self._cmd()))
+        with open(self.std_path, "ab") as out:
+            self.proc = subprocess.Popen(self._cmd(), stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         close_fds=True)
+        self.pid = self.proc.pid
+        self.starttime = harness.proc_starttime(self.pid)
+        harness._state["servers"].append(self)      # run.py's cleanup and failure report
+        dl = deadline(timeout)
+
+        def up():
+            if self.proc.poll() is not None:
+                raise AssertionError("nginx exited with status %s at start: %s %s" % (
+                    self.proc.returncode, self.error_log()[-2000:], self._std()[-1000:]))
+            if read_pidfile(self.pid_file) != self.pid:
+                return False
+            for p in self.ports:
+                if not harness.port_in_use(p):
+                    return False
+            return True
+        wait_until(up, remaining(dl), 0.02, "nginx (pid %d) to listen on %s" % (
+            self.pid, self.ports))
+        return self
+
+    def _std(self):
+        try:
+            with open(self.std_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout=5.0):
+        """Graceful stop (SIGQUIT to the master's pid), then SIGTERM, then
+        SIGKILL of its own process group. Returns a remark or None."""
+        if self.proc is None or self.proc.poll() is not None:
+            if self.proc is not None and harness.group_members(self.pid):
+                harness._killpg_if_ours(self.pid, self.starttime, signal.SIGKILL)
+            return None
+        remark = None
+        for sig, wait in ((signal.SIGQUIT, timeout), (signal.SIGTERM, 2.0)):
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                remark = "nginx pid %d still running %.0fs after %s" % (
+                    self.pid, wait, signal.Signals(sig).name)
+        if self.proc.poll() is None or harness.group_members(self.pid):
+            harness._killpg_if_ours(self.pid, self.starttime, signal.SIGKILL)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                remark = "nginx pid %d did not die after SIGKILL" % self.pid
+        return remark
+
+    def _cleanup(self):
+        return self.stop(timeout=2.0)
+
+    # -- logs
+
+    def error_log(self, start=0):
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(start)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, n=40):
+        return "\n".join(self.error_log().splitlines()[-n:])
+
+    def out_tail(self, n=40):
+        try:
+            with open(self.out_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return None
+        return "\n".join(text.splitlines()[-n:]) or None
+
+    def offsets(self):
+        """(error log size, access log size): a mark for error_lines/access_records."""
+        def size(p):
+            try:
+                return os.path.getsize(p)
+            except OSError:
+                return 0
+        return size(self.log_path), size(self.out_path)
+
+    def bad_error_lines(self, start=0, end=None):
+        """Error log lines (from byte offset start) where NGINX lost a request
+        or connection to the upstream."""
+        text = self.error_log(start)
+        if end is not None:
+            text = text[:max(0, end - start)]
+        return [l for l in text.splitlines() if BAD_ERROR.search(l) and "upstream" in l]
+
+    def access_records(self, start=0, end=None):
+        """Access log records (dicts of ACCESS_FIELDS plus 'line') from byte offset start."""
+        try:
+            with open(self.out_path, "rb") as f:
+                f.seek(start)
+                data = f.read() if end is None else f.read(max(0, end - start))
+        except OSError:
+            return []
+        out = []
+        for line in data.decode("utf-8", "replace").splitlines():
+            parts = line.split("|")
+            if len(parts) != len(ACCESS_FIELDS):
+                continue
+            rec = dict(zip(ACCESS_FIELDS, parts))
+            rec["line"] = line
+            out.append(rec)
+        return out
+
+
+def upstream_codes(rec):
+    """The upstream statuses of a record ('502, 200' -> ['502', '200'])."""
+    return [c for c in re.split(r"[\s,:]+", rec["upstream_status"]) if c and c != "-"]
+
+
+def gateway_errors(records):
+    """Records with a 502/504 in the final status or in any upstream attempt."""
+    return [r for r in records if r["status"] in ("502", "504")
+            or any(c in ("502", "504") for c in upstream_codes(r))]
+
+
+def utc_of_msec(msec):
+    t = float(msec)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
+
+
+def fmt_access(recs, limit=15):
+    out = ["  %s %s" % (utc_of_msec(r["msec"]), r["line"]) for r in recs[:limit]]
+    if len(recs) > limit:
+        out.append("  ... and %d more" % (len(recs) - limit))
+    return out
+
+
+def fmt_lines(lines, limit=15):
+    out = ["  " + l for l in lines[:limit]]
+    if len(lines) > limit:
+        out.append("  ... and %d more" % (len(lines) - limit))
+    return out
+
+
+def wait_through(port, path="/healthz", timeout=5.0):
+    """GET path through NGINX until 200 (NGINX and its upstream both up)."""
+    last = [None]
+
+    def ok():
+        try:
+            code, _, body = harness.http_get(port, path, timeout=2.0)
+            last[0] = "%d %r" % (code, body[:80])
+            return code == 200
+        except OSError as e:
+            last[0] = str(e)
+            return False
+    try:
+        wait_until(ok, timeout, 0.05, "GET %s through NGINX" % path)
+    except AssertionError:
+        raise AssertionError("GET %s through NGINX on port %d never answered 200 (last: %s)" % (
+            path, port, last[0]))
+
+
+# ---------------------------------------------------------------------------
+# 1. requests through NGINX over a Unix-socket and a TCP upstream
+
+@harness.timeout(30)
+def test_nginx_unix_and_tcp_upstreams_answer_200():
+    usock = sock_path("http.sock")
+    require_unix_listener(usock)
+    tport = harness.free_port()
+    s = start_server(["127.0.0.1:%d" % tport, "unix:" + usock], workers=2)
+    st = os.stat(usock)
+    assert stat.S_ISSOCK(st.st_mode), "%s is not a socket (mode %o)" % (usock, st.st_mode)
+    # straight to the Unix socket first
+    code, _, body = get_via(UnixConn(usock))
+    assert code == 200 and body == HELLO, "GET / on %s -> %d %r" % (usock, code, body[:200])
+    # one listening socket for every worker, held by the master
+    inodes = unix_listener_inodes(usock)
+    assert len(inodes) == 1, "listening sockets bound to %s: %s" % (usock, inodes)
+    holders = [p for p in [s.pid] + list(s.workers().values())
+               if harness.socket_inodes(p) & inodes]
+    assert s.pid in holders and len(holders) == 1 + len(s.workers()), \
+        "the one Unix listener (inode %s) should be held by the master %d and all workers " \
+        "%s; held by %s" % (inodes, s.pid, s.workers(), holders)
+
+    na, nb = harness.free_ports(2)
+    http = upstream_block("shoal_tcp", "127.0.0.1:%d" % tport) + \
+        upstream_block("shoal_unix", "unix:" + usock) + \
+        proxy_server(na, "shoal_tcp") + proxy_server(nb, "shoal_unix")
+    ng = Nginx(http=http, ports=[na, nb]).start()
+    for port, what in ((na, "TCP upstream"), (nb, "Unix upstream")):
+        wait_through(port)
+        for path, want in (("/", HELLO), ("/healthz", b"ok")):
+            code, h, body = harness.http_get(port, path)
+            assert code == 200 and body == want, \
+                "GET %s through NGINX (%s) -> %d %r" % (path, what, code, body[:200])
+            assert h.get("server", "").startswith("nginx"), h
+        code, _, body = harness.http_get(port, "/echo")
+        echo = parse_echo(code, body, "GET /echo (%s)" % what)
+        assert header_of(echo, "X-Forwarded-Proto") == "http", echo
+    recs = ng.access_records()
+    addrs = {r["upstream_addr"] for r in recs}
+    assert "127.0.0.1:%d" % tport in addrs and "unix:" + usock in addrs, \
+        "NGINX's access log names upstreams %s; expected 127.0.0.1:%d and unix:%s" % (
+            addrs, tport, usock)
+    bad = [r for r in recs if r["status"] != "200"]
+    assert not bad, "non-200 through NGINX:\n" + "\n".join(fmt_access(bad))
+    note("%d requests through NGINX, upstreams %s" % (len(recs), sorted(addrs)))
+
+
+@harness.timeout(30)
+def test_unix_listener_mode_owner_group_through_nginx():
+    """The object form: the socket file gets the mode, owner and group, and an
+    NGINX whose workers run as another user reaches it through the group."""
+    usock = sock_path("sock/http.sock")
+    os.makedirs(os.path.dirname(usock), exist_ok=True)
+    if os.geteuid() == 0:
+        try:
+            owner, group = "root", grp.getgrgid(pwd.getpwnam("nobody").pw_gid).gr_name
+            ng_user = "nobody %s" % group
+        except KeyError:
+            owner, group, ng_user = "root", "root", "root root"
+        # the nginx workers must be able to reach the socket's directory
+        for d in (harness.tmpdir(), os.path.dirname(usock)):
+            os.chmod(d, 0o711)
+    else:
+        owner = pwd.getpwuid(os.geteuid()).pw_name
+        group = grp.getgrgid(os.getegid()).gr_name
+        ng_user = None
+    obj = {"address": "unix:" + usock, "mode": "0660", "owner": owner, "group": group}
+    require("unix listener object (mode, owner, group)",
+            ["127.0.0.1:%d" % harness.free_port(), obj])
+    tport = harness.free_port()
+    s = start_server(["127.0.0.1:%d" % tport, obj], workers=2)
+    st = os.stat(usock)
+    want_uid, want_gid = pwd.getpwnam(owner).pw_uid, grp.getgrnam(group).gr_gid
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o660 \
+        and st.st_uid == want_uid and st.st_gid == want_gid, \
+        "%s: mode %o uid %d gid %d; expected a socket, mode 0660, %s(%d):%s(%d)" % (
+            usock, st.st_mode, st.st_uid, st.st_gid, owner, want_uid, group, want_gid)
+    nb = harness.free_port()
+    ng = Nginx(http=upstream_block("shoal_unix", "unix:" + usock) + proxy_server(nb, "shoal_unix"),
+               ports=[nb], user=ng_user).start()
+    wait_through(nb)
+    code, _, body = harness.http_get(nb, "/")
+    assert code == 200 and body == HELLO, "GET / through NGINX (workers as %s) -> %d %r" % (
+        ng_user, code, body[:200])
+    # a reload keeps the socket (same inode, same file, same mode)
+    before = unix_listener_inodes(usock)
+    rc, out, err = ctl(s.control, "reload")
+    assert rc == 0, "reload: exit %d, stderr %r" % (rc, err)
+    settled(s.control, 2)
+    after = unix_listener_inodes(usock)
+    st2 = os.stat(usock)
+    assert after == before and st2.st_ino == st.st_ino and stat.S_IMODE(st2.st_mode) == 0o660, \
+        "after a reload: listener inodes %s -> %s, file inode %d -> %d, mode %o" % (
+            before, after, st.st_ino, st2.st_ino, st2.st_mode)
+    code, _, body = harness.http_get(nb, "/")
+    assert code == 200 and body == HELLO, "GET / through NGINX after a reload -> %d %r" % (
+        code, body[:200])
+    assert not ng.bad_error_lines(), "\n".join(ng.bad_error_lines())
+
+
+@harness.timeout(30)
+def test_unix_listener_stale_socket_replaced_live_one_refused():
+    stale = sock_path("stale.sock")
+    require_unix_listener(stale)
+    # a socket file nobody listens on any more (a dead process's)
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(stale)
+    dead.close()
+    assert os.path.exists(stale)
+    tport = harness.free_port()
+    start_server(["127.0.0.1:%d" % tport, "unix:" + stale], workers=1)
+    code, _, body = get_via(UnixConn(stale))
+    assert code == 200 and body == HELLO, "GET / on the replaced stale socket -> %d %r" % (
+        code, body[:200])
+
+    # a live one: someone accepts on it
+    live = sock_path("live.sock")
+    holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        holder.bind(live)
+        holder.listen(8)
+        ino = os.stat(live).st_ino
+        d = harness.tmpdir()
+        cfg = os.path.join(d, "live.json")
+        write_config(cfg, ["127.0.0.1:%d" % harness.free_port(), "unix:" + live], workers=1)
+        t0 = time.monotonic()
+        rc, out, err = run_cli(["-c", cfg, "--control", os.path.join(d, "ctl-live.sock")],
+                               timeout=5)
+        took = time.monotonic() - t0
+        note("start on a live socket: exit %d after %.2fs: %s" % (rc, took, (err + out).strip()))
+        assert rc == 1, "shoal on a Unix socket someone accepts on: exit %d, expected 1; " \
+                        "output %r" % (rc, (err + out)[-500:])
+        assert live in err + out, "the error does not name the socket %s: %r" % (
+            live, (err + out)[-500:])
+        assert os.path.exists(live) and os.stat(live).st_ino == ino, \
+            "the live socket file %s was removed or replaced by the refused start" % live
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            c.settimeout(2)
+            c.connect(live)
+            holder.settimeout(2)
+            a, _ = holder.accept()
+            a.close()
+        finally:
+            c.close()
+    finally:
+        holder.close()
+
+
+# ---------------------------------------------------------------------------
+# 1b. the client address through NGINX (trusted_proxies)
+
+@harness.timeout(30)
+def test_client_address_from_forwarded_headers_through_nginx():
+    usock = sock_path("http.sock")
+    require_unix_listener(usock)
+    require("trusted_proxies", ["127.0.0.1:%d" % harness.free_port()],
+            extra={"trusted_proxies": ["127.0.0.1/32", "unix"]})
+    tport = harness.free_port()
+    s = start_server(["127.0.0.1:%d" % tport, "unix:" + usock], workers=2,
+                     extra={"trusted_proxies": ["127.0.0.1/32", "unix"]})
+    na, nb = harness.free_ports(2)
+    http = upstream_block("shoal_tcp", "127.0.0.1:%d" % tport) + \
+        upstream_block("shoal_unix", "unix:" + usock) + \
+        proxy_server(na, "shoal_tcp") + proxy_server(nb, "shoal_unix")
+    Nginx(http=http, ports=[na, nb]).start()
+    for port, what in ((na, "TCP upstream, peer 127.0.0.1 trusted"),
+                       (nb, "Unix upstream, \"unix\" trusted")):
+        wait_through(port)
+        echo = echo_via(BoundConn(port, CLIENT_SRC), what="GET /echo via NGINX (%s)" % what)
+        note("%s: client %r, X-Forwarded-For %r, X-Real-IP %r" % (
+            what, echo.get("client"), header_of(echo, "X-Forwarded-For"),
+            header_of(echo, "X-Real-IP")))
+        assert header_of(echo, "X-Forwarded-For") == CLIENT_SRC, \
+            "NGINX did not forward X-Forwarded-For %s: %s" % (CLIENT_SRC, echo.get("headers"))
+        assert echo.get("client") == CLIENT_SRC, \
+            "through NGINX (%s) from %s: echo client %r, expected %r" % (
+                what, CLIENT_SRC, echo.get("client"), CLIENT_SRC)
+        # a forged hop the client sent itself: NGINX appends the real one,
+        # and the rightmost untrusted hop is the client
+        echo = echo_via(BoundConn(port, CLIENT_SRC), headers=[("X-Forwarded-For", FORGED)],
+                        what="GET /echo via NGINX with a forged X-Forwarded-For (%s)" % what)
+        xff = header_of(echo, "X-Forwarded-For")
+        assert xff == "%s, %s" % (FORGED, CLIENT_SRC), "X-Forwarded-For at shoal: %r" % xff
+        assert echo.get("client") == CLIENT_SRC, \
+            "X-Forwarded-For %r from a trusted proxy (%s): echo client %r, expected the " \
+            "rightmost untrusted hop %r" % (xff, what, echo.get("client"), CLIENT_SRC)
+
+    # straight from a trusted peer: the rightmost untrusted hop of a chain
+    # (trusted hops skipped), and X-Real-IP alone
+    cases = [
+        ([("X-Forwarded-For", "%s, %s" % (FORGED, DOC_ADDR))], DOC_ADDR),
+        ([("X-Forwarded-For", "%s, 127.0.0.1" % DOC_ADDR)], DOC_ADDR),
+        ([("X-Real-IP", DOC_ADDR)], DOC_ADDR),
+    ]
+    for headers, want in cases:
+        echo = echo_via(RawConn(tport), headers=headers,
+                        what="GET /echo from trusted 127.0.0.1 with %s" % headers)
+        assert echo.get("client") == want, \
+            "from trusted 127.0.0.1 with %s: echo client %r, expected %r" % (
+                headers, echo.get("client"), want)
+        echo = echo_via(UnixConn(usock), headers=headers,
+                        what="GET /echo over the trusted Unix socket with %s" % headers)
+        assert echo.get("client") == want, \
+            "over the trusted Unix socket with %s: echo client %r, expected %r" % (
+                headers, echo.get("client"), want)
+
+
+@harness.timeout(30)
+def test_forwarded_headers_from_untrusted_peer_ignored():
+    usock = sock_path("http.sock")
+    require_unix_listener(usock)
+    require("trusted_proxies", ["127.0.0.1:%d" % harness.free_port()],
+            extra={"trusted_proxies": ["127.0.0.3/32"]})
+    tport = harness.free_port()
+    start_server(["127.0.0.1:%d" % tport, "unix:" + usock], workers=2,
+                 extra={"trusted_proxies": ["127.0.0.3/32"]})
+    forged = [("X-Forwarded-For", FORGED), ("X-Real-IP", FORGED)]
+    for headers in (forged[:1], forged[1:], forged):
+        c = RawConn(tport)
+        port = c.local_port
+        echo = echo_via(c, headers=headers, what="GET /echo from untrusted 127.0.0.1")
+        assert echo.get("client") == "127.0.0.1:%d" % port, \
+            "forged %s from untrusted 127.0.0.1:%d: echo client %r, expected the peer " \
+            "'127.0.0.1:%d'" % (headers, port, echo.get("client"), port)
+    # the Unix socket is not trusted here either ("unix" not listed)
+    echo = echo_via(UnixConn(usock), headers=forged, what="GET /echo over the untrusted Unix socket")
+    assert FORGED not in (echo.get("client") or ""), \
+        "forged headers over an untrusted Unix socket: echo client %r" % echo.get("client")
+    # the same config does believe the trusted peer (so it is in force)
+    echo = echo_via(BoundConn(tport, "127.0.0.3"), headers=forged[:1],
+                    what="GET /echo from trusted 127.0.0.3")
+    assert echo.get("client") == FORGED, \
+        "X-Forwarded-For %s from trusted 127.0.0.3: echo client %r" % (FORGED, echo.get("client"))
+
+    # and through an NGINX that is not trusted: the client is NGINX's peer address
+    na = harness.free_port()
+    Nginx(http=upstream_block("shoal_tcp", "127.0.0.1:%d" % tport) + proxy_server(na, "shoal_tcp"),
+          ports=[na]).start()
+    wait_through(na)
+    echo = echo_via(BoundConn(na, CLIENT_SRC), headers=forged[:1],
+                    what="GET /echo through an untrusted NGINX")
+    client = echo.get("client") or ""
+    assert re.match(r"^127\.0\.0\.1:\d+$", client), \
+        "through an untrusted NGINX: echo client %r, expected NGINX's own '127.0.0.1:PORT'" % client
+
+
+# ---------------------------------------------------------------------------
+# 2. PROXY protocol v1 and v2
+
+PP2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def pp2(cmd=1, fam=0x11, payload=b"", version=2, sig=PP2_SIG):
+    return sig + bytes([(version << 4) | cmd, fam]) + struct.pack("!H", len(payload)) + payload
+
+
+def pp2_inet(src, dst, sport, dport, tlv=b""):
+    return pp2(1, 0x11, socket.inet_aton(src) + socket.inet_aton(dst) +
+               struct.pack("!HH", sport, dport) + tlv)
+
+
+def pp2_inet6(src, dst, sport, dport):
+    return pp2(1, 0x21, socket.inet_pton(socket.AF_INET6, src) +
+               socket.inet_pton(socket.AF_INET6, dst) + struct.pack("!HH", sport, dport))
+
+
+def tlv(t, value):
+    return bytes([t]) + struct.pack("!H", len(value)) + value
+
+
+def client_is(client, ip, port):
+    """echo's client is the header's source address: bare, or with the
+    header's source port ("1.2.3.4:5", "[::1]:5")."""
+    if client == ip:
+        return True
+    want = ("[%s]:%d" if ":" in ip else "%s:%d") % (ip, port)
+    return client == want
+
+
+def pp_server(extra_listen=(), extra=None):
+    tport, pport = harness.free_ports(2)
+    listen = ["127.0.0.1:%d" % tport, {"address": "127.0.0.1:%d" % pport,
+                                        "proxy_protocol": True}] + list(extra_listen)
+    require("proxy_protocol", listen)
+    s = start_server(listen, workers=2, extra=extra)
+    return s, pport
+
+
+def send_pp(port, chunks, what, pause=0.05, n=1):
+    """Send chunks (the PROXY header, maybe in pieces) on a new connection,
+    then n GET /echo on it: the echo JSONs and the connection's local port."""
+    c = RawConn(port, timeout=5)
+    try:
+        out = []
+        try:
+            for i, ch in enumerate(chunks):
+                if i:
+                    time.sleep(pause)
+                c.send(ch)
+            for i in range(n):
+                last = i == n - 1
+                c.send(req("/echo", keepalive=not last))
+                code, h, body = c.recv_response(timeout=5)
+                out.append(parse_echo(code, body, "%s: GET /echo #%d" % (what, i + 1)))
+        except (OSError, harness.IncompleteResponse) as e:
+            raise AssertionError("%s: header %r then GET /echo #%d: %s: %s" % (
+                what, b"".join(chunks)[:120], len(out) + 1, type(e).__name__, e))
+        return out, c.local_port
+    finally:
+        c.close()
+
+
+def expect_closed_silently(port, data, what, shut_wr=False, timeout=3.0):
+    """Send data (and maybe shut down our side): the server must close the
+    connection without a byte of response. Returns 'EOF' or 'reset'."""
+    c = RawConn(port, timeout=timeout)
+    got, how = b"", None
+    try:
+        try:
+            c.send(data)
+            if shut_wr:
+                c.sock.shutdown(socket.SHUT_WR)
+            got = c.recv_all(timeout=timeout)
+            how = "EOF"
+        except ConnectionResetError:
+            got, how = c.buf, "reset"
+        except (socket.timeout, TimeoutError):
+            raise AssertionError("%s: the connection was not closed within %.1fs (got %r)" % (
+                what, timeout, c.buf[:200]))
+    finally:
+        c.close()
+    assert got == b"", "%s: expected the connection closed without a response, got %r" % (
+        what, got[:200])
+    return how
+
+
+@harness.timeout(30)
+def test_proxy_protocol_v1_v2_client_address():
+    s, pport = pp_server()
+    cases = [
+        ("v1 TCP4", [b"PROXY TCP4 192.0.2.1 192.0.2.2 56324 443\r\n"], "192.0.2.1", 56324),
+        ("v1 TCP6", [b"PROXY TCP6 2001:db8::1 2001:db8::2 1234 443\r\n"], "2001:db8::1", 1234),
+        ("v1 TCP4 split over 3 writes", [b"PROXY TCP4 198.51", b".100.10 192.0.2.2 40",
+                                         b"00 80\r\n"], "198.51.100.10", 4000),
+        ("v2 PROXY TCP4", [pp2_inet("192.0.2.9", "192.0.2.2", 1111, 443)], "192.0.2.9", 1111),
+        ("v2 PROXY TCP6", [pp2_inet6("2001:db8::9", "2001:db8::2", 2222, 443)],
+         "2001:db8::9", 2222),
+        ("v2 PROXY TCP4 with TLVs (authority, noop)",
+         [pp2_inet("192.0.2.10", "192.0.2.2", 3333, 443,
+                   tlv(0x02, b"example.com") + tlv(0x04, b"\x00" * 5))], "192.0.2.10", 3333),
+    ]
+    h = pp2_inet("192.0.2.11", "192.0.2.2", 4444, 443)
+    cases.append(("v2 PROXY TCP4 split (signature, then the rest)", [h[:7], h[7:15], h[15:]],
+                  "192.0.2.11", 4444))
+    for what, chunks, ip, port in cases:
+        echos, _ = send_pp(pport, chunks, what)
+        client = echos[0].get("client")
+        note("%s: echo client %r" % (what, client))
+        assert client_is(client, ip, port), \
+            "%s: echo client %r, expected the header's source %s (port %d)" % (
+                what, client, ip, port)
+    # the header is read once: later requests on the connection keep its address
+    echos, _ = send_pp(pport, [b"PROXY TCP4 192.0.2.1 192.0.2.2 56324 443\r\n"],
+                       "v1 TCP4 then 3 keep-alive requests", n=3)
+    clients = [e.get("client") for e in echos]
+    assert all(client_is(c, "192.0.2.1", 56324) for c in clients), \
+        "3 keep-alive requests after one v1 header: clients %s" % clients
+    # v2 LOCAL (a health check from the proxy itself) and v1 UNKNOWN: the peer
+    for what, chunks in (("v2 LOCAL", [pp2(0, 0x00)]),
+                         ("v2 LOCAL with an address block", [pp2(0, 0x11, b"\x01" * 12)]),
+                         ("v1 UNKNOWN", [b"PROXY UNKNOWN\r\n"]),
+                         ("v2 PROXY UNSPEC", [pp2(1, 0x00)])):
+        echos, local = send_pp(pport, chunks, what)
+        client = echos[0].get("client")
+        note("%s: echo client %r" % (what, client))
+        assert client == "127.0.0.1:%d" % local, \
+            "%s: echo client %r, expected the peer '127.0.0.1:%d'" % (what, client, local)
+    # the plain listener is not affected
+    code, _, body = harness.http_get(s.port, "/")
+    assert code == 200 and body == HELLO
+
+
+@harness.timeout(30)
+def test_proxy_protocol_malformed_closes_without_response():
+    s, pport = pp_server()
+    get = req("/echo")
+    good2 = pp2_inet("192.0.2.9", "192.0.2.2", 1111, 443)
+    cases = [
+        ("no PROXY header, a plain GET", get, False),
+        ("v2 with a bad signature", pp2_inet("192.0.2.9", "192.0.2.2", 1, 2)[:11] + b"X" +
+         good2[12:] + get, False),
+        ("v2 with version 1 in the version nibble", pp2(1, 0x11, good2[16:], version=1) + get,
+         False),
+        ("v2 with command 0xF", bytes(good2[:12]) + b"\x2f" + good2[13:] + get, False),
+        ("v2 truncated (signature and 4 bytes of address), then our FIN", good2[:20], True),
+        ("v2 signature only, then our FIN", PP2_SIG, True),
+        ("v2 with a length beyond what is sent, then our FIN",
+         PP2_SIG + b"\x21\x11" + struct.pack("!H", 200) + b"\x00" * 12, True),
+        ("v1 garbage", b"PROXY TCP4 garbage\r\n" + get, False),
+        ("v1 with a missing port", b"PROXY TCP4 192.0.2.1 192.0.2.2 56324\r\n" + get, False),
+        ("v1 with a bad address", b"PROXY TCP4 192.0.2.999 192.0.2.2 1 2\r\n" + get, False),
+        ("v1 without CRLF over 107 bytes", b"PROXY TCP4 " + b"1" * 200 + b"\r\n" + get, False),
+        ("v1 truncated, then our FIN", b"PROXY TCP4 192.0.2.1 19", True),
+    ]
+    hows = []
+    for what, data, shut in cases:
+        how = expect_closed_silently(pport, data, what, shut_wr=shut)
+        hows.append("%s: %s" % (what, how))
+    note("closed without a response: " + "; ".join(hows))
+    # and the listener still serves a good one
+    echos, _ = send_pp(pport, [good2], "v2 PROXY TCP4 after the malformed ones")
+    assert client_is(echos[0].get("client"), "192.0.2.9", 1111), echos[0].get("client")
+    assert s.running(), "shoal exited"
+
+
+@harness.timeout(30)
+def test_proxy_protocol_from_nginx_stream():
+    if not os.path.exists(STREAM_MODULE):
+        raise Skip("NGINX's stream module is not installed (%s, Debian libnginx-mod-stream)"
+                   % STREAM_MODULE)
+    usock = sock_path("pp.sock")
+    require_unix_listener(usock)
+    s, pport = pp_server(extra_listen=[{"address": "unix:" + usock, "proxy_protocol": True}])
+    sa, sb = harness.free_ports(2)
+    stream = """
+    server { listen 127.0.0.1:%d; proxy_pass 127.0.0.1:%d; proxy_protocol on; }
+    server { listen 127.0.0.1:%d; proxy_pass unix:%s; proxy_protocol on; }
+""" % (sa, pport, sb, usock)
+    ng = Nginx(stream=stream, ports=[sa, sb]).start()
+    for port, what in ((sa, "stream to TCP"), (sb, "stream to the Unix socket")):
+        c = BoundConn(port, CLIENT_SRC, timeout=5)
+        try:
+            clients = []
+            for i in range(3):
+                c.send(req("/echo", keepalive=i < 2))
+                code, h, body = c.recv_response(timeout=5)
+                clients.append(parse_echo(code, body, "GET /echo via NGINX %s" % what)
+                               .get("client"))
+        finally:
+            c.close()
+        note("NGINX %s, from %s:%d: clients %s" % (what, CLIENT_SRC, c.local_port, clients))
+        assert all(client_is(cl, CLIENT_SRC, c.local_port) for cl in clients), \
+            "NGINX %s with proxy_protocol on, client %s:%d: echo clients %s" % (
+                what, CLIENT_SRC, c.local_port, clients)
+    errs = [l for l in ng.error_log().splitlines() if "[error]" in l or "[crit]" in l]
+    assert not errs, "NGINX errors:\n" + "\n".join(errs[:20])
+
+
+# ---------------------------------------------------------------------------
+# 3. upstream keep-alive
+
+@harness.timeout(60)
+def test_upstream_keepalive_reuses_shoal_connections():
+    usock = sock_path("http.sock")
+    require_unix_listener(usock)
+    tport = harness.free_port()
+    s = start_server(["127.0.0.1:%d" % tport, "unix:" + usock], workers=2)
+    totals(s.control)          # Skip early if there is no totals.accepted
+    na, nb = harness.free_ports(2)
+    http = upstream_block("shoal_tcp", "127.0.0.1:%d" % tport) + \
+        upstream_block("shoal_unix", "unix:" + usock) + \
+        proxy_server(na, "shoal_tcp") + proxy_server(nb, "shoal_unix")
+    ng = Nginx(http=http, ports=[na, nb]).start()
+    wait_through(na)
+    wait_through(nb)
+    results = []
+    for port, what in ((na, "TCP upstream"), (nb, "Unix upstream")):
+        acc0, req0 = totals(s.control)
+        _, alog0 = ng.offsets()
+        ld = Load(port, keepalive=2, oneshot=2, pause=0, max_seconds=30).start()
+        try:
+            ld.wait_ok(1200, timeout=20)
+        finally:
+            ld.stop()
+        n = ld.requests()
+        # the last responses can reach the client a moment before NGINX logs
+        # them and shoal counts them
+        try:
+            wait_until(lambda: totals(s.control)[1] - req0 >= n and
+                       len([r for r in ng.access_records(alog0)
+                            if r["request"].startswith("GET / ")]) >= n,
+                       2, 0.02, "NGINX's access log and shoal's request count to catch up")
+        except AssertionError:
+            pass                    # the assertions below say which one is short
+        acc1, req1 = totals(s.control)
+        _, alog1 = ng.offsets()
+        recs = [r for r in ng.access_records(alog0, alog1) if r["request"].startswith("GET / ")]
+        accepted = acc1 - acc0
+        conns = {(r["upstream_addr"]) for r in recs}
+        results.append("%s: %d requests (%s), shoal accepted %d connections (%.2f%% of "
+                       "requests), requests counted by shoal +%d, %d access log lines, "
+                       "upstreams %s" % (what, n, ld.summary(), accepted,
+                                         100.0 * accepted / max(1, n), req1 - req0,
+                                         len(recs), sorted(conns)))
+        note(results[-1])
+        ld.assert_no_failures("%d requests through NGINX (%s)" % (n, what), min_ok=1000)
+        bad = [r for r in recs if r["status"] != "200" or upstream_codes(r) != ["200"]]
+        assert not bad, "%s: access log lines that are not a single 200 from shoal:\n%s" % (
+            what, "\n".join(fmt_access(bad)))
+        assert len(recs) >= n, "%s: %d access log lines for %d requests" % (what, len(recs), n)
+        assert req1 - req0 >= n, "%s: shoal counted %d requests for %d sent" % (
+            what, req1 - req0, n)
+        assert accepted < 0.1 * n, \
+            "%s: shoal accepted %d connections for %d requests through NGINX with " \
+            "keepalive 16 (>= 10%%): the upstream connections are not reused" % (
+                what, accepted, n)
+    bad = ng.bad_error_lines()
+    assert not bad, "NGINX error log:\n" + "\n".join(bad[:20])
+
+
+# ---------------------------------------------------------------------------
+# 4. reload, upgrade, scale and a killed worker under load through NGINX
+
+class Phases:
+    """Per-phase accounting of two loads (TCP and Unix upstream), NGINX's
+    logs and shoal's log."""
+
+    def __init__(self, s, ng, loads):
+        self.s, self.ng, self.loads = s, ng, loads
+        self.rows = []
+
+    def mark(self):
+        return {"t": time.monotonic(), "utc": harness_utc(), "load": [ld.counts() for ld in self.loads],
+                "ng": self.ng.offsets(), "log": len(self.s.log_text())}
+
+    def close(self, name, m, extra=""):
+        e0, a0 = m["ng"]
+        e1, a1 = self.ng.offsets()
+        loads = [ld.since(mk) for ld, mk in zip(self.loads, m["load"])]
+        recs = self.ng.access_records(a0, a1)
+        row = {
+            "name": name, "utc0": m["utc"], "utc1": harness_utc(),
+            "secs": time.monotonic() - m["t"], "loads": loads,
+            "ok": sum(d["ok"] for d in loads), "failed": sum(d["failed"] for d in loads),
+            "requests": len(recs),
+            "non2xx": [r for r in recs if not r["status"].startswith("2")],
+            "gateway": gateway_errors(recs),
+            "retried": [r for r in recs if len(upstream_codes(r)) > 1],
+            "errors": self.ng.bad_error_lines(e0, e1),
+            "shoal": shoal_log_lines(self.s, m["log"]),
+            "extra": extra,
+        }
+        self.rows.append(row)
+        note(self.line(row))
+        return row
+
+    @staticmethod
+    def line(r):
+        return ("%-22s %s..%s (%.2fs): client ok %d failed %d; NGINX %d requests, non-2xx %d, "
+                "502/504 (final or an upstream attempt) %d, retried upstream attempts %d, "
+                "upstream error-log lines %d%s" % (
+                    r["name"], r["utc0"], r["utc1"][11:], r["secs"], r["ok"], r["failed"],
+                    r["requests"], len(r["non2xx"]), len(r["gateway"]), len(r["retried"]),
+                    len(r["errors"]), ("; " + r["extra"]) if r["extra"] else ""))
+
+    def report(self, rows=None):
+        rows = self.rows if rows is None else rows
+        out = ["per phase:"] + ["  " + self.line(r) for r in rows]
+        for r in rows:
+            if not (r["failed"] or r["non2xx"] or r["gateway"] or r["errors"] or r["retried"]):
+                continue
+            out.append("-- phase %s (%s .. %s):" % (r["name"], r["utc0"], r["utc1"]))
+            for ld, d in zip(("load via TCP upstream", "load via Unix upstream"), r["loads"]):
+                if d["failed"]:
+                    out.append(" %s: %d failed:" % (ld, d["failed"]))
+                    out += ["  " + x for x in Load.format_records(d["records"])]
+            if r["errors"]:
+                out.append(" NGINX error log (%d lines):" % len(r["errors"]))
+                out += fmt_lines(r["errors"])
+            if r["gateway"] or r["non2xx"] or r["retried"]:
+                seen, recs = set(), []
+                for x in r["gateway"] + r["non2xx"] + r["retried"]:
+                    if id(x) not in seen:
+                        seen.add(id(x))
+                        recs.append(x)
+                out.append(" NGINX access log (UTC of $msec, then msec|time|client|request|"
+                           "status|upstream_status|request_time|upstream_addr|connect|"
+                           "response|conn|conn_requests):")
+                out += fmt_access(recs)
+            if r["shoal"]:
+                out.append(" shoal log (notice and above) in the phase:")
+                out += fmt_lines(r["shoal"], 25)
+        return "\n".join(out)
+
+
+def harness_utc():
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".%03dZ" % int((t % 1) * 1000)
+
+
+def nginx_pair(tport, usock):
+    na, nb = harness.free_ports(2)
+    http = upstream_block("shoal_tcp", "127.0.0.1:%d" % tport) + \
+        upstream_block("shoal_unix", "unix:" + usock) + \
+        proxy_server(na, "shoal_tcp") + proxy_server(nb, "shoal_unix")
+    ng = Nginx(http=http, ports=[na, nb]).start()
+    wait_through(na)
+    wait_through(nb)
+    return ng, na, nb
+
+
+def start_loads(na, nb):
+    loads = [Load(na, keepalive=2, oneshot=1, pause=0.002, max_seconds=90),
+             Load(nb, keepalive=2, oneshot=1, pause=0.002, max_seconds=90)]
+    for ld in loads:
+        ld.start()
+    for ld in loads:
+        ld.wait_ok(200, timeout=10)
+    return loads
+
+
+def wait_loads(loads, n=100):
+    for ld in loads:
+        ld.wait_ok(n, timeout=10)
+
+
+@harness.timeout(90)
+def test_reload_upgrade_scale_under_load_through_nginx():
+    usock = sock_path("http.sock")
+    require_unix_listener(usock)
+    pidfile = os.path.join(harness.tmpdir(), "shoal.pid")
+    tport = harness.free_port()
+    s = start_server(["127.0.0.1:%d" % tport, "unix:" + usock], workers=2,
+                     args=["--pid-file", pidfile, "--graceful-timeout", "10"])
+    masters = [s.pid]
+    try:
+        settled(s.control, 2)
+        ng, na, nb = nginx_pair(tport, usock)
+        listener0 = unix_listener_inodes(usock)
+        ino0 = os.stat(usock).st_ino
+        loads = start_loads(na, nb)
+        ph = Phases(s, ng, loads)
+        try:
+            m = ph.mark()
+            wait_loads(loads, 200)
+            ph.close("steady (before)", m)
+            for i in range(5):
+                m = ph.mark()
+                rc, out, err = ctl(s.control, "reload")
+                assert rc == 0, "reload %d: exit %d, stderr %r" % (i + 1, rc, err)
+                st = settled(s.control, 2)
+                wait_loads(loads)
+                ph.close("reload %d" % (i + 1), m, "generation %s" % st["generation"])
+
+            m = ph.mark()
+            old = s.pid
+            rc, out, err = ctl(s.control, "upgrade")
+            assert rc == 0, "upgrade: exit %d, stdout %r, stderr %r" % (rc, out, err)
+            mm = re.search(r"new master pid (\d+)", out)
+            assert mm, "upgrade printed %r (no new master pid)" % out
+            new = int(mm.group(1))
+            masters.append(new)
+            rc_old = s.wait_exit(timeout=15)
+            assert rc_old == 0, "old master %d exit status %s" % (old, rc_old)
+            assert read_pidfile(pidfile) == new, "pid file %r, new master %d" % (
+                read_pidfile(pidfile), new)
+            st = settled(s.control, 2)
+            assert st["pid"] == new, "status answered by %s, new master %d" % (st["pid"], new)
+            wait_loads(loads)
+            ph.close("upgrade", m, "master %d -> %d" % (old, new))
+            assert os.path.exists(usock) and os.stat(usock).st_ino == ino0, \
+                "the Unix socket file %s was removed or replaced by the upgrade" % usock
+            assert unix_listener_inodes(usock) == listener0, \
+                "the Unix listener changed across the upgrade: %s -> %s" % (
+                    listener0, unix_listener_inodes(usock))
+
+            for n in (4, 1):
+                m = ph.mark()
+                rc, out, err = ctl(s.control, "scale", str(n))
+                assert rc == 0, "scale %d: exit %d, stderr %r" % (n, rc, err)
+                st = settled(s.control, n)
+                wait_loads(loads)
+                ph.close("scale %d" % n, m, brief(st))
+            m = ph.mark()
+            wait_loads(loads, 200)
+            ph.close("steady (after)", m)
+        finally:
+            for ld in loads:
+                ld.stop()
+        assert unix_listener_inodes(usock) == listener0, \
+            "the Unix listener changed: %s -> %s" % (listener0, unix_listener_inodes(usock))
+        total_req = sum(r["requests"] for r in ph.rows)
+        total_fail = sum(r["failed"] for r in ph.rows)
+        total_gw = sum(len(r["gateway"]) for r in ph.rows)
+        total_err = sum(len(r["errors"]) for r in ph.rows)
+        total_non2xx = sum(len(r["non2xx"]) for r in ph.rows)
+        summary = ("through NGINX: %d requests in the phases; client failures %d, non-2xx %d, "
+                   "502/504 %d, upstream error-log lines %d; loads: %s | %s" % (
+                       total_req, total_fail, total_non2xx, total_gw, total_err,
+                       loads[0].summary(), loads[1].summary()))
+        note(summary)
+        for ld in loads:
+            assert not ld.errors, "load client bug: %s" % ld.errors[0]
+        assert total_fail == 0 and total_non2xx == 0 and total_gw == 0 and total_err == 0, \
+            "5 reloads, an upgrade, scale 4 and scale 1 under load through NGINX: %s\n%s" % (
+                summary, ph.report())
+        assert loads[0].ok >= 1000 and loads[1].ok >= 1000, summary
+
+        rc, out, err = ctl(s.control, "stop")
+        assert rc == 0, "stop: exit %d, stderr %r" % (rc, err)
+        wait_until(lambda: not alive(new), 10, 0.05, "the upgraded master %d to stop" % new)
+    finally:
+        kill_masters(s, masters)
+
+
+@harness.timeout(60)
+def test_sigkill_worker_under_load_through_nginx():
+    usock = sock_path("http.sock")
+    require_unix_listener(usock)
+    tport = harness.free_port()
+    s = start_server(["127.0.0.1:%d" % tport, "unix:" + usock], workers=2,
+                     args=["--graceful-timeout", "10"])
+    settled(s.control, 2)
+    ng, na, nb = nginx_pair(tport, usock)
+    loads = start_loads(na, nb)
+    ph = Phases(s, ng, loads)
+    try:
+        m = ph.mark()
+        wait_loads(loads, 300)
+        ph.close("steady (before)", m)
+        # the worker holding the most connections from NGINX
+        workers = s.workers()
+        held = {pid: open_conns(pid, tport, usock) for pid in workers.values()}
+        victim = max(held, key=lambda p: sum(held[p]))
+        m = ph.mark()
+        tcp_n, unix_n = open_conns(victim, tport, usock)     # right before the kill
+        os.kill(victim, signal.SIGKILL)
+        killed_at = harness_utc()
+        st_before = held
+        harness.wait_until(lambda: not alive(victim), 3, 0.005, "worker %d to die" % victim)
+        st = settled(s.control, 2, timeout=5)
+        assert victim not in [p["pid"] for p in st["processes"]], brief(st)
+        wait_loads(loads, 100)
+        kill = ph.close("SIGKILL worker", m, "worker %d had %d TCP + %d Unix connections "
+                        "from NGINX at %s" % (victim, tcp_n, unix_n, killed_at))
+        m = ph.mark()
+        wait_loads(loads, 300)
+        after = ph.close("after the respawn", m)
+    finally:
+        for ld in loads:
+            ld.stop()
+    bound = tcp_n + unix_n
+    final_5xx = [r for r in kill["non2xx"]]
+    msg = ("SIGKILL of worker %d under load through NGINX: %d client failures, %d non-2xx in "
+           "NGINX's access log (%d with a 502/504 upstream attempt, %d requests retried by "
+           "NGINX), %d upstream error-log lines; the worker had %d connections open "
+           "(%d TCP, %d Unix; all workers: %s)" % (
+               victim, kill["failed"], len(final_5xx), len(kill["gateway"]),
+               len(kill["retried"]), len(kill["errors"]), bound, tcp_n, unix_n, st_before))
+    note(msg)
+    for ld in loads:
+        assert not ld.errors, "load client bug: %s" % ld.errors[0]
+    assert kill["failed"] <= bound and len(final_5xx) <= bound, \
+        "%s: more failures than connections in flight on the killed worker\n%s" % (
+            msg, ph.report())
+    assert after["failed"] == 0 and not after["non2xx"] and not after["gateway"] \
+        and not after["errors"], "after the killed worker was replaced:\n%s" % ph.report()
+    s.wait_log(r"worker \d+ \(pid %d\) killed by SIGKILL" % victim, timeout=1)
