@@ -42,6 +42,8 @@
 #define LINGER_TIMEOUT 2             /* seconds to wait for the client's FIN */
 #define LINGER_MAX     (256 * 1024)  /* bytes discarded before giving up */
 #define SENDFILE_CHUNK (1 << 20)     /* per call: keep the loop responsive */
+#define DRAIN_IDLE_GRACE 1.0         /* seconds an idle connection may still
+                                        send a request once we drain */
 
 enum conn_state {
 	CONN_IDLE,           /* between requests: keepalive_timeout */
@@ -1087,18 +1089,22 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 void
 conn_drain_all(struct conn_ctx *ctx)
 {
+	struct timeval grace = tv_of(DRAIN_IDLE_GRACE);
 	struct conn *c, *next;
 
 	ctx->draining = true;
 	for (c = LIST_FIRST(&ctx->conns); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
 		/*
-		 * Idle between requests: close. A connection accepted but not
-		 * yet heard from is not idle: its client is about to send the
-		 * request it connected for, so it is served (with close).
+		 * Idle between requests: closing it now races with a client (an
+		 * NGINX upstream pool) that is sending its next request on it
+		 * right now, which then fails. So it gets DRAIN_IDLE_GRACE for
+		 * one more request, answered with Connection: close; only a
+		 * connection still idle after that is closed. One accepted but
+		 * not yet heard from is served the same way.
 		 */
 		if (c->state == CONN_IDLE)
-			conn_linger(c);
+			event_add(&c->ev, &grace);
 	}
 }
 
