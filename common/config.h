@@ -150,7 +150,8 @@ int config_load(struct config *cfg, const char *path, const json_t *overrides,
 /*
  * Record the command-line flag --name (name without dashes, e.g.
  * "worker-timeout") with value into overrides. Numbers are converted for
- * numeric keys; "listen" accumulates (repeatable flag). Returns -1 with err
+ * numeric keys; "listen" and "trusted_proxies" accumulate (repeatable
+ * flags) and replace the file's list. Returns -1 with err
  * set if no key matches the flag. Values are checked by config_load.
  */
 int config_override(json_t *overrides, const char *name, const char *value,
