@@ -11,6 +11,7 @@ The runner (run.py) calls configure() once, then begin_test()/end_test()
 around each test; end_test() stops whatever servers the test left running.
 """
 
+import json
 import math
 import os
 import re
@@ -956,3 +957,21 @@ def timeout(seconds):
         fn.timeout = seconds
         return fn
     return deco
+
+
+def ctl(control, *args, timeout=20.0):
+    """Run `shoal ARGS --control PATH`: (exit status, stdout, stderr)."""
+    rc, out, err = run_cli(list(args) + ["--control", control], timeout=timeout)
+    note("shoal %s -> %d %s%s" % (" ".join(args), rc, out.strip(),
+                                  (" | stderr: " + err.strip()) if err.strip() else ""))
+    return rc, out, err
+
+
+def status(control):
+    """`shoal status --json` as a dict; AssertionError if it fails."""
+    rc, out, err = run_cli(["status", "--json", "--control", control], timeout=10)
+    assert rc == 0, "shoal status --json: exit %d, stderr %r" % (rc, err[-500:])
+    try:
+        return json.loads(out)
+    except ValueError as e:
+        raise AssertionError("shoal status --json printed no JSON (%s): %r" % (e, out[:500]))

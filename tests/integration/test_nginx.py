@@ -32,6 +32,7 @@ import subprocess
 import time
 
 import harness
+from harness import ctl, status
 from harness import (RawConn, Shoal, Skip, alive, deadline, note, remaining, run_cli,
                      wait_until)
 from load import Load
@@ -116,23 +117,6 @@ def start_server(listen, workers=2, extra=None, args=()):
     s.control = ctl_path
     s.start()
     return s
-
-
-def ctl(control, *args, timeout=20.0):
-    """Run `shoal ARGS --control PATH`: (exit status, stdout, stderr)."""
-    rc, out, err = run_cli(list(args) + ["--control", control], timeout=timeout)
-    note("shoal %s -> %d %s%s" % (" ".join(args), rc, out.strip(),
-                                  (" | stderr: " + err.strip()) if err.strip() else ""))
-    return rc, out, err
-
-
-def status(control):
-    rc, out, err = run_cli(["status", "--json", "--control", control], timeout=10)
-    assert rc == 0, "shoal status --json: exit %d, stderr %r" % (rc, err[-500:])
-    try:
-        return json.loads(out)
-    except ValueError as e:
-        raise AssertionError("shoal status --json printed no JSON (%s): %r" % (e, out[:500]))
 
 
 def totals(control):

@@ -18,6 +18,7 @@ import threading
 import time
 
 import harness
+from harness import ctl, status
 from harness import (RawConn, Shoal, Skip, alive, deadline, http_get, note, remaining,
                      run_cli, server_pid_for_client_port, wait_until)
 from load import Load
@@ -68,23 +69,6 @@ def start_server(workers=2, args=(), routes=ROUTES, extra=None):
     s.control = ctl_path
     s.start()
     return s
-
-
-def ctl(control, *args, timeout=20.0):
-    """Run `shoal ARGS --control PATH`: (exit status, stdout, stderr)."""
-    rc, out, err = run_cli(list(args) + ["--control", control], timeout=timeout)
-    note("shoal %s -> %d %s%s" % (" ".join(args), rc, out.strip(),
-                                  (" | stderr: " + err.strip()) if err.strip() else ""))
-    return rc, out, err
-
-
-def status(control):
-    rc, out, err = run_cli(["status", "--json", "--control", control], timeout=10)
-    assert rc == 0, "shoal status --json: exit %d, stderr %r" % (rc, err[-500:])
-    try:
-        return json.loads(out)
-    except ValueError as e:
-        raise AssertionError("shoal status --json printed no JSON (%s): %r" % (e, out[:500]))
 
 
 def brief(st):
