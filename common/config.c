@@ -61,6 +61,8 @@ static const struct cfg_key cfg_keys[] = {
 	  NULL, "seconds new workers (reload, scale, upgrade) have to be ready" },
 	{ "log_file", CFG_PATH, CFG_OFF(log_file), 0, 0, 0, NULL,
 	  "file to append the log to (null: stderr)" },
+	{ "access_log", CFG_PATH, CFG_OFF(access_log), 0, 0, 0, NULL,
+	  "file to append one line per request to (null: none)" },
 	{ "log_level", CFG_LOG_LEVEL, CFG_OFF(log_level), 0, 0, 0, "info",
 	  "error, warn, notice, info or debug" },
 	{ "max_request_line", CFG_SIZE, CFG_OFF(http.max_request_line), 256,
@@ -944,6 +946,7 @@ config_free(struct config *cfg)
 	free(cfg->pid_file);
 	free(cfg->control_socket);
 	free(cfg->log_file);
+	free(cfg->access_log);
 	free(cfg->source);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -120,6 +120,7 @@ struct config {
 	char *control_socket;        /* NULL: none */
 	double ready_timeout;        /* new workers must be ready within it */
 	char *log_file;              /* NULL: stderr */
+	char *access_log;            /* NULL: no access log */
 	int log_level;               /* enum log_level */
 
 	struct http_limits http;

@@ -105,7 +105,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		if (log_reopen() == -1)
 			log_error("reopen(%s): %s", m->cfg.log_file, strerror(errno));
 		else
-			log_notice("SIGUSR1: log file reopened");
+			log_notice("SIGUSR1: log files reopened");
+		/* The workers write their own logs (and the access log). */
+		supervise_signal_all(m, SIGUSR1);
 		break;
 	case SIGHUP:
 		ops_request(m, OP_RELOAD, 0, 0, NULL, NULL);

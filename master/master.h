@@ -165,6 +165,7 @@ void supervise_tick(struct master *m);
 void supervise_drain(struct master *m, struct proc *p, bool fast);
 void supervise_stop_all(struct master *m, bool fast);
 void supervise_kill_all(struct master *m, int sig);
+void supervise_signal_all(struct master *m, int sig);
 void supervise_free(struct master *m);
 bool supervise_any_draining(const struct master *m);
 

@@ -480,6 +480,15 @@ supervise_any_draining(const struct master *m)
 }
 
 void
+supervise_signal_all(struct master *m, int sig)
+{
+	struct proc *p;
+
+	TAILQ_FOREACH(p, &m->procs, entry)
+		kill(p->pid, sig);
+}
+
+void
 supervise_kill_all(struct master *m, int sig)
 {
 	struct proc *p;

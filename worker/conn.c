@@ -28,12 +28,15 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/sendfile.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <event2/event_struct.h>
 #include <http_parser.h>
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "common/util.h"
+#include "worker/accesslog.h"
 #include "worker/http.h"
 #include "worker/proxy.h"
 #include "worker/realip.h"
@@ -78,6 +81,8 @@ struct conn {
 	bool busy;               /* a file or stream response is in progress */
 	int error_status;        /* set by a callback that refused the request */
 	double head_started;     /* for the header_timeout deadline */
+	double began;            /* util_now() at the request's first byte,
+	                            for the access log */
 	size_t lingered;
 	struct event ev;
 	http_parser parser;
@@ -517,6 +522,8 @@ on_message_begin(http_parser *p)
 	c->in_message = true;
 	c->state = CONN_HEAD;
 	c->head_started = now_cached(c->ctx);
+	if (c->ctx->access != NULL)
+		c->began = util_now();   /* the loop's cached time is too coarse */
 	c->url_len = 0;
 	c->head.len = 0;
 	c->nhdrs = 0;
@@ -748,6 +755,11 @@ on_message_complete(http_parser *p)
 
 	if (!http_should_keep_alive(p) || ctx->draining || p->upgrade)
 		c->close_after = true;
+	if (ctx->access != NULL)
+		accesslog_write(ctx->access, req.client, &req, resp.status,
+		    resp.stream != NULL ? -1 : resp.file_fd >= 0 ?
+		    (long long)resp.file_len : (long long)resp.body_len,
+		    util_now() - c->began);
 	conn_respond(c, &resp, p->method == HTTP_HEAD, p->http_minor == 0);
 	/* Stop after a closing response (the rest is dropped) or one whose
 	 * body comes later (the rest waits in held). */

@@ -21,6 +21,7 @@
 
 struct http_header;
 struct router;
+struct accesslog;
 
 struct conn;
 LIST_HEAD(conn_list, conn);
@@ -40,6 +41,7 @@ struct conn_ctx {
 	size_t rbuf_size;
 	struct http_header *hdr_view;    /* max_headers entries */
 	const struct router *router;     /* set by the worker */
+	struct accesslog *access;        /* set by the worker; NULL: none */
 
 	/* The Date header, and the 200 status line with Server and Date,
 	 * formatted once per second. */

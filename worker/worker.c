@@ -18,6 +18,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "worker/accesslog.h"
 #include "worker/conn.h"
 #include "worker/module.h"
 #include "worker/router.h"
@@ -319,6 +320,9 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	case SIGUSR1:
 		if (log_reopen() == -1)
 			log_error("reopen log: %s", strerror(errno));
+		if (w->conns.access != NULL && accesslog_reopen(w->conns.access) == -1)
+			log_error("reopen(%s): %s", w->cfg->access_log,
+			    strerror(errno));
 		break;
 	}
 }
@@ -369,6 +373,12 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 	if (conn_ctx_init(&w->conns, w->base, w->cfg, w->stats) == -1)
 		return -1;
 	w->conns.router = w->router;
+	if (w->cfg->access_log != NULL &&
+	    (w->conns.access = accesslog_open(w->cfg->access_log, w->base, err,
+	    sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return -1;
+	}
 	w->conns.on_close = on_conn_close;
 	w->conns.on_close_arg = w;
 
@@ -400,6 +410,7 @@ static void
 worker_free(struct worker *w)
 {
 	conn_ctx_free(&w->conns);
+	accesslog_close(w->conns.access);  /* after the last request is logged */
 	router_free(w->router);        /* before the code it calls is unloaded */
 	modules_free(w->modules);
 	for (size_t i = 0; i < w->nlisten; i++) {

@@ -11,13 +11,14 @@ import json
 import os
 import re
 import resource
+import signal
 import shutil
 import socket
 import subprocess
 import time
 
 import harness
-from harness import (RawConn, Shoal, Skip, deadline, note,
+from harness import (RawConn, Shoal, Skip, deadline, http_get, note,
                      server_pid_for_client_port, wait_until)
 
 HELLO = b"Hello, World!"
@@ -955,3 +956,44 @@ def test_load_keepalive_2000_requests_no_failures():
             assert re.search(r"status codes: 2000 2xx", out), out
         else:
             raise Skip("neither ab (apache2-utils) nor h2load (nghttp2-client) is installed")
+
+
+# ---------------------------------------------------------------------------
+# access log
+
+@harness.timeout(30)
+def test_access_log_lines_and_reopen():
+    """--access-log: one common-log-format line per request with the real
+    client address (a trusted proxy's X-Forwarded-For), the request line,
+    status, body bytes and time; a hostile target cannot forge a line;
+    SIGUSR1 to the master makes the workers reopen the file (rotation)."""
+    d = harness.tmpdir()
+    path = os.path.join(d, "access.log")
+    with Shoal(["--access-log", path, "--trusted-proxies", "127.0.0.1/32"], workers=1) as s:
+        st, _, body = http_get(s.port, "/json", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert st == 200, st
+        st, _, _ = http_get(s.port, '/nope"%0a?x=1')
+        assert st == 404, st
+        os.rename(path, path + ".1")
+        os.kill(s.pid, signal.SIGUSR1)
+        s.wait_log(r"SIGUSR1: log files reopened", timeout=3)
+        time.sleep(0.3)     # the worker handles its own SIGUSR1
+        st, _, _ = http_get(s.port, "/")
+        assert st == 200, st
+        assert s.stop() == 0
+    # (the harness's readiness probe, GET /healthz, is logged too)
+    old = [l for l in open(path + ".1").read().splitlines() if "/healthz" not in l]
+    new = [l for l in open(path).read().splitlines() if "/healthz" not in l]
+    note("rotated: %r; new: %r" % (old, new))
+    assert len(old) == 2 and len(new) == 1, (old, new)
+    line = re.compile(r'^(\S+) - - \[\d{2}/\w{3}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] '
+                      r'"(\S+) (\S+) HTTP/1\.1" (\d{3}) (\d+|-) (\d+\.\d{6})$')
+    m = line.match(old[0])
+    assert m, old[0]
+    assert m.group(1) == "203.0.113.9", "client %r: the trusted peer's XFF" % m.group(1)
+    assert (m.group(2), m.group(3), m.group(4), m.group(5)) == ("GET", "/json", "200", "27"), old[0]
+    m = line.match(old[1])
+    assert m and m.group(4) == "404", old[1]
+    assert '"' not in m.group(3), "the quote in the target is escaped: %r" % old[1]
+    m = line.match(new[0])
+    assert m and m.group(1).startswith("127.0.0.1:") and m.group(4) == "200", new[0]

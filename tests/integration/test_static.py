@@ -266,7 +266,9 @@ def test_static_traversal():
     expect(port, "/static/linkdir/", 404)
     # the server is still fine, and none of the refusals left an fd open
     expect(port, "/static/hello.txt", 200, HELLO)
-    wait_until(lambda: len(harness.fd_targets(worker)) == fds, 3.0,
+    # (<=: the baseline may still have counted the first request's connection,
+    # closing lazily on the server side)
+    wait_until(lambda: len(harness.fd_targets(worker)) <= fds, 3.0,
                what="worker fds back to %d (now %s)" % (fds, harness.fd_targets(worker)))
 
 
