@@ -213,6 +213,30 @@ fail:
 	rollback(m, err);
 }
 
+/*
+ * Slots [from, to) go away: their workers empty their sockets' queues
+ * (new connections were steered off them before), then drain; the sockets
+ * close once the workers are gone (collect).
+ */
+static void
+retire_slots(struct master *m, unsigned from, unsigned to)
+{
+	for (unsigned i = from; i < to; i++) {
+		struct slot *s = &m->slots[i];
+
+		s->retiring = true;
+		if (s->respawn_ev != NULL)
+			evtimer_del(s->respawn_ev);
+		if (s->proc == NULL)
+			continue;
+		s->proc->draining = true;
+		STATS_SET(m->stats->procs[s->proc->stats_idx].state,
+		    STATS_DRAINING);
+		if (ipc_send(s->proc->ipc_fd, IPC_MSG_RETIRE, NULL) == -1)
+			kill(s->proc->pid, SIGTERM);
+	}
+}
+
 static void
 start_scale(struct master *m, unsigned n)
 {
@@ -248,21 +272,7 @@ start_scale(struct master *m, unsigned n)
 	log_notice("scale: %u -> %u workers; retiring slots %u..%u", m->nslots,
 	    n, n, m->nslots - 1);
 	steer_all(m, n);
-	for (unsigned i = n; i < m->nslots; i++) {
-		struct slot *s = &m->slots[i];
-
-		s->retiring = true;
-		if (s->respawn_ev != NULL)
-			evtimer_del(s->respawn_ev);
-		if (s->proc != NULL) {
-			s->proc->draining = true;
-			STATS_SET(m->stats->procs[s->proc->stats_idx].state,
-			    STATS_DRAINING);
-			/* Retire: empty the socket's queue, then drain. */
-			if (ipc_send(s->proc->ipc_fd, IPC_MSG_RETIRE, NULL) == -1)
-				kill(s->proc->pid, SIGTERM);
-		}
-	}
+	retire_slots(m, n, m->nslots);
 	m->nslots = n;
 	ops_on_exit(m);
 }
@@ -274,6 +284,9 @@ commit(struct master *m)
 	unsigned n = op->next_nslots, old_gen = m->generation;
 
 	evtimer_del(op->timer);
+	/* First steer new connections to the slots that serve from now on
+	 * (a reload to fewer workers retires the others below). */
+	steer_all(m, n);
 	for (unsigned i = 0; i < n; i++) {
 		struct slot *s = &m->slots[i];
 		struct proc *old = s->proc;
@@ -293,15 +306,7 @@ commit(struct master *m)
 	}
 	if (op->kind == OP_RELOAD) {
 		/* Slots beyond the new count retire like a scale-down. */
-		for (unsigned i = n; i < m->nslots; i++) {
-			struct slot *s = &m->slots[i];
-
-			s->retiring = true;
-			if (s->respawn_ev != NULL)
-				evtimer_del(s->respawn_ev);
-			if (s->proc != NULL)
-				supervise_drain(m, s->proc, false);
-		}
+		retire_slots(m, n, m->nslots);
 		config_free(&m->cfg);
 		m->cfg = op->next_cfg;
 		op->has_next_cfg = false;
@@ -311,7 +316,6 @@ commit(struct master *m)
 	m->nslots = n;
 	if (m->nslots_total < n)
 		m->nslots_total = n;
-	steer_all(m, n);
 	if (op->kind == OP_RELOAD) {
 		log_notice("reload: generation %u serving with %u workers; "
 		    "generation %u draining", m->generation, n, old_gen);

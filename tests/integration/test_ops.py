@@ -572,6 +572,35 @@ def test_scale_4_1_2_under_load():
     ld.assert_no_failures("scale 4, 1, 2", min_ok=300)
 
 
+@harness.timeout(60)
+def test_reload_changing_worker_count_under_load():
+    """A reload that changes "workers" (3 -> 1 -> 2): the slots that go away
+    are steered off and retired (their queues served) like a scale-down, the
+    new ones get sockets; 0 failures, and the sockets of retired slots are
+    closed afterwards (each worker holds exactly one listening socket)."""
+    s = start_server(workers=3, args=["--graceful-timeout", "10"])
+    settled(s.control, 3, generation=1)
+    ld = start_load(s)
+    try:
+        for gen, n in ((2, 1), (3, 2)):
+            mark = ld.counts()
+            write_config(s.config, s.port, n)
+            rc, out, err = ctl(s.control, "reload")
+            assert rc == 0, "reload to %d workers: exit %d, stderr %r" % (n, rc, err)
+            st = settled(s.control, n, generation=gen)
+            assert [sl["slot"] for sl in st["slots"]] == list(range(n)), st["slots"]
+            check_children_are_workers(s.pid, st)
+            ld.wait_ok(100, timeout=10)
+            phase(ld, mark, "reload to %d workers" % n)
+    finally:
+        ld.stop()
+    listening = [r for r in harness.tcp_table()
+                 if r.state == harness.TCP_LISTEN and r.local_port == s.port]
+    assert len(listening) == 2, "listening sockets on the port: %d, expected 2" % len(listening)
+    note("load: " + ld.summary())
+    ld.assert_no_failures("reloads 3 -> 1 -> 2 workers", min_ok=200)
+
+
 # ---------------------------------------------------------------------------
 # 6. a slow upload in flight across a reload
 
