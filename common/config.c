@@ -61,6 +61,8 @@ static const struct cfg_key cfg_keys[] = {
 	  NULL, "seconds new workers (reload, scale, upgrade) have to be ready" },
 	{ "log_file", CFG_PATH, CFG_OFF(log_file), 0, 0, 0, NULL,
 	  "file to append the log to (null: stderr)" },
+	{ "threads", CFG_INT, CFG_OFF(threads), 0, 64, 2, NULL,
+	  "threads per worker for CPU-heavy handlers (0: run them inline)" },
 	{ "access_log", CFG_PATH, CFG_OFF(access_log), 0, 0, 0, NULL,
 	  "file to append one line per request to (null: none)" },
 	{ "log_level", CFG_LOG_LEVEL, CFG_OFF(log_level), 0, 0, 0, "info",

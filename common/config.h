@@ -121,6 +121,7 @@ struct config {
 	double ready_timeout;        /* new workers must be ready within it */
 	char *log_file;              /* NULL: stderr */
 	char *access_log;            /* NULL: no access log */
+	int threads;                 /* per worker, for CPU-heavy handlers */
 	int log_level;               /* enum log_level */
 
 	struct http_limits http;

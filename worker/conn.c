@@ -748,6 +748,7 @@ on_message_complete(http_parser *p)
 	req.client = conn_client(c, client, sizeof(client));
 	req.draining = ctx->draining;
 	req.base = ctx->base;
+	req.pool = ctx->pool;
 
 	c->in_message = false;
 	STATS_ADD(ctx->stats->requests, 1);

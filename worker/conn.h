@@ -42,6 +42,7 @@ struct conn_ctx {
 	struct http_header *hdr_view;    /* max_headers entries */
 	const struct router *router;     /* set by the worker */
 	struct accesslog *access;        /* set by the worker; NULL: none */
+	struct pool *pool;               /* set by the worker */
 
 	/* The Date header, and the 200 status line with Server and Date,
 	 * formatted once per second. */

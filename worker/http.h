@@ -56,6 +56,8 @@ struct http_request {
 	const char *route_path;      /* the matched route's path, NUL-terminated */
 	bool draining;               /* the worker is shutting down */
 	struct event_base *base;     /* the worker's loop, for timers of streams */
+	struct pool *pool;           /* the worker's threads, for CPU-heavy work
+	                                (worker/pool.h) */
 };
 
 struct http_stream;

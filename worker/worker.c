@@ -21,6 +21,7 @@
 #include "worker/accesslog.h"
 #include "worker/conn.h"
 #include "worker/module.h"
+#include "worker/pool.h"
 #include "worker/router.h"
 
 /* Accepts per wake-up and socket: fairness between sockets and the rest. */
@@ -63,6 +64,7 @@ struct worker {
 	struct conn_ctx conns;
 	struct router *router;
 	struct modules *modules;
+	struct pool *pool;
 	bool draining;
 };
 
@@ -373,6 +375,13 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 	if (conn_ctx_init(&w->conns, w->base, w->cfg, w->stats) == -1)
 		return -1;
 	w->conns.router = w->router;
+	/* At most 1024 jobs wait per worker; beyond that handlers answer 503. */
+	if ((w->pool = pool_new(w->base, (unsigned)w->cfg->threads, 1024, err,
+	    sizeof(err))) == NULL) {
+		log_error("thread pool: %s", err);
+		return -1;
+	}
+	w->conns.pool = w->pool;
 	if (w->cfg->access_log != NULL &&
 	    (w->conns.access = accesslog_open(w->cfg->access_log, w->base, err,
 	    sizeof(err))) == NULL) {
@@ -410,6 +419,7 @@ static void
 worker_free(struct worker *w)
 {
 	conn_ctx_free(&w->conns);
+	pool_free(w->pool);                /* its done() may still answer streams */
 	accesslog_close(w->conns.access);  /* after the last request is logged */
 	router_free(w->router);        /* before the code it calls is unloaded */
 	modules_free(w->modules);

@@ -997,3 +997,52 @@ def test_access_log_lines_and_reopen():
     assert '"' not in m.group(3), "the quote in the target is escaped: %r" % old[1]
     m = line.match(new[0])
     assert m and m.group(1).startswith("127.0.0.1:") and m.group(4) == "200", new[0]
+
+
+# ---------------------------------------------------------------------------
+# CPU-heavy work on the worker's thread pool
+
+@harness.timeout(30)
+def test_cpu_heavy_handler_runs_on_thread_pool_loop_stays_responsive():
+    """One worker: while /primes?n=100000000 computes on a pool thread, the
+    same worker's loop answers /healthz at once; the result is right
+    (5,761,455 primes below 10^8). With --threads 0 the work runs on the
+    loop, which is then blocked: the comparison shows what the pool buys."""
+    routes = [{"path": "/healthz", "handler": "health"},
+              {"path": "/primes", "handler": "primes"}]
+    timings = {}
+    for threads in (2, 0):
+        d = harness.tmpdir()
+        cfg = os.path.join(d, "primes%d.json" % threads)
+        port = harness.free_port()
+        with open(cfg, "w") as f:
+            json.dump({"listen": ["127.0.0.1:%d" % port], "workers": 1,
+                       "threads": threads, "routes": routes}, f)
+        with Shoal(["-c", cfg, "--control", os.path.join(d, "c%d.sock" % threads)], raw=True) as s:
+            s.ports = [port]
+            s.start()
+            c = RawConn(port, timeout=20)
+            t0 = time.monotonic()
+            c.send(b"GET /primes?n=100000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.05)            # the job is under way
+            t1 = time.monotonic()
+            st, _, body = http_get(port, "/healthz", timeout=20)
+            health = time.monotonic() - t1
+            assert st == 200, st
+            raw = b""
+            while b"\r\n0\r\n\r\n" not in raw:
+                chunk = c.sock.recv(65536)
+                assert chunk, "connection closed before the result: %r" % raw
+                raw += chunk
+            total = time.monotonic() - t0
+            c.close()
+            head, _, rest = raw.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200") and b"chunked" in head.lower(), head
+            result = json.loads(rest.split(b"\r\n")[1])
+            assert result["n"] == 100000000 and result["primes"] == 5761455, result
+            timings[threads] = (health, total, result["seconds"])
+    note("threads 2: /healthz in %.3fs while primes took %.3fs; threads 0: /healthz in %.3fs"
+         % (timings[2][0], timings[2][2], timings[0][0]))
+    assert timings[2][0] < 0.1, "healthz waited %.3fs behind the pool job" % timings[2][0]
+    assert timings[2][0] < timings[0][0] / 2, \
+        "with no pool, healthz waited %.3fs; with it %.3fs" % (timings[0][0], timings[2][0])
