@@ -749,6 +749,7 @@ on_message_complete(http_parser *p)
 	req.draining = ctx->draining;
 	req.base = ctx->base;
 	req.pool = ctx->pool;
+	req.stats = ctx->board;
 
 	c->in_message = false;
 	STATS_ADD(ctx->stats->requests, 1);

@@ -43,6 +43,7 @@ struct conn_ctx {
 	const struct router *router;     /* set by the worker */
 	struct accesslog *access;        /* set by the worker; NULL: none */
 	struct pool *pool;               /* set by the worker */
+	const struct stats *board;       /* all workers' stats; set by the worker */
 
 	/* The Date header, and the 200 status line with Server and Date,
 	 * formatted once per second. */

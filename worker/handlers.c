@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "worker/http.h"
+#include "worker/metrics.h"
 #include "worker/pool.h"
 #include "worker/static.h"
 
@@ -426,6 +427,8 @@ handlers_find(const char *name)
 			return &builtin[i];
 	if (strcmp(static_handler.name, name) == 0)
 		return &static_handler;
+	if (strcmp(metrics_handler.name, name) == 0)
+		return &metrics_handler;
 	return NULL;
 }
 

@@ -29,6 +29,7 @@
 #include "common/buf.h"
 
 struct event_base;
+struct stats;
 
 struct http_header {
 	const char *name;
@@ -58,6 +59,7 @@ struct http_request {
 	struct event_base *base;     /* the worker's loop, for timers of streams */
 	struct pool *pool;           /* the worker's threads, for CPU-heavy work
 	                                (worker/pool.h) */
+	const struct stats *stats;   /* every worker's counters (common/stats.h) */
 };
 
 struct http_stream;

@@ -382,6 +382,7 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 		return -1;
 	}
 	w->conns.pool = w->pool;
+	w->conns.board = boot->stats;
 	if (w->cfg->access_log != NULL &&
 	    (w->conns.access = accesslog_open(w->cfg->access_log, w->base, err,
 	    sizeof(err))) == NULL) {

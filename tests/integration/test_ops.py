@@ -756,3 +756,48 @@ def test_status_shows_crash_looping_slot():
     s.wait_log(r"slot 0 is crash-looping", timeout=1)
     code, _, body = http_get(s.port, "/")
     assert_hello(code, body, "GET / with slot 0 crash-looping")
+
+
+# ---------------------------------------------------------------------------
+# Prometheus metrics across reloads
+
+def scrape(port):
+    st, h, body = http_get(port, "/metrics")
+    assert st == 200, "/metrics -> %d" % st
+    assert h.get("content-type", "").startswith("text/plain"), h
+    values = {}
+    for line in body.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+@harness.timeout(60)
+def test_metrics_counters_never_go_backwards_across_reloads():
+    """The metrics handler: Prometheus text with per-worker lines and totals
+    that include exited workers, so shoal_requests_total only grows across
+    reloads (the old generation's counts are folded in when it exits)."""
+    routes = ROUTES + [{"path": "/metrics", "handler": "metrics"}]
+    s = start_server(workers=2, routes=routes, args=["--graceful-timeout", "10"])
+    settled(s.control, 2, generation=1)
+    for _ in range(50):
+        assert http_get(s.port, "/")[0] == 200
+    m1 = scrape(s.port)
+    assert m1["shoal_workers"] == 2, m1
+    assert m1["shoal_requests_total"] >= 50, m1
+    assert m1['shoal_responses_total{class="2xx"}'] >= 50, m1
+    up = [k for k in m1 if k.startswith("shoal_worker_up{")]
+    assert len(up) == 2 and all('generation="1"' in k and 'state="serving"' in k for k in up), up
+    last = m1["shoal_requests_total"]
+    for gen in (2, 3):
+        rc, _, err = ctl(s.control, "reload")
+        assert rc == 0, err
+        settled(s.control, 2, generation=gen)
+        for _ in range(10):
+            assert http_get(s.port, "/")[0] == 200
+        m = scrape(s.port)
+        note("generation %d: requests_total %d (was %d)" % (gen, m["shoal_requests_total"], last))
+        assert m["shoal_requests_total"] >= last + 10, (last, m)
+        last = m["shoal_requests_total"]
+        assert m["shoal_connections_accepted_total"] >= 60, m
