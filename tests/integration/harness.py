@@ -975,3 +975,31 @@ def status(control):
         return json.loads(out)
     except ValueError as e:
         raise AssertionError("shoal status --json printed no JSON (%s): %r" % (e, out[:500]))
+
+
+def read_pidfile(path):
+    """The pid in a pid file, or None."""
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0)
+    except (OSError, ValueError):
+        return None
+
+
+def kill_masters(s, pids):
+    """Cleanup of upgraded masters (no longer our children): SIGTERM each one
+    still alive and still in s's process group, then SIGKILL the group."""
+    left = [p for p in pids if alive(p) and proc_pgid(p) == s.pid]
+    for p in left:
+        try:
+            os.kill(p, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    if left:
+        note("cleanup: SIGTERM to masters %s" % left)
+        try:
+            wait_until(lambda: not any(alive(p) for p in left), 3, 0.05, "masters to exit")
+        except AssertionError:
+            pass
+    if group_members(s.pid):
+        _killpg_if_ours(s.pid, s.starttime, signal.SIGKILL)

@@ -32,7 +32,7 @@ import subprocess
 import time
 
 import harness
-from harness import ctl, status
+from harness import ctl, kill_masters, read_pidfile, status
 from harness import (RawConn, Shoal, Skip, alive, deadline, note, remaining, run_cli,
                      wait_until)
 from load import Load
@@ -156,33 +156,6 @@ def settled(control, n, timeout=10.0):
     except AssertionError:
         raise AssertionError("status did not settle on %d serving workers within %.0fs; last: %s"
                              % (n, timeout, brief(last[0]) if last[0] else None))
-
-
-def read_pidfile(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip() or 0)
-    except (OSError, ValueError):
-        return None
-
-
-def kill_masters(s, pids):
-    """Cleanup of upgraded masters (no longer our children): SIGTERM each one
-    still alive and still in s's process group, then SIGKILL the group."""
-    left = [p for p in pids if alive(p) and harness.proc_pgid(p) == s.pid]
-    for p in left:
-        try:
-            os.kill(p, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    if left:
-        note("cleanup: SIGTERM to masters %s" % left)
-        try:
-            wait_until(lambda: not any(alive(p) for p in left), 3, 0.05, "masters to exit")
-        except AssertionError:
-            pass
-    if harness.group_members(s.pid):
-        harness._killpg_if_ours(s.pid, s.starttime, signal.SIGKILL)
 
 
 def shoal_log_lines(s, start, end=None, levels=("error", "warn", "notice", "info")):

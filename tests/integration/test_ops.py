@@ -18,7 +18,7 @@ import threading
 import time
 
 import harness
-from harness import ctl, status
+from harness import ctl, kill_masters, read_pidfile, status
 from harness import (RawConn, Shoal, Skip, alive, deadline, http_get, note, remaining,
                      run_cli, server_pid_for_client_port, wait_until)
 from load import Load
@@ -135,14 +135,6 @@ def wait_gone(pids, timeout, what="processes"):
             what, timeout, ["%d (%s)" % (p, harness.comm(p)) for p in left]))
 
 
-def read_pidfile(path):
-    try:
-        with open(path) as f:
-            return int(f.read().strip() or 0)
-    except (OSError, ValueError):
-        return None
-
-
 def assert_hello(status_code, body, what="GET /"):
     assert status_code == 200 and body.strip() == HELLO, \
         "%s -> %d %r" % (what, status_code, body[:200])
@@ -247,25 +239,6 @@ def rebuilt_binary():
     os.chmod(copy, 0o755)
     return copy, ("a copy of %s at a new path: the source tree did not build (%s: %s)"
                   % (harness.binary(), why or "no binary", " | ".join(tail)))
-
-
-def kill_masters(s, pids):
-    """Cleanup of upgraded masters (no longer our children): SIGTERM each one
-    still alive and still in s's process group, then SIGKILL the group."""
-    left = [p for p in pids if alive(p) and harness.proc_pgid(p) == s.pid]
-    for p in left:
-        try:
-            os.kill(p, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    if left:
-        note("cleanup: SIGTERM to masters %s" % left)
-        try:
-            wait_until(lambda: not any(alive(p) for p in left), 3, 0.05, "masters to exit")
-        except AssertionError:
-            pass
-    if harness.group_members(s.pid):
-        harness._killpg_if_ours(s.pid, s.starttime, signal.SIGKILL)
 
 
 def upgrade_and_check(s, old, pidfile, masters, binary=None):
