@@ -76,6 +76,7 @@ struct conn {
 	int fd;
 	enum conn_state state;
 	bool in_message;         /* the parser is inside a request */
+	bool in_body;            /* ... and past its head */
 	bool last_was_value;     /* header callbacks: the last piece was a value */
 	bool close_after;        /* close once the output is written */
 	bool busy;               /* a file or stream response is in progress */
@@ -83,6 +84,8 @@ struct conn {
 	double head_started;     /* for the header_timeout deadline */
 	double began;            /* util_now() at the request's first byte,
 	                            for the access log */
+	double idle_since;       /* when it last went idle (keep-alive) */
+	unsigned long requests;  /* requests received on this connection */
 	size_t lingered;
 	struct event ev;
 	http_parser parser;
@@ -190,6 +193,7 @@ conn_linger(struct conn *c)
 	struct timeval tv = { LINGER_TIMEOUT, 0 };
 
 	c->state = CONN_LINGER;
+	c->head_started = now_cached(c->ctx);    /* the linger deadline's start */
 	release_buffers(c);
 	buf_free(&c->held);
 	if (shutdown(c->fd, SHUT_WR) == -1) {
@@ -204,6 +208,7 @@ static void
 conn_await_input(struct conn *c)
 {
 	const struct http_limits *lim = c->ctx->limits;
+	double now = now_cached(c->ctx);
 	struct timeval tv;
 
 	if (!c->in_message) {
@@ -211,16 +216,33 @@ conn_await_input(struct conn *c)
 			conn_linger(c);
 			return;
 		}
-		c->state = CONN_IDLE;
+		if (c->requests == 0) {
+			/* Nothing asked yet: header_timeout runs from the accept,
+			 * whatever stray bytes (bare CRLFs) arrive meanwhile. */
+			c->state = CONN_HEAD;
+			tv = tv_of(c->head_started + lim->header_timeout - now);
+			conn_watch(c, EV_READ, &tv);
+			return;
+		}
 		release_buffers(c);
-		conn_watch(c, EV_READ, c->ctx->keepalive_tv);
-	} else if (c->state == CONN_BODY) {
+		if (c->state != CONN_IDLE) {
+			/* Just went idle: the shared, O(1) keep-alive timeout. */
+			c->state = CONN_IDLE;
+			c->idle_since = now;
+			conn_watch(c, EV_READ, c->ctx->keepalive_tv);
+			return;
+		}
+		/* Still idle after input that started no request (CRLFs between
+		 * messages): the keep-alive countdown goes on, it does not restart. */
+		tv = tv_of(c->idle_since + lim->keepalive_timeout - now);
+		conn_watch(c, EV_READ, &tv);
+	} else if (c->in_body) {
+		c->state = CONN_BODY;
 		tv = tv_of(lim->body_timeout);
 		conn_watch(c, EV_READ, &tv);
 	} else {
 		c->state = CONN_HEAD;
-		tv = tv_of(c->head_started + lim->header_timeout -
-		    now_cached(c->ctx));
+		tv = tv_of(c->head_started + lim->header_timeout - now);
 		conn_watch(c, EV_READ, &tv);
 	}
 }
@@ -434,6 +456,7 @@ conn_error(struct conn *c, int status)
 	http_response_static(&resp, status, "text/plain", reason, strlen(reason));
 	c->close_after = true;
 	c->in_message = false;
+	c->in_body = false;
 	/* A HEAD gets the head only, even of an error (once the method is
 	 * known: an invalid one leaves parser.method meaningless). */
 	conn_respond(c, &resp, c->parser.method == HTTP_HEAD && c->url_len > 0,
@@ -520,6 +543,8 @@ on_message_begin(http_parser *p)
 	struct conn *c = p->data;
 
 	c->in_message = true;
+	c->in_body = false;
+	c->requests++;
 	c->state = CONN_HEAD;
 	c->head_started = now_cached(c->ctx);
 	if (c->ctx->access != NULL)
@@ -660,6 +685,7 @@ on_headers_complete(http_parser *p)
 	if (expect_continue(c, p) == -1)
 		return -1;
 	c->state = CONN_BODY;
+	c->in_body = true;
 	return 0;
 }
 
@@ -752,6 +778,7 @@ on_message_complete(http_parser *p)
 	req.stats = ctx->board;
 
 	c->in_message = false;
+	c->in_body = false;
 	STATS_ADD(ctx->stats->requests, 1);
 	router_dispatch(ctx->router, &req, &resp);
 
@@ -806,7 +833,7 @@ conn_feed(struct conn *c, const char *data, size_t len)
 	} else if (c->parser.upgrade) {
 		c->close_after = true;   /* no protocol switching here */
 	}
-	if (c->state == CONN_HEAD && c->in_message && !c->close_after &&
+	if (c->in_message && !c->in_body && !c->close_after &&
 	    now_cached(ctx) - c->head_started > ctx->limits->header_timeout)
 		conn_error(c, 408);
 }
@@ -858,6 +885,7 @@ conn_proxy(struct conn *c, size_t n)
 {
 	struct conn_ctx *ctx = c->ctx;
 	struct sockaddr_storage src;
+	struct timeval tv;
 	socklen_t srclen = 0;
 	size_t consumed = 0, rest;
 
@@ -868,6 +896,11 @@ conn_proxy(struct conn *c, size_t n)
 	}
 	switch (proxy_parse(c->held.p, c->held.len, &consumed, &src, &srclen)) {
 	case PROXY_NEED_MORE:
+		/* The header is due within header_timeout of the accept, however
+		 * slowly it trickles in. */
+		tv = tv_of(c->head_started + ctx->limits->header_timeout -
+		    now_cached(ctx));
+		event_add(&c->ev, &tv);
 		return;
 	case PROXY_ERROR:
 		log_debug("%s: no valid PROXY header; closing", c->client);
@@ -925,8 +958,6 @@ conn_read(struct conn *c)
 			conn_free(c);
 		return;
 	}
-	if (c->state == CONN_IDLE)
-		c->state = CONN_HEAD;
 	conn_feed(c, ctx->rbuf, (size_t)n);
 	conn_run(c);
 }
@@ -959,13 +990,19 @@ conn_timeout(struct conn *c)
 static void
 conn_discard(struct conn *c)
 {
+	struct timeval tv;
 	ssize_t n;
 
 	n = read(c->fd, c->ctx->rbuf, c->ctx->rbuf_size);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
-	if (n > 0 && (c->lingered += (size_t)n) < LINGER_MAX)
+	if (n > 0 && (c->lingered += (size_t)n) < LINGER_MAX) {
+		/* A persistent event restarts its timeout on every read: keep
+		 * the deadline a deadline, or a trickle would hold us forever. */
+		tv = tv_of(c->head_started + LINGER_TIMEOUT - now_cached(c->ctx));
+		event_add(&c->ev, &tv);
 		return;
+	}
 	conn_free(c);
 }
 
@@ -1117,7 +1154,8 @@ conn_drain_all(struct conn_ctx *ctx)
 		 * connection still idle after that is closed. One accepted but
 		 * not yet heard from is served the same way.
 		 */
-		if (c->state == CONN_IDLE)
+		if (c->state == CONN_IDLE ||
+		    (c->state == CONN_HEAD && !c->in_message && !c->awaiting_proxy))
 			event_add(&c->ev, &grace);
 	}
 }

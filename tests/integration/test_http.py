@@ -18,7 +18,7 @@ import subprocess
 import time
 
 import harness
-from harness import (RawConn, Shoal, Skip, deadline, http_get, note,
+from harness import (RawConn, Shoal, Skip, deadline, http_get, note, request_bytes,
                      server_pid_for_client_port, wait_until)
 
 HELLO = b"Hello, World!"
@@ -1046,3 +1046,59 @@ def test_cpu_heavy_handler_runs_on_thread_pool_loop_stays_responsive():
     assert timings[2][0] < 0.1, "healthz waited %.3fs behind the pool job" % timings[2][0]
     assert timings[2][0] < timings[0][0] / 2, \
         "with no pool, healthz waited %.3fs; with it %.3fs" % (timings[0][0], timings[2][0])
+
+
+# ---------------------------------------------------------------------------
+# deadlines that input must not push back
+
+def closed_within(conn, send, every, limit, eof_counts=True):
+    """Send send every `every` seconds until the server closes (EOF, or with
+    eof_counts=False only a reset: a lingering close sends its FIN first and
+    goes on reading); return the seconds that took, or None if it was still
+    open at limit."""
+    t0 = time.monotonic()
+    conn.sock.settimeout(every)
+    while time.monotonic() - t0 < limit:
+        try:
+            conn.sock.sendall(send)
+            data = conn.sock.recv(4096)
+            if not data and eof_counts:
+                return time.monotonic() - t0
+            if not data:
+                time.sleep(every)
+        except socket.timeout:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return time.monotonic() - t0
+    return None
+
+
+@harness.timeout(30)
+def test_trickled_input_does_not_extend_deadlines():
+    """Bare CRLFs on a fresh connection do not restart header_timeout, nor on
+    an idle one keepalive_timeout; bytes trickled at a lingering close do not
+    hold it past its 2 s."""
+    with Shoal(["--header-timeout", "1", "--keepalive-timeout", "2"], workers=1) as s:
+        c = RawConn(s.port, timeout=5)
+        took = closed_within(c, b"\r\n", 0.3, 6)
+        c.close()
+        note("fresh connection fed CRLFs closed after %s s" % took)
+        assert took is not None and took < 2.0, "fresh + CRLFs: %s" % took
+
+        c = RawConn(s.port, timeout=5)
+        c.send(request_bytes("/", keepalive=True))
+        st, _, _ = c.recv_response(timeout=2)
+        assert st == 200
+        took = closed_within(c, b"\r\n", 0.3, 8)
+        c.close()
+        note("idle connection fed CRLFs closed after %s s" % took)
+        assert took is not None and took < 3.0, "idle + CRLFs: %s" % took
+
+        c = RawConn(s.port, timeout=5)
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        st, _, _ = c.recv_response(timeout=2)
+        assert st == 200
+        took = closed_within(c, b"x", 0.5, 10, eof_counts=False)
+        c.close()
+        note("lingering close fed bytes ended after %s s" % took)
+        assert took is not None and took < 3.5, "linger + trickle: %s" % took
