@@ -57,7 +57,7 @@ call(const char *path, json_t *request, double timeout)
 	json_t *reply = NULL;
 	double deadline = util_now() + timeout;
 	char *text = NULL;
-	int fd = -1;
+	int fd = -1, r;
 	ssize_t n;
 
 	memset(&sun, 0, sizeof(sun));
@@ -89,8 +89,11 @@ call(const char *path, json_t *request, double timeout)
 		}
 		pfd.fd = fd;
 		pfd.events = POLLIN;
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) == -1 && errno != EINTR)
+		r = poll(&pfd, 1, (int)(left * 1000) + 1);
+		if (r == -1 && errno != EINTR)
 			goto out;
+		if (r <= 0)
+			continue;            /* the deadline check above decides */
 		if (in.cap - in.len < 4096) {
 			char *p = realloc(in.p, in.cap + 65536);
 

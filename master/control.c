@@ -31,6 +31,7 @@
 #define CONTROL_MAX_LINE 65536
 
 struct control_req {
+	TAILQ_ENTRY(control_req) entry;
 	struct master *m;
 	struct bufferevent *bev;     /* NULL once the client has gone */
 	bool waiting;                /* an operation will answer */
@@ -40,9 +41,22 @@ struct control_req {
 static void
 req_free(struct control_req *req)
 {
+	TAILQ_REMOVE(&req->m->controls, req, entry);
 	if (req->bev != NULL)
 		bufferevent_free(req->bev);
 	free(req);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg);
+
+void
+control_close_in_child(struct master *m)
+{
+	struct control_req *req;
+
+	TAILQ_FOREACH(req, &m->controls, entry)
+		if (req->bev != NULL)
+			close(bufferevent_getfd(req->bev));
 }
 
 static void
@@ -68,8 +82,8 @@ send_json(struct control_req *req, json_t *obj)
 	bufferevent_write(req->bev, text, strlen(text));
 	bufferevent_write(req->bev, "\n", 1);
 	free(text);
-	/* Free once the answer is out; the client closes its side. */
-	bufferevent_setcb(req->bev, NULL, on_flushed, NULL, req);
+	/* Free once the answer is out, or when the client is gone. */
+	bufferevent_setcb(req->bev, NULL, on_flushed, on_event, req);
 	bufferevent_disable(req->bev, EV_READ);
 }
 
@@ -261,6 +275,7 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	req->m = m;
+	TAILQ_INSERT_TAIL(&m->controls, req, entry);
 	bufferevent_setcb(req->bev, on_read, NULL, on_event, req);
 	bufferevent_enable(req->bev, EV_READ);
 }

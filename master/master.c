@@ -66,6 +66,9 @@ master_all_ready(struct master *m)
 {
 	char err[8192];
 
+	/* A stop that came while workers were booting stands. */
+	if (m->state != MASTER_STARTING)
+		return;
 	m->state = MASTER_RUNNING;
 	log_notice("all %u workers ready", m->nslots);
 	if (m->upgrade_pipe != -1 && m->cfg.pid_file != NULL) {
@@ -80,6 +83,8 @@ master_all_ready(struct master *m)
 	/* Under systemd (Type=notify): start-up is complete. */
 	sd_notifyf(0, "READY=1\nMAINPID=%d\nSTATUS=%u workers serving",
 	    (int)getpid(), m->nslots);
+	/* Operations asked for during start-up wait until now. */
+	ops_resume(m);
 }
 
 static void
@@ -315,6 +320,7 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	m->started_at = util_now();
 	TAILQ_INIT(&m->procs);
 	TAILQ_INIT(&m->pending);
+	TAILQ_INIT(&m->controls);
 	record_exe(m, argv);
 	log_set_role("master", -1);
 	log_set_level((enum log_level)m->cfg.log_level);

@@ -30,6 +30,7 @@
 
 struct master;
 struct control_req;
+TAILQ_HEAD(control_list, control_req);
 
 /* One worker process. Lives from fork until reaped. */
 struct proc {
@@ -131,6 +132,7 @@ struct master {
 	struct pending_list pending;
 
 	int control_fd;              /* listening control socket, or -1 */
+	struct control_list controls;    /* accepted control connections */
 	struct event *control_ev;
 	bool control_owned;          /* unlink the path on exit */
 
@@ -179,6 +181,8 @@ void ops_on_ready(struct master *m, struct proc *p);
 void ops_on_boot_failure(struct master *m, const char *what);
 /* A proc was reaped: a drain or retirement may be complete. */
 void ops_on_exit(struct master *m);
+/* Start queued operations (once start-up is complete). */
+void ops_resume(struct master *m);
 /* The current operation is over (upgrade.c): start the next one. */
 void ops_finish(struct master *m);
 void ops_free(struct master *m);
@@ -199,5 +203,7 @@ void control_close(struct master *m);
 void control_reply(struct control_req *req, bool ok, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 json_t *control_status(struct master *m);
+/* In a forked worker: close the control connections' fds. */
+void control_close_in_child(struct master *m);
 
 #endif

@@ -84,8 +84,12 @@ rollback(struct master *m, const char *why)
 		struct slot *s = &m->slots[i];
 
 		if (s->next != NULL) {
+			/* Reaped later as an ordinary draining worker: it must
+			 * not fail the next operation, which waits for it. */
+			s->next->next = false;
+			s->next->draining = true;
 			kill(s->next->pid, SIGKILL);
-			s->next = NULL;      /* the reap frees it; op is over then */
+			s->next = NULL;
 		}
 	}
 	/* Sockets grown for new slots: nothing accepted on them yet. */
@@ -456,7 +460,7 @@ ops_next(struct master *m)
 {
 	struct pending *pe;
 
-	while (m->op.kind == OP_NONE && m->state != MASTER_STOPPING &&
+	while (m->op.kind == OP_NONE && m->state == MASTER_RUNNING &&
 	    !supervise_any_draining(m) && m->nslots_total == m->nslots &&
 	    (pe = TAILQ_FIRST(&m->pending)) != NULL) {
 		TAILQ_REMOVE(&m->pending, pe, entry);
@@ -489,6 +493,12 @@ ops_request(struct master *m, enum op_kind kind, unsigned arg, int delta,
 		log_info("%s queued behind the %s in progress", op_name(kind),
 		    m->op.kind != OP_NONE ? op_name(m->op.kind) : "drain");
 	TAILQ_INSERT_TAIL(&m->pending, pe, entry);
+	ops_next(m);
+}
+
+void
+ops_resume(struct master *m)
+{
 	ops_next(m);
 }
 

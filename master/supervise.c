@@ -170,6 +170,7 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 			close(p->ipc_fd);
 	if (m->control_fd != -1)
 		close(m->control_fd);
+	control_close_in_child(m);
 	if (m->op.pipe_fd != -1)
 		close(m->op.pipe_fd);
 	if (m->upgrade_pipe != -1)
@@ -396,7 +397,8 @@ supervise_reap(struct master *m)
 		if (s->proc == p)
 			s->proc = NULL;
 		proc_free(m, p);
-		if (s->proc == NULL && m->state != MASTER_STOPPING && !s->retiring)
+		if (s->proc == NULL && m->state != MASTER_STOPPING && !s->retiring &&
+		    s->index < m->nslots)
 			schedule_respawn(m, s, uptime);
 	}
 	ops_on_exit(m);

@@ -89,6 +89,15 @@ upgrade_abort(struct master *m, const char *why)
 		kill(m->op.child, SIGKILL);  /* reaped as an unknown child */
 	m->op.child = 0;
 	finish(m);
+	/* The steering program belongs to the sockets' reuseport groups,
+	 * which the failed master shared: put ours back. */
+	for (size_t i = 0; i < m->nlisteners; i++) {
+		char err[256];
+
+		if (listener_steer(&m->listeners[i], m->nslots, err,
+		    sizeof(err)) == -1)
+			log_warn("%s", err);
+	}
 	log_error("upgrade failed: %s; carrying on with pid %d", why,
 	    (int)getpid());
 	control_reply(m->op.req, false, "upgrade failed: %s", why);

@@ -695,3 +695,32 @@ def test_systemd_notify_ready_and_stopping():
             assert s.wait_exit(10) == 0
     finally:
         sock.close()
+
+
+# ---------------------------------------------------------------------------
+# a stop while workers are still booting
+
+@harness.timeout(30)
+def test_sigterm_during_slow_boot_stops():
+    """SIGTERM while the workers are still starting (a module whose init takes
+    1.5 s) stops the master: the late "ready" must not turn it back into a
+    running server that respawns its drained workers."""
+    module = os.path.join(os.path.dirname(os.path.abspath(harness.binary())), "modules",
+                          "greeting.so")
+    if not os.path.exists(module):
+        raise Skip("no %s (make builds it with the integration target)" % module)
+    d = harness.tmpdir()
+    cfg = os.path.join(d, "slow.json")
+    port = harness.free_port()
+    with open(cfg, "w") as f:
+        f.write('{"listen": ["127.0.0.1:%d"], "workers": 2,\n'
+                ' "modules": [{"name": "app", "path": "%s", "config": {"init_delay": 1.5}}],\n'
+                ' "routes": [{"path": "/", "handler": "app.greet"}]}\n' % (port, module))
+    s = Shoal(["-c", cfg, "--control", os.path.join(d, "c.sock")], raw=True)
+    s.start(wait=False)
+    time.sleep(0.4)
+    os.kill(s.pid, signal.SIGTERM)
+    rc = s.wait_exit(8)
+    assert rc == 0, "exit status %s" % rc
+    assert s.count_log(r"all 2 workers ready") == 0, "it went on to serve"
+    assert s.count_log(r"spawned worker") == 2, "workers were respawned after the stop"

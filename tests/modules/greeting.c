@@ -2,7 +2,7 @@
  * An example application module: GET -> 200 with the "greeting" of the
  * module's config ("Hello from a module" by default), plus the GREETING_TAG
  * it was compiled with, so a test can tell two builds apart across a
- * reload.
+ * reload. "init_delay" (seconds) makes its start-up slow, for tests.
  *
  *   "modules": [{"name": "app", "path": "build/modules/greeting.so",
  *                "config": {"greeting": "hi"}}],
@@ -10,6 +10,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "worker/module.h"
 
@@ -48,6 +49,7 @@ shoal_module_init(const struct module_api *api, const json_t *config,
     char *err, size_t errlen)
 {
 	const char *g = json_string_value(json_object_get(config, "greeting"));
+	double delay = json_number_value(json_object_get(config, "init_delay"));
 
 	if (api->version != SHOAL_MODULE_API_VERSION) {
 		snprintf(err, errlen, "built for module API %d, shoal has %u",
@@ -56,6 +58,9 @@ shoal_module_init(const struct module_api *api, const json_t *config,
 	}
 	if (g != NULL)
 		snprintf(greeting, sizeof(greeting), "%s", g);
+	/* "init_delay": seconds of start-up work, for tests of slow boots. */
+	if (delay > 0)
+		usleep((useconds_t)(delay * 1e6));
 	if (api->add_handler(api->ctx, &greet_def) == -1) {
 		snprintf(err, errlen, "cannot register handler greet");
 		return -1;
