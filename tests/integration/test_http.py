@@ -1018,9 +1018,9 @@ def test_cpu_heavy_handler_runs_on_thread_pool_loop_stays_responsive():
         with open(cfg, "w") as f:
             json.dump({"listen": ["127.0.0.1:%d" % port], "workers": 1,
                        "threads": threads, "routes": routes}, f)
-        with Shoal(["-c", cfg, "--control", os.path.join(d, "c%d.sock" % threads)], raw=True) as s:
-            s.ports = [port]
-            s.start()
+        s = Shoal(["-c", cfg, "--control", os.path.join(d, "c%d.sock" % threads)], raw=True)
+        s.ports = [port]
+        with s:                         # starts it
             c = RawConn(port, timeout=20)
             t0 = time.monotonic()
             c.send(b"GET /primes?n=100000000 HTTP/1.1\r\nHost: x\r\n\r\n")
