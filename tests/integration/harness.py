@@ -465,7 +465,7 @@ class RawConn:
     line), for checks a header dict cannot make.
     """
 
-    def __init__(self, port, host="127.0.0.1", timeout=3.0, rcvbuf=None):
+    def __init__(self, port, host="127.0.0.1", timeout=3.0, rcvbuf=None, src=None):
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
@@ -475,6 +475,8 @@ class RawConn:
         try:
             if rcvbuf is not None:
                 self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            if src is not None:     # a chosen source address, e.g. 127.0.0.2
+                self.sock.bind((src, 0))
             self.sock.connect((host, port))
         except BaseException:
             self.sock.close()
@@ -1003,3 +1005,37 @@ def kill_masters(s, pids):
             pass
     if group_members(s.pid):
         _killpg_if_ours(s.pid, s.starttime, signal.SIGKILL)
+
+
+def brief(st):
+    """A one-line digest of a status object for messages and notes."""
+    procs = ", ".join("%d:%d/g%d/%s/c%s" % (p["slot"], p["pid"], p["generation"], p["state"],
+                                            p.get("connections", "?"))
+                      for p in st.get("processes", []))
+    return ("pid %s gen %s workers %s op %s draining %s [%s]"
+            % (st.get("pid"), st.get("generation"), st.get("workers"), st.get("operation"),
+               st.get("draining"), procs))
+
+
+def settled(control, n, generation=None, timeout=10.0):
+    """Wait until status shows no operation, nothing draining and exactly n
+    processes, all serving (of generation, if given), in slots 0..n-1.
+    Returns the status. AssertionError with the last status on timeout."""
+    last = [None]
+
+    def ok():
+        st = status(control)
+        last[0] = st
+        procs = st["processes"]
+        return st if (st["operation"] is None and st["draining"] == 0 and st["workers"] == n
+                      and len(procs) == n
+                      and sorted(p["slot"] for p in procs) == list(range(n))
+                      and all(p["state"] == "serving" for p in procs)
+                      and (generation is None
+                           or all(p["generation"] == generation for p in procs))) else None
+    try:
+        return wait_until(ok, timeout, 0.05, "status to settle")
+    except AssertionError:
+        raise AssertionError("status did not settle on %d serving workers%s within %.0fs; last: %s"
+                             % (n, "" if generation is None else " of generation %d" % generation,
+                                timeout, brief(last[0]) if last[0] else None))

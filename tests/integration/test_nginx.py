@@ -32,7 +32,7 @@ import subprocess
 import time
 
 import harness
-from harness import ctl, kill_masters, read_pidfile, status
+from harness import brief, ctl, kill_masters, read_pidfile, settled, status
 from harness import (RawConn, Shoal, Skip, alive, deadline, note, remaining, run_cli,
                      wait_until)
 from load import Load
@@ -128,34 +128,6 @@ def totals(control):
         raise Skip("shoal status --json has no totals.accepted yet (totals: %s)" % t)
     return int(t["accepted"]), int(t.get("requests", -1))
 
-
-def brief(st):
-    procs = ", ".join("%d:%d/g%d/%s/c%s" % (p["slot"], p["pid"], p["generation"], p["state"],
-                                            p.get("connections", "?"))
-                      for p in st.get("processes", []))
-    return ("pid %s gen %s workers %s op %s draining %s [%s]"
-            % (st.get("pid"), st.get("generation"), st.get("workers"), st.get("operation"),
-               st.get("draining"), procs))
-
-
-def settled(control, n, timeout=10.0):
-    """Wait until status shows no operation, nothing draining and exactly n
-    serving processes in slots 0..n-1; returns the status."""
-    last = [None]
-
-    def ok():
-        st = status(control)
-        last[0] = st
-        procs = st["processes"]
-        return st if (st["operation"] is None and st["draining"] == 0 and st["workers"] == n
-                      and len(procs) == n
-                      and sorted(p["slot"] for p in procs) == list(range(n))
-                      and all(p["state"] == "serving" for p in procs)) else None
-    try:
-        return wait_until(ok, timeout, 0.05, "status to settle")
-    except AssertionError:
-        raise AssertionError("status did not settle on %d serving workers within %.0fs; last: %s"
-                             % (n, timeout, brief(last[0]) if last[0] else None))
 
 
 def shoal_log_lines(s, start, end=None, levels=("error", "warn", "notice", "info")):
@@ -265,23 +237,11 @@ def open_conns(pid, tcp_port=None, unix_path=None):
 # clients
 
 class BoundConn(RawConn):
-    """A RawConn whose socket is bound to a source address before connect
-    (any 127/8 address is ours on loopback)."""
+    """A RawConn from a chosen source address (any 127/8 address is ours on
+    loopback)."""
 
     def __init__(self, port, src, host="127.0.0.1", timeout=3.0):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.buf = b""
-        self.eof = False
-        self.last_head = b""
-        try:
-            self.sock.bind((src, 0))
-            self.sock.connect((host, port))
-        except BaseException:
-            self.sock.close()
-            raise
-        self.local_port = self.sock.getsockname()[1]
-        self.server_port = port
+        super().__init__(port, host=host, timeout=timeout, src=src)
 
 
 class UnixConn(RawConn):

@@ -18,7 +18,7 @@ import threading
 import time
 
 import harness
-from harness import ctl, kill_masters, read_pidfile, status
+from harness import brief, ctl, kill_masters, read_pidfile, settled, status
 from harness import (RawConn, Shoal, Skip, alive, deadline, http_get, note, remaining,
                      run_cli, server_pid_for_client_port, wait_until)
 from load import Load
@@ -70,38 +70,6 @@ def start_server(workers=2, args=(), routes=ROUTES, extra=None):
     s.start()
     return s
 
-
-def brief(st):
-    """A one-line digest of a status object for messages and notes."""
-    procs = ", ".join("%d:%d/g%d/%s" % (p["slot"], p["pid"], p["generation"], p["state"])
-                      for p in st.get("processes", []))
-    return ("pid %s gen %s workers %s op %s draining %s [%s]"
-            % (st.get("pid"), st.get("generation"), st.get("workers"), st.get("operation"),
-               st.get("draining"), procs))
-
-
-def settled(control, n, generation=None, timeout=10.0):
-    """Wait until status shows no operation, nothing draining and exactly n
-    processes, all serving (of generation, if given), in slots 0..n-1.
-    Returns the status. AssertionError with the last status on timeout."""
-    last = [None]
-
-    def ok():
-        st = status(control)
-        last[0] = st
-        procs = st["processes"]
-        return st if (st["operation"] is None and st["draining"] == 0 and st["workers"] == n
-                      and len(procs) == n
-                      and sorted(p["slot"] for p in procs) == list(range(n))
-                      and all(p["state"] == "serving" for p in procs)
-                      and (generation is None
-                           or all(p["generation"] == generation for p in procs))) else None
-    try:
-        return wait_until(ok, timeout, 0.05, "status to settle")
-    except AssertionError:
-        raise AssertionError("status did not settle on %d serving workers%s within %.0fs; last: %s"
-                             % (n, "" if generation is None else " of generation %d" % generation,
-                                timeout, brief(last[0]) if last[0] else None))
 
 
 def check_children_are_workers(master_pid, st, timeout=1.0):
