@@ -120,6 +120,18 @@ locate_key_is(const char *raw, size_t len, const char *name)
 	return same;
 }
 
+/* Skip a value and the comma after it; -1 if no comma (the end). */
+static int
+locate_skip_member(struct locate_scan *s)
+{
+	locate_value(s);
+	locate_ws(s);
+	if (locate_peek(s) != ',')
+		return -1;
+	locate_next(s);
+	return 0;
+}
+
 /*
  * At an object: find member key. On success *at is the key's position and
  * s is at its value.
@@ -151,11 +163,8 @@ locate_member(struct locate_scan *s, const char *key, struct config_pos *at)
 			*at = keypos;
 			return 0;
 		}
-		locate_value(s);
-		locate_ws(s);
-		if (locate_peek(s) != ',')
+		if (locate_skip_member(s) == -1)
 			return -1;
-		locate_next(s);
 	}
 }
 
@@ -176,11 +185,8 @@ locate_element(struct locate_scan *s, long index, struct config_pos *at)
 			*at = s->pos;
 			return 0;
 		}
-		locate_value(s);
-		locate_ws(s);
-		if (locate_peek(s) != ',')
+		if (locate_skip_member(s) == -1)
 			return -1;
-		locate_next(s);
 	}
 }
 
