@@ -111,8 +111,9 @@ on_ipc(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (;;) {
 		r = ipc_recv(p->ipc_fd, &msg);
-		if (r == 0) {
-			/* The worker closed its end: it is exiting; SIGCHLD follows. */
+		if (r == 0 || (r == -1 && errno == ECONNRESET)) {
+			/* The worker closed its end (with a message of ours still
+			 * unread: a reset): it is exiting; SIGCHLD follows. */
 			event_del(p->ipc_ev);
 			return;
 		}
