@@ -34,14 +34,12 @@ else
 BUILD   ?= build
 endif
 
-SRC_COMMON := $(wildcard common/*.c)
-SRC_MASTER := $(wildcard master/*.c)
-SRC_WORKER := $(wildcard worker/*.c)
-SRC        := $(SRC_COMMON) $(SRC_MASTER) $(SRC_WORKER)
+# Sources may sit in sub-folders of common/, master/ and worker/.
+SRC        := $(sort $(shell find common master worker -name '*.c'))
 OBJ        := $(SRC:%.c=$(BUILD)/%.o)
 LIB_OBJ    := $(filter-out $(BUILD)/master/main.o,$(OBJ))
 
-UNIT_SRC   := $(wildcard tests/unit/*/test_*.c)
+UNIT_SRC   := $(sort $(shell find tests/unit -name 'test_*.c'))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 ifndef V
