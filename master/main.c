@@ -22,7 +22,7 @@
 #include "common/log.h"
 #include "master/cli.h"
 #include "master/master.h"
-#include "worker/http.h"
+#include "worker/api/http.h"
 
 #define EXIT_USAGE 2
 

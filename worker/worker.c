@@ -18,11 +18,11 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "worker/accesslog.h"
-#include "worker/conn.h"
-#include "worker/module.h"
-#include "worker/pool.h"
-#include "worker/router.h"
+#include "worker/http/accesslog.h"
+#include "worker/http/conn.h"
+#include "worker/app/module.h"
+#include "worker/services/pool.h"
+#include "worker/app/router.h"
 
 /* Accepts per wake-up and socket: fairness between sockets and the rest. */
 #define ACCEPT_BATCH 64

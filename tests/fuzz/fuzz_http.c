@@ -37,9 +37,9 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/stats.h"
-#include "worker/conn.h"
-#include "worker/http.h"
-#include "worker/router.h"
+#include "worker/http/conn.h"
+#include "worker/api/http.h"
+#include "worker/app/router.h"
 
 /* Turns of the loop after the client's FIN before the server is declared
  * stuck. Each turn drains the responses, so a server that is flushing

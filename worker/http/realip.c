@@ -1,7 +1,7 @@
 /*
  * realip — the client address of a request (see realip.h).
  */
-#include "worker/realip.h"
+#include "worker/http/realip.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

@@ -15,7 +15,7 @@
  * which registers its handlers with api->add_handler(api->ctx, &def) and
  * returns 0, or -1 with a reason in err (the worker then fails its boot,
  * and a reload rolls back). Routes name its handlers "app.NAME". Handlers
- * use the API of worker/http.h; the shoal binary exports those symbols.
+ * use the API of worker/api/http.h; the shoal binary exports those symbols.
  */
 #ifndef SHOAL_MODULE_H
 #define SHOAL_MODULE_H
@@ -24,7 +24,7 @@
 #include <jansson.h>
 
 #include "common/config.h"
-#include "worker/http.h"
+#include "worker/api/http.h"
 
 #define SHOAL_MODULE_API_VERSION 1
 

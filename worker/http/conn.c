@@ -17,7 +17,7 @@
  * the client still sends for a moment, then close, so a response is never
  * destroyed by a reset caused by unread input.
  */
-#include "worker/conn.h"
+#include "worker/http/conn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,11 +36,11 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "worker/accesslog.h"
-#include "worker/http.h"
-#include "worker/proxy.h"
-#include "worker/realip.h"
-#include "worker/router.h"
+#include "worker/http/accesslog.h"
+#include "worker/api/http.h"
+#include "worker/http/proxy.h"
+#include "worker/http/realip.h"
+#include "worker/app/router.h"
 
 #define LINGER_TIMEOUT 2             /* seconds to wait for the client's FIN */
 #define LINGER_MAX     (256 * 1024)  /* bytes discarded before giving up */

@@ -5,7 +5,7 @@
  * at most 107 bytes (v1) or one length-prefixed block (v2), so there is no
  * state to keep between calls, and the caller's buffer is the only memory.
  */
-#include "worker/proxy.h"
+#include "worker/http/proxy.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

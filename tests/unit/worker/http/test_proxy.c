@@ -1,5 +1,5 @@
 /*
- * Unit tests for worker/proxy.c: PROXY protocol v1 and v2 headers, valid
+ * Unit tests for worker/http/proxy.c: PROXY protocol v1 and v2 headers, valid
  * and malformed, and fed one byte at a time.
  *
  * Every parse runs on an exact-size heap copy of its input, so that under
@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "worker/proxy.c"
+#include "worker/http/proxy.c"
 
 #include <stdio.h>
 #include <stdlib.h>

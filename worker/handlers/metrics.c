@@ -1,7 +1,7 @@
 /*
  * metrics — see metrics.h.
  */
-#include "worker/metrics.h"
+#include "worker/handlers/metrics.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * pool — see pool.h. One mutex, two lists (queued, finished), one condition
  * variable for the threads and an eventfd for the loop.
  */
-#include "worker/pool.h"
+#include "worker/services/pool.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,7 +1,7 @@
 /*
  * module — see module.h.
  */
-#include "worker/module.h"
+#include "worker/app/module.h"
 
 #include <dlfcn.h>
 #include <stdio.h>

@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "worker/http.h"
+#include "worker/api/http.h"
 
 struct event_base;
 struct accesslog;

@@ -19,7 +19,7 @@
 #ifndef SHOAL_STATIC_H
 #define SHOAL_STATIC_H
 
-#include "worker/http.h"
+#include "worker/api/http.h"
 
 extern const struct handler_def static_handler;
 

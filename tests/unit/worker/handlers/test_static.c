@@ -1,5 +1,5 @@
 /*
- * Unit tests for worker/static.c: path decoding and traversal refusal,
+ * Unit tests for worker/handlers/static.c: path decoding and traversal refusal,
  * Range parsing, ETag lists, HTTP dates, content types, the route keys,
  * and the handler itself on a real directory tree (a mkdtemp directory
  * that group teardown removes): statuses, headers, file ranges, symlink
@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "worker/static.c"
+#include "worker/handlers/static.c"
 
 #include <dirent.h>
 #include <ftw.h>

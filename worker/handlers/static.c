@@ -33,8 +33,8 @@
 #endif
 
 #include "common/log.h"
-#include "worker/http.h"
-#include "worker/static.h"
+#include "worker/api/http.h"
+#include "worker/handlers/static.h"
 
 /* Longest decoded path below the root we try to open. */
 #define STATIC_PATH_MAX 4096

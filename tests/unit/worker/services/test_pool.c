@@ -1,5 +1,5 @@
 /*
- * Unit tests for worker/pool.c: jobs run off the loop, done() on it.
+ * Unit tests for worker/services/pool.c: jobs run off the loop, done() on it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "worker/pool.c"
+#include "worker/services/pool.c"
 
 struct counter {
 	pthread_t loop_thread;

@@ -1,7 +1,7 @@
 /*
  * accesslog — see accesslog.h.
  */
-#include "worker/accesslog.h"
+#include "worker/http/accesslog.h"
 
 #include <errno.h>
 #include <fcntl.h>

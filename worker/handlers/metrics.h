@@ -6,7 +6,7 @@
 #ifndef SHOAL_METRICS_H
 #define SHOAL_METRICS_H
 
-#include "worker/http.h"
+#include "worker/api/http.h"
 
 extern const struct handler_def metrics_handler;
 

@@ -10,10 +10,10 @@
 #include <time.h>
 #include <event2/event.h>
 
-#include "worker/http.h"
-#include "worker/metrics.h"
-#include "worker/pool.h"
-#include "worker/static.h"
+#include "worker/api/http.h"
+#include "worker/handlers/metrics.h"
+#include "worker/services/pool.h"
+#include "worker/handlers/static.h"
 
 #define LIT(s) s, sizeof(s) - 1
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests for worker/realip.c: CIDR matching (IPv4, IPv6 with odd
+ * Unit tests for worker/http/realip.c: CIDR matching (IPv4, IPv6 with odd
  * prefixes, IPv4-mapped peers) and the client address of a request from
  * the peer, X-Forwarded-For and X-Real-IP.
  *
@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "worker/realip.c"
+#include "worker/http/realip.c"
 
 #include <stdlib.h>
 

@@ -6,7 +6,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "worker/http.h"
+#include "worker/api/http.h"
 
 #define LIT(s) s, sizeof(s) - 1
 

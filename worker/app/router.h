@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "common/config.h"
-#include "worker/http.h"
+#include "worker/api/http.h"
 
 struct router;
 struct modules;

@@ -2,14 +2,14 @@
  * router — see router.h. Routes are few (at most CONFIG_MAX_ROUTES) and
  * compared by length first, so a linear scan beats anything cleverer.
  */
-#include "worker/router.h"
+#include "worker/app/router.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <http_parser.h>
 
-#include "worker/module.h"
+#include "worker/app/module.h"
 
 #define LIT(s) s, sizeof(s) - 1
 
