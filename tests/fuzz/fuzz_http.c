@@ -39,6 +39,7 @@
 #include "common/stats.h"
 #include "worker/http/conn.h"
 #include "worker/api/http.h"
+#include "worker/app/registry.h"
 #include "worker/app/router.h"
 
 /* Turns of the loop after the client's FIN before the server is declared
@@ -85,7 +86,7 @@ fuzz_get(void)
 
 	if ((f.base = event_base_new()) == NULL)
 		die("event_base_new failed");
-	config_set_route_check(handlers_check_route);
+	config_set_route_check(registry_check_route);
 	if (config_load(&f.cfg, NULL, NULL, err, sizeof(err)) == -1) {
 		fprintf(stderr, "fuzz_http: config_load: %s\n", err);
 		abort();

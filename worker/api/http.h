@@ -1,6 +1,6 @@
 /*
  * http — the handler API: the request a handler sees, the response it
- * fills in, and the handler registry.
+ * fills in, and the definition of a handler (struct handler_def).
  *
  * A handler runs on the worker's event loop and must not block. It gets the
  * parsed request (strings are not NUL-terminated unless said: use the
@@ -135,12 +135,5 @@ struct handler_def {
 	http_handle_fn *handle;
 	void (*free)(void *state);
 };
-
-/* The handler called name, or NULL. */
-const struct handler_def *handlers_find(const char *name);
-
-/* config_route_check_fn for the config module: the handler exists and its
- * own keys are valid. */
-int handlers_check_route(const json_t *route, char *err, size_t errlen);
 
 #endif

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <http_parser.h>
 
-#include "worker/app/module.h"
+#include "worker/app/registry.h"
 
 #define LIT(s) s, sizeof(s) - 1
 
@@ -44,7 +44,7 @@ router_new(const struct config *cfg, const struct modules *mods, char *err,
     size_t errlen)
 {
 	struct router *r;
-	char why[512];
+	char why[768];
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->routes = calloc(cfg->nroutes ? cfg->nroutes : 1,
@@ -64,21 +64,10 @@ router_new(const struct config *cfg, const struct modules *mods, char *err,
 		if (rt->methods & (1ull << HTTP_GET))
 			rt->methods |= 1ull << HTTP_HEAD;
 		why[0] = '\0';
-		if (strchr(rc->handler, '.') != NULL) {
-			/* A module's handler: the master could not check it. */
-			rt->def = modules_find(mods, rc->handler);
-			if (rt->def != NULL && rt->def->check != NULL &&
-			    rt->def->check(rc->spec, why, sizeof(why)) == -1) {
-				snprintf(err, errlen, "%s: handler %s: %s", rc->where,
-				    rc->handler, why);
-				goto err;
-			}
-		} else {
-			rt->def = handlers_find(rc->handler);
-		}
+		rt->def = registry_lookup(mods, rc->spec, rc->handler, why,
+		    sizeof(why));
 		if (rt->def == NULL) {
-			snprintf(err, errlen, "%s: unknown handler \"%s\"", rc->where,
-			    rc->handler);
+			snprintf(err, errlen, "%s: %s", rc->where, why);
 			goto err;
 		}
 		if (rt->def->init != NULL &&

@@ -1,14 +1,16 @@
 /*
- * metrics — see metrics.h.
+ * metrics — the "metrics" handler: Prometheus text exposition of the
+ * shared stats region (every worker of this master, plus the folded-in
+ * counters of exited ones, so no counter ever goes backwards).
  */
-#include "worker/handlers/metrics.h"
-
 #include <inttypes.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "common/stats.h"
 #include "common/util.h"
+#include "worker/api/http.h"
+#include "worker/handlers/builtin.h"
+#include "worker/handlers/options.h"
 
 #define LIT(s) s, sizeof(s) - 1
 
@@ -89,27 +91,9 @@ metrics_handle(struct http_request *req, struct http_response *resp,
 	http_response_buf(resp, 200, "text/plain; version=0.0.4");
 }
 
-static int
-metrics_check(const json_t *route, char *err, size_t errlen)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach((json_t *)(uintptr_t)route, key, v) {
-		(void)v;
-		if (strcmp(key, "path") != 0 && strcmp(key, "match") != 0 &&
-		    strcmp(key, "methods") != 0 && strcmp(key, "handler") != 0) {
-			snprintf(err, errlen, "\"%s\": unknown key for handler "
-			    "metrics", key);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 const struct handler_def metrics_handler = {
 	.name = "metrics",
 	.help = "Prometheus text: requests, responses, connections, workers",
-	.check = metrics_check,
+	.check = options_check_none,
 	.handle = metrics_handle,
 };

@@ -1,5 +1,20 @@
 /*
- * static — serve files beneath a route's root directory.
+ * static — the "static" handler: files beneath a root directory (RFC 9110:
+ * validators, conditional requests, single byte ranges).
+ *
+ * Route keys besides path/match/methods/handler:
+ *   "root"             required; an existing directory, opened once per
+ *                      worker; every file is opened relative to it
+ *   "index"            file served for a directory (default "index.html");
+ *                      a plain name, no '/'
+ *   "follow_symlinks"  default false: no symlink beneath the root is
+ *                      followed (404), so none can lead outside it; true
+ *                      follows every symlink, wherever it points
+ *
+ * GET and HEAD only (405 with Allow otherwise). A path that tries to
+ * climb out of the root (a ".." segment, plain or %-encoded, an encoded
+ * '/', a NUL, a backslash) gets 404, never an answer that tells what is
+ * outside.
  *
  * Confinement does not rest on string checks alone. The decoded path is
  * refused if it has a ".." segment, a NUL, a backslash or an encoded '/'
@@ -34,7 +49,7 @@
 
 #include "common/log.h"
 #include "worker/api/http.h"
-#include "worker/handlers/static.h"
+#include "worker/handlers/builtin.h"
 
 /* Longest decoded path below the root we try to open. */
 #define STATIC_PATH_MAX 4096
