@@ -79,7 +79,7 @@ struct route_cfg {
 
 /*
  * One entry of "modules": application code each worker loads at boot
- * (worker/module.h); the master only checks the declaration.
+ * (worker/api/module.h); the master only checks the declaration.
  *   {"name": "app", "path": "/srv/app.so", "config": {"greeting": "hi"}}
  * A route names its handlers "app.NAME"; config_load checks that the
  * module is declared and leaves the rest of such a route to the module.

@@ -69,7 +69,7 @@ struct cfg_ctx {
 
 /*
  * Hidden: the shoal binary exports its symbols to application modules
- * (worker/module.h), and names this generic must not be among them.
+ * (worker/api/module.h), and names this generic must not be among them.
  */
 #pragma GCC visibility push(hidden)
 

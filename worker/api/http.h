@@ -58,7 +58,7 @@ struct http_request {
 	bool draining;               /* the worker is shutting down */
 	struct event_base *base;     /* the worker's loop, for timers of streams */
 	struct pool *pool;           /* the worker's threads, for CPU-heavy work
-	                                (worker/services/pool.h) */
+	                                (worker/api/pool.h) */
 	const struct stats *stats;   /* every worker's counters (common/stats.h) */
 };
 

@@ -11,7 +11,7 @@
 #include "worker/api/http.h"
 #include "worker/handlers/builtin.h"
 #include "worker/handlers/options.h"
-#include "worker/services/pool.h"
+#include "worker/api/pool.h"
 
 #define LIT(s) s, sizeof(s) - 1
 

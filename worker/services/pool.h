@@ -1,11 +1,10 @@
 /*
  * pool — a small thread pool per worker for CPU-heavy work, so that the
- * event loop never blocks on it.
+ * event loop never blocks on it. Handlers submit jobs through
+ * worker/api/pool.h; the worker creates and frees the pool here.
  *
- * work() runs on a pool thread and must touch nothing of the loop's (no
- * libevent, no connection, no response); done() then runs on the loop
- * thread, where it may answer the request (e.g. through a stream). The pool
- * wakes the loop through an eventfd; the loop's base stays lock-free.
+ * The pool wakes the loop through an eventfd; the loop's base stays
+ * lock-free.
  */
 #ifndef SHOAL_POOL_H
 #define SHOAL_POOL_H
@@ -13,26 +12,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "worker/api/pool.h"
+
 struct event_base;
-struct pool;
 
 /*
  * Start nthreads threads (0: no threads; work then runs inline on the loop,
- * which is only sensible for tests). NULL with a reason in err.
+ * which is only sensible for tests). At most max_queued jobs wait; beyond
+ * that pool_submit refuses. NULL with a reason in err.
  */
 struct pool *pool_new(struct event_base *base, unsigned nthreads,
     size_t max_queued, char *err, size_t errlen);
 
-/* Queue work(arg), then done(arg) on the loop. -1 (EAGAIN) when max_queued
- * jobs are already waiting: the caller should answer 503. */
-int pool_submit(struct pool *p, void (*work)(void *arg),
-    void (*done)(void *arg), void *arg);
-
 /* Jobs queued or running. */
 size_t pool_pending(const struct pool *p);
-
-/* True if pool_submit would refuse a job now (answer 503 before starting). */
-bool pool_full(struct pool *p);
 
 /* Stop the threads after the running jobs; queued jobs still get their
  * work() and done() before this returns. */
