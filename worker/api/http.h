@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 #include <jansson.h>
 
 #include "common/buf.h"
@@ -117,6 +118,26 @@ bool http_stream_closed(const struct http_stream *s);
 
 /* The reason phrase for status ("Not Found"), "" if unknown. */
 const char *http_status_reason(int status);
+
+/* ---- HTTP-dates (RFC 9110 5.6.7) ---------------------------------------- */
+
+/* The length of an HTTP-date: "Sun, 06 Nov 1994 08:49:37 GMT". */
+#define HTTP_DATE_LEN 29
+
+/*
+ * Write t as an IMF-fixdate and a NUL into out, which needs at least
+ * HTTP_DATE_LEN + 1 bytes; returns HTTP_DATE_LEN, or 0 (and "" if outsz
+ * allows) when out is too small. A time outside the years 0-9999 is written
+ * as the epoch. No printf, no locale: cheap enough for every response.
+ */
+size_t http_date_format(time_t t, char *out, size_t outsz);
+
+/*
+ * Parse an HTTP-date of len bytes (no NUL needed; spaces and tabs around it
+ * are ignored): the IMF-fixdate, or the obsolete RFC 850 and asctime forms
+ * that recipients must accept. 0 with *out set, or -1 if it is none.
+ */
+int http_date_parse(const char *s, size_t len, time_t *out);
 
 /* ---- handlers --------------------------------------------------------- */
 

@@ -500,88 +500,6 @@ static_etag(const struct stat *st, char *out, size_t outsz)
 	    (uint64_t)st->st_size);
 }
 
-static const char static_wkday[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu",
-    "Fri", "Sat" };
-static const char static_month[12][4] = { "Jan", "Feb", "Mar", "Apr", "May",
-    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-
-/* t as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"); out >= 30 bytes. */
-static void
-static_http_date(time_t t, char *out, size_t outsz)
-{
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL) {
-		snprintf(out, outsz, "Thu, 01 Jan 1970 00:00:00 GMT");
-		return;
-	}
-	snprintf(out, outsz, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-	    static_wkday[tm.tm_wday % 7], tm.tm_mday,
-	    static_month[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec);
-}
-
-static int
-static_month_index(const char *m)
-{
-	for (int i = 0; i < 12; i++)
-		if (strcmp(m, static_month[i]) == 0)
-			return i;
-	return -1;
-}
-
-/*
- * Parse an HTTP-date: IMF-fixdate, or the obsolete RFC 850 and asctime
- * forms that RFC 9110 5.6.7 says recipients must accept. -1 if it is none.
- */
-static int
-static_http_date_parse(const char *s, size_t len, time_t *out)
-{
-	char b[64], wk[16], mon[4];
-	int d, y, hh, mm, ss, n = -1;
-	struct tm tm;
-	time_t t;
-
-	while (len > 0 && (*s == ' ' || *s == '\t'))
-		s++, len--;
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	if (len == 0 || len >= sizeof(b))
-		return -1;
-	memcpy(b, s, len);
-	b[len] = '\0';
-
-	if (sscanf(b, "%3[A-Za-z], %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n",
-	    wk, &d, mon, &y, &hh, &mm, &ss, &n) == 7 && n == (int)len) {
-		/* IMF-fixdate */
-	} else if (n = -1, sscanf(b, "%9[A-Za-z], %2d-%3[A-Za-z]-%2d "
-	    "%2d:%2d:%2d GMT%n", wk, &d, mon, &y, &hh, &mm, &ss, &n) == 7 &&
-	    n == (int)len) {
-		/* RFC 850; a two-digit year: 70..99 are 19xx, the rest 20xx */
-		y += y < 70 ? 2000 : 1900;
-	} else if (n = -1, sscanf(b, "%3[A-Za-z] %3[A-Za-z] %2d %2d:%2d:%2d "
-	    "%4d%n", wk, mon, &d, &hh, &mm, &ss, &y, &n) == 7 &&
-	    n == (int)len) {
-		/* asctime */
-	} else {
-		return -1;
-	}
-	memset(&tm, 0, sizeof(tm));
-	if ((tm.tm_mon = static_month_index(mon)) < 0 || d < 1 || d > 31 ||
-	    y < 1900 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 ||
-	    ss > 60)
-		return -1;
-	tm.tm_mday = d;
-	tm.tm_year = y - 1900;
-	tm.tm_hour = hh;
-	tm.tm_min = mm;
-	tm.tm_sec = ss;
-	if ((t = timegm(&tm)) == (time_t)-1)
-		return -1;
-	*out = t;
-	return 0;
-}
-
 static bool
 static_ows(char c)
 {
@@ -788,7 +706,7 @@ static_preconditions(const struct http_request *req, const char *etag,
 		if (!static_etag_match(v, len, etag, false))
 			return 412;
 	} else if ((v = http_request_header(req, "If-Unmodified-Since",
-	    &len)) != NULL && static_http_date_parse(v, len, &t) == 0 &&
+	    &len)) != NULL && http_date_parse(v, len, &t) == 0 &&
 	    mtime > t) {
 		return 412;
 	}
@@ -796,7 +714,7 @@ static_preconditions(const struct http_request *req, const char *etag,
 		if (static_etag_match(v, len, etag, true))
 			return 304;
 	} else if ((v = http_request_header(req, "If-Modified-Since",
-	    &len)) != NULL && static_http_date_parse(v, len, &t) == 0 &&
+	    &len)) != NULL && http_date_parse(v, len, &t) == 0 &&
 	    t <= time(NULL) && mtime <= t) {
 		/* a date in the future is invalid (RFC 9110 13.1.3) */
 		return 304;
@@ -822,7 +740,7 @@ static_if_range(const struct http_request *req, const char *etag,
 		v++, len--;
 	if (len > 0 && (*v == '"' || (len >= 2 && v[0] == 'W' && v[1] == '/')))
 		return static_etag_match(v, len, etag, false);
-	return static_http_date_parse(v, len, &t) == 0 && t == mtime;
+	return http_date_parse(v, len, &t) == 0 && t == mtime;
 }
 
 /* Answer with the regular file fd (st): fd is consumed on every path. */
@@ -839,7 +757,7 @@ static_serve(const struct http_request *req, struct http_response *resp,
 	int status;
 
 	static_etag(st, etag, sizeof(etag));
-	static_http_date(st->st_mtim.tv_sec, lastmod, sizeof(lastmod));
+	http_date_format(st->st_mtim.tv_sec, lastmod, sizeof(lastmod));
 	crange[0] = '\0';
 
 	status = static_preconditions(req, etag, st->st_mtim.tv_sec);

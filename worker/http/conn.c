@@ -318,20 +318,22 @@ append_uint(struct buf *b, unsigned long long v)
 static void
 refresh_date(struct conn_ctx *ctx)
 {
+	static const char head[] = "HTTP/1.1 200 OK\r\nServer: shoal\r\nDate: ";
 	struct timeval tv;
-	struct tm tm;
-	int n;
+	char *p;
 
 	event_base_gettimeofday_cached(ctx->base, &tv);
 	if (tv.tv_sec == ctx->date_sec)
 		return;
 	ctx->date_sec = tv.tv_sec;
-	gmtime_r(&tv.tv_sec, &tm);
-	ctx->date_len = strftime(ctx->date, sizeof(ctx->date),
-	    "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	n = snprintf(ctx->head200, sizeof(ctx->head200),
-	    "HTTP/1.1 200 OK\r\nServer: shoal\r\nDate: %s\r\n", ctx->date);
-	ctx->head200_len = n > 0 ? (size_t)n : 0;
+	ctx->date_len = http_date_format(tv.tv_sec, ctx->date, sizeof(ctx->date));
+	p = ctx->head200;
+	memcpy(p, head, sizeof(head) - 1);
+	p += sizeof(head) - 1;
+	memcpy(p, ctx->date, ctx->date_len);
+	p += ctx->date_len;
+	memcpy(p, "\r\n", 2);
+	ctx->head200_len = (size_t)(p + 2 - ctx->head200);
 }
 
 static int

@@ -1,6 +1,6 @@
 /*
  * Unit tests for worker/handlers/static.c: path decoding and traversal refusal,
- * Range parsing, ETag lists, HTTP dates, content types, the route keys,
+ * Range parsing, ETag lists, content types, the route keys,
  * and the handler itself on a real directory tree (a mkdtemp directory
  * that group teardown removes): statuses, headers, file ranges, symlink
  * confinement with openat2 and with the O_NOFOLLOW walk, and no fd leak
@@ -459,53 +459,6 @@ test_etag_format(void **state)
 }
 
 static void
-test_http_date(void **state)
-{
-	char out[40];
-	time_t t;
-
-	(void)state;
-	static_http_date(784111777, out, sizeof(out));
-	assert_string_equal(out, "Sun, 06 Nov 1994 08:49:37 GMT");
-	static_http_date(0, out, sizeof(out));
-	assert_string_equal(out, "Thu, 01 Jan 1970 00:00:00 GMT");
-
-	assert_int_equal(static_http_date_parse(
-	    LIT("Sun, 06 Nov 1994 08:49:37 GMT"), &t), 0);
-	assert_int_equal(t, 784111777);
-	assert_int_equal(static_http_date_parse(
-	    LIT(" Sun, 06 Nov 1994 08:49:37 GMT\t"), &t), 0);
-	assert_int_equal(t, 784111777);
-	assert_int_equal(static_http_date_parse(
-	    LIT("Sunday, 06-Nov-94 08:49:37 GMT"), &t), 0);
-	assert_int_equal(t, 784111777);
-	assert_int_equal(static_http_date_parse(
-	    LIT("Sun Nov  6 08:49:37 1994"), &t), 0);
-	assert_int_equal(t, 784111777);
-	assert_int_equal(static_http_date_parse(
-	    LIT("Tue, 01 Jan 2030 00:00:00 GMT"), &t), 0);
-	assert_int_equal(t, 1893456000);
-
-	t = 42;
-	assert_int_equal(static_http_date_parse(LIT(""), &t), -1);
-	assert_int_equal(static_http_date_parse(LIT("yesterday"), &t), -1);
-	assert_int_equal(static_http_date_parse(
-	    LIT("Sun, 06 Foo 1994 08:49:37 GMT"), &t), -1);
-	assert_int_equal(static_http_date_parse(
-	    LIT("Sun, 06 Nov 1994 25:49:37 GMT"), &t), -1);
-	assert_int_equal(static_http_date_parse(
-	    LIT("Sun, 06 Nov 1994 08:49:37 GMTx"), &t), -1);
-	assert_int_equal(static_http_date_parse(
-	    LIT("Sun, 06 Nov 1994 08:49:37 UTC"), &t), -1);
-	assert_int_equal(static_http_date_parse(
-	    LIT("Sun, 06 Nov 1994 08:49:37"), &t), -1);
-	assert_int_equal(t, 42);
-	/* the length bounds the parse, not a NUL */
-	assert_int_equal(static_http_date_parse(
-	    "Sun, 06 Nov 1994 08:49:37 GMT", 20, &t), -1);
-}
-
-static void
 test_mime(void **state)
 {
 	(void)state;
@@ -652,7 +605,7 @@ test_get_head(void **state)
 
 		static_etag(&st, e, sizeof(e));
 		assert_string_equal(v, e);
-		static_http_date(st.st_mtim.tv_sec, e, sizeof(e));
+		http_date_format(st.st_mtim.tv_sec, e, sizeof(e));
 		assert_non_null(resp_header(&x, "Last-Modified", v, sizeof(v)));
 		assert_string_equal(v, e);
 	}
@@ -1126,7 +1079,6 @@ main(void)
 		cmocka_unit_test(test_range_parse),
 		cmocka_unit_test(test_etag_match),
 		cmocka_unit_test(test_etag_format),
-		cmocka_unit_test(test_http_date),
 		cmocka_unit_test(test_mime),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_init_free),
