@@ -36,11 +36,13 @@
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "worker/http/accesslog.h"
 #include "worker/api/http.h"
+#include "worker/app/router.h"
+#include "worker/http/accesslog.h"
 #include "worker/http/proxy.h"
 #include "worker/http/realip.h"
-#include "worker/app/router.h"
+#include "worker/http/response.h"
+#include "worker/http/stream.h"
 
 #define LINGER_TIMEOUT 2             /* seconds to wait for the client's FIN */
 #define LINGER_MAX     (256 * 1024)  /* bytes discarded before giving up */
@@ -59,15 +61,6 @@ enum conn_state {
 
 struct hdr {                 /* offsets into head, which may move */
 	uint32_t name_off, name_len, value_off, value_len;
-};
-
-struct http_stream {
-	struct conn *c;          /* NULL once the client is gone */
-	struct buf early;        /* written before the head was framed */
-	bool framed;             /* the head is on the output buffer */
-	bool chunked;            /* HTTP/1.1: chunked; 1.0: raw, then close */
-	bool head_only;          /* HEAD: the body is discarded */
-	bool ended;              /* http_stream_end was called */
 };
 
 struct conn {
@@ -163,7 +156,7 @@ conn_free(struct conn *c)
 	if (c->file_fd >= 0)
 		close(c->file_fd);
 	if (c->stream != NULL)
-		c->stream->c = NULL;     /* the handler ends it; it sees closed */
+		stream_detach(c->stream);    /* the handler ends it; it sees closed */
 	LIST_REMOVE(c, entry);
 	ctx->nconns--;
 	STATS_SET(ctx->stats->conns_open, ctx->nconns);
@@ -300,50 +293,20 @@ conn_flush(struct conn *c)
 
 /* ---- responses ---------------------------------------------------------- */
 
-#define APPEND(b, lit) buf_append((b), lit, sizeof(lit) - 1)
-
-/* Append v in decimal; -1 on allocation failure. */
-static int
-append_uint(struct buf *b, unsigned long long v)
-{
-	char tmp[24], *p = tmp + sizeof(tmp);
-
-	do
-		*--p = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	return buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
-}
-
-/* The Date header and the start of every 200, formatted once a second. */
+/* A stream of this connection's response has more bytes, or has ended. */
 static void
-refresh_date(struct conn_ctx *ctx)
+conn_stream_wake(void *arg, enum stream_wake why)
 {
-	static const char head[] = "HTTP/1.1 200 OK\r\nServer: shoal\r\nDate: ";
-	struct timeval tv;
-	char *p;
+	struct conn *c = arg;
 
-	event_base_gettimeofday_cached(ctx->base, &tv);
-	if (tv.tv_sec == ctx->date_sec)
-		return;
-	ctx->date_sec = tv.tv_sec;
-	ctx->date_len = http_date_format(tv.tv_sec, ctx->date, sizeof(ctx->date));
-	p = ctx->head200;
-	memcpy(p, head, sizeof(head) - 1);
-	p += sizeof(head) - 1;
-	memcpy(p, ctx->date, ctx->date_len);
-	p += ctx->date_len;
-	memcpy(p, "\r\n", 2);
-	ctx->head200_len = (size_t)(p + 2 - ctx->head200);
-}
-
-static int
-append_chunk(struct buf *out, bool chunked, const void *data, size_t len)
-{
-	if (!chunked)
-		return buf_append(out, data, len);
-	return buf_printf(out, "%zx\r\n", len) == -1 ||
-	    buf_append(out, data, len) == -1 ||
-	    buf_append(out, "\r\n", 2) == -1 ? -1 : 0;
+	if (why != STREAM_MORE) {
+		c->stream = NULL;
+		c->busy = false;
+		if (why == STREAM_BROKEN)
+			c->close_after = true;
+	}
+	if (c->state == CONN_STREAM)
+		conn_run(c);             /* not already waiting to write: send now */
 }
 
 /* Frame resp onto the output buffer and take over its file or stream. */
@@ -352,89 +315,28 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
     bool http10)
 {
 	struct conn_ctx *ctx = c->ctx;
-	struct http_stream *s = resp->stream;
-	bool no_body = resp->status < 200 || resp->status == 204 ||
-	    resp->status == 304;
+	struct response_framing f = {
+		.head_only = head_only, .http10 = http10,
+		.close = c->close_after,
+		.wake = conn_stream_wake, .wake_arg = c,
+	};
+	struct timeval tv;
 	unsigned cls = (unsigned)resp->status / 100;
-	const char *connection = "";
-	const char *reason;
 	int r;
 
-	if (resp->close)
-		c->close_after = true;
-	if (s != NULL && http10 && !head_only)
-		c->close_after = true;   /* no chunked in 1.0: the end is the close */
-	if (c->close_after)
-		connection = "Connection: close\r\n";
-	else if (http10)
-		connection = "Connection: keep-alive\r\n";
-	refresh_date(ctx);
-	/* Hot path: no printf; the 200 status line + Server + Date is cached. */
-	if (resp->status == 200) {
-		r = buf_append(&c->out, ctx->head200, ctx->head200_len);
-	} else {
-		reason = http_status_reason(resp->status);
-		r = buf_reserve(&c->out, 64 + strlen(reason) + ctx->date_len);
-		if (r == 0) {
-			r |= APPEND(&c->out, "HTTP/1.1 ");
-			r |= append_uint(&c->out, (unsigned long long)resp->status);
-			r |= buf_append(&c->out, " ", 1);
-			r |= buf_append_str(&c->out, reason);
-			r |= APPEND(&c->out, "\r\nServer: shoal\r\nDate: ");
-			r |= buf_append(&c->out, ctx->date, ctx->date_len);
-			r |= APPEND(&c->out, "\r\n");
-		}
+	event_base_gettimeofday_cached(ctx->base, &tv);
+	response_clock_set(&ctx->clock, tv.tv_sec);
+	r = response_frame(&c->out, &ctx->clock, resp, &f);
+	c->close_after = f.close;
+	if (f.stream != NULL) {
+		c->stream = f.stream;
+		c->busy = true;
 	}
-	if (r == 0 && resp->content_type != NULL) {
-		r |= APPEND(&c->out, "Content-Type: ");
-		r |= buf_append_str(&c->out, resp->content_type);
-		r |= APPEND(&c->out, "\r\n");
-	}
-	if (r == 0 && s != NULL && !http10) {
-		r = APPEND(&c->out, "Transfer-Encoding: chunked\r\n");
-	} else if (r == 0 && s == NULL && !no_body) {
-		r |= APPEND(&c->out, "Content-Length: ");
-		r |= append_uint(&c->out, resp->file_fd >= 0 ?
-		    (unsigned long long)resp->file_len :
-		    (unsigned long long)resp->body_len);
-		r |= APPEND(&c->out, "\r\n");
-	}
-	if (r == 0)
-		r = buf_append_str(&c->out, connection);
-	if (r == 0)
-		r = buf_append(&c->out, resp->headers.p, resp->headers.len);
-	if (r == 0)
-		r = buf_append(&c->out, "\r\n", 2);
-	if (r == 0 && !head_only && !no_body && s == NULL && resp->file_fd < 0)
-		r = buf_append(&c->out, resp->body, resp->body_len);
-	if (r == 0 && s != NULL) {
-		s->c = c;
-		s->framed = true;
-		s->chunked = !http10;
-		s->head_only = head_only;
-		if (!head_only && s->early.len > 0)
-			r = append_chunk(&c->out, s->chunked, s->early.p,
-			    s->early.len);
-		buf_free(&s->early);
-		if (s->ended) {
-			if (r == 0 && s->chunked && !head_only)
-				r = buf_append(&c->out, "0\r\n\r\n", 5);
-			free(s);
-		} else {
-			c->stream = s;
-			c->busy = true;
-		}
-	}
-	if (resp->file_fd >= 0) {
-		if (head_only || no_body || r == -1) {
-			close(resp->file_fd);
-		} else {
-			c->file_fd = resp->file_fd;
-			c->file_off = resp->file_offset;
-			c->file_left = resp->file_len;
-			c->busy = true;
-		}
-		resp->file_fd = -1;
+	if (f.file_fd >= 0) {
+		c->file_fd = f.file_fd;
+		c->file_off = f.file_offset;
+		c->file_left = f.file_len;
+		c->busy = true;
 	}
 	if (r == -1) {
 		log_error("out of memory framing a response; closing");
@@ -442,8 +344,6 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 		c->close_after = true;
 	}
 	STATS_ADD(ctx->stats->responses[cls <= 5 ? cls : 0], 1);
-	buf_free(&resp->headers);
-	buf_free(&resp->body_buf);
 }
 
 /* Answer a refused request with status and close. */
@@ -471,70 +371,6 @@ refuse(struct conn *c, int status)
 {
 	c->error_status = status;
 	return -1;
-}
-
-/* ---- streams (http.h) --------------------------------------------------- */
-
-struct http_stream *
-http_response_stream(struct http_response *resp, int status,
-    const char *content_type)
-{
-	struct http_stream *s = calloc(1, sizeof(*s));
-
-	if (s == NULL)
-		return NULL;
-	http_response_static(resp, status, content_type, NULL, 0);
-	resp->stream = s;
-	return s;
-}
-
-bool
-http_stream_closed(const struct http_stream *s)
-{
-	return s->framed && s->c == NULL;
-}
-
-int
-http_stream_write(struct http_stream *s, const void *data, size_t len)
-{
-	struct conn *c = s->c;
-
-	if (len == 0)
-		return 0;
-	if (!s->framed)
-		return buf_append(&s->early, data, len);
-	if (c == NULL)
-		return -1;
-	if (s->head_only)
-		return 0;
-	if (append_chunk(&c->out, s->chunked, data, len) == -1)
-		return -1;
-	if (c->state == CONN_STREAM)
-		conn_run(c);         /* not already waiting to write: send now */
-	return s->c == NULL ? -1 : 0;
-}
-
-void
-http_stream_end(struct http_stream *s)
-{
-	struct conn *c = s->c;
-	bool terminate;
-
-	if (!s->framed) {            /* still inside the handler */
-		s->ended = true;
-		return;
-	}
-	terminate = s->chunked && !s->head_only;
-	buf_free(&s->early);
-	free(s);
-	if (c == NULL)
-		return;
-	c->stream = NULL;
-	c->busy = false;
-	if (terminate && buf_append(&c->out, "0\r\n\r\n", 5) == -1)
-		c->close_after = true;
-	if (c->state == CONN_STREAM)
-		conn_run(c);
 }
 
 /* ---- http_parser callbacks ---------------------------------------------- */

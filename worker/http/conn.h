@@ -18,6 +18,7 @@
 
 #include "common/config.h"
 #include "common/stats.h"
+#include "worker/http/response.h"
 
 struct http_header;
 struct router;
@@ -47,11 +48,7 @@ struct conn_ctx {
 
 	/* The Date header, and the 200 status line with Server and Date,
 	 * formatted once per second. */
-	time_t date_sec;
-	char date[40];
-	size_t date_len;
-	char head200[96];
-	size_t head200_len;
+	struct response_clock clock;
 
 	/* Timeouts shared by all connections (libevent common timeouts: O(1)). */
 	const struct timeval *keepalive_tv;
