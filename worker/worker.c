@@ -68,6 +68,13 @@ struct worker {
 	bool draining;
 };
 
+/* conn_dispatch_fn for the connections: the router answers. */
+static void
+dispatch(void *router, struct http_request *req, struct http_response *resp)
+{
+	router_dispatch(router, req, resp);
+}
+
 static void
 tv_set(struct timeval *tv, double seconds)
 {
@@ -374,7 +381,9 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 	}
 	if (conn_ctx_init(&w->conns, w->base, w->cfg, w->stats) == -1)
 		return -1;
-	w->conns.router = w->router;
+	/* The engine knows no routes: it hands each request to the router. */
+	w->conns.dispatch = dispatch;
+	w->conns.dispatch_arg = w->router;
 	/* At most 1024 jobs wait per worker; beyond that handlers answer 503. */
 	if ((w->pool = pool_new(w->base, (unsigned)w->cfg->threads, 1024, err,
 	    sizeof(err))) == NULL) {

@@ -69,6 +69,13 @@ die(const char *what)
 	abort();
 }
 
+/* As in a worker: the router answers every request. */
+static void
+dispatch(void *router, struct http_request *req, struct http_response *resp)
+{
+	router_dispatch(router, req, resp);
+}
+
 /* One-time set-up; the state lives until the process exits. */
 static struct fuzz *
 fuzz_get(void)
@@ -108,7 +115,8 @@ fuzz_get(void)
 	}
 	if (conn_ctx_init(&f.ctx, f.base, &f.cfg, &f.stats) == -1)
 		die("conn_ctx_init failed");
-	f.ctx.router = f.router;
+	f.ctx.dispatch = dispatch;
+	f.ctx.dispatch_arg = f.router;
 	ready = 1;
 	return &f;
 }

@@ -2,9 +2,11 @@
  * conn — HTTP/1.x connections over Node's http_parser and libevent.
  *
  * One struct event per connection, switched between reading and writing.
- * Reads go into the worker's shared buffer; the parser callbacks copy out
- * only the request being assembled (head and body) into per-connection
- * buffers, which are freed as soon as the connection is idle again.
+ * Reads go into the worker's shared buffer; the request reader
+ * (request.c) copies out only the request being assembled (head and body)
+ * into per-connection buffers, which are freed as soon as the connection
+ * is idle again. A whole request goes to ctx->dispatch (the worker's
+ * router); the answer is framed by response.c onto the output buffer.
  *
  * Pipelining: every complete request in a read is answered in order; the
  * responses are appended to one output buffer and go out with one write.
@@ -23,6 +25,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,16 +34,15 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include <event2/event_struct.h>
-#include <http_parser.h>
 
 #include "common/buf.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "worker/api/http.h"
-#include "worker/app/router.h"
 #include "worker/http/accesslog.h"
 #include "worker/http/proxy.h"
 #include "worker/http/realip.h"
+#include "worker/http/request.h"
 #include "worker/http/response.h"
 #include "worker/http/stream.h"
 
@@ -59,21 +61,15 @@ enum conn_state {
 	CONN_LINGER,         /* our side shut down: discarding input */
 };
 
-struct hdr {                 /* offsets into head, which may move */
-	uint32_t name_off, name_len, value_off, value_len;
-};
-
 struct conn {
 	LIST_ENTRY(conn) entry;
 	struct conn_ctx *ctx;
 	int fd;
 	enum conn_state state;
-	bool in_message;         /* the parser is inside a request */
-	bool in_body;            /* ... and past its head */
-	bool last_was_value;     /* header callbacks: the last piece was a value */
 	bool close_after;        /* close once the output is written */
 	bool busy;               /* a file or stream response is in progress */
-	int error_status;        /* set by a callback that refused the request */
+	bool peer_unix;
+	bool awaiting_proxy;     /* the PROXY header has not been read yet */
 	double head_started;     /* for the header_timeout deadline */
 	double began;            /* util_now() at the request's first byte,
 	                            for the access log */
@@ -81,12 +77,7 @@ struct conn {
 	unsigned long requests;  /* requests received on this connection */
 	size_t lingered;
 	struct event ev;
-	http_parser parser;
-	size_t url_len;
-	struct buf head;         /* URL, then header names and values */
-	struct hdr *hdrs;
-	size_t nhdrs, hdrs_cap;
-	struct buf body;
+	struct request_reader rd;    /* the request being read */
 	struct buf out;
 	size_t out_off;
 	struct buf held;         /* input received while busy, parsed later */
@@ -99,12 +90,11 @@ struct conn {
 		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
 	} peer;
-	bool peer_unix;
-	bool awaiting_proxy;     /* the PROXY header has not been read yet */
-	const char *feed_end;    /* end of the bytes being parsed */
 };
 
-static http_parser_settings parser_settings;
+/* The connection of a reader (embedded in it). */
+#define CONN_OF(r) \
+	((struct conn *)(void *)((char *)(r) - offsetof(struct conn, rd)))
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
 static void conn_run(struct conn *c);
@@ -135,11 +125,7 @@ tv_of(double seconds)
 static void
 release_buffers(struct conn *c)
 {
-	buf_free(&c->head);
-	buf_free(&c->body);
-	free(c->hdrs);
-	c->hdrs = NULL;
-	c->nhdrs = c->hdrs_cap = 0;
+	request_release(&c->rd);
 	if (c->out_off == c->out.len) {
 		buf_free(&c->out);
 		c->out_off = 0;
@@ -204,7 +190,7 @@ conn_await_input(struct conn *c)
 	double now = now_cached(c->ctx);
 	struct timeval tv;
 
-	if (!c->in_message) {
+	if (!c->rd.in_message) {
 		if (c->ctx->draining) {
 			conn_linger(c);
 			return;
@@ -229,7 +215,7 @@ conn_await_input(struct conn *c)
 		 * messages): the keep-alive countdown goes on, it does not restart. */
 		tv = tv_of(c->idle_since + lim->keepalive_timeout - now);
 		conn_watch(c, EV_READ, &tv);
-	} else if (c->in_body) {
+	} else if (c->rd.in_body) {
 		c->state = CONN_BODY;
 		tv = tv_of(lim->body_timeout);
 		conn_watch(c, EV_READ, &tv);
@@ -357,184 +343,37 @@ conn_error(struct conn *c, int status)
 	resp.file_fd = -1;
 	http_response_static(&resp, status, "text/plain", reason, strlen(reason));
 	c->close_after = true;
-	c->in_message = false;
-	c->in_body = false;
-	/* A HEAD gets the head only, even of an error (once the method is
-	 * known: an invalid one leaves parser.method meaningless). */
-	conn_respond(c, &resp, c->parser.method == HTTP_HEAD && c->url_len > 0,
-	    false);
+	request_abandon(&c->rd);
+	/* A HEAD gets the head only, even of an error. */
+	conn_respond(c, &resp, request_is_head(&c->rd), false);
 }
 
-/* A refusal from inside a parser callback: non-zero stops the parser. */
-static int
-refuse(struct conn *c, int status)
+/* ---- the request reader's hooks ----------------------------------------- */
+
+static void
+on_request_begin(struct request_reader *r)
 {
-	c->error_status = status;
-	return -1;
-}
+	struct conn *c = CONN_OF(r);
 
-/* ---- http_parser callbacks ---------------------------------------------- */
-
-static int
-on_message_begin(http_parser *p)
-{
-	struct conn *c = p->data;
-
-	c->in_message = true;
-	c->in_body = false;
 	c->requests++;
 	c->state = CONN_HEAD;
 	c->head_started = now_cached(c->ctx);
 	if (c->ctx->access != NULL)
 		c->began = util_now();   /* the loop's cached time is too coarse */
-	c->url_len = 0;
-	c->head.len = 0;
-	c->nhdrs = 0;
-	c->body.len = 0;
-	c->last_was_value = false;
-	return 0;
 }
 
 static int
-on_url(http_parser *p, const char *at, size_t len)
+on_request_continue(struct request_reader *r)
 {
-	struct conn *c = p->data;
-	static const char proto[] = " HTTP/";
-	size_t avail = (size_t)(c->feed_end - (at + len));
-
-	c->url_len += len;
-	if (c->url_len > c->ctx->limits->max_request_line)
-		return refuse(c, 414);
-	/*
-	 * Debian's http_parser is built without its strict checks and takes
-	 * "GET / HTTX/1.1" (or no version at all) for a request: check what
-	 * follows the target ourselves when it is in this buffer (the target
-	 * ends here unless it ends the buffer).
-	 */
-	if (avail > 0 && memcmp(at + len, proto, avail < 6 ? avail : 6) != 0)
-		return refuse(c, 400);
-	return buf_append(&c->head, at, len) == -1 ? refuse(c, 500) : 0;
+	return response_continue(&CONN_OF(r)->out);
 }
 
-static int
-on_header_field(http_parser *p, const char *at, size_t len)
-{
-	struct conn *c = p->data;
-	const struct http_limits *lim = c->ctx->limits;
-	struct hdr *h;
-
-	if (c->head.len - c->url_len + len > lim->max_header_size)
-		return refuse(c, 431);
-	/* "Transfer-Encoding : chunked" must not be taken for a framing
-	 * header by us and for something else by a proxy (RFC 9112 5.1). */
-	if (memchr(at, ' ', len) != NULL || memchr(at, '\t', len) != NULL)
-		return refuse(c, 400);
-	if (c->nhdrs == 0 || c->last_was_value) {
-		if (c->nhdrs == lim->max_headers)
-			return refuse(c, 431);
-		if (c->nhdrs == c->hdrs_cap) {
-			size_t cap = c->hdrs_cap ? c->hdrs_cap * 2 : 16;
-
-			if ((h = realloc(c->hdrs, cap * sizeof(*h))) == NULL)
-				return refuse(c, 500);
-			c->hdrs = h;
-			c->hdrs_cap = cap;
-		}
-		h = &c->hdrs[c->nhdrs++];
-		memset(h, 0, sizeof(*h));
-		h->name_off = (uint32_t)c->head.len;
-		c->last_was_value = false;
-	}
-	c->hdrs[c->nhdrs - 1].name_len += (uint32_t)len;
-	return buf_append(&c->head, at, len) == -1 ? refuse(c, 500) : 0;
-}
-
-static int
-on_header_value(http_parser *p, const char *at, size_t len)
-{
-	struct conn *c = p->data;
-	struct hdr *h = &c->hdrs[c->nhdrs - 1];
-
-	if (c->head.len - c->url_len + len > c->ctx->limits->max_header_size)
-		return refuse(c, 431);
-	if (!c->last_was_value) {
-		h->value_off = (uint32_t)c->head.len;
-		c->last_was_value = true;
-	}
-	h->value_len += (uint32_t)len;
-	return buf_append(&c->head, at, len) == -1 ? refuse(c, 500) : 0;
-}
-
-/* h is the header name (and, unless value is NULL, has that value). */
 static bool
-header_is(const struct conn *c, const struct hdr *h, const char *name,
-    const char *value)
+header_named(const struct http_header *h, const char *name)
 {
-	size_t n = strlen(name), v = value ? strlen(value) : 0;
+	size_t n = strlen(name);
 
-	return h->name_len == n && strncasecmp(c->head.p + h->name_off, name,
-	    n) == 0 && (value == NULL || (h->value_len == v &&
-	    strncasecmp(c->head.p + h->value_off, value, v) == 0));
-}
-
-/*
- * Expect: 100-continue — the client waits for our word before it sends the
- * body: a 100 if we will take it (the limits were checked before this),
- * the final error status if not. Any other expectation is a 417.
- */
-static int
-expect_continue(struct conn *c, http_parser *p)
-{
-	for (size_t i = 0; i < c->nhdrs; i++) {
-		if (!header_is(c, &c->hdrs[i], "Expect", NULL))
-			continue;
-		if (!header_is(c, &c->hdrs[i], "Expect", "100-continue"))
-			return refuse(c, 417);
-		if (p->http_minor == 0)
-			return 0;        /* 1.0 clients do not know 100 */
-		if (((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) &&
-		    p->content_length > 0)) && buf_append(&c->out,
-		    "HTTP/1.1 100 Continue\r\n\r\n", 25) == -1)
-			return refuse(c, 500);
-		return 0;
-	}
-	return 0;
-}
-
-static int
-on_headers_complete(http_parser *p)
-{
-	struct conn *c = p->data;
-
-	if (p->http_major != 1)
-		return refuse(c, p->http_major == 0 ? 400 : 505);
-	/* HTTP/1.1 requires Host (RFC 9112 3.2). */
-	if (p->http_minor >= 1) {
-		bool host = false;
-
-		for (size_t i = 0; i < c->nhdrs && !host; i++)
-			host = header_is(c, &c->hdrs[i], "Host", NULL);
-		if (!host)
-			return refuse(c, 400);
-	}
-	if ((p->flags & F_CONTENTLENGTH) &&
-	    p->content_length > c->ctx->limits->max_body_size)
-		return refuse(c, 413);
-	if (expect_continue(c, p) == -1)
-		return -1;
-	c->state = CONN_BODY;
-	c->in_body = true;
-	return 0;
-}
-
-static int
-on_body(http_parser *p, const char *at, size_t len)
-{
-	struct conn *c = p->data;
-
-	if (c->body.len + len > c->ctx->limits->max_body_size)
-		return refuse(c, 413);
-	return buf_append(&c->body, at, len) == -1 ? refuse(c, 500) : 0;
+	return h->name_len == n && strncasecmp(h->name, name, n) == 0;
 }
 
 /*
@@ -542,7 +381,8 @@ on_body(http_parser *p, const char *at, size_t len)
  * trusted proxy whose X-Forwarded-For / X-Real-IP say otherwise.
  */
 static const char *
-conn_client(struct conn *c, char *out, size_t len)
+conn_client(struct conn *c, const struct http_request *req, char *out,
+    size_t len)
 {
 	const struct config *cfg = c->ctx->cfg;
 	struct buf xff = { 0 };
@@ -554,16 +394,16 @@ conn_client(struct conn *c, char *out, size_t len)
 	if (!(c->peer_unix ? cfg->trust_unix : realip_trusted(cfg->trusted,
 	    cfg->ntrusted, &c->peer.sa)))
 		return c->client;
-	for (size_t i = 0; i < c->nhdrs; i++) {
-		const struct hdr *h = &c->hdrs[i];
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct http_header *h = &req->headers[i];
 
 		/* Several X-Forwarded-For lines are one list (RFC 9110 5.3). */
-		if (header_is(c, h, "X-Forwarded-For", NULL)) {
+		if (header_named(h, "X-Forwarded-For")) {
 			if (xff.len > 0)
 				buf_append(&xff, ", ", 2);
-			buf_append(&xff, c->head.p + h->value_off, h->value_len);
-		} else if (xri == NULL && header_is(c, h, "X-Real-IP", NULL)) {
-			xri = c->head.p + h->value_off;
+			buf_append(&xff, h->value, h->value_len);
+		} else if (xri == NULL && header_named(h, "X-Real-IP")) {
+			xri = h->value;
 			xri_len = h->value_len;
 		}
 	}
@@ -574,83 +414,44 @@ conn_client(struct conn *c, char *out, size_t len)
 	return out;
 }
 
-static int
-on_message_complete(http_parser *p)
+/* A whole request: dispatch it and frame the answer. */
+static void
+on_request(struct request_reader *r)
 {
-	struct conn *c = p->data;
+	struct conn *c = CONN_OF(r);
 	struct conn_ctx *ctx = c->ctx;
-	struct http_header *hdrs = ctx->hdr_view;
 	struct http_request req;
 	struct http_response resp;
 	char client[64];
-	const char *q;
 
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
 	resp.file_fd = -1;
-	for (size_t i = 0; i < c->nhdrs; i++) {
-		hdrs[i].name = c->head.p + c->hdrs[i].name_off;
-		hdrs[i].name_len = c->hdrs[i].name_len;
-		hdrs[i].value = c->head.p + c->hdrs[i].value_off;
-		hdrs[i].value_len = c->hdrs[i].value_len;
-	}
-	req.method = http_method_str((enum http_method)p->method);
-	req.method_id = (int)p->method;
-	req.target = c->head.p ? c->head.p : "";
-	req.target_len = c->url_len;
-	req.path = req.target;
-	q = memchr(req.target, '?', c->url_len);
-	req.path_len = q ? (size_t)(q - req.target) : c->url_len;
-	req.query = q ? q + 1 : NULL;
-	req.query_len = q ? c->url_len - req.path_len - 1 : 0;
-	req.version_major = p->http_major;
-	req.version_minor = p->http_minor;
-	req.headers = hdrs;
-	req.nheaders = c->nhdrs;
-	req.body = c->body.p;
-	req.body_len = c->body.len;
-	req.client = conn_client(c, client, sizeof(client));
+	request_view(r, &req, ctx->hdr_view);
+	req.client = conn_client(c, &req, client, sizeof(client));
 	req.draining = ctx->draining;
 	req.base = ctx->base;
 	req.pool = ctx->pool;
 	req.stats = ctx->board;
 
-	c->in_message = false;
-	c->in_body = false;
 	STATS_ADD(ctx->stats->requests, 1);
-	router_dispatch(ctx->router, &req, &resp);
+	ctx->dispatch(ctx->dispatch_arg, &req, &resp);
 
-	if (!http_should_keep_alive(p) || ctx->draining || p->upgrade)
+	if (!request_keep_alive(r) || ctx->draining)
 		c->close_after = true;
 	if (ctx->access != NULL)
 		accesslog_write(ctx->access, req.client, &req, resp.status,
 		    resp.stream != NULL ? -1 : resp.file_fd >= 0 ?
 		    (long long)resp.file_len : (long long)resp.body_len,
 		    util_now() - c->began);
-	conn_respond(c, &resp, p->method == HTTP_HEAD, p->http_minor == 0);
+	conn_respond(c, &resp, request_is_head(r), request_is_http10(r));
 	/* Stop after a closing response (the rest is dropped) or one whose
 	 * body comes later (the rest waits in held). */
 	if (c->close_after || c->busy)
-		http_parser_pause(p, 1);
-	return 0;
+		request_pause(r);
 }
 
 /* ---- input -------------------------------------------------------------- */
-
-static int
-parse_error_status(const struct conn *c)
-{
-	if (c->error_status != 0)
-		return c->error_status;
-	switch (HTTP_PARSER_ERRNO(&c->parser)) {
-	case HPE_INVALID_METHOD:
-		return 501;
-	case HPE_HEADER_OVERFLOW:
-		return 431;
-	default:
-		return 400;
-	}
-}
 
 /* Parse len bytes of data (the shared read buffer). */
 static void
@@ -659,19 +460,22 @@ conn_feed(struct conn *c, const char *data, size_t len)
 	struct conn_ctx *ctx = c->ctx;
 	size_t parsed;
 
-	c->feed_end = data + len;
-	parsed = http_parser_execute(&c->parser, &parser_settings, data, len);
-	if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
+	switch (request_feed(&c->rd, data, len, &parsed)) {
+	case REQUEST_PAUSED:
 		if (!c->close_after && parsed < len &&
 		    buf_append(&c->held, data + parsed, len - parsed) == -1)
 			c->close_after = true;
-	} else if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK ||
-	    (parsed != len && !c->parser.upgrade)) {
-		conn_error(c, parse_error_status(c));
-	} else if (c->parser.upgrade) {
+		break;
+	case REQUEST_BAD:
+		conn_error(c, request_error_status(&c->rd));
+		break;
+	case REQUEST_UPGRADE:
 		c->close_after = true;   /* no protocol switching here */
+		break;
+	case REQUEST_FED:
+		break;
 	}
-	if (c->in_message && !c->in_body && !c->close_after &&
+	if (c->rd.in_message && !c->rd.in_body && !c->close_after &&
 	    now_cached(ctx) - c->head_started > ctx->limits->header_timeout)
 		conn_error(c, 408);
 }
@@ -700,8 +504,8 @@ conn_run(struct conn *c)
 			return;
 		}
 		/* The response that paused the parser is complete. */
-		if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED)
-			http_parser_pause(&c->parser, 0);
+		if (request_paused(&c->rd))
+			request_resume(&c->rd);
 		if (c->held.len == 0)
 			break;
 		/* held is at most rbuf_size (see conn_read): parse it from rbuf */
@@ -805,7 +609,7 @@ conn_timeout(struct conn *c)
 {
 	switch (c->state) {
 	case CONN_HEAD:
-		if (!c->in_message) {    /* connected, never sent a byte */
+		if (!c->rd.in_message) {    /* connected, never sent a byte */
 			conn_linger(c);
 			break;
 		}
@@ -886,17 +690,11 @@ conn_ctx_init(struct conn_ctx *ctx, struct event_base *base,
 	if (ctx->keepalive_tv == NULL)
 		return -1;
 
-	parser_settings.on_message_begin = on_message_begin;
-	parser_settings.on_url = on_url;
-	parser_settings.on_header_field = on_header_field;
-	parser_settings.on_header_value = on_header_value;
-	parser_settings.on_headers_complete = on_headers_complete;
-	parser_settings.on_body = on_body;
-	parser_settings.on_message_complete = on_message_complete;
-	/* Our own limits are checked in the callbacks; the parser's must not
-	 * be lower. */
-	http_parser_set_max_header_size((uint32_t)(limits->max_request_line +
-	    limits->max_header_size + 1024));
+	ctx->hooks.limits = limits;
+	ctx->hooks.begin = on_request_begin;
+	ctx->hooks.send_continue = on_request_continue;
+	ctx->hooks.complete = on_request;
+	request_setup(limits);
 	return 0;
 }
 
@@ -961,8 +759,7 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 	c->awaiting_proxy = proxy_protocol;
 	format_client(c->client, sizeof(c->client), c->peer_unix ? NULL :
 	    &c->peer.sa);
-	http_parser_init(&c->parser, HTTP_REQUEST);
-	c->parser.data = c;
+	request_init(&c->rd, &ctx->hooks);
 	LIST_INSERT_HEAD(&ctx->conns, c, entry);
 	ctx->nconns++;
 	STATS_SET(ctx->stats->conns_open, ctx->nconns);
@@ -993,7 +790,7 @@ conn_drain_all(struct conn_ctx *ctx)
 		 * not yet heard from is served the same way.
 		 */
 		if (c->state == CONN_IDLE ||
-		    (c->state == CONN_HEAD && !c->in_message && !c->awaiting_proxy))
+		    (c->state == CONN_HEAD && !c->rd.in_message && !c->awaiting_proxy))
 			event_add(&c->ev, &grace);
 	}
 }

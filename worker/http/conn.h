@@ -18,11 +18,17 @@
 
 #include "common/config.h"
 #include "common/stats.h"
+#include "worker/http/request.h"
 #include "worker/http/response.h"
 
 struct http_header;
-struct router;
+struct http_request;
+struct http_response;
 struct accesslog;
+
+/* Answers a whole request: fills in resp (the worker's router). */
+typedef void conn_dispatch_fn(void *arg, struct http_request *req,
+    struct http_response *resp);
 
 struct conn;
 LIST_HEAD(conn_list, conn);
@@ -41,7 +47,8 @@ struct conn_ctx {
 	char *rbuf;
 	size_t rbuf_size;
 	struct http_header *hdr_view;    /* max_headers entries */
-	const struct router *router;     /* set by the worker */
+	conn_dispatch_fn *dispatch;      /* set by the worker */
+	void *dispatch_arg;
 	struct accesslog *access;        /* set by the worker; NULL: none */
 	struct pool *pool;               /* set by the worker */
 	const struct stats *board;       /* all workers' stats; set by the worker */
@@ -49,6 +56,9 @@ struct conn_ctx {
 	/* The Date header, and the 200 status line with Server and Date,
 	 * formatted once per second. */
 	struct response_clock clock;
+
+	/* How every connection's request reader reaches its connection. */
+	struct request_hooks hooks;
 
 	/* Timeouts shared by all connections (libevent common timeouts: O(1)). */
 	const struct timeval *keepalive_tv;

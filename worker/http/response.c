@@ -13,24 +13,6 @@
 #define LIT(s) s, sizeof(s) - 1
 #define APPEND(b, lit) buf_append((b), lit, sizeof(lit) - 1)
 
-const char *
-http_request_header(const struct http_request *req, const char *name,
-    size_t *len)
-{
-	size_t n = strlen(name);
-
-	for (size_t i = 0; i < req->nheaders; i++) {
-		const struct http_header *h = &req->headers[i];
-
-		if (h->name_len == n && strncasecmp(h->name, name, n) == 0) {
-			if (len != NULL)
-				*len = h->value_len;
-			return h->value;
-		}
-	}
-	return NULL;
-}
-
 static void
 drop_file(struct http_response *resp)
 {
@@ -278,4 +260,10 @@ response_frame(struct buf *out, const struct response_clock *clk,
 	buf_free(&resp->headers);
 	buf_free(&resp->body_buf);
 	return r;
+}
+
+int
+response_continue(struct buf *out)
+{
+	return APPEND(out, "HTTP/1.1 100 Continue\r\n\r\n");
 }

@@ -63,4 +63,8 @@ struct response_framing {
 int response_frame(struct buf *out, const struct response_clock *clk,
     struct http_response *resp, struct response_framing *f);
 
+/* Append the interim "100 Continue" a client waits for before it sends a
+ * request's body. -1 on allocation failure. */
+int response_continue(struct buf *out);
+
 #endif
