@@ -65,14 +65,19 @@ struct worker {
 	struct router *router;
 	struct modules *modules;
 	struct pool *pool;
+	const struct stats *board;   /* every worker's stats, for handlers */
 	bool draining;
 };
 
-/* conn_dispatch_fn for the connections: the router answers. */
+/* conn_dispatch_fn: the worker's part of a request, then the router. */
 static void
-dispatch(void *router, struct http_request *req, struct http_response *resp)
+dispatch(void *arg, struct http_request *req, struct http_response *resp)
 {
-	router_dispatch(router, req, resp);
+	struct worker *w = arg;
+
+	req->pool = w->pool;
+	req->stats = w->board;
+	router_dispatch(w->router, req, resp);
 }
 
 static void
@@ -381,17 +386,16 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 	}
 	if (conn_ctx_init(&w->conns, w->base, w->cfg, w->stats) == -1)
 		return -1;
-	/* The engine knows no routes: it hands each request to the router. */
+	/* The engine knows no routes: it hands each request to dispatch. */
 	w->conns.dispatch = dispatch;
-	w->conns.dispatch_arg = w->router;
+	w->conns.dispatch_arg = w;
 	/* At most 1024 jobs wait per worker; beyond that handlers answer 503. */
 	if ((w->pool = pool_new(w->base, (unsigned)w->cfg->threads, 1024, err,
 	    sizeof(err))) == NULL) {
 		log_error("thread pool: %s", err);
 		return -1;
 	}
-	w->conns.pool = w->pool;
-	w->conns.board = boot->stats;
+	w->board = boot->stats;
 	if (w->cfg->access_log != NULL &&
 	    (w->conns.access = accesslog_open(w->cfg->access_log, w->base, err,
 	    sizeof(err))) == NULL) {

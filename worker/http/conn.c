@@ -431,8 +431,6 @@ on_request(struct request_reader *r)
 	req.client = conn_client(c, &req, client, sizeof(client));
 	req.draining = ctx->draining;
 	req.base = ctx->base;
-	req.pool = ctx->pool;
-	req.stats = ctx->board;
 
 	STATS_ADD(ctx->stats->requests, 1);
 	ctx->dispatch(ctx->dispatch_arg, &req, &resp);

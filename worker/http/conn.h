@@ -26,7 +26,8 @@ struct http_request;
 struct http_response;
 struct accesslog;
 
-/* Answers a whole request: fills in resp (the worker's router). */
+/* Answers a whole request: fills in resp. The worker's adds what is its
+ * own to req (pool, stats) and hands it to the router. */
 typedef void conn_dispatch_fn(void *arg, struct http_request *req,
     struct http_response *resp);
 
@@ -50,8 +51,6 @@ struct conn_ctx {
 	conn_dispatch_fn *dispatch;      /* set by the worker */
 	void *dispatch_arg;
 	struct accesslog *access;        /* set by the worker; NULL: none */
-	struct pool *pool;               /* set by the worker */
-	const struct stats *board;       /* all workers' stats; set by the worker */
 
 	/* The Date header, and the 200 status line with Server and Date,
 	 * formatted once per second. */
