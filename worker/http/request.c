@@ -281,51 +281,6 @@ request_view(const struct request_reader *r, struct http_request *req,
 }
 
 void
-request_pause(struct request_reader *r)
-{
-	http_parser_pause(&r->parser, 1);
-}
-
-void
-request_resume(struct request_reader *r)
-{
-	http_parser_pause(&r->parser, 0);
-}
-
-bool
-request_paused(const struct request_reader *r)
-{
-	return HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED;
-}
-
-void
-request_abandon(struct request_reader *r)
-{
-	r->in_message = false;
-	r->in_body = false;
-}
-
-bool
-request_is_head(const struct request_reader *r)
-{
-	/* An invalid method leaves parser.method meaningless: only once the
-	 * request line got as far as the target. */
-	return r->parser.method == HTTP_HEAD && r->url_len > 0;
-}
-
-bool
-request_is_http10(const struct request_reader *r)
-{
-	return r->parser.http_minor == 0;
-}
-
-bool
-request_keep_alive(const struct request_reader *r)
-{
-	return http_should_keep_alive(&r->parser) && !r->parser.upgrade;
-}
-
-void
 request_release(struct request_reader *r)
 {
 	buf_free(&r->head);

@@ -139,13 +139,11 @@ http_status_reason(int status)
 /* ---- framing ------------------------------------------------------------ */
 
 void
-response_clock_set(struct response_clock *clk, time_t now)
+response_clock_format(struct response_clock *clk, time_t now)
 {
 	static const char head[] = "HTTP/1.1 200 OK\r\nServer: shoal\r\nDate: ";
 	char *p = clk->head200;
 
-	if (now == clk->sec && clk->date_len > 0)
-		return;
 	clk->sec = now;
 	clk->date_len = http_date_format(now, clk->date, sizeof(clk->date));
 	memcpy(p, head, sizeof(head) - 1);

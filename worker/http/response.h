@@ -33,8 +33,17 @@ struct response_clock {
 	size_t head200_len;
 };
 
-/* Format the clock for now, unless it already is. */
-void response_clock_set(struct response_clock *clk, time_t now);
+/* Format the clock for now. */
+void response_clock_format(struct response_clock *clk, time_t now);
+
+/* The clock for now: formatted at most once a second (inline: it is asked
+ * for every response). */
+static inline void
+response_clock_set(struct response_clock *clk, time_t now)
+{
+	if (now != clk->sec || clk->date_len == 0)
+		response_clock_format(clk, now);
+}
 
 /* How one response is framed, and what the connection must do after. */
 struct response_framing {
