@@ -1,6 +1,11 @@
 /*
  * worker — see worker.h. The loop: accept on this slot's sockets, serve the
- * connections (conn.c), beat the heartbeat, obey the master.
+ * connections (worker/http/), beat the heartbeat, obey the master.
+ *
+ * It wires the parts together: the HTTP engine knows no routes, so the
+ * worker gives it a dispatch callback that adds the worker's own (thread
+ * pool, stats board) to each request and hands it to the router
+ * (worker/app/), which runs the handler the registry named.
  */
 #include "worker/worker.h"
 

@@ -4,8 +4,8 @@
  *
  * A handler runs on the worker's event loop and must not block. It gets the
  * parsed request (strings are not NUL-terminated unless said: use the
- * lengths) and fills in the response; the connection layer (conn.c) frames
- * it: status line, Server, Date, Content-Length or chunked framing,
+ * lengths) and fills in the response; the engine (worker/http/response.c)
+ * frames it: status line, Server, Date, Content-Length or chunked framing,
  * Connection. A response body is one of:
  *
  *   - memory: http_response_static() for bytes that outlive the response,
@@ -15,6 +15,10 @@
  *     and writes chunks to later (chunked transfer coding), from timers or
  *     other events, until http_stream_end(). Requests pipelined behind a
  *     streamed response wait until it ends.
+ *
+ * This header, worker/api/module.h and worker/api/pool.h are the whole
+ * interface of handlers, built-in (worker/handlers/) or in application
+ * modules; the shoal binary exports their symbols (and common/buf.h's).
  */
 #ifndef SHOAL_HTTP_H
 #define SHOAL_HTTP_H
