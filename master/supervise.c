@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "master/master.h"
+#include "master/wstatus.h"
 #include "worker/worker.h"
 
 /* Between SIGABRT and SIGKILL for a hung worker. */
@@ -23,31 +24,6 @@
 
 static void on_respawn(evutil_socket_t fd, short what, void *arg);
 
-
-static const char *
-signame(int sig)
-{
-	static char buf[32];
-	const char *abbrev = sigabbrev_np(sig);
-
-	if (abbrev == NULL)
-		snprintf(buf, sizeof(buf), "signal %d", sig);
-	else
-		snprintf(buf, sizeof(buf), "SIG%s", abbrev);
-	return buf;
-}
-
-static void
-describe_status(int status, char *buf, size_t len)
-{
-	if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by %s%s", signame(WTERMSIG(status)),
-		    WCOREDUMP(status) ? " (core dumped)" : "");
-	else if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-	else
-		snprintf(buf, len, "ended with wait status 0x%x", status);
-}
 
 static struct proc *
 proc_find(struct master *m, pid_t pid)
@@ -342,10 +318,11 @@ supervise_init(struct master *m)
 void
 supervise_reap(struct master *m)
 {
+	struct wstatus_exit e;
+	enum wstatus_kind kind;
 	struct proc *p;
 	struct slot *s;
-	char why[96], up[32];
-	double uptime;
+	char line[192];
 	pid_t pid;
 	int status;
 
@@ -357,9 +334,9 @@ supervise_reap(struct master *m)
 			break;
 		if ((p = proc_find(m, pid)) == NULL) {
 			if (m->op.kind == OP_UPGRADE && pid == m->op.child) {
-				char what[160];
+				char why[96], what[160];
 
-				describe_status(status, why, sizeof(why));
+				wstatus_describe(status, why, sizeof(why));
 				snprintf(what, sizeof(what), "the new master %s before "
 				    "it was ready", why);
 				m->op.child = 0;
@@ -369,30 +346,23 @@ supervise_reap(struct master *m)
 			}
 			continue;
 		}
-		uptime = util_now() - p->spawned_at;
-		describe_status(status, why, sizeof(why));
-		util_fmt_duration(uptime, up, sizeof(up));
-		if (!p->ready && m->state != MASTER_STOPPING)
-			log_error("worker %u (pid %d) failed at boot: %s after %s",
-			    p->slot, (int)pid, why, up);
-		else if ((m->state == MASTER_STOPPING || p->draining) &&
-		    WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			log_info("worker %u (pid %d) %s after %s", p->slot,
-			    (int)pid, why, up);
-		else
-			log_error("worker %u (pid %d) %s after %s", p->slot,
-			    (int)pid, why, up);
+		e = (struct wstatus_exit){
+			.slot = p->slot, .pid = pid, .status = status,
+			.uptime = util_now() - p->spawned_at, .ready = p->ready,
+			.draining = p->draining,
+			.stopping = m->state == MASTER_STOPPING,
+		};
+		kind = wstatus_classify(&e);
+		wstatus_line(&e, kind == WSTATUS_BOOT_FAILURE, line, sizeof(line));
+		log_msg(kind == WSTATUS_CLEAN ? LOGL_INFO : LOGL_ERROR, "%s", line);
 		s = &m->slots[p->slot];
 		if (p->next) {
 			/* A new generation's worker: the operation fails. */
-			char what[160];
-
-			snprintf(what, sizeof(what), "worker %u (pid %d) %s after %s",
-			    p->slot, (int)pid, why, up);
+			wstatus_line(&e, false, line, sizeof(line));
 			if (s->next == p)
 				s->next = NULL;
 			proc_free(m, p);
-			ops_on_boot_failure(m, what);
+			ops_on_boot_failure(m, line);
 			continue;
 		}
 		if (s->proc == p)
@@ -400,7 +370,7 @@ supervise_reap(struct master *m)
 		proc_free(m, p);
 		if (s->proc == NULL && m->state != MASTER_STOPPING && !s->retiring &&
 		    s->index < m->nslots)
-			schedule_respawn(m, s, uptime);
+			schedule_respawn(m, s, e.uptime);
 	}
 	ops_on_exit(m);
 	if (m->state == MASTER_STOPPING && TAILQ_EMPTY(&m->procs))
@@ -495,10 +465,11 @@ void
 supervise_kill_all(struct master *m, int sig)
 {
 	struct proc *p;
+	char name[32];
 
 	TAILQ_FOREACH(p, &m->procs, entry) {
 		log_warn("worker %u (pid %d) still running; sending %s", p->slot,
-		    (int)p->pid, signame(sig));
+		    (int)p->pid, wstatus_signame(sig, name, sizeof(name)));
 		kill(p->pid, sig);
 	}
 }
