@@ -187,12 +187,11 @@ static int
 open_listeners(struct master *m, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < m->cfg.nlisten; i++) {
-		if (listener_open(&m->listeners[m->nlisteners], &m->cfg.listen[i],
-		    m->nslots, m->cfg.backlog, err, errlen) == -1)
+		if (ltable_open(&m->listeners, &m->cfg.listen[i], m->nslots,
+		    m->cfg.backlog, err, errlen) == -1)
 			return -1;
-		m->nlisteners++;
 		log_notice("listening on %s (%u socket%s)", m->cfg.listen[i].text,
-		    m->listeners[i].nfds, m->listeners[i].nfds == 1 ? "" : "s");
+		    m->listeners.v[i].nfds, m->listeners.v[i].nfds == 1 ? "" : "s");
 	}
 	return 0;
 }
@@ -202,18 +201,13 @@ static int
 complete_listeners(struct master *m, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < m->cfg.nlisten; i++) {
-		struct listener *l = NULL;
+		struct listener *l = ltable_find(&m->listeners,
+		    m->cfg.listen[i].text);
 
-		for (size_t j = 0; j < m->nlisteners && l == NULL; j++)
-			if (strcmp(m->listeners[j].addr.text,
-			    m->cfg.listen[i].text) == 0)
-				l = &m->listeners[j];
 		if (l == NULL) {
-			if (listener_open(&m->listeners[m->nlisteners],
-			    &m->cfg.listen[i], m->nslots, m->cfg.backlog, err,
-			    errlen) == -1)
+			if (ltable_open(&m->listeners, &m->cfg.listen[i], m->nslots,
+			    m->cfg.backlog, err, errlen) == -1)
 				return -1;
-			m->nlisteners++;
 			log_notice("listening on %s", m->cfg.listen[i].text);
 		} else if (l->nfds < m->nslots) {
 			if (listener_grow(l, m->nslots, m->cfg.backlog, err,
@@ -270,9 +264,7 @@ master_free(struct master *m)
 		event_free(m->tick_ev);
 	if (m->stop_ev != NULL)
 		event_free(m->stop_ev);
-	for (size_t i = 0; i < m->nlisteners; i++)
-		listener_close(&m->listeners[i], !m->upgraded);
-	free(m->listeners);
+	ltable_free(&m->listeners, !m->upgraded);
 	pid_file_remove(m);
 	if (m->upgrade_pipe != -1)
 		close(m->upgrade_pipe);
@@ -348,8 +340,7 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 		log_error("mmap(stats): %s", strerror(errno));
 		goto out;
 	}
-	m->listeners = calloc(CONFIG_MAX_LISTEN, sizeof(*m->listeners));
-	if (m->listeners == NULL) {
+	if (ltable_init(&m->listeners) == -1) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -359,10 +350,8 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 		log_error("%s", err);
 		goto out;
 	}
-	for (size_t i = 0; i < m->nlisteners; i++)
-		if (listener_steer(&m->listeners[i], m->nslots, err,
-		    sizeof(err)) == -1)
-			log_warn("%s; the kernel's hash spreads connections", err);
+	if (ltable_steer(&m->listeners, m->nslots, err, sizeof(err)) == -1)
+		log_warn("%s; the kernel's hash spreads connections", err);
 	if (m->cfg.pid_file != NULL && !adopted) {
 		if (pid_file_write(m->cfg.pid_file, 0, err, sizeof(err)) == -1) {
 			log_error("%s", err);

@@ -27,6 +27,7 @@
 #include "common/stats.h"
 #include "master/backoff.h"
 #include "master/listener.h"
+#include "master/ltable.h"
 
 struct master;
 struct control_req;
@@ -119,8 +120,7 @@ struct master {
 	double started_at;
 
 	struct stats *stats;
-	struct listener *listeners;  /* CONFIG_MAX_LISTEN of them */
-	size_t nlisteners;
+	struct ltable listeners;     /* at most LTABLE_MAX addresses */
 	struct slot slots[CONFIG_MAX_WORKERS];
 	unsigned nslots;             /* slots in service (not retiring) */
 	unsigned nslots_total;       /* including retiring ones */

@@ -15,6 +15,7 @@
  *               their workers empty their queues and drain, then close
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +47,8 @@ steer_all(struct master *m, unsigned n)
 {
 	char err[256];
 
-	for (size_t i = 0; i < m->nlisteners; i++)
-		if (listener_steer(&m->listeners[i], n, err, sizeof(err)) == -1)
-			log_warn("%s; new connections may reach retiring slots", err);
+	if (ltable_steer(&m->listeners, n, err, sizeof(err)) == -1)
+		log_warn("%s; new connections may reach retiring slots", err);
 }
 
 static void
@@ -93,14 +93,10 @@ rollback(struct master *m, const char *why)
 		}
 	}
 	/* Sockets grown for new slots: nothing accepted on them yet. */
-	for (size_t i = 0; i < m->nlisteners; i++)
-		listener_shrink(&m->listeners[i], m->nslots_total);
-	while (op->opened_listeners > 0) {
-		listener_close(&m->listeners[--m->nlisteners], true);
-		op->opened_listeners--;
-	}
-	for (size_t i = 0; i < m->nlisteners; i++)
-		m->listeners[i].until_gen = 0;
+	ltable_shrink(&m->listeners, m->nslots_total);
+	ltable_drop_newest(&m->listeners, op->opened_listeners);
+	op->opened_listeners = 0;
+	ltable_unretire(&m->listeners);
 	log_error("%s failed: %s; rolled back, generation %u still serving",
 	    op_name(op->kind), why, m->generation);
 	if (op->kind == OP_RELOAD)
@@ -146,20 +142,7 @@ spawn_next(struct master *m, unsigned from, unsigned to,
 static int
 grow_sockets(struct master *m, unsigned n, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < m->nlisteners; i++)
-		if (listener_grow(&m->listeners[i], n, m->cfg.backlog, err,
-		    errlen) == -1)
-			return -1;
-	return 0;
-}
-
-static struct listener *
-find_listener(struct master *m, const char *text)
-{
-	for (size_t i = 0; i < m->nlisteners; i++)
-		if (strcmp(m->listeners[i].addr.text, text) == 0)
-			return &m->listeners[i];
-	return NULL;
+	return ltable_grow(&m->listeners, n, m->cfg.backlog, err, errlen);
 }
 
 static void
@@ -167,6 +150,7 @@ start_reload(struct master *m)
 {
 	struct op *op = &m->op;
 	struct config *nc = &op->next_cfg;
+	struct ltable_plan plan;
 	char err[1024];
 	unsigned n;
 
@@ -181,6 +165,16 @@ start_reload(struct master *m)
 		return;
 	}
 	op->has_next_cfg = true;
+	/* Every address in use now stays open until the old generation has
+	 * gone: the new ones must fit beside them, or nothing starts. */
+	if (ltable_plan(&m->listeners, nc->listen, nc->nlisten, m->generation,
+	    &plan, err, sizeof(err)) == -1) {
+		log_error("reload: %s; still serving generation %u unchanged",
+		    err, m->generation);
+		control_reply(op->req, false, "%s", err);
+		op_end(m);
+		return;
+	}
 	sd_notify(0, "RELOADING=1");
 	n = nc->workers_auto ? (unsigned)util_cpu_count() : (unsigned)nc->workers;
 	op->next_nslots = n;
@@ -188,22 +182,15 @@ start_reload(struct master *m)
 	/* Addresses: kept ones keep their sockets; new ones are bound now for
 	 * every slot; removed ones serve the old generation until it is gone. */
 	op->generation = m->generation + 1;
-	for (size_t i = 0; i < m->nlisteners; i++) {
-		bool keep = false;
-
-		for (size_t j = 0; j < nc->nlisten; j++)
-			keep |= strcmp(nc->listen[j].text,
-			    m->listeners[i].addr.text) == 0;
-		m->listeners[i].until_gen = keep ? 0 : op->generation;
-	}
+	ltable_retire_missing(&m->listeners, nc->listen, nc->nlisten,
+	    op->generation);
 	for (size_t j = 0; j < nc->nlisten; j++) {
-		if (find_listener(m, nc->listen[j].text) != NULL)
+		if (ltable_find(&m->listeners, nc->listen[j].text) != NULL)
 			continue;
-		if (listener_open(&m->listeners[m->nlisteners], &nc->listen[j],
+		if (ltable_open(&m->listeners, &nc->listen[j],
 		    m->nslots_total > n ? m->nslots_total : n, nc->backlog, err,
 		    sizeof(err)) == -1)
 			goto fail;
-		m->nlisteners++;
 		op->opened_listeners++;
 		log_notice("reload: listening on %s", nc->listen[j].text);
 	}
@@ -363,7 +350,7 @@ ops_on_boot_failure(struct master *m, const char *what)
 static void
 collect(struct master *m)
 {
-	unsigned top = m->nslots_total;
+	unsigned top = m->nslots_total, oldest = UINT_MAX;
 	struct proc *p;
 
 	while (top > m->nslots && m->slots[top - 1].proc == NULL &&
@@ -372,27 +359,24 @@ collect(struct master *m)
 	if (top < m->nslots_total) {
 		for (unsigned i = top; i < m->nslots_total; i++)
 			m->slots[i].retiring = false;
-		for (size_t i = 0; i < m->nlisteners; i++)
-			listener_shrink(&m->listeners[i], top);
+		ltable_shrink(&m->listeners, top);
 		log_info("closed the sockets of slots %u..%u", top,
 		    m->nslots_total - 1);
 		m->nslots_total = top;
 	}
 	/* A removed address closes once no worker that serves it is left. */
-	for (size_t i = 0; m->op.kind == OP_NONE && i < m->nlisteners; ) {
-		struct listener *l = &m->listeners[i];
-		bool used = false;
+	TAILQ_FOREACH(p, &m->procs, entry)
+		if (p->generation < oldest)
+			oldest = p->generation;
+	for (size_t i = 0; m->op.kind == OP_NONE && i < m->listeners.n; ) {
+		struct listener *l = &m->listeners.v[i];
 
-		TAILQ_FOREACH(p, &m->procs, entry)
-			used |= p->generation < l->until_gen;
-		if (l->until_gen == 0 || used) {
+		if (!ltable_unused(l, oldest)) {
 			i++;
 			continue;
 		}
 		log_notice("no longer listening on %s", l->addr.text);
-		listener_close(l, true);
-		memmove(l, l + 1, (m->nlisteners - i - 1) * sizeof(*l));
-		m->nlisteners--;
+		ltable_remove(&m->listeners, i);
 	}
 }
 

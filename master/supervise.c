@@ -153,8 +153,8 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 	if (m->upgrade_pipe != -1)
 		close(m->upgrade_pipe);
 
-	fds = calloc(m->nlisteners ? m->nlisteners : 1, sizeof(*fds));
-	addrs = calloc(m->nlisteners ? m->nlisteners : 1, sizeof(*addrs));
+	fds = calloc(m->listeners.n ? m->listeners.n : 1, sizeof(*fds));
+	addrs = calloc(m->listeners.n ? m->listeners.n : 1, sizeof(*addrs));
 	if (fds == NULL || addrs == NULL)
 		_exit(1);
 	/*
@@ -162,18 +162,8 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 	 * (other slots', and addresses a reload removed for our generation):
 	 * a worker holding them would keep them alive.
 	 */
-	for (size_t i = 0; i < m->nlisteners; i++) {
-		struct listener *l = &m->listeners[i];
-		int mine = -1;
-
-		if (l->until_gen == 0 || self->generation < l->until_gen) {
-			addrs[nfds] = &l->addr;
-			fds[nfds++] = mine = listener_fd(l, self->slot);
-		}
-		for (unsigned k = 0; k < l->nfds; k++)
-			if (l->fds[k] != mine)
-				close(l->fds[k]);
-	}
+	nfds = ltable_for_worker(&m->listeners, self->slot, self->generation,
+	    fds, addrs);
 
 	memset(&boot, 0, sizeof(boot));
 	boot.cfg = cfg;

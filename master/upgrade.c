@@ -44,8 +44,8 @@ describe(struct master *m, int pipe_fd)
 	char *text;
 
 	ls = json_array();
-	for (size_t i = 0; i < m->nlisteners; i++) {
-		struct listener *l = &m->listeners[i];
+	for (size_t i = 0; i < m->listeners.n; i++) {
+		struct listener *l = &m->listeners.v[i];
 
 		fds = json_array();
 		for (unsigned k = 0; k < l->nfds; k++) {
@@ -91,11 +91,10 @@ upgrade_abort(struct master *m, const char *why)
 	finish(m);
 	/* The steering program belongs to the sockets' reuseport groups,
 	 * which the failed master shared: put ours back. */
-	for (size_t i = 0; i < m->nlisteners; i++) {
+	{
 		char err[256];
 
-		if (listener_steer(&m->listeners[i], m->nslots, err,
-		    sizeof(err)) == -1)
+		if (ltable_steer(&m->listeners, m->nslots, err, sizeof(err)) == -1)
 			log_warn("%s", err);
 	}
 	log_error("upgrade failed: %s; carrying on with pid %d", why,
@@ -231,10 +230,9 @@ upgrade_adopt(struct master *m, char *err, size_t errlen)
 			if (strcmp(m->cfg.listen[j].text, addr) != 0)
 				continue;
 			wanted = true;
-			if (listener_adopt(&m->listeners[m->nlisteners],
-			    &m->cfg.listen[j], inherited, n, err, errlen) == -1)
+			if (ltable_adopt(&m->listeners, &m->cfg.listen[j],
+			    inherited, n, err, errlen) == -1)
 				goto out;
-			m->nlisteners++;
 			log_notice("upgrade: took over %s (%u socket%s) from pid %d",
 			    addr, n, n == 1 ? "" : "s", (int)m->upgrade_parent);
 		}
