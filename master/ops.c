@@ -164,24 +164,14 @@ start_reload(struct master *m)
 	log_notice("reload: reading %s", m->config_path ? m->config_path :
 	    "the embedded default configuration");
 	if (config_load(nc, m->config_path, m->overrides, err,
-	    sizeof(err)) == -1) {
-		log_error("reload: %s; still serving generation %u unchanged",
-		    err, gen);
-		reply(m, false, "%s", err);
-		op_end(m);
-		return;
-	}
+	    sizeof(err)) == -1)
+		goto refuse;
 	op->has_next_cfg = true;
 	/* Every address in use now stays open until the old generation has
 	 * gone: the new ones must fit beside them, or nothing starts. */
 	if (ltable_plan(&m->listeners, nc->listen, nc->nlisten, gen, &plan, err,
-	    sizeof(err)) == -1) {
-		log_error("reload: %s; still serving generation %u unchanged",
-		    err, gen);
-		reply(m, false, "%s", err);
-		op_end(m);
-		return;
-	}
+	    sizeof(err)) == -1)
+		goto refuse;
 	sd_notify(0, "RELOADING=1");
 	n = nc->workers_auto ? (unsigned)util_cpu_count() : (unsigned)nc->workers;
 	op->next_nslots = n;
@@ -207,7 +197,12 @@ start_reload(struct master *m)
 		goto fail;
 	arm_timer(m, nc->ready_timeout);
 	return;
-fail:
+refuse:                          /* nothing was started */
+	log_error("reload: %s; still serving generation %u unchanged", err, gen);
+	reply(m, false, "%s", err);
+	op_end(m);
+	return;
+fail:                            /* undo what was started */
 	rollback(m, err);
 }
 
