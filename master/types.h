@@ -12,8 +12,9 @@
  *   ltable.c     m->listeners  the listening sockets
  *
  * Calls run one way: master -> control -> ops -> upgrade / supervise ->
- * ltable (status.c, wstatus.c, backoff.c and listener.c are leaves beside
- * them). A module reports upward only through a function pointer: the hooks
+ * ltable -> listener; control also asks status.c (which only reads), and
+ * wstatus.c and backoff.c are pure leaves. A module reports upward only
+ * through a function pointer: the hooks
  * the master installs at start-up (supervise_hooks, ops_hooks,
  * control_hooks) or the completion callback a caller passes with a request
  * (ops_done_fn, upgrade_done_fn). So no file calls a file that calls it.
