@@ -44,6 +44,7 @@ void ops_on_exit(struct master *m);
 /* Stopping: abort an upgrade in progress, answer everyone still waiting
  * ("shoal stopped"); nothing starts any more. */
 void ops_stop(struct master *m);
+/* ops_stop, and free the timer (at exit). */
 void ops_free(struct master *m);
 
 #endif

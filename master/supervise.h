@@ -64,14 +64,20 @@ unsigned supervise_trim(struct master *m);
 /* The oldest generation among live workers; UINT_MAX when there is none. */
 unsigned supervise_oldest_generation(const struct master *m);
 
+/* True while a worker told to drain, retire or die has not been reaped. */
 bool supervise_any_draining(const struct master *m);
+/* True when no worker process is left. */
 bool supervise_none_left(const struct master *m);
 
 /* Tell every worker to drain (graceful) or to go now (fast); no respawns
  * from here on. */
 void supervise_stop_all(struct master *m, bool fast);
+/* Send sig to every worker still running, saying so (after a stop's
+ * grace). */
 void supervise_kill_all(struct master *m, int sig);
+/* Pass sig on to every worker, quietly (SIGUSR1: reopen logs). */
 void supervise_signal_all(struct master *m, int sig);
+/* Forget every worker and timer (at exit; nothing is signalled). */
 void supervise_free(struct master *m);
 
 #endif

@@ -48,6 +48,7 @@ void upgrade_announce_ready(struct master *m);
 /* In a forked worker: close the upgrade's pipes. */
 void upgrade_close_in_worker(struct master *m);
 
+/* At exit: close the pipes (the listeners belong to m->listeners). */
 void upgrade_free(struct master *m);
 
 #endif
