@@ -7,15 +7,15 @@
  * the file, then falls back to the default, and validates all three the same
  * way, so a default can never bypass a check a user value would fail.
  *
- * "listen" and "trusted_proxies" are checked in config_listen.c; their
+ * "listen" and "trusted_proxies" are checked in config/listen.c; their
  * flags repeat, and together replace the file's list. "modules" and
  * "routes" are the structured keys: arrays of objects, checked field by
- * field in config_routes.c, with no flag. The default routes are those of
+ * field in config/routes.c, with no flag. The default routes are those of
  * the embedded default text (one source of truth); the default modules
  * are none.
  */
 #include "common/config.h"
-#include "common/config_priv.h"
+#include "common/config/key.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config_locate.h"
+#include "common/config/locate.h"
 #include "common/log.h"
 #include "common/util.h"
 

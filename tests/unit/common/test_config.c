@@ -1,8 +1,8 @@
 /*
  * Unit tests for common/config.c: loading, validation messages, CLI
- * overrides, listen addresses and trusted proxies (common/config_listen.c,
- * linked in), routes and modules (common/config_routes.c, linked in), and
- * the locator (common/config_locate.c, linked in; its tests live here with
+ * overrides, listen addresses and trusted proxies (common/config/listen.c,
+ * linked in), routes and modules (common/config/routes.c, linked in), and
+ * the locator (common/config/locate.c, linked in; its tests live here with
  * its only user).
  *
  * The group runs inside a mkdtemp directory (chdir'd into, so messages

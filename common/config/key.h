@@ -1,21 +1,22 @@
 /*
- * config_priv — the internals config.c, config_listen.c and config_routes.c
- * share; nothing outside common/config*.c (and its unit test) includes this.
+ * config/key — the internals config.c, config/listen.c and config/routes.c
+ * share; nothing outside common/config.c and common/config/ (and their unit
+ * tests) includes this.
  *
  * config.c owns the key table, the loading and the error messages with
- * their locations; config_listen.c checks the network keys, "listen" and
- * "trusted_proxies"; config_routes.c the structured keys, "routes" and
+ * their locations; config/listen.c checks the network keys, "listen" and
+ * "trusted_proxies"; config/routes.c the structured keys, "routes" and
  * "modules". Both use config.c's messages.
  */
-#ifndef SHOAL_CONFIG_PRIV_H
-#define SHOAL_CONFIG_PRIV_H
+#ifndef SHOAL_CONFIG_KEY_H
+#define SHOAL_CONFIG_KEY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 
 #include "common/config.h"
-#include "common/config_locate.h"
+#include "common/config/locate.h"
 
 /* Longest name the did-you-mean distance is computed for. */
 #define CFG_NAME_MAX    32

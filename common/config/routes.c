@@ -1,6 +1,6 @@
 /*
- * config_routes — the structured keys of the configuration: "modules" and
- * "routes". See config.h for what they hold and config_priv.h for how
+ * config/routes — the structured keys of the configuration: "modules" and
+ * "routes". See config.h for what they hold and key.h for how
  * config.c calls in.
  *
  * Both are arrays of objects, checked field by field, every error located
@@ -9,7 +9,7 @@
  * a route naming a module's handler ("app.hello") is checked against the
  * declared modules instead, since only a worker loads module code.
  */
-#include "common/config_priv.h"
+#include "common/config/key.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,6 +1,6 @@
 /*
- * config_listen — the network keys of the configuration: "listen" and
- * "trusted_proxies". See config.h for what they hold and config_priv.h for
+ * config/listen — the network keys of the configuration: "listen" and
+ * "trusted_proxies". See config.h for what they hold and key.h for
  * how config.c calls in.
  *
  * A "listen" entry is an address string, or an object holding one with
@@ -9,7 +9,7 @@
  * "trusted_proxies" entry is a CIDR range, a bare address, or "unix".
  * Both keys' flags repeat, one element each; a flag cannot give options.
  */
-#include "common/config_priv.h"
+#include "common/config/key.h"
 
 #include <arpa/inet.h>
 #include <grp.h>
