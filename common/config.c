@@ -19,18 +19,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config/locate.h"
+#include "common/config/diag.h"
 #include "common/log.h"
 #include "common/util.h"
 
 #define CFG_EMBEDDED    "(embedded default)"
-#define CFG_BUILTIN     "(built-in default)"
 /* A config file is a few hundred bytes; refuse to slurp a mistaken -c /dev/zero. */
 #define CFG_MAX_FILE    (1024 * 1024)
 #define CFG_OFF(member) offsetof(struct config, member)
@@ -116,45 +114,6 @@ static const char cfg_default_json[] =
 	"  ]\n"
 	"}\n";
 
-void
-cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* The message is one line even if a file name holds a newline. */
-static void
-cfg_oneline(char *err, size_t errlen)
-{
-	for (; errlen > 0 && *err != '\0'; err++, errlen--)
-		if ((unsigned char)*err < 0x20 || *err == 0x7f)
-			*err = '?';
-}
-
-/* "worker_timeout" -> "--worker-timeout" */
-static const char *
-cfg_flag(const char *name, char *buf, size_t len)
-{
-	size_t i;
-
-	if (len < 3) {
-		if (len > 0)
-			buf[0] = '\0';
-		return buf;
-	}
-	buf[0] = buf[1] = '-';
-	for (i = 0; name[i] != '\0' && i + 3 < len; i++)
-		buf[i + 2] = name[i] == '_' ? '-' : name[i];
-	buf[i + 2] = '\0';
-	return buf;
-}
-
 static const struct cfg_key *
 cfg_key_by_name(const char *name)
 {
@@ -208,58 +167,6 @@ cfg_not_flag(const struct cfg_key *k, char *err, size_t errlen)
 }
 
 /*
- * Edit distance with adjacent transpositions counted as one edit (optimal
- * string alignment), so "wrokers" is 1 from "workers", as a typist would
- * count it. Names longer than CFG_NAME_MAX are never "close".
- */
-int
-cfg_distance(const char *a, const char *b)
-{
-	int d[CFG_NAME_MAX + 1][CFG_NAME_MAX + 1];
-	size_t la = strlen(a), lb = strlen(b), i, j;
-	int cost, best;
-
-	if (la > CFG_NAME_MAX || lb > CFG_NAME_MAX)
-		return CFG_NAME_MAX + 1;
-	for (i = 0; i <= la; i++)
-		d[i][0] = (int)i;
-	for (j = 0; j <= lb; j++)
-		d[0][j] = (int)j;
-	for (i = 1; i <= la; i++) {
-		for (j = 1; j <= lb; j++) {
-			cost = a[i - 1] != b[j - 1];
-			best = d[i - 1][j - 1] + cost;
-			if (d[i - 1][j] + 1 < best)
-				best = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < best)
-				best = d[i][j - 1] + 1;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
-			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
-				best = d[i - 2][j - 2] + 1;
-			d[i][j] = best;
-		}
-	}
-	return d[la][lb];
-}
-
-const char *
-cfg_nearest(const char *name, const char *const *names, size_t n)
-{
-	const char *best = NULL;
-	int dist, bestdist = 3;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		dist = cfg_distance(name, names[i]);
-		if (dist < bestdist) {
-			bestdist = dist;
-			best = names[i];
-		}
-	}
-	return best;
-}
-
-/*
  * The key closest to an unknown name (within 2 edits), or NULL. as_flag
  * compares flag spellings ("worker-timeout") instead of JSON ones.
  */
@@ -285,150 +192,6 @@ cfg_suggest(const char *name, bool as_flag)
 		}
 	}
 	return best;
-}
-
-/* s as a JSON-style quoted string, escaped, cut short if long. */
-const char *
-cfg_quote(const char *s, char *buf, size_t len)
-{
-	static const size_t maxshown = 48;
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = 0, shown = 0;
-
-	/* Room for the quotes, "...", an escape and the NUL is assumed. */
-	if (len < 16) {
-		if (len > 0)
-			buf[0] = '\0';
-		return buf;
-	}
-	buf[n++] = '"';
-	for (; *p != '\0'; p++, shown++) {
-		/*
-		 * Cut at a character boundary, not inside a UTF-8 sequence; the
-		 * 12 spare bytes hold the rest of a sequence, "...\"" and NUL.
-		 */
-		if ((shown >= maxshown || n + 12 >= len) && (*p & 0xc0) != 0x80)
-			break;
-		if (*p == '"' || *p == '\\') {
-			buf[n++] = '\\';
-			buf[n++] = (char)*p;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			n += (size_t)snprintf(buf + n, len - n, "\\u%04x", *p);
-		} else {
-			buf[n++] = (char)*p;
-		}
-	}
-	if (*p != '\0') {
-		memcpy(buf + n, "...", 3);
-		n += 3;
-	}
-	buf[n++] = '"';
-	buf[n] = '\0';
-	return buf;
-}
-
-/* A value as the "got ..." part of a message shows it. */
-const char *
-cfg_describe(const json_t *v, char *buf, size_t len)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return json_array_size(v) == 0 ? "an empty array" : "an array";
-	case JSON_STRING:
-		return cfg_quote(json_string_value(v), buf, len);
-	case JSON_INTEGER:
-		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return buf;
-	case JSON_REAL:
-		snprintf(buf, len, "%.15g", json_real_value(v));
-		return buf;
-	case JSON_TRUE:
-		return "true";
-	case JSON_FALSE:
-		return "false";
-	case JSON_NULL:
-		return "null";
-	}
-	return "?";
-}
-
-/* A range bound: 1048576, not 1.04858e+06; 0.01, not 0.010000. */
-static const char *
-cfg_num(double x, char *buf, size_t len)
-{
-	if (x > -1e15 && x < 1e15 && x == (double)(long long)x)
-		snprintf(buf, len, "%lld", (long long)x);
-	else
-		snprintf(buf, len, "%g", x);
-	return buf;
-}
-
-/* A path as messages name it: routes[2].methods[0]. */
-const char *
-cfg_path_name(const struct config_step *path, size_t depth, char *buf,
-    size_t len)
-{
-	size_t i, n = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < depth && n < len; i++) {
-		if (path[i].key != NULL)
-			n += (size_t)snprintf(buf + n, len - n, "%s%s",
-			    i > 0 ? "." : "", path[i].key);
-		else
-			n += (size_t)snprintf(buf + n, len - n, "[%ld]",
-			    path[i].index);
-	}
-	return buf;
-}
-
-/* "file:line:col: what: msg", the position being that of path in c->text. */
-int
-cfg_fail_at(const struct cfg_ctx *c, const struct config_step *path,
-    size_t depth, const char *what, const char *msg)
-{
-	struct config_pos pos;
-
-	if (config_locate(c->text, c->len, path, depth, &pos) == 0)
-		cfg_seterr(c->err, c->errlen, "%s:%d:%d: %s: %s", c->source,
-		    pos.line, pos.col, what, msg);
-	else
-		cfg_seterr(c->err, c->errlen, "%s: %s: %s", c->source, what, msg);
-	return -1;
-}
-
-/*
- * Write the error for key, whose value came from `from`: the location
- * (file:line:col of the key or of listen element index, or the flag), the
- * key, then the message. Returns -1 for the caller to pass on.
- */
-int
-cfg_fail(const struct cfg_ctx *c, const struct cfg_key *k, enum cfg_from from,
-    long index, const char *fmt, ...)
-{
-	struct config_step path[2] = { { k->name, 0 }, { NULL, index } };
-	char msg[512], flag[CFG_NAME_MAX + 3], what[CFG_NAME_MAX + 3];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	switch (from) {
-	case CFG_FROM_FLAG:
-		cfg_seterr(c->err, c->errlen, "%s: %s",
-		    cfg_flag(k->name, flag, sizeof(flag)), msg);
-		break;
-	case CFG_FROM_FILE:
-		snprintf(what, sizeof(what), "\"%s\"", k->name);
-		return cfg_fail_at(c, path, index < 0 ? 1 : 2, what, msg);
-	case CFG_FROM_BUILTIN:
-		cfg_seterr(c->err, c->errlen, "%s: \"%s\": %s", CFG_BUILTIN,
-		    k->name, msg);
-		break;
-	}
-	return -1;
 }
 
 /* The whole file at path into a NUL-terminated malloc'd buffer. */
@@ -621,7 +384,6 @@ cfg_check_keys(const struct cfg_ctx *c, json_t *obj, enum cfg_from from)
 	char quoted[80], flag[CFG_NAME_MAX + 3], sugg[CFG_NAME_MAX + 40];
 	const struct cfg_key *k, *near;
 	struct config_step path[1];
-	struct config_pos pos;
 	const char *key;
 	json_t *v;
 
@@ -648,15 +410,9 @@ cfg_check_keys(const struct cfg_ctx *c, json_t *obj, enum cfg_from from)
 		if (near != NULL)
 			snprintf(sugg, sizeof(sugg), "; did you mean \"%s\"?",
 			    near->name);
-		cfg_quote(key, quoted, sizeof(quoted));
-		path[0].key = key;
-		if (config_locate(c->text, c->len, path, 1, &pos) == 0)
-			cfg_seterr(c->err, c->errlen, "%s:%d:%d: unknown key %s%s",
-			    c->source, pos.line, pos.col, quoted, sugg);
-		else
-			cfg_seterr(c->err, c->errlen, "%s: unknown key %s%s",
-			    c->source, quoted, sugg);
-		return -1;
+		path[0] = (struct config_step){ key, 0 };
+		return cfg_fail_at(c, path, 1, NULL, "unknown key %s%s",
+		    cfg_quote(key, quoted, sizeof(quoted)), sugg);
 	}
 	return 0;
 }
@@ -672,7 +428,6 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 	    sizeof(cfg_default_json) - 1, err, errlen };
 	const struct cfg_ctx *cc;
 	struct config tmp;
-	struct config_pos pos = { 1, 1 };
 	json_error_t jerr;
 	json_t *root = NULL, *ovr = NULL, *def = NULL, *v;
 	char *text = NULL, got[80], num[32];
@@ -719,10 +474,8 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 		goto err;
 	}
 	if (!json_is_object(root)) {
-		config_locate(c.text, c.len, NULL, 0, &pos);
-		cfg_seterr(err, errlen, "%s:%d:%d: expected a JSON object at top "
-		    "level, got %s", c.source, pos.line, pos.col,
-		    cfg_describe(root, got, sizeof(got)));
+		cfg_fail_at(&c, NULL, 0, NULL, "expected a JSON object at top "
+		    "level, got %s", cfg_describe(root, got, sizeof(got)));
 		goto err;
 	}
 	if (overrides != NULL && !json_is_object(overrides)) {

@@ -1,12 +1,13 @@
 /*
- * config/key — the internals config.c, config/listen.c and config/routes.c
- * share; nothing outside common/config.c and common/config/ (and their unit
- * tests) includes this.
+ * config/key — what config.c and the parts under config/ share: a row of
+ * the key table, the document being read, where a value came from, and
+ * the limits more than one part checks. Nothing outside common/config.c
+ * and common/config/ (and their unit tests) includes this.
  *
- * config.c owns the key table, the loading and the error messages with
- * their locations; config/listen.c checks the network keys, "listen" and
- * "trusted_proxies"; config/routes.c the structured keys, "routes" and
- * "modules". Both use config.c's messages.
+ * config.c owns the key table and the loading; config/listen.c checks the
+ * network keys, "listen" and "trusted_proxies"; config/routes.c the
+ * structured keys, "routes" and "modules"; all of them write their errors
+ * through config/diag.c.
  */
 #ifndef SHOAL_CONFIG_KEY_H
 #define SHOAL_CONFIG_KEY_H
@@ -16,7 +17,6 @@
 #include <jansson.h>
 
 #include "common/config.h"
-#include "common/config/locate.h"
 
 /* Longest name the did-you-mean distance is computed for. */
 #define CFG_NAME_MAX    32
@@ -74,41 +74,8 @@ struct cfg_ctx {
  */
 #pragma GCC visibility push(hidden)
 
-/* snprintf into err, if errlen > 0. */
-void cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* v as an integer; reals with no fraction count ("workers": 4.0). */
 bool cfg_integer(const json_t *v, long long *out);
-
-/* The one of names[0..n) nearest to name, within 2 edits, or NULL. */
-const char *cfg_nearest(const char *name, const char *const *names, size_t n);
-
-/* Edit distance, adjacent transpositions counting one; > CFG_NAME_MAX if
- * either name is longer than that. */
-int cfg_distance(const char *a, const char *b);
-
-/* s quoted and escaped as a JSON string, cut short if long, into buf
- * (at least 16 bytes; 80 shows the 48 characters it ever shows). */
-const char *cfg_quote(const char *s, char *buf, size_t len);
-
-/* v as the "got ..." of a message: a quoted string, a number, "an object". */
-const char *cfg_describe(const json_t *v, char *buf, size_t len);
-
-/* path as messages name it: routes[2].methods[0]. */
-const char *cfg_path_name(const struct config_step *path, size_t depth,
-    char *buf, size_t len);
-
-/* Write "source:line:col: what: msg" to c->err, the position being that of
- * path in c->text (without it if it cannot be found). Returns -1. */
-int cfg_fail_at(const struct cfg_ctx *c, const struct config_step *path,
-    size_t depth, const char *what, const char *msg);
-
-/* Write the error for key k, whose value came from `from`, located at k or,
- * with index >= 0, at its element index. Returns -1. */
-int cfg_fail(const struct cfg_ctx *c, const struct cfg_key *k,
-    enum cfg_from from, long index, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
 
 /*
  * Check the value v of "listen" (kind CFG_LISTEN), or of "trusted_proxies",

@@ -10,6 +10,7 @@
  * Both keys' flags repeat, one element each; a flag cannot give options.
  */
 #include "common/config/key.h"
+#include "common/config/diag.h"
 
 #include <arpa/inet.h>
 #include <grp.h>
@@ -211,22 +212,18 @@ cfg_listen_fail(const struct cfg_ctx *c, const struct cfg_key *k,
     enum cfg_from from, const json_t *v, size_t i, const char *key,
     const char *fmt, ...)
 {
-	struct config_step path[3] = { { k->name, 0 } };
-	char msg[512], what[CFG_NAME_MAX + 3];
-	size_t depth = 1;
+	struct config_step sub[2];
+	size_t depth = 0;
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (from != CFG_FROM_FILE)
-		return cfg_fail(c, k, from, -1, "%s", msg);
 	if (json_is_array(v))
-		path[depth++] = (struct config_step){ NULL, (long)i };
+		sub[depth++] = (struct config_step){ NULL, (long)i };
 	if (key != NULL)
-		path[depth++] = (struct config_step){ key, 0 };
-	snprintf(what, sizeof(what), "\"%s\"", k->name);
-	return cfg_fail_at(c, path, depth, what, msg);
+		sub[depth++] = (struct config_step){ key, 0 };
+	va_start(ap, fmt);
+	cfg_vfail_in(c, k, from, sub, depth, fmt, ap);
+	va_end(ap);
+	return -1;
 }
 
 /* The address text of an entry, a string or an object's "address"; or NULL. */
@@ -343,7 +340,7 @@ cfg_listen_object(const struct cfg_ctx *c, const struct cfg_key *k,
 {
 	static const char *const unix_only[] = { "mode", "owner", "group" };
 	char got[80], why[256];
-	const char *key, *near, *shown;
+	const char *key, *shown;
 	json_t *f;
 	size_t n;
 
@@ -354,14 +351,10 @@ cfg_listen_object(const struct cfg_ctx *c, const struct cfg_key *k,
 				break;
 		if (n < ARRAY_SIZE(cfg_listen_keys))
 			continue;
-		cfg_quote(key, got, sizeof(got));
-		near = cfg_nearest(key, cfg_listen_keys,
-		    ARRAY_SIZE(cfg_listen_keys));
-		if (near != NULL)
-			return cfg_listen_fail(c, k, from, v, i, key, "unknown "
-			    "key %s; did you mean \"%s\"?", got, near);
-		return cfg_listen_fail(c, k, from, v, i, key, "unknown key %s",
-		    got);
+		return cfg_listen_fail(c, k, from, v, i, key, "unknown key %s%s",
+		    cfg_quote(key, got, sizeof(got)), cfg_did_you_mean(key,
+		    cfg_listen_keys, ARRAY_SIZE(cfg_listen_keys), why,
+		    sizeof(why)));
 	}
 
 	if ((f = json_object_get(e, "address")) == NULL)

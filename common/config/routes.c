@@ -10,6 +10,7 @@
  * declared modules instead, since only a worker loads module code.
  */
 #include "common/config/key.h"
+#include "common/config/diag.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -28,29 +29,9 @@
 static config_route_check_fn *cfg_route_check;
 
 /*
- * Write the error for list[i] (key NULL), list[i].key or, with j >= 0,
- * list[i].key[j], located at that element in c's text. Returns -1.
+ * Write the error for routes[i] (key NULL), routes[i].key or, with j >= 0,
+ * routes[i].key[j]: named and located by that path. Returns -1.
  */
-static int
-cfg_item_vfail(const struct cfg_ctx *c, const char *list, size_t i,
-    const char *key, long j, const char *fmt, va_list ap)
-	__attribute__((format(printf, 6, 0)));
-
-static int
-cfg_item_vfail(const struct cfg_ctx *c, const char *list, size_t i,
-    const char *key, long j, const char *fmt, va_list ap)
-{
-	struct config_step path[4] = {
-		{ list, 0 }, { NULL, (long)i }, { key, 0 }, { NULL, j },
-	};
-	size_t depth = key == NULL ? 2 : j < 0 ? 3 : 4;
-	char msg[512], what[CFG_NAME_MAX * 2 + 32];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	return cfg_fail_at(c, path, depth,
-	    cfg_path_name(path, depth, what, sizeof(what)), msg);
-}
-
 static int
 cfg_route_fail(const struct cfg_ctx *c, size_t i, const char *key, long j,
     const char *fmt, ...)
@@ -60,15 +41,18 @@ static int
 cfg_route_fail(const struct cfg_ctx *c, size_t i, const char *key, long j,
     const char *fmt, ...)
 {
+	struct config_step path[4] = {
+		{ "routes", 0 }, { NULL, (long)i }, { key, 0 }, { NULL, j },
+	};
 	va_list ap;
-	int r;
 
 	va_start(ap, fmt);
-	r = cfg_item_vfail(c, "routes", i, key, j, fmt, ap);
+	cfg_vfail_path(c, path, key == NULL ? 2 : j < 0 ? 3 : 4, fmt, ap);
 	va_end(ap);
-	return r;
+	return -1;
 }
 
+/* The same for modules[i] (key NULL) or modules[i].key. */
 static int
 cfg_module_fail(const struct cfg_ctx *c, size_t i, const char *key,
     const char *fmt, ...)
@@ -78,13 +62,15 @@ static int
 cfg_module_fail(const struct cfg_ctx *c, size_t i, const char *key,
     const char *fmt, ...)
 {
+	struct config_step path[3] = {
+		{ "modules", 0 }, { NULL, (long)i }, { key, 0 },
+	};
 	va_list ap;
-	int r;
 
 	va_start(ap, fmt);
-	r = cfg_item_vfail(c, "modules", i, key, -1, fmt, ap);
+	cfg_vfail_path(c, path, key == NULL ? 2 : 3, fmt, ap);
 	va_end(ap);
-	return r;
+	return -1;
 }
 
 /* "file:line:col" of list[i], kept for run-time messages. */
@@ -92,14 +78,8 @@ static char *
 cfg_item_where(const struct cfg_ctx *c, const char *list, size_t i)
 {
 	struct config_step path[2] = { { list, 0 }, { NULL, (long)i } };
-	struct config_pos pos;
-	char *s;
 
-	if (config_locate(c->text, c->len, path, 2, &pos) == -1)
-		return strdup(c->source);
-	if (asprintf(&s, "%s:%d:%d", c->source, pos.line, pos.col) == -1)
-		return NULL;
-	return s;
+	return cfg_where(c, path, 2);
 }
 
 /* ---- modules ------------------------------------------------------------ */
@@ -113,19 +93,13 @@ cfg_module_unknown(const struct cfg_ctx *c, size_t i, const char *key)
 	struct config_step path[3] = {
 		{ "modules", 0 }, { NULL, (long)i }, { key, 0 },
 	};
-	char what[CFG_NAME_MAX + 32], quoted[80], msg[160];
-	const char *near;
+	char what[CFG_NAME_MAX + 32], quoted[80], near[CFG_NAME_MAX + 40];
 
-	near = cfg_nearest(key, cfg_module_keys, ARRAY_SIZE(cfg_module_keys));
-	cfg_quote(key, quoted, sizeof(quoted));
-	if (near != NULL)
-		snprintf(msg, sizeof(msg), "unknown key %s in a module; did you "
-		    "mean \"%s\"?", quoted, near);
-	else
-		snprintf(msg, sizeof(msg), "unknown key %s in a module", quoted);
 	/* Named after the module, located at the key. */
 	return cfg_fail_at(c, path, 3, cfg_path_name(path, 2, what,
-	    sizeof(what)), msg);
+	    sizeof(what)), "unknown key %s in a module%s",
+	    cfg_quote(key, quoted, sizeof(quoted)), cfg_did_you_mean(key,
+	    cfg_module_keys, ARRAY_SIZE(cfg_module_keys), near, sizeof(near)));
 }
 
 /* Does v spell a module name: [a-z][a-z0-9_]*, any length? */
