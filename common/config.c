@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/config/diag.h"
+#include "common/config/value.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -244,24 +245,6 @@ err:
 	if (fd != -1)
 		close(fd);
 	return -1;
-}
-
-bool
-cfg_integer(const json_t *v, long long *out)
-{
-	double d;
-
-	if (json_is_integer(v)) {
-		*out = json_integer_value(v);
-		return true;
-	}
-	if (!json_is_real(v))
-		return false;
-	d = json_real_value(v);
-	if (!(d > -9e15 && d < 9e15) || d != (double)(long long)d)
-		return false;
-	*out = (long long)d;
-	return true;
 }
 
 /* Check v against k and store it into cfg. v is only read (see

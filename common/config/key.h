@@ -74,9 +74,6 @@ struct cfg_ctx {
  */
 #pragma GCC visibility push(hidden)
 
-/* v as an integer; reals with no fraction count ("workers": 4.0). */
-bool cfg_integer(const json_t *v, long long *out);
-
 /*
  * Check the value v of "listen" (kind CFG_LISTEN), or of "trusted_proxies",
  * and fill cfg's array from it. Returns 0, or -1 with the error written

@@ -11,6 +11,7 @@
  */
 #include "common/config/key.h"
 #include "common/config/diag.h"
+#include "common/config/value.h"
 
 #include <arpa/inet.h>
 #include <grp.h>
@@ -345,17 +346,12 @@ cfg_listen_object(const struct cfg_ctx *c, const struct cfg_key *k,
 	size_t n;
 
 	/* First, so that a misspelt "address" is not reported missing. */
-	json_object_foreach(e, key, f) {
-		for (n = 0; n < ARRAY_SIZE(cfg_listen_keys); n++)
-			if (strcmp(key, cfg_listen_keys[n]) == 0)
-				break;
-		if (n < ARRAY_SIZE(cfg_listen_keys))
-			continue;
+	if ((key = cfg_unknown_member(e, cfg_listen_keys,
+	    ARRAY_SIZE(cfg_listen_keys))) != NULL)
 		return cfg_listen_fail(c, k, from, v, i, key, "unknown key %s%s",
 		    cfg_quote(key, got, sizeof(got)), cfg_did_you_mean(key,
 		    cfg_listen_keys, ARRAY_SIZE(cfg_listen_keys), why,
 		    sizeof(why)));
-	}
 
 	if ((f = json_object_get(e, "address")) == NULL)
 		return cfg_listen_fail(c, k, from, v, i, NULL, "missing "
@@ -407,32 +403,31 @@ cfg_listen_object(const struct cfg_ctx *c, const struct cfg_key *k,
 	return 0;
 }
 
+/* "listen": "127.0.0.1:80" is a list of one, as is a lone object. */
+static bool
+cfg_listen_lone(const json_t *v)
+{
+	return json_is_string(v) || json_is_object(v);
+}
+
 int
 cfg_apply_listen(const struct cfg_ctx *c, struct config *cfg,
     const struct cfg_key *k, json_t *v, enum cfg_from from)
 {
+	static const struct cfg_array_of addresses = {
+		"an address or an array of addresses", "address", "addresses",
+		sizeof(struct listen_addr), cfg_listen_lone,
+	};
 	char got[80], prev[80], why[256];
 	const char *text;
+	void *all;
 	json_t *e;
 	size_t n, i, j;
 
-	if (json_is_string(v) || json_is_object(v))
-		n = 1;
-	else if (json_is_array(v))
-		n = json_array_size(v);
-	else
-		return cfg_fail(c, k, from, -1, "expected an address or an "
-		    "array of addresses, got %s", cfg_describe(v, got,
-		    sizeof(got)));
-	if (n == 0)
-		return cfg_fail(c, k, from, -1, "expected at least one address, "
-		    "got an empty array");
-	if (n > (size_t)k->max)
-		return cfg_fail(c, k, from, -1, "expected at most %d addresses, "
-		    "got %zu", (int)k->max, n);
-	if ((cfg->listen = calloc(n, sizeof(*cfg->listen))) == NULL)
-		return cfg_fail(c, k, from, -1, "out of memory");
+	if (cfg_array(c, k, from, v, &addresses, &all, &n) == -1)
+		return -1;
 	/* Zeroed entries free cleanly: count them all now, fill them next. */
+	cfg->listen = all;
 	cfg->nlisten = n;
 
 	for (i = 0; i < n; i++) {
@@ -534,22 +529,20 @@ int
 cfg_apply_trusted(const struct cfg_ctx *c, struct config *cfg,
     const struct cfg_key *k, const json_t *v, enum cfg_from from)
 {
+	static const struct cfg_array_of ranges = {
+		"an array of address ranges", "range", "ranges",
+		sizeof(struct cidr), NULL,
+	};
 	char got[80], why[256];
 	const json_t *e;
 	const char *s;
+	void *all;
 	size_t n, i;
 
-	if (!json_is_array(v))
-		return cfg_fail(c, k, from, -1, "expected an array of address "
-		    "ranges, got %s", cfg_describe(v, got, sizeof(got)));
-	if ((n = json_array_size(v)) > (size_t)k->max)
-		return cfg_fail(c, k, from, -1, "expected at most %d ranges, "
-		    "got %zu", (int)k->max, n);
-	if (n == 0)
-		return 0;
 	/* Enough for all; "unix" entries leave some unused. */
-	if ((cfg->trusted = calloc(n, sizeof(*cfg->trusted))) == NULL)
-		return cfg_fail(c, k, from, -1, "out of memory");
+	if (cfg_array(c, k, from, v, &ranges, &all, &n) == -1)
+		return -1;
+	cfg->trusted = all;
 	json_array_foreach(v, i, e) {
 		if (!json_is_string(e))
 			return cfg_fail(c, k, from, (long)i, "expected an "

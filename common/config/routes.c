@@ -11,6 +11,7 @@
  */
 #include "common/config/key.h"
 #include "common/config/diag.h"
+#include "common/config/value.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -178,19 +179,15 @@ cfg_module(const struct cfg_ctx *c, struct config *cfg, size_t i, json_t *obj)
 	char got[80];
 	const char *key;
 	json_t *v;
-	size_t j, n;
+	size_t j;
 
 	if (!json_is_object(obj))
 		return cfg_module_fail(c, i, NULL, "expected a module object, "
 		    "got %s", cfg_describe(obj, got, sizeof(got)));
 	/* First, so that a misspelt "name" is not reported missing. */
-	json_object_foreach(obj, key, v) {
-		for (n = 0; n < ARRAY_SIZE(cfg_module_keys); n++)
-			if (strcmp(key, cfg_module_keys[n]) == 0)
-				break;
-		if (n == ARRAY_SIZE(cfg_module_keys))
-			return cfg_module_unknown(c, i, key);
-	}
+	if ((key = cfg_unknown_member(obj, cfg_module_keys,
+	    ARRAY_SIZE(cfg_module_keys))) != NULL)
+		return cfg_module_unknown(c, i, key);
 
 	if ((v = json_object_get(obj, "name")) == NULL)
 		return cfg_module_fail(c, i, NULL, "missing \"name\"");
@@ -224,20 +221,17 @@ int
 cfg_apply_modules(const struct cfg_ctx *c, struct config *cfg,
     const struct cfg_key *k, const json_t *v, enum cfg_from from)
 {
-	char got[80];
+	static const struct cfg_array_of modules = {
+		"an array of module objects", "module", "modules",
+		sizeof(struct module_cfg), NULL,
+	};
+	void *all;
 	size_t n, i;
 
-	if (!json_is_array(v))
-		return cfg_fail(c, k, from, -1, "expected an array of module "
-		    "objects, got %s", cfg_describe(v, got, sizeof(got)));
-	if ((n = json_array_size(v)) > (size_t)k->max)
-		return cfg_fail(c, k, from, -1, "expected at most %d modules, "
-		    "got %zu", (int)k->max, n);
-	if (n == 0)
-		return 0;
-	if ((cfg->modules = calloc(n, sizeof(*cfg->modules))) == NULL)
-		return cfg_fail(c, k, from, -1, "out of memory");
+	if (cfg_array(c, k, from, v, &modules, &all, &n) == -1)
+		return -1;
 	/* Zeroed entries free cleanly: count them all now, fill them next. */
+	cfg->modules = all;
 	cfg->nmodules = n;
 	for (i = 0; i < n; i++)
 		if (cfg_module(c, cfg, i, json_array_get(v, i)) == -1)
@@ -472,21 +466,17 @@ int
 cfg_apply_routes(const struct cfg_ctx *c, struct config *cfg,
     const struct cfg_key *k, const json_t *v, enum cfg_from from)
 {
-	char got[80];
+	static const struct cfg_array_of routes = {
+		"an array of route objects", "route", "routes",
+		sizeof(struct route_cfg), NULL,
+	};
+	void *all;
 	size_t n, i;
 
-	if (!json_is_array(v))
-		return cfg_fail(c, k, from, -1, "expected an array of route "
-		    "objects, got %s", cfg_describe(v, got, sizeof(got)));
-	if ((n = json_array_size(v)) == 0)
-		return cfg_fail(c, k, from, -1, "expected at least one route, "
-		    "got an empty array");
-	if (n > (size_t)k->max)
-		return cfg_fail(c, k, from, -1, "expected at most %d routes, "
-		    "got %zu", (int)k->max, n);
-	if ((cfg->routes = calloc(n, sizeof(*cfg->routes))) == NULL)
-		return cfg_fail(c, k, from, -1, "out of memory");
+	if (cfg_array(c, k, from, v, &routes, &all, &n) == -1)
+		return -1;
 	/* Zeroed entries free cleanly: count them all now, fill them next. */
+	cfg->routes = all;
 	cfg->nroutes = n;
 	for (i = 0; i < n; i++)
 		if (cfg_route(c, cfg, i, json_array_get(v, i)) == -1)
