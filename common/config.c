@@ -15,7 +15,6 @@
  * are none.
  */
 #include "common/config.h"
-#include "common/config/key.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +24,9 @@
 #include <unistd.h>
 
 #include "common/config/diag.h"
+#include "common/config/listen.h"
+#include "common/config/modules.h"
+#include "common/config/routes.h"
 #include "common/config/value.h"
 #include "common/log.h"
 #include "common/util.h"

@@ -1,13 +1,18 @@
 /*
  * config/key — what config.c and the parts under config/ share: a row of
- * the key table, the document being read, where a value came from, and
- * the limits more than one part checks. Nothing outside common/config.c
- * and common/config/ (and their unit tests) includes this.
+ * the key table, the document being read, where a value came from. Nothing
+ * outside common/config.c and common/config/ (and their unit tests)
+ * includes this or the parts' headers.
  *
- * config.c owns the key table and the loading; config/listen.c checks the
- * network keys, "listen" and "trusted_proxies"; config/routes.c the
- * structured keys, "routes" and "modules"; all of them write their errors
- * through config/diag.c.
+ * config.c owns the key table and the loading, and calls down into the
+ * parts: listen.c ("listen", "trusted_proxies"), modules.c, routes.c, each
+ * checking its keys; value.c, checks several keys make; diag.c, the error
+ * messages; locate.c, where a value sits in the text. No part calls back
+ * up into config.c.
+ *
+ * The parts' functions carry the cfg_ prefix and are declared hidden: the
+ * shoal binary exports its symbols to application modules
+ * (worker/module.h), and names this generic must not be among them.
  */
 #ifndef SHOAL_CONFIG_KEY_H
 #define SHOAL_CONFIG_KEY_H
@@ -20,12 +25,6 @@
 
 /* Longest name the did-you-mean distance is computed for. */
 #define CFG_NAME_MAX    32
-/* Longest route path; request paths past it are refused long before. */
-#define CFG_ROUTE_PATH_MAX 1024
-/* Longest module name; it prefixes handler names ("app.hello"). */
-#define CFG_MODULE_NAME_MAX 32
-/* Most "trusted_proxies" entries; each peer is checked against all. */
-#define CFG_MAX_TRUSTED 256
 
 enum cfg_kind {
 	CFG_LISTEN,     /* address string or object, or array of them ->
@@ -67,35 +66,5 @@ struct cfg_ctx {
 	char *err;
 	size_t errlen;
 };
-
-/*
- * Hidden: the shoal binary exports its symbols to application modules
- * (worker/module.h), and names this generic must not be among them.
- */
-#pragma GCC visibility push(hidden)
-
-/*
- * Check the value v of "listen" (kind CFG_LISTEN), or of "trusted_proxies",
- * and fill cfg's array from it. Returns 0, or -1 with the error written
- * (and the part filled so far left for config_free). "listen" is not const
- * only because jansson cannot iterate a const object's keys.
- */
-int cfg_apply_listen(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, json_t *v, enum cfg_from from);
-int cfg_apply_trusted(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, const json_t *v, enum cfg_from from);
-
-/*
- * Check the value v of "modules" (kind CFG_MODULES), or of "routes", and
- * fill cfg's array from it. Returns 0, or -1 with the error written (and
- * the part filled so far left for config_free). Routes naming a module's
- * handler need the modules: check "modules" first.
- */
-int cfg_apply_modules(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, const json_t *v, enum cfg_from from);
-int cfg_apply_routes(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, const json_t *v, enum cfg_from from);
-
-#pragma GCC visibility pop
 
 #endif

@@ -1,7 +1,6 @@
 /*
  * config/listen — the network keys of the configuration: "listen" and
- * "trusted_proxies". See config.h for what they hold and key.h for
- * how config.c calls in.
+ * "trusted_proxies". See config.h for what they hold.
  *
  * A "listen" entry is an address string, or an object holding one with
  * the socket's options; an error in an object is located at the key it is
@@ -9,9 +8,7 @@
  * "trusted_proxies" entry is a CIDR range, a bare address, or "unix".
  * Both keys' flags repeat, one element each; a flag cannot give options.
  */
-#include "common/config/key.h"
-#include "common/config/diag.h"
-#include "common/config/value.h"
+#include "common/config/listen.h"
 
 #include <arpa/inet.h>
 #include <grp.h>
@@ -23,6 +20,8 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "common/config/diag.h"
+#include "common/config/value.h"
 #include "common/util.h"
 
 /* ---- addresses ---------------------------------------------------------- */
