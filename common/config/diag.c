@@ -308,6 +308,19 @@ cfg_vfail_in(const struct cfg_ctx *c, const struct cfg_key *k,
 }
 
 int
+cfg_fail_in(const struct cfg_ctx *c, const struct cfg_key *k,
+    enum cfg_from from, const struct config_step *sub, size_t subdepth,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cfg_vfail_in(c, k, from, sub, subdepth, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int
 cfg_fail(const struct cfg_ctx *c, const struct cfg_key *k, enum cfg_from from,
     long index, const char *fmt, ...)
 {

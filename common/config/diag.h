@@ -106,6 +106,10 @@ int cfg_fail(const struct cfg_ctx *c, const struct cfg_key *k,
 
 /* cfg_fail, located at a place inside k's value: k's value, then the
  * sub[0..subdepth) steps (at most 6). Flags and defaults have no place. */
+int cfg_fail_in(const struct cfg_ctx *c, const struct cfg_key *k,
+    enum cfg_from from, const struct config_step *sub, size_t subdepth,
+    const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 int cfg_vfail_in(const struct cfg_ctx *c, const struct cfg_key *k,
     enum cfg_from from, const struct config_step *sub, size_t subdepth,
     const char *fmt, va_list ap)

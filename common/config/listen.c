@@ -526,7 +526,7 @@ cfg_parse_cidr(const char *s, struct cidr *out, char *why, size_t whylen)
 
 int
 cfg_apply_trusted(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, const json_t *v, enum cfg_from from)
+    const struct cfg_key *k, json_t *v, enum cfg_from from)
 {
 	static const struct cfg_array_of ranges = {
 		"an array of address ranges", "range", "ranges",

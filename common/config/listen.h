@@ -16,16 +16,12 @@
 /* Hidden: see key.h. */
 #pragma GCC visibility push(hidden)
 
-/*
- * Check the value v of "listen", or of "trusted_proxies", and fill cfg's
- * array from it. Returns 0, or -1 with the error written (and the part
- * filled so far left for config_free). "listen" is not const only because
- * jansson cannot iterate a const object's keys.
- */
+/* The cfg_apply_fn (key.h) of "listen", and of "trusted_proxies": check
+ * the value and fill cfg->listen (cfg->trusted) from it. */
 int cfg_apply_listen(const struct cfg_ctx *c, struct config *cfg,
     const struct cfg_key *k, json_t *v, enum cfg_from from);
 int cfg_apply_trusted(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, const json_t *v, enum cfg_from from);
+    const struct cfg_key *k, json_t *v, enum cfg_from from);
 
 #pragma GCC visibility pop
 

@@ -186,7 +186,7 @@ cfg_module(const struct cfg_ctx *c, struct config *cfg, size_t i, json_t *obj)
 
 int
 cfg_apply_modules(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, const json_t *v, enum cfg_from from)
+    const struct cfg_key *k, json_t *v, enum cfg_from from)
 {
 	static const struct cfg_array_of modules = {
 		"an array of module objects", "module", "modules",

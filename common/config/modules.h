@@ -16,13 +16,10 @@
 /* Hidden: see key.h. */
 #pragma GCC visibility push(hidden)
 
-/*
- * Check the value v of "modules" and fill cfg->modules from it. Returns 0,
- * or -1 with the error written (and the part filled so far left for
- * config_free).
- */
+/* The cfg_apply_fn (key.h) of "modules": check the value and fill
+ * cfg->modules from it. */
 int cfg_apply_modules(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, const json_t *v, enum cfg_from from);
+    const struct cfg_key *k, json_t *v, enum cfg_from from);
 
 #pragma GCC visibility pop
 

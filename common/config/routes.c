@@ -281,7 +281,7 @@ cfg_route(const struct cfg_ctx *c, struct config *cfg, size_t i, json_t *obj)
 
 int
 cfg_apply_routes(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, const json_t *v, enum cfg_from from)
+    const struct cfg_key *k, json_t *v, enum cfg_from from)
 {
 	static const struct cfg_array_of routes = {
 		"an array of route objects", "route", "routes",

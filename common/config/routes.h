@@ -16,14 +16,11 @@
 /* Hidden: see key.h. */
 #pragma GCC visibility push(hidden)
 
-/*
- * Check the value v of "routes" and fill cfg->routes from it. Returns 0,
- * or -1 with the error written (and the part filled so far left for
- * config_free). A route naming a module's handler needs cfg->modules:
- * apply "modules" first.
- */
+/* The cfg_apply_fn (key.h) of "routes": check the value and fill
+ * cfg->routes from it. A route naming a module's handler needs
+ * cfg->modules: apply "modules" first. */
 int cfg_apply_routes(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, const json_t *v, enum cfg_from from);
+    const struct cfg_key *k, json_t *v, enum cfg_from from);
 
 #pragma GCC visibility pop
 
