@@ -29,7 +29,6 @@
 #include "common/config/modules.h"
 #include "common/config/routes.h"
 #include "common/config/value.h"
-#include "common/log.h"
 #include "common/util.h"
 
 #define CFG_EMBEDDED    "(embedded default)"
