@@ -29,6 +29,7 @@
 #include "common/config/modules.h"
 #include "common/config/routes.h"
 #include "common/config/value.h"
+#include "common/log.h"         /* enum log_level, of "log_level" */
 #include "common/util.h"
 
 #define CFG_EMBEDDED    "(embedded default)"

@@ -54,7 +54,15 @@ enum cfg_from {
 	CFG_FROM_FLAG,
 };
 
-struct cfg_ctx;
+/* What config_load is reading: for locating keys and writing the message. */
+struct cfg_ctx {
+	const char *source;     /* file name, or "(embedded default)" */
+	const char *text;       /* its raw text */
+	size_t len;
+	char *err;
+	size_t errlen;
+};
+
 struct cfg_key;
 
 /*
@@ -81,15 +89,6 @@ struct cfg_key {
 	cfg_apply_fn *apply;    /* CFG_LIST, CFG_STRUCT */
 	const struct cfg_key *members;  /* CFG_OBJECT: its member rows, */
 	size_t nmembers;                /* scalars all */
-};
-
-/* What config_load is reading: for locating keys and writing the message. */
-struct cfg_ctx {
-	const char *source;     /* file name, or "(embedded default)" */
-	const char *text;       /* its raw text */
-	size_t len;
-	char *err;
-	size_t errlen;
 };
 
 #endif

@@ -159,7 +159,7 @@ cfg_apply_object(const struct cfg_ctx *c, struct config *cfg,
 {
 	const char *names[CFG_MEMBERS_MAX] = { NULL }, *key;
 	char got[80], why[256], near[CFG_NAME_MAX + 40];
-	size_t n = k->nmembers < CFG_MEMBERS_MAX ? k->nmembers : CFG_MEMBERS_MAX;
+	size_t n = k->nmembers;
 	const struct cfg_key *m;
 	struct config_step at;
 	enum cfg_from mfrom;
@@ -167,6 +167,10 @@ cfg_apply_object(const struct cfg_ctx *c, struct config *cfg,
 	size_t i;
 	int r;
 
+	/* A bug of the table, but said rather than half done. */
+	if (n > CFG_MEMBERS_MAX)
+		return cfg_fail(c, k, from, -1, "%zu members, more than the %d "
+		    "an object key may have", n, CFG_MEMBERS_MAX);
 	if (!json_is_object(v))
 		return cfg_fail(c, k, from, -1, "expected an object, got %s",
 		    cfg_describe(v, got, sizeof(got)));

@@ -308,6 +308,26 @@ test_object(void **state)
 	    "\"max_connections\": expected an integer from 1 to 5, got 0");
 }
 
+/* A member table too long for "did you mean" is refused, not cut. */
+static void
+test_object_too_many_members(void **state)
+{
+	static struct cfg_key members[CFG_MEMBERS_MAX + 1];
+	const struct cfg_key k = { .name = "big", .kind = CFG_OBJECT,
+	    .members = members, .nmembers = ARRAY_SIZE(members) };
+	char err[256];
+	struct cfg_ctx c = CTX("{\"big\": {}}", err);
+	struct config cfg;
+	json_t *v = json_object();
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(cfg_apply_object(&c, &cfg, &k, v, CFG_FROM_FILE), -1);
+	assert_string_equal(err, "t.json:1:2: \"big\": 33 members, more than "
+	    "the 32 an object key may have");
+	json_decref(v);
+}
+
 static bool
 lone_string(const json_t *v)
 {
@@ -448,6 +468,7 @@ main(void)
 		cmocka_unit_test(test_default_value),
 		cmocka_unit_test(test_defaults_pass),
 		cmocka_unit_test(test_object),
+		cmocka_unit_test(test_object_too_many_members),
 		cmocka_unit_test(test_array),
 		cmocka_unit_test(test_unknown_member),
 		cmocka_unit_test(test_free_values),
