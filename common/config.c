@@ -64,7 +64,7 @@
  *    .defstr as JSON text.
  *  - A new scalar kind: its enum value in key.h, then the cases -Wswitch
  *    asks for (cfg_scalar and cfg_default_value in config/value.c,
- *    cfg_flag_value here).
+ *    cfg_apply and cfg_flag_value here).
  *  - A check across keys (respawn_delay_min <= respawn_delay_max) goes
  *    in config_load, after the rows are applied.
  */
