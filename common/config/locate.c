@@ -1,5 +1,5 @@
 /*
- * config_locate — see config_locate.h.
+ * config/locate — see locate.h.
  *
  * "workers: out of range" without a line makes the user hunt, so after
  * jansson has accepted a text this scans the raw bytes again, skipping
@@ -9,7 +9,7 @@
  * semantic errors agree. On any surprise it gives up and the message goes
  * without a position.
  */
-#include "common/config_locate.h"
+#include "common/config/locate.h"
 
 #include <stdbool.h>
 #include <string.h>

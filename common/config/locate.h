@@ -1,5 +1,5 @@
 /*
- * config_locate — where a value sits in the raw text of a JSON document,
+ * config/locate — where a value sits in the raw text of a JSON document,
  * for error messages ("shoal.json:7:5: routes[2].handler: ...").
  *
  * jansson reports positions only for syntax errors; once a document has

@@ -1,7 +1,6 @@
 /*
- * config_listen — the network keys of the configuration: "listen" and
- * "trusted_proxies". See config.h for what they hold and config_priv.h for
- * how config.c calls in.
+ * config/listen — the network keys of the configuration: "listen" and
+ * "trusted_proxies". See config.h for what they hold.
  *
  * A "listen" entry is an address string, or an object holding one with
  * the socket's options; an error in an object is located at the key it is
@@ -9,7 +8,7 @@
  * "trusted_proxies" entry is a CIDR range, a bare address, or "unix".
  * Both keys' flags repeat, one element each; a flag cannot give options.
  */
-#include "common/config_priv.h"
+#include "common/config/listen.h"
 
 #include <arpa/inet.h>
 #include <grp.h>
@@ -21,6 +20,8 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "common/config/diag.h"
+#include "common/config/value.h"
 #include "common/util.h"
 
 /* ---- addresses ---------------------------------------------------------- */
@@ -211,22 +212,18 @@ cfg_listen_fail(const struct cfg_ctx *c, const struct cfg_key *k,
     enum cfg_from from, const json_t *v, size_t i, const char *key,
     const char *fmt, ...)
 {
-	struct config_step path[3] = { { k->name, 0 } };
-	char msg[512], what[CFG_NAME_MAX + 3];
-	size_t depth = 1;
+	struct config_step sub[2];
+	size_t depth = 0;
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (from != CFG_FROM_FILE)
-		return cfg_fail(c, k, from, -1, "%s", msg);
 	if (json_is_array(v))
-		path[depth++] = (struct config_step){ NULL, (long)i };
+		sub[depth++] = (struct config_step){ NULL, (long)i };
 	if (key != NULL)
-		path[depth++] = (struct config_step){ key, 0 };
-	snprintf(what, sizeof(what), "\"%s\"", k->name);
-	return cfg_fail_at(c, path, depth, what, msg);
+		sub[depth++] = (struct config_step){ key, 0 };
+	va_start(ap, fmt);
+	cfg_vfail_in(c, k, from, sub, depth, fmt, ap);
+	va_end(ap);
+	return -1;
 }
 
 /* The address text of an entry, a string or an object's "address"; or NULL. */
@@ -343,26 +340,17 @@ cfg_listen_object(const struct cfg_ctx *c, const struct cfg_key *k,
 {
 	static const char *const unix_only[] = { "mode", "owner", "group" };
 	char got[80], why[256];
-	const char *key, *near, *shown;
+	const char *key, *shown;
 	json_t *f;
 	size_t n;
 
 	/* First, so that a misspelt "address" is not reported missing. */
-	json_object_foreach(e, key, f) {
-		for (n = 0; n < ARRAY_SIZE(cfg_listen_keys); n++)
-			if (strcmp(key, cfg_listen_keys[n]) == 0)
-				break;
-		if (n < ARRAY_SIZE(cfg_listen_keys))
-			continue;
-		cfg_quote(key, got, sizeof(got));
-		near = cfg_nearest(key, cfg_listen_keys,
-		    ARRAY_SIZE(cfg_listen_keys));
-		if (near != NULL)
-			return cfg_listen_fail(c, k, from, v, i, key, "unknown "
-			    "key %s; did you mean \"%s\"?", got, near);
-		return cfg_listen_fail(c, k, from, v, i, key, "unknown key %s",
-		    got);
-	}
+	if ((key = cfg_unknown_member(e, cfg_listen_keys,
+	    ARRAY_SIZE(cfg_listen_keys))) != NULL)
+		return cfg_listen_fail(c, k, from, v, i, key, "unknown key %s%s",
+		    cfg_quote(key, got, sizeof(got)), cfg_did_you_mean(key,
+		    cfg_listen_keys, ARRAY_SIZE(cfg_listen_keys), why,
+		    sizeof(why)));
 
 	if ((f = json_object_get(e, "address")) == NULL)
 		return cfg_listen_fail(c, k, from, v, i, NULL, "missing "
@@ -414,32 +402,31 @@ cfg_listen_object(const struct cfg_ctx *c, const struct cfg_key *k,
 	return 0;
 }
 
+/* "listen": "127.0.0.1:80" is a list of one, as is a lone object. */
+static bool
+cfg_listen_lone(const json_t *v)
+{
+	return json_is_string(v) || json_is_object(v);
+}
+
 int
 cfg_apply_listen(const struct cfg_ctx *c, struct config *cfg,
     const struct cfg_key *k, json_t *v, enum cfg_from from)
 {
+	static const struct cfg_array_of addresses = {
+		"an address or an array of addresses", "address", "addresses",
+		sizeof(struct listen_addr), cfg_listen_lone,
+	};
 	char got[80], prev[80], why[256];
 	const char *text;
+	void *all;
 	json_t *e;
 	size_t n, i, j;
 
-	if (json_is_string(v) || json_is_object(v))
-		n = 1;
-	else if (json_is_array(v))
-		n = json_array_size(v);
-	else
-		return cfg_fail(c, k, from, -1, "expected an address or an "
-		    "array of addresses, got %s", cfg_describe(v, got,
-		    sizeof(got)));
-	if (n == 0)
-		return cfg_fail(c, k, from, -1, "expected at least one address, "
-		    "got an empty array");
-	if (n > (size_t)k->max)
-		return cfg_fail(c, k, from, -1, "expected at most %d addresses, "
-		    "got %zu", (int)k->max, n);
-	if ((cfg->listen = calloc(n, sizeof(*cfg->listen))) == NULL)
-		return cfg_fail(c, k, from, -1, "out of memory");
+	if (cfg_array(c, k, from, v, &addresses, &all, &n) == -1)
+		return -1;
 	/* Zeroed entries free cleanly: count them all now, fill them next. */
+	cfg->listen = all;
 	cfg->nlisten = n;
 
 	for (i = 0; i < n; i++) {
@@ -539,24 +526,22 @@ cfg_parse_cidr(const char *s, struct cidr *out, char *why, size_t whylen)
 
 int
 cfg_apply_trusted(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, const json_t *v, enum cfg_from from)
+    const struct cfg_key *k, json_t *v, enum cfg_from from)
 {
+	static const struct cfg_array_of ranges = {
+		"an array of address ranges", "range", "ranges",
+		sizeof(struct cidr), NULL,
+	};
 	char got[80], why[256];
 	const json_t *e;
 	const char *s;
+	void *all;
 	size_t n, i;
 
-	if (!json_is_array(v))
-		return cfg_fail(c, k, from, -1, "expected an array of address "
-		    "ranges, got %s", cfg_describe(v, got, sizeof(got)));
-	if ((n = json_array_size(v)) > (size_t)k->max)
-		return cfg_fail(c, k, from, -1, "expected at most %d ranges, "
-		    "got %zu", (int)k->max, n);
-	if (n == 0)
-		return 0;
 	/* Enough for all; "unix" entries leave some unused. */
-	if ((cfg->trusted = calloc(n, sizeof(*cfg->trusted))) == NULL)
-		return cfg_fail(c, k, from, -1, "out of memory");
+	if (cfg_array(c, k, from, v, &ranges, &all, &n) == -1)
+		return -1;
+	cfg->trusted = all;
 	json_array_foreach(v, i, e) {
 		if (!json_is_string(e))
 			return cfg_fail(c, k, from, (long)i, "expected an "

@@ -1,25 +1,23 @@
 /*
- * config_routes — the structured keys of the configuration: "modules" and
- * "routes". See config.h for what they hold and config_priv.h for how
- * config.c calls in.
+ * config/routes — the "routes" key: which handler answers which path. See
+ * config.h (struct route_cfg) for what an entry holds.
  *
- * Both are arrays of objects, checked field by field, every error located
- * at the element or field it is about ("routes[2].handler"). A route's
+ * An array of objects, checked field by field, every error located at the
+ * element or field it is about ("routes[2].handler"). A route's
  * handler-specific keys belong to the route checker the worker plugs in;
  * a route naming a module's handler ("app.hello") is checked against the
- * declared modules instead, since only a worker loads module code.
+ * declared modules instead (config/modules.c has filled them: "modules"
+ * is applied first), since only a worker loads module code.
  */
-#include "common/config_priv.h"
+#include "common/config/routes.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <http_parser.h>
 
-#include "common/util.h"
+#include "common/config/diag.h"
+#include "common/config/value.h"
 
 /*
  * Set once at start-up, before any config_load: the worker's handler
@@ -28,29 +26,9 @@
 static config_route_check_fn *cfg_route_check;
 
 /*
- * Write the error for list[i] (key NULL), list[i].key or, with j >= 0,
- * list[i].key[j], located at that element in c's text. Returns -1.
+ * Write the error for routes[i] (key NULL), routes[i].key or, with j >= 0,
+ * routes[i].key[j]: named and located by that path. Returns -1.
  */
-static int
-cfg_item_vfail(const struct cfg_ctx *c, const char *list, size_t i,
-    const char *key, long j, const char *fmt, va_list ap)
-	__attribute__((format(printf, 6, 0)));
-
-static int
-cfg_item_vfail(const struct cfg_ctx *c, const char *list, size_t i,
-    const char *key, long j, const char *fmt, va_list ap)
-{
-	struct config_step path[4] = {
-		{ list, 0 }, { NULL, (long)i }, { key, 0 }, { NULL, j },
-	};
-	size_t depth = key == NULL ? 2 : j < 0 ? 3 : 4;
-	char msg[512], what[CFG_NAME_MAX * 2 + 32];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	return cfg_fail_at(c, path, depth,
-	    cfg_path_name(path, depth, what, sizeof(what)), msg);
-}
-
 static int
 cfg_route_fail(const struct cfg_ctx *c, size_t i, const char *key, long j,
     const char *fmt, ...)
@@ -60,218 +38,25 @@ static int
 cfg_route_fail(const struct cfg_ctx *c, size_t i, const char *key, long j,
     const char *fmt, ...)
 {
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = cfg_item_vfail(c, "routes", i, key, j, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-static int
-cfg_module_fail(const struct cfg_ctx *c, size_t i, const char *key,
-    const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int
-cfg_module_fail(const struct cfg_ctx *c, size_t i, const char *key,
-    const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	r = cfg_item_vfail(c, "modules", i, key, -1, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-/* "file:line:col" of list[i], kept for run-time messages. */
-static char *
-cfg_item_where(const struct cfg_ctx *c, const char *list, size_t i)
-{
-	struct config_step path[2] = { { list, 0 }, { NULL, (long)i } };
-	struct config_pos pos;
-	char *s;
-
-	if (config_locate(c->text, c->len, path, 2, &pos) == -1)
-		return strdup(c->source);
-	if (asprintf(&s, "%s:%d:%d", c->source, pos.line, pos.col) == -1)
-		return NULL;
-	return s;
-}
-
-/* ---- modules ------------------------------------------------------------ */
-
-static const char *const cfg_module_keys[] = { "name", "path", "config" };
-
-/* modules[i] has a key no module has: say so at the key. */
-static int
-cfg_module_unknown(const struct cfg_ctx *c, size_t i, const char *key)
-{
-	struct config_step path[3] = {
-		{ "modules", 0 }, { NULL, (long)i }, { key, 0 },
+	struct config_step path[4] = {
+		{ "routes", 0 }, { NULL, (long)i }, { key, 0 }, { NULL, j },
 	};
-	char what[CFG_NAME_MAX + 32], quoted[80], msg[160];
-	const char *near;
+	va_list ap;
 
-	near = cfg_nearest(key, cfg_module_keys, ARRAY_SIZE(cfg_module_keys));
-	cfg_quote(key, quoted, sizeof(quoted));
-	if (near != NULL)
-		snprintf(msg, sizeof(msg), "unknown key %s in a module; did you "
-		    "mean \"%s\"?", quoted, near);
-	else
-		snprintf(msg, sizeof(msg), "unknown key %s in a module", quoted);
-	/* Named after the module, located at the key. */
-	return cfg_fail_at(c, path, 3, cfg_path_name(path, 2, what,
-	    sizeof(what)), msg);
+	va_start(ap, fmt);
+	cfg_vfail_path(c, path, key == NULL ? 2 : j < 0 ? 3 : 4, fmt, ap);
+	va_end(ap);
+	return -1;
 }
 
-/* Does v spell a module name: [a-z][a-z0-9_]*, any length? */
-static bool
-cfg_module_name_ok(const json_t *v)
+/* "file:line:col" of routes[i], kept for run-time messages. */
+static char *
+cfg_route_where(const struct cfg_ctx *c, size_t i)
 {
-	const char *s;
-	size_t n, len;
+	struct config_step path[2] = { { "routes", 0 }, { NULL, (long)i } };
 
-	if (!json_is_string(v) || (len = json_string_length(v)) == 0)
-		return false;
-	s = json_string_value(v);
-	if (s[0] < 'a' || s[0] > 'z')
-		return false;
-	/* A NUL (possible in a built value) fails here too. */
-	for (n = 1; n < len; n++)
-		if (!((s[n] >= 'a' && s[n] <= 'z') ||
-		    (s[n] >= '0' && s[n] <= '9') || s[n] == '_'))
-			return false;
-	return true;
+	return cfg_where(c, path, 2);
 }
-
-static const char *
-cfg_file_type(mode_t mode)
-{
-	if (S_ISDIR(mode))
-		return "a directory";
-	if (S_ISSOCK(mode))
-		return "a socket";
-	if (S_ISFIFO(mode))
-		return "a FIFO";
-	if (S_ISCHR(mode))
-		return "a character device";
-	if (S_ISBLK(mode))
-		return "a block device";
-	return "a special file";
-}
-
-/*
- * modules[i]'s "path": absolute (dlopen would search a bare name in the
- * library path) and a regular file now. Only stat()ed: the master never
- * loads application code, and a worker that cannot says so when it boots.
- */
-static int
-cfg_module_path(const struct cfg_ctx *c, size_t i, const json_t *v,
-    char **out)
-{
-	struct stat st;
-	char got[80];
-	const char *s;
-
-	if (!json_is_string(v) || json_string_value(v)[0] != '/')
-		return cfg_module_fail(c, i, "path", "expected an absolute file "
-		    "name, got %s", cfg_describe(v, got, sizeof(got)));
-	s = json_string_value(v);
-	/* jansson refuses \u0000 in a file, but not in a built value. */
-	if (strlen(s) != json_string_length(v))
-		return cfg_module_fail(c, i, "path", "expected no NUL bytes, got "
-		    "one at byte %zu", strlen(s));
-	if (stat(s, &st) == -1)
-		return cfg_module_fail(c, i, "path", "%s: %s", s,
-		    strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return cfg_module_fail(c, i, "path", "%s: expected a regular "
-		    "file, got %s", s, cfg_file_type(st.st_mode));
-	if ((*out = strdup(s)) == NULL)
-		return cfg_module_fail(c, i, "path", "out of memory");
-	return 0;
-}
-
-/* Check modules[i] and fill cfg->modules[i]; modules before it are filled. */
-static int
-cfg_module(const struct cfg_ctx *c, struct config *cfg, size_t i, json_t *obj)
-{
-	struct module_cfg *m = &cfg->modules[i];
-	char got[80];
-	const char *key;
-	json_t *v;
-	size_t j, n;
-
-	if (!json_is_object(obj))
-		return cfg_module_fail(c, i, NULL, "expected a module object, "
-		    "got %s", cfg_describe(obj, got, sizeof(got)));
-	/* First, so that a misspelt "name" is not reported missing. */
-	json_object_foreach(obj, key, v) {
-		for (n = 0; n < ARRAY_SIZE(cfg_module_keys); n++)
-			if (strcmp(key, cfg_module_keys[n]) == 0)
-				break;
-		if (n == ARRAY_SIZE(cfg_module_keys))
-			return cfg_module_unknown(c, i, key);
-	}
-
-	if ((v = json_object_get(obj, "name")) == NULL)
-		return cfg_module_fail(c, i, NULL, "missing \"name\"");
-	if (!cfg_module_name_ok(v))
-		return cfg_module_fail(c, i, "name", "expected a name matching "
-		    "[a-z][a-z0-9_]*, got %s", cfg_describe(v, got, sizeof(got)));
-	if (json_string_length(v) > CFG_MODULE_NAME_MAX)
-		return cfg_module_fail(c, i, "name", "expected at most %d bytes, "
-		    "got %zu", CFG_MODULE_NAME_MAX, json_string_length(v));
-	for (j = 0; j < i; j++)
-		if (strcmp(cfg->modules[j].name, json_string_value(v)) == 0)
-			return cfg_module_fail(c, i, "name", "duplicate module: "
-			    "%s is also modules[%zu]", cfg_quote(
-			    json_string_value(v), got, sizeof(got)), j);
-	if ((m->name = strdup(json_string_value(v))) == NULL)
-		return cfg_module_fail(c, i, NULL, "out of memory");
-
-	if ((v = json_object_get(obj, "path")) == NULL)
-		return cfg_module_fail(c, i, NULL, "missing \"path\"");
-	if (cfg_module_path(c, i, v, &m->path) == -1)
-		return -1;
-
-	/* "config", any value, is the module's: it rides along in spec. */
-	if ((m->where = cfg_item_where(c, "modules", i)) == NULL)
-		return cfg_module_fail(c, i, NULL, "out of memory");
-	m->spec = json_incref(obj);
-	return 0;
-}
-
-int
-cfg_apply_modules(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, const json_t *v, enum cfg_from from)
-{
-	char got[80];
-	size_t n, i;
-
-	if (!json_is_array(v))
-		return cfg_fail(c, k, from, -1, "expected an array of module "
-		    "objects, got %s", cfg_describe(v, got, sizeof(got)));
-	if ((n = json_array_size(v)) > (size_t)k->max)
-		return cfg_fail(c, k, from, -1, "expected at most %d modules, "
-		    "got %zu", (int)k->max, n);
-	if (n == 0)
-		return 0;
-	if ((cfg->modules = calloc(n, sizeof(*cfg->modules))) == NULL)
-		return cfg_fail(c, k, from, -1, "out of memory");
-	/* Zeroed entries free cleanly: count them all now, fill them next. */
-	cfg->nmodules = n;
-	for (i = 0; i < n; i++)
-		if (cfg_module(c, cfg, i, json_array_get(v, i)) == -1)
-			return -1;
-	return 0;
-}
-
-/* ---- routes ------------------------------------------------------------- */
 
 /*
  * The bit of the method called name (1 << enum http_method), or 0 if
@@ -488,7 +273,7 @@ cfg_route(const struct cfg_ctx *c, struct config *cfg, size_t i, json_t *obj)
 		    http_method_str((enum http_method)__builtin_ctzll(both)),
 		    got, r->prefix ? "prefix" : "exact", j);
 	}
-	if ((r->where = cfg_item_where(c, "routes", i)) == NULL)
+	if ((r->where = cfg_route_where(c, i)) == NULL)
 		return cfg_route_fail(c, i, NULL, -1, "out of memory");
 	r->spec = json_incref(obj);
 	return 0;
@@ -496,23 +281,19 @@ cfg_route(const struct cfg_ctx *c, struct config *cfg, size_t i, json_t *obj)
 
 int
 cfg_apply_routes(const struct cfg_ctx *c, struct config *cfg,
-    const struct cfg_key *k, const json_t *v, enum cfg_from from)
+    const struct cfg_key *k, json_t *v, enum cfg_from from)
 {
-	char got[80];
+	static const struct cfg_array_of routes = {
+		"an array of route objects", "route", "routes",
+		sizeof(struct route_cfg), NULL,
+	};
+	void *all;
 	size_t n, i;
 
-	if (!json_is_array(v))
-		return cfg_fail(c, k, from, -1, "expected an array of route "
-		    "objects, got %s", cfg_describe(v, got, sizeof(got)));
-	if ((n = json_array_size(v)) == 0)
-		return cfg_fail(c, k, from, -1, "expected at least one route, "
-		    "got an empty array");
-	if (n > (size_t)k->max)
-		return cfg_fail(c, k, from, -1, "expected at most %d routes, "
-		    "got %zu", (int)k->max, n);
-	if ((cfg->routes = calloc(n, sizeof(*cfg->routes))) == NULL)
-		return cfg_fail(c, k, from, -1, "out of memory");
+	if (cfg_array(c, k, from, v, &routes, &all, &n) == -1)
+		return -1;
 	/* Zeroed entries free cleanly: count them all now, fill them next. */
+	cfg->routes = all;
 	cfg->nroutes = n;
 	for (i = 0; i < n; i++)
 		if (cfg_route(c, cfg, i, json_array_get(v, i)) == -1)
