@@ -24,7 +24,7 @@ CPPFLAGS += -I. -D_GNU_SOURCE -DSHOAL_VERSION='"$(VERSION)"'
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS) \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -ljansson -lsystemd) \
-           -lhttp_parser -lpthread -lm
+           -lpthread -lm
 
 ifdef SANITIZE
 BUILD   ?= build-san
@@ -73,7 +73,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< \
 	    $(filter-out $(BUILD)/$(patsubst test_%,%,$(notdir $*)).o $(BUILD)/$(dir $*)$(patsubst test_%,%,$(notdir $*)).o,$(LIB_OBJ)) \
-	    $(LDFLAGS) $(LDLIBS) -lcmocka
+	    $(LDFLAGS) $(LDLIBS) -lcmocka -lhttp_parser
 
 deps:
 	@scripts/deps

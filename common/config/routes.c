@@ -14,10 +14,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <http_parser.h>
-
 #include "common/config/diag.h"
 #include "common/config/value.h"
+#include "common/method.h"
 
 /*
  * Set once at start-up, before any config_load: the worker's handler
@@ -58,25 +57,14 @@ cfg_route_where(const struct cfg_ctx *c, size_t i)
 	return cfg_where(c, path, 2);
 }
 
-/*
- * The bit of the method called name (1 << enum http_method), or 0 if
- * http_parser knows no such method. Asking http_method_str, which answers
- * "<unknown>" past the last method, keeps this in step with the parser.
- */
+/* The bit of the method called name (1 << enum method_id), or 0 if shoal
+ * knows no such method (common/method.h). */
 static uint64_t
 cfg_method_bit(const char *name)
 {
-	const char *s;
-	unsigned m;
+	int m = method_lookup(name, strlen(name));
 
-	for (m = 0; m < 64; m++) {
-		s = http_method_str((enum http_method)m);
-		if (strcmp(s, "<unknown>") == 0)
-			break;
-		if (strcmp(s, name) == 0)
-			return 1ull << m;
-	}
-	return 0;
+	return m < 0 ? 0 : 1ull << m;
 }
 
 static int
@@ -270,7 +258,7 @@ cfg_route(const struct cfg_ctx *c, struct config *cfg, size_t i, json_t *obj)
 			    r->prefix ? "prefix" : "exact", j);
 		return cfg_route_fail(c, i, NULL, -1, "duplicate route: %s %s "
 		    "(%s) is also routes[%zu]",
-		    http_method_str((enum http_method)__builtin_ctzll(both)),
+		    method_name(__builtin_ctzll(both)),
 		    got, r->prefix ? "prefix" : "exact", j);
 	}
 	if ((r->where = cfg_route_where(c, i)) == NULL)
