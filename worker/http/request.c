@@ -24,14 +24,15 @@ enum {
 enum {
 	C_SIZE0,                 /* the first digit of a chunk size */
 	C_SIZE,                  /* more digits, or what follows them */
-	C_EXT_BWS,               /* whitespace, then ';' or CR */
+	C_EXT_SEMI,              /* whitespace, then ';' */
 	C_EXT_NAME0,             /* after ';': whitespace, then a name */
 	C_EXT_NAME,
-	C_EXT_EQ,                /* after a name and whitespace: = ; or CR */
+	C_EXT_EQ,                /* a name, whitespace: more, then = or ; */
 	C_EXT_VAL0,              /* after '=': whitespace, then a value */
 	C_EXT_TOKEN,
 	C_EXT_QUOTED,
 	C_EXT_QPAIR,             /* after a backslash in a quoted-string */
+	C_EXT_END,               /* after a quoted-string */
 	C_SIZE_LF,
 	C_DATA,
 	C_DATA_CR,
@@ -218,6 +219,25 @@ feed_body(struct request_reader *r, const char **pp, const char *end)
 	return REQUEST_FED;
 }
 
+/*
+ * What may follow a chunk size or an extension: another extension (BWS
+ * ";"), or the end of the line. Whitespace must lead to a ';' (BWS is
+ * only allowed before one), so "5 \r\n" is refused. False if c is none.
+ */
+static bool
+after_element(struct request_reader *r, unsigned char c)
+{
+	if (c == ';')
+		r->cstate = C_EXT_NAME0;
+	else if (c == '\r')
+		r->cstate = C_SIZE_LF;
+	else if (HEAD_IS(c, HEAD_OWS))
+		r->cstate = C_EXT_SEMI;
+	else
+		return false;
+	return true;
+}
+
 /* The chunk-size line is complete: the data, or the trailer section. */
 static enum request_fed
 chunk_size_done(struct request_reader *r)
@@ -272,22 +292,15 @@ feed_chunked(struct request_reader *r, const char **pp, const char *end)
 				r->remaining = r->remaining << 4 | (uint64_t)
 				    (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
 				r->cstate = C_SIZE;
-				break;
-			}
-			if (r->cstate == C_SIZE0)
+			} else if (r->cstate == C_SIZE0 || !after_element(r, c)) {
 				return refuse(r, 400, HEAD_CHUNK_SIZE);
-			/* what may follow the size follows */
-			/* fall through */
-		case C_EXT_BWS:
-			if (HEAD_IS(c, HEAD_OWS))
-				r->cstate = C_EXT_BWS;
-			else if (c == ';')
+			}
+			break;
+		case C_EXT_SEMI:
+			if (c == ';')
 				r->cstate = C_EXT_NAME0;
-			else if (c == '\r')
-				r->cstate = C_SIZE_LF;
-			else
-				return refuse(r, 400, r->cstate == C_SIZE ?
-				    HEAD_CHUNK_SIZE : HEAD_CHUNK_EXT);
+			else if (!HEAD_IS(c, HEAD_OWS))
+				return refuse(r, 400, HEAD_CHUNK_EXT);
 			break;
 		case C_EXT_NAME0:
 		case C_EXT_VAL0:
@@ -302,35 +315,30 @@ feed_chunked(struct request_reader *r, const char **pp, const char *end)
 				return refuse(r, 400, HEAD_CHUNK_EXT);
 			break;
 		case C_EXT_NAME:
-		case C_EXT_EQ:
-			if (r->cstate == C_EXT_NAME && HEAD_IS(c, HEAD_TCHAR))
+			if (HEAD_IS(c, HEAD_TCHAR))
 				break;
-			if (HEAD_IS(c, HEAD_OWS))
+			if (c == '=')
+				r->cstate = C_EXT_VAL0;
+			else if (HEAD_IS(c, HEAD_OWS))
 				r->cstate = C_EXT_EQ;
-			else if (c == '=')
+			else if (!after_element(r, c))
+				return refuse(r, 400, HEAD_CHUNK_EXT);
+			break;
+		case C_EXT_EQ:
+			if (c == '=')
 				r->cstate = C_EXT_VAL0;
 			else if (c == ';')
 				r->cstate = C_EXT_NAME0;
-			else if (c == '\r')
-				r->cstate = C_SIZE_LF;
-			else
+			else if (!HEAD_IS(c, HEAD_OWS))
 				return refuse(r, 400, HEAD_CHUNK_EXT);
 			break;
 		case C_EXT_TOKEN:
-			if (HEAD_IS(c, HEAD_TCHAR))
-				break;
-			if (HEAD_IS(c, HEAD_OWS))
-				r->cstate = C_EXT_BWS;
-			else if (c == ';')
-				r->cstate = C_EXT_NAME0;
-			else if (c == '\r')
-				r->cstate = C_SIZE_LF;
-			else
+			if (!HEAD_IS(c, HEAD_TCHAR) && !after_element(r, c))
 				return refuse(r, 400, HEAD_CHUNK_EXT);
 			break;
 		case C_EXT_QUOTED:
 			if (c == '"')
-				r->cstate = C_EXT_BWS;
+				r->cstate = C_EXT_END;
 			else if (c == '\\')
 				r->cstate = C_EXT_QPAIR;
 			else if (!HEAD_IS(c, HEAD_QDTEXT))
@@ -341,6 +349,10 @@ feed_chunked(struct request_reader *r, const char **pp, const char *end)
 			if (!HEAD_IS(c, HEAD_FIELD))
 				return refuse(r, 400, HEAD_CHUNK_EXT);
 			r->cstate = C_EXT_QUOTED;
+			break;
+		case C_EXT_END:
+			if (!after_element(r, c))
+				return refuse(r, 400, HEAD_CHUNK_EXT);
 			break;
 		case C_SIZE_LF:
 			if (c != '\n')

@@ -93,7 +93,7 @@ probed_router(const struct route_spec *spec, size_t n)
 
 /* Dispatch method target; returns the status, the route in answered. */
 static int
-request(const struct router *r, enum http_method m, const char *target,
+request(const struct router *r, enum method_id m, const char *target,
     struct http_response *resp)
 {
 	struct http_request req;
@@ -102,7 +102,7 @@ request(const struct router *r, enum http_method m, const char *target,
 	memset(&req, 0, sizeof(req));
 	memset(resp, 0, sizeof(*resp));
 	resp->file_fd = -1;
-	req.method = http_method_str(m);
+	req.method = method_name(m);
 	req.method_id = (int)m;
 	req.target = target;
 	req.target_len = strlen(target);
