@@ -285,7 +285,7 @@ test_corpus(void **state)
 		}
 	}
 	closedir(d);
-	assert_true(files >= 18);
+	assert_true(files >= 30);
 	assert_int_equal(tally.problems, before);
 }
 
