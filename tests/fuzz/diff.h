@@ -13,7 +13,9 @@
  *     request that http_parser refused or had not finished);
  *   - where shoal refuses what http_parser accepted, the reason is one
  *     of the classes listed in diff.c (diff_meant[]), each with a check
- *     of its own on the bytes that the input has that trait.
+ *     of its own on the bytes that the input has that trait;
+ *   - where http_parser refuses what shoal accepts, the request is one of
+ *     http_parser's known mistakes (diff.c's diff_theirs_wrong[]).
  *
  * shoal's side runs on the limits below (http_parser has only its 80 KiB
  * head), fed whole or cut in two at any byte; a cut must not change what
@@ -35,6 +37,7 @@ extern const struct http_limits diff_limits;
 struct diff_run {
 	struct buf reqs[DIFF_MAX_REQUESTS];  /* each request, as text */
 	size_t n;                    /* requests completed */
+	size_t begin[DIFF_MAX_REQUESTS + 1]; /* shoal: where each began */
 	size_t last_begin;           /* offset of the last request begun */
 	int status;                  /* refused: the status (shoal), the
 	                                http_errno (http_parser); else 0 */
@@ -57,12 +60,17 @@ bool diff_same(const struct diff_run *a, const struct diff_run *b);
 /*
  * NULL if ours (shoal) and theirs (http_parser) keep the rule above on
  * data; else what breaks it, written into msg. *meant gets the class of
- * an allowed difference (enum head_why), or 0 where they agree.
+ * an allowed difference: enum head_why when shoal refused, -1 - i for
+ * diff_theirs_wrong[i] when http_parser did; 0 where they agree.
  */
 const char *diff_compare(const char *data, size_t len,
     const struct diff_run *ours, const struct diff_run *theirs, int *meant,
     char *msg, size_t msglen);
 
 void diff_free(struct diff_run *r);
+
+/* The number of classes in diff_theirs_wrong[], and the name of one. */
+int diff_theirs_wrong_count(void);
+const char *diff_theirs_wrong_name(int i);
 
 #endif

@@ -431,10 +431,24 @@ head_parse(struct head *h, const char *base, size_t len,
 {
 	const unsigned char *b = (const unsigned char *)base;
 	struct head_scan *s = &h->s;
-	size_t p = s->pos, i;
+	size_t p = s->pos, i, end, stop;
 	unsigned char c;
 
 	while (p < len) {
+		/*
+		 * A field section is not looked at past the most it may hold
+		 * (with its empty line): a head cut short there (held in a
+		 * buffer no longer than head_max_len) and the same head read
+		 * at once get the same answer, 431, whatever follows.
+		 */
+		end = len;
+		if (s->state >= H_LINE) {
+			stop = s->section + lim->max_header_size + 2;
+			if (p >= stop)
+				return refuse(h, 431, HEAD_FIELDS_LARGE);
+			if (end > stop)
+				end = stop;
+		}
 		switch (s->state) {
 		case H_METHOD:
 			while (p < len && HEAD_IS(b[p], HEAD_TCHAR))
@@ -515,9 +529,9 @@ head_parse(struct head *h, const char *base, size_t len,
 			s->state = H_NAME;
 			break;
 		case H_NAME:
-			while (p < len && HEAD_IS(b[p], HEAD_TCHAR))
+			while (p < end && HEAD_IS(b[p], HEAD_TCHAR))
 				p++;
-			if (p == len)
+			if (p == end)
 				break;
 			if (b[p] != ':')
 				return refuse(h, 400, b[p] == '\n' ? HEAD_BARE_LF :
@@ -526,17 +540,17 @@ head_parse(struct head *h, const char *base, size_t len,
 			s->state = H_OWS;
 			break;
 		case H_OWS:
-			while (p < len && HEAD_IS(b[p], HEAD_OWS))
+			while (p < end && HEAD_IS(b[p], HEAD_OWS))
 				p++;
-			if (p == len)
+			if (p == end)
 				break;
 			s->vstart = (uint32_t)p;
 			s->state = H_VALUE;
 			break;
 		case H_VALUE:
-			while (p < len && HEAD_IS(b[p], HEAD_FIELD))
+			while (p < end && HEAD_IS(b[p], HEAD_FIELD))
 				p++;
-			if (p == len)
+			if (p == end)
 				break;
 			if (b[p] != '\r')
 				return refuse(h, 400, b[p] == '\n' ? HEAD_BARE_LF :

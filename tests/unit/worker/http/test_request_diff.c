@@ -23,7 +23,7 @@
 #include "tests/fuzz/diff.c"
 
 static struct {
-	size_t inputs, runs, agreed, meant[HEAD_WHY_COUNT];
+	size_t inputs, runs, agreed, meant[HEAD_WHY_COUNT], theirs_wrong[8];
 	size_t problems;
 } tally;
 
@@ -45,6 +45,8 @@ check(const char *data, size_t len, bool every_cut, const char *name)
 		if (tally.problems++ < 20)
 			print_error("%s: %s\n   input: \"%.*s\"\n", name, bad,
 			    (int)(len < 300 ? len : 300), data);
+	} else if (meant < 0) {
+		tally.theirs_wrong[-1 - meant]++;
 	} else if (meant != 0) {
 		tally.meant[meant]++;
 	} else {
@@ -144,6 +146,11 @@ static const char *const cases[] = {
 	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
 	    "00000000000000005\r\nhello\r\n0\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep alive\r\n\r\n",
+	/* http_parser takes this for a Transfer-Encoding */
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-EncodingX: chunked\r\n\r\n",
+	/* ... and misses these (empty list elements are to be ignored) */
+	"GET / HTTP/1.1\r\nHost: a\r\nConnection: ,close\r\n\r\n",
+	"GET / HTTP/1.0\r\nConnection: a,,keep-alive\r\n\r\n",
 	/* request lines */
 	"GET / HTTX/1.1\r\nHost: a\r\n\r\n",
 	"GET /\r\n\r\n",
@@ -307,6 +314,12 @@ test_summary(void **state)
 	print_message("  %zu inputs (%zu more cuts): %zu agreed, %zu refused by "
 	    "shoal alone as meant, %zu problems\n", tally.inputs, tally.runs,
 	    tally.agreed, meant, tally.problems);
+	for (int i = 0; i < diff_theirs_wrong_count(); i++) {
+		print_message("  http_parser gets it wrong:          %4zu x %s\n",
+		    tally.theirs_wrong[i], diff_theirs_wrong_name(i));
+		if (tally.theirs_wrong[i] == 0)
+			tally.problems++;
+	}
 	for (size_t i = 0; i < sizeof(diff_meant) / sizeof(diff_meant[0]); i++)
 		if (tally.meant[diff_meant[i].why] == 0) {
 			print_error("listed in diff_meant, never seen: %s\n",
