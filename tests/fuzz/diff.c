@@ -731,6 +731,29 @@ w_connection_list(struct seg s)
 	return false;
 }
 
+/* A chunked request with a Connection line after its head (in its
+ * trailer section): http_parser takes it for the connection's, where
+ * RFC 9110 6.5.1 has trailers kept apart from the header section. */
+static bool
+w_connection_trailer(struct seg s)
+{
+	struct seg line;
+	size_t off = 0;
+	bool head = true;
+
+	if (!w_te(s))
+		return false;
+	next_line(s, &off, &line);
+	while (next_line(s, &off, &line)) {
+		if (line.n == 0)
+			head = false;
+		else if (!head && line.n >= 11 &&
+		    strncasecmp(line.p, "connection:", 11) == 0)
+			return true;
+	}
+	return false;
+}
+
 static const struct {
 	const char *what;
 	bool (*witness)(struct seg s);
@@ -739,6 +762,8 @@ static const struct {
 	{ "a field named Transfer-Encoding and more", w_te_prefix, false },
 	{ "keep-alive of a Connection list with empty elements",
 	    w_connection_list, true },
+	{ "keep-alive of a Connection in the trailer section",
+	    w_connection_trailer, true },
 };
 
 /* a and b are the same request but for the keep-alive line. */
