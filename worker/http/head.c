@@ -161,17 +161,15 @@ head_authority_ok(const char *s, size_t len, bool need_port)
 	} else {
 		/* reg-name (an IPv4 address is one too), not empty: an http URI
 		 * with an empty host is invalid (RFC 9110 4.2.1). */
-		while (i < len && s[i] != ':') {
-			if (s[i] == '%') {
-				if (len - i < 3 || !HEAD_IS(s[i + 1], HEAD_HEX) ||
-				    !HEAD_IS(s[i + 2], HEAD_HEX))
-					return false;
-				i += 3;
-			} else if (HEAD_IS(s[i], HEAD_REGNAME)) {
+		for (;;) {
+			while (i < len && HEAD_IS(s[i], HEAD_REGNAME))
 				i++;
-			} else {
+			if (i == len || s[i] != '%')
+				break;
+			if (len - i < 3 || !HEAD_IS(s[i + 1], HEAD_HEX) ||
+			    !HEAD_IS(s[i + 2], HEAD_HEX))
 				return false;
-			}
+			i += 3;
 		}
 		if (i == 0)
 			return false;
@@ -425,37 +423,87 @@ head_done(struct head *h, const struct http_limits *lim)
 
 /* ---- the scan ----------------------------------------------------------- */
 
+/*
+ * Values and targets are most of a head's bytes: skip them 8 at a time
+ * while a whole word is clean, and leave the word with anything else in
+ * it to the byte loop that follows. The tests are exact as booleans (Sean
+ * Anderson's "bit twiddling hacks": a byte below n, above n, equal to 0).
+ */
+#define ONES          0x0101010101010101ull
+#define HIGHS         0x8080808080808080ull
+#define BELOW(w, n)   (((w) - ONES * (n)) & ~(w) & HIGHS)
+#define ABOVE(w, n)   ((((w) + ONES * (127 - (n))) | (w)) & HIGHS)
+#define ZERO(w)       (((w) - ONES) & ~(w) & HIGHS)
+
+/* The first byte from p that is not VCHAR, obs-text or SP, or p == end. */
+static size_t
+skip_value(const unsigned char *b, size_t p, size_t end)
+{
+	uint64_t w;
+
+	for (; end - p >= 8; p += 8) {
+		memcpy(&w, b + p, 8);
+		if (BELOW(w, 0x20) | ZERO(w ^ (ONES * 0x7f)))
+			break;
+	}
+	while (p < end && HEAD_IS(b[p], HEAD_FIELD))
+		p++;
+	return p;
+}
+
+/* The first byte from p that cannot be in a target, or p == end. */
+static size_t
+skip_target(const unsigned char *b, size_t p, size_t end)
+{
+	uint64_t w;
+
+	for (; end - p >= 8; p += 8) {
+		memcpy(&w, b + p, 8);
+		if (BELOW(w, 0x21) | ABOVE(w, 0x7e) | ZERO(w ^ (ONES * '#')))
+			break;
+	}
+	while (p < end && HEAD_IS(b[p], HEAD_TARGET))
+		p++;
+	return p;
+}
+
+/* Where a field section starting at s->section must end, within len. */
+static size_t
+section_end(const struct head_scan *s, size_t len,
+    const struct http_limits *lim)
+{
+	size_t stop = s->section + lim->max_header_size + 2;
+
+	return len < stop ? len : stop;
+}
+
+/*
+ * The states follow one another in the order of the grammar, so each
+ * falls through to the next; a state that runs out of bytes breaks out
+ * and the next call resumes it. A field section is not looked at past the
+ * most it may hold with its empty line (section_end): a head cut short
+ * there (as one held in a buffer of head_max_len is) and the same head
+ * read at once get the same answer, 431, whatever follows.
+ */
 enum head_rc
 head_parse(struct head *h, const char *base, size_t len,
     const struct http_limits *lim, struct head_field *fields)
 {
 	const unsigned char *b = (const unsigned char *)base;
 	struct head_scan *s = &h->s;
-	size_t p = s->pos, i, end, stop;
+	size_t p = s->pos, i, end = len;
 	unsigned char c;
 
-	while (p < len) {
-		/*
-		 * A field section is not looked at past the most it may hold
-		 * (with its empty line): a head cut short there (held in a
-		 * buffer no longer than head_max_len) and the same head read
-		 * at once get the same answer, 431, whatever follows.
-		 */
-		end = len;
-		if (s->state >= H_LINE) {
-			stop = s->section + lim->max_header_size + 2;
-			if (p >= stop)
-				return refuse(h, 431, HEAD_FIELDS_LARGE);
-			if (end > stop)
-				end = stop;
-		}
+	if (s->state >= H_LINE)
+		end = section_end(s, len, lim);
+	while (p < end) {
 		switch (s->state) {
 		case H_METHOD:
-			while (p < len && HEAD_IS(b[p], HEAD_TCHAR))
+			while (p < end && HEAD_IS(b[p], HEAD_TCHAR))
 				p++;
 			if (p - s->mark > HEAD_METHOD_MAX)
 				return refuse(h, 501, HEAD_METHOD_UNKNOWN);
-			if (p == len)
+			if (p == end)
 				break;
 			if (b[p] != ' ' || p == s->mark)
 				return refuse(h, 400, HEAD_METHOD_CHAR);
@@ -464,13 +512,12 @@ head_parse(struct head *h, const char *base, size_t len,
 			s->mark = (uint32_t)++p;
 			h->target_off = s->mark;
 			s->state = H_TARGET;
-			break;
+			/* fall through */
 		case H_TARGET:
-			while (p < len && HEAD_IS(b[p], HEAD_TARGET))
-				p++;
+			p = skip_target(b, p, end);
 			if (p - s->mark > lim->max_request_line)
 				return refuse(h, 414, HEAD_TARGET_LONG);
-			if (p == len)
+			if (p == end)
 				break;
 			if (b[p] != ' ' || p == s->mark)
 				return refuse(h, 400, b[p] == '\n' ? HEAD_BARE_LF :
@@ -478,10 +525,17 @@ head_parse(struct head *h, const char *base, size_t len,
 			h->target_len = (uint32_t)(p - s->mark);
 			s->mark = (uint32_t)++p;
 			s->state = H_VERSION;
-			break;
+			/* fall through */
 		case H_VERSION:
-			/* exactly "HTTP/" DIGIT "." DIGIT, then CR */
-			for (; p < len; p++) {
+			/* exactly "HTTP/" DIGIT "." DIGIT, then CR; 1.x at once */
+			if (p == s->mark && end - p >= 9 &&
+			    memcmp(b + p, "HTTP/1.", 7) == 0 &&
+			    HEAD_IS(b[p + 7], HEAD_DIGIT) && b[p + 8] == '\r') {
+				h->major = 1;
+				h->minor = (uint8_t)(b[p + 7] - '0');
+				p += 8;
+			}
+			for (; p < end; p++) {
 				c = b[p];
 				i = p - s->mark;
 				if (i == 8) {
@@ -498,26 +552,31 @@ head_parse(struct head *h, const char *base, size_t len,
 				else if (i == 7)
 					h->minor = (uint8_t)(c - '0');
 			}
-			if (p < len) {
-				p++;
-				s->state = H_RL_LF;
-			}
-			break;
+			if (p == end)
+				break;
+			p++;
+			s->state = H_RL_LF;
+			/* fall through */
 		case H_RL_LF:
+			if (p == end)
+				break;
 			if (b[p] != '\n')
 				return refuse(h, 400, HEAD_BARE_CR);
 			p++;
 			if (request_line(h, base) == HEAD_BAD)
 				return HEAD_BAD;
 			s->section = (uint32_t)p;
+			end = section_end(s, len, lim);
 			s->state = H_LINE;
-			break;
+			/* fall through */
 		case H_LINE:
+			if (p == end)
+				break;
 			c = b[p];
 			if (c == '\r') {
 				p++;
 				s->state = H_END_LF;
-				break;
+				continue;
 			}
 			if (!HEAD_IS(c, HEAD_TCHAR))
 				return refuse(h, 400, c == '\n' ? HEAD_BARE_LF :
@@ -527,7 +586,7 @@ head_parse(struct head *h, const char *base, size_t len,
 				return refuse(h, 431, HEAD_FIELDS_MANY);
 			s->mark = (uint32_t)p++;
 			s->state = H_NAME;
-			break;
+			/* fall through */
 		case H_NAME:
 			while (p < end && HEAD_IS(b[p], HEAD_TCHAR))
 				p++;
@@ -538,7 +597,7 @@ head_parse(struct head *h, const char *base, size_t len,
 				    HEAD_NAME_CHAR);
 			s->colon = (uint32_t)p++;
 			s->state = H_OWS;
-			break;
+			/* fall through */
 		case H_OWS:
 			while (p < end && HEAD_IS(b[p], HEAD_OWS))
 				p++;
@@ -546,10 +605,9 @@ head_parse(struct head *h, const char *base, size_t len,
 				break;
 			s->vstart = (uint32_t)p;
 			s->state = H_VALUE;
-			break;
+			/* fall through */
 		case H_VALUE:
-			while (p < end && HEAD_IS(b[p], HEAD_FIELD))
-				p++;
+			p = skip_value(b, p, end);
 			if (p == end)
 				break;
 			if (b[p] != '\r')
@@ -561,8 +619,10 @@ head_parse(struct head *h, const char *base, size_t len,
 			s->vend = (uint32_t)i;
 			p++;
 			s->state = H_LF;
-			break;
+			/* fall through */
 		case H_LF:
+			if (p == end)
+				break;
 			if (b[p] != '\n')
 				return refuse(h, 400, HEAD_BARE_CR);
 			p++;
@@ -571,7 +631,7 @@ head_parse(struct head *h, const char *base, size_t len,
 			if (field(h, base, fields) == HEAD_BAD)
 				return HEAD_BAD;
 			s->state = H_LINE;
-			break;
+			continue;
 		case H_END_LF:
 			if (b[p] != '\n')
 				return refuse(h, 400, HEAD_BARE_CR);
@@ -584,7 +644,8 @@ head_parse(struct head *h, const char *base, size_t len,
 		}
 	}
 	s->pos = (uint32_t)p;
-	if (s->state >= H_LINE && p - s->section > lim->max_header_size + 1)
+	if (s->state >= H_LINE && (p < len ||
+	    p - s->section > lim->max_header_size + 1))
 		return refuse(h, 431, HEAD_FIELDS_LARGE);
 	return HEAD_MORE;
 }
