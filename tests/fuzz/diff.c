@@ -93,7 +93,7 @@ ours_feed(struct request_reader *rd, const char *data, size_t off, size_t n)
 	cur_piece = NULL;
 	if (fed == REQUEST_BAD) {
 		cur->status = request_error_status(rd);
-		cur->why = rd->why;
+		cur->why = request_error_code(rd);
 	}
 	cur->upgraded = fed == REQUEST_UPGRADE;
 	return fed == REQUEST_FED;
@@ -755,12 +755,30 @@ w_connection_trailer(struct seg s)
 	return false;
 }
 
+/* Transfer-Encoding: chunked with a tab after it (whitespace around a
+ * value is no part of it, RFC 9112 5): http_parser 2.9.4 then does not
+ * see chunked, and refuses the request. */
+static bool
+w_te_tab(struct seg s)
+{
+	struct seg line;
+	size_t off = 0;
+
+	next_line(s, &off, &line);
+	while (next_line(s, &off, &line) && line.n > 0)
+		if (line.n > 18 && strncasecmp(line.p, "transfer-encoding:", 18)
+		    == 0 && memmem(line.p, line.n, "hunked\t", 7) != NULL)
+			return true;
+	return false;
+}
+
 static const struct {
 	const char *what;
 	bool (*witness)(struct seg s);
 	bool keep_alive;         /* a request where only keep-alive differs */
 } diff_theirs_wrong[] = {
 	{ "a field named Transfer-Encoding and more", w_te_prefix, false },
+	{ "Transfer-Encoding: chunked, then a tab", w_te_tab, false },
 	{ "keep-alive of a Connection list with empty elements",
 	    w_connection_list, true },
 	{ "keep-alive of a Connection in the trailer section",

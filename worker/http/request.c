@@ -42,9 +42,16 @@ enum {
 static enum request_fed
 refuse(struct request_reader *r, int status, enum head_why why)
 {
-	r->error_status = status;
-	r->why = (uint8_t)why;
+	r->head.status = (uint16_t)status;
+	r->head.why = (uint8_t)why;
 	return REQUEST_BAD;
+}
+
+/* Where the fields of the request being read are. */
+static struct head_field *
+fields(const struct request_reader *r)
+{
+	return r->fields_own ? r->own_fields : r->hooks->scratch;
 }
 
 /* ---- setup -------------------------------------------------------------- */
@@ -76,23 +83,27 @@ request_release(struct request_reader *r)
 {
 	buf_free(&r->hbuf);
 	buf_free(&r->body);
-	buf_free(&r->tbuf);
 	free(r->own_fields);
 	r->own_fields = NULL;
-	if (r->fields != r->hooks->scratch)
-		r->fields = NULL;
+	r->fields_own = false;
 }
 
 int
 request_error_status(const struct request_reader *r)
 {
-	return r->error_status != 0 ? r->error_status : 400;
+	return r->head.status != 0 ? r->head.status : 400;
+}
+
+enum head_why
+request_error_code(const struct request_reader *r)
+{
+	return (enum head_why)r->head.why;
 }
 
 const char *
 request_error_why(const struct request_reader *r)
 {
-	return head_why_str((enum head_why)r->why);
+	return head_why_str((enum head_why)r->head.why);
 }
 
 /* ---- messages ----------------------------------------------------------- */
@@ -104,10 +115,9 @@ message_begin(struct request_reader *r, const char *at)
 	head_init(&r->head);
 	r->hbase = at;
 	r->hbuf.len = 0;
-	r->fields = r->hooks->scratch;
+	r->fields_own = false;
 	r->body_at = NULL;
 	r->body.len = 0;
-	r->tbuf.len = 0;
 	r->keep_alive = r->upgrade = false;
 	r->in_message = true;
 	r->in_body = false;
@@ -166,7 +176,7 @@ feed_head(struct request_reader *r, const char **pp, const char *end)
 
 	if (r->hbase != NULL) {
 		rc = head_parse(h, r->hbase, (size_t)(end - r->hbase), lim,
-		    r->fields);
+		    fields(r));
 		if (rc == HEAD_MORE) {
 			*pp = end;
 			return REQUEST_FED;
@@ -179,7 +189,7 @@ feed_head(struct request_reader *r, const char **pp, const char *end)
 			take = (size_t)(end - *pp);
 		if (buf_append(&r->hbuf, *pp, take) == -1)
 			return refuse(r, 500, HEAD_NO_MEMORY);
-		rc = head_parse(h, r->hbuf.p, r->hbuf.len, lim, r->fields);
+		rc = head_parse(h, r->hbuf.p, r->hbuf.len, lim, fields(r));
 		if (rc == HEAD_MORE) {
 			/* By head_max_len, a head that is still short of its end
 			 * took all of this read. */
@@ -192,7 +202,7 @@ feed_head(struct request_reader *r, const char **pp, const char *end)
 		}
 	}
 	if (rc == HEAD_BAD)
-		return refuse(r, h->status, (enum head_why)h->why);
+		return REQUEST_BAD;
 	return head_complete(r);
 }
 
@@ -381,34 +391,42 @@ feed_chunked(struct request_reader *r, const char **pp, const char *end)
 /*
  * The trailer section after the last chunk: checked as field lines are
  * (head.c) and dropped. Nearly always just CRLF, taken without a copy;
- * anything else is gathered in tbuf, at most a field section's worth.
+ * anything else is gathered in hbuf after the head (moved there first
+ * if it is still where it was read), at most a field section's worth.
  */
 static enum request_fed
 feed_trailers(struct request_reader *r, const char **pp, const char *end)
 {
 	const struct http_limits *lim = r->hooks->limits;
 	struct head *h = &r->head;
-	size_t old = r->tbuf.len, take;
+	size_t old, take;
 	enum head_rc rc;
 
-	if (old == 0 && end - *pp >= 2 && (*pp)[0] == '\r' && (*pp)[1] == '\n') {
-		*pp += 2;
-		r->phase = PH_COMPLETE;
-		return REQUEST_FED;
+	if (r->hbase != NULL) {
+		if (end - *pp >= 2 && (*pp)[0] == '\r' && (*pp)[1] == '\n') {
+			*pp += 2;
+			r->phase = PH_COMPLETE;
+			return REQUEST_FED;
+		}
+		if (buf_append(&r->hbuf, r->hbase, h->len) == -1)
+			return refuse(r, 500, HEAD_NO_MEMORY);
+		r->hbase = NULL;
 	}
+	old = r->hbuf.len - h->len;
 	take = lim->max_header_size + 3 - old;
 	if ((size_t)(end - *pp) < take)
 		take = (size_t)(end - *pp);
-	if (buf_append(&r->tbuf, *pp, take) == -1)
+	if (buf_append(&r->hbuf, *pp, take) == -1)
 		return refuse(r, 500, HEAD_NO_MEMORY);
-	rc = head_parse(h, r->tbuf.p, r->tbuf.len, lim, NULL);
+	rc = head_parse(h, r->hbuf.p + h->len, r->hbuf.len - h->len, lim, NULL);
 	if (rc == HEAD_BAD)
-		return refuse(r, h->status, (enum head_why)h->why);
+		return REQUEST_BAD;
 	if (rc == HEAD_MORE) {
 		*pp += take;
 		return REQUEST_FED;
 	}
 	*pp += h->s.pos - old;
+	r->hbuf.len = h->len;
 	r->phase = PH_COMPLETE;
 	return REQUEST_FED;
 }
@@ -431,12 +449,13 @@ keep_for_next_read(struct request_reader *r, const char *end)
 			return refuse(r, 500, HEAD_NO_MEMORY);
 		r->hbase = NULL;
 	}
-	if (r->fields == r->hooks->scratch) {
+	if (!r->fields_own) {
 		if (r->own_fields == NULL &&
 		    (r->own_fields = malloc(cap * sizeof(*r->own_fields))) == NULL)
 			return refuse(r, 500, HEAD_NO_MEMORY);
-		memcpy(r->own_fields, r->fields, h->nfields * sizeof(*r->fields));
-		r->fields = r->own_fields;
+		memcpy(r->own_fields, r->hooks->scratch, h->nfields *
+		    sizeof(*r->own_fields));
+		r->fields_own = true;
 	}
 	return REQUEST_FED;
 }
@@ -506,14 +525,15 @@ request_view(const struct request_reader *r, struct http_request *req,
     struct http_header *hdrs)
 {
 	const struct head *h = &r->head;
+	const struct head_field *f = fields(r);
 	const char *base = r->hbase != NULL ? r->hbase : r->hbuf.p;
 	const char *tend, *q;
 
 	for (size_t i = 0; i < h->nfields; i++) {
-		hdrs[i].name = base + r->fields[i].name_off;
-		hdrs[i].name_len = r->fields[i].name_len;
-		hdrs[i].value = base + r->fields[i].value_off;
-		hdrs[i].value_len = r->fields[i].value_len;
+		hdrs[i].name = base + f[i].name_off;
+		hdrs[i].name_len = f[i].name_len;
+		hdrs[i].value = base + f[i].value_off;
+		hdrs[i].value_len = f[i].value_len;
 	}
 	req->method = method_name(h->method);
 	req->method_id = h->method;

@@ -53,19 +53,20 @@ struct request_hooks {
 /* Embedded in the connection; the fields are request.c's. */
 struct request_reader {
 	const struct request_hooks *hooks;
-	struct head head;            /* the head's scan, and what it says */
-	struct head_field *fields;   /* hooks->scratch, or own_fields once the
-	                                request outlives a request_feed */
-	struct head_field *own_fields;
+	struct head head;            /* the head's scan, what it says, and
+	                                the status of a refusal */
+	struct head_field *own_fields;   /* the fields once the request
+	                                outlives a request_feed (fields_own),
+	                                else they are in hooks->scratch */
 	const char *hbase;           /* the head, in the bytes being fed ... */
-	struct buf hbuf;             /* ... or here, once it spans reads */
+	struct buf hbuf;             /* ... or here, once it spans reads; then
+	                                a trailer section after it */
 	const char *body_at;         /* the body, in the bytes being fed ... */
 	struct buf body;             /* ... or here (decoded, if chunked) */
-	struct buf tbuf;             /* a trailer section being read */
 	uint64_t remaining;          /* body or chunk bytes still due */
-	int error_status;
 	uint16_t chunk_line;         /* bytes of the chunk-size line so far */
-	uint8_t phase, cstate, size_digits, why;
+	uint8_t phase, cstate, size_digits;
+	bool fields_own;
 	bool in_message;             /* inside a request */
 	bool in_body;                /* ... and past its head */
 	bool paused;
@@ -95,6 +96,7 @@ enum request_fed request_feed(struct request_reader *r, const char *data,
 
 /* The status for a refused request, and why (for logs and tests). */
 int request_error_status(const struct request_reader *r);
+enum head_why request_error_code(const struct request_reader *r);
 const char *request_error_why(const struct request_reader *r);
 
 /*

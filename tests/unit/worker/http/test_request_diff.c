@@ -150,6 +150,8 @@ static const char *const cases[] = {
 	"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep alive\r\n\r\n",
 	/* http_parser takes this for a Transfer-Encoding */
 	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-EncodingX: chunked\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\t\r\n\r\n"
+	    "0\r\n\r\n",
 	/* ... and misses these (empty list elements are to be ignored) */
 	"GET / HTTP/1.1\r\nHost: a\r\nConnection: ,close\r\n\r\n",
 	"GET / HTTP/1.0\r\nConnection: a,,keep-alive\r\n\r\n",
