@@ -732,14 +732,13 @@ w_connection_list(struct seg s)
 	return false;
 }
 
-/* A chunked request with a Connection line after its head (in its
- * trailer section): http_parser takes it for the connection's, where
- * RFC 9110 6.5.1 has trailers kept apart from the header section. */
+/* A chunked request with a field named name after its head (in its
+ * trailer section, or so it may be). */
 static bool
-w_connection_trailer(struct seg s)
+trailer_named(struct seg s, const char *name)
 {
 	struct seg line;
-	size_t off = 0;
+	size_t off = 0, n = strlen(name);
 	bool head = true;
 
 	if (!w_te(s))
@@ -748,11 +747,28 @@ w_connection_trailer(struct seg s)
 	while (next_line(s, &off, &line)) {
 		if (line.n == 0)
 			head = false;
-		else if (!head && line.n >= 11 &&
-		    strncasecmp(line.p, "connection:", 11) == 0)
+		else if (!head && line.n > n && line.p[n] == ':' &&
+		    strncasecmp(line.p, name, n) == 0)
 			return true;
 	}
 	return false;
+}
+
+/* Connection in a trailer section: http_parser takes it for the
+ * connection's, where RFC 9110 6.5.1 keeps trailers apart from the
+ * header section. */
+static bool
+w_connection_trailer(struct seg s)
+{
+	return trailer_named(s, "connection");
+}
+
+/* Content-Length in a trailer section: http_parser checks it as if it
+ * framed the message (a second one, or one not a number, is an error). */
+static bool
+w_cl_trailer(struct seg s)
+{
+	return trailer_named(s, "content-length");
 }
 
 /* Transfer-Encoding: chunked with a tab after it (whitespace around a
@@ -779,6 +795,7 @@ static const struct {
 } diff_theirs_wrong[] = {
 	{ "a field named Transfer-Encoding and more", w_te_prefix, false },
 	{ "Transfer-Encoding: chunked, then a tab", w_te_tab, false },
+	{ "Content-Length in the trailer section", w_cl_trailer, false },
 	{ "keep-alive of a Connection list with empty elements",
 	    w_connection_list, true },
 	{ "keep-alive of a Connection in the trailer section",
