@@ -94,6 +94,12 @@ ours_feed(struct request_reader *rd, const char *data, size_t off, size_t n)
 	if (fed == REQUEST_BAD) {
 		cur->status = request_error_status(rd);
 		cur->why = request_error_code(rd);
+		/* Refused between requests: at the byte where one should
+		 * start (after the CR of a bare one), which the witnesses
+		 * look at from there. */
+		if (!rd->in_message)
+			cur->last_begin = off + parsed - (cur->why == HEAD_BARE_CR &&
+			    off + parsed > 0);
 	}
 	cur->upgraded = fed == REQUEST_UPGRADE;
 	return fed == REQUEST_FED;

@@ -483,10 +483,12 @@ request_feed(struct request_reader *r, const char *data, size_t len,
 			}
 			break;
 		case PH_IDLE_LF:
-			if (*p++ != '\n') {
+			if (*p != '\n') {
 				head_init(&r->head);
 				fed = refuse(r, 400, HEAD_BARE_CR);
+				break;
 			}
+			p++;
 			r->phase = PH_IDLE;
 			break;
 		case PH_HEAD:

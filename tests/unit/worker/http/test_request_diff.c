@@ -186,6 +186,10 @@ static const char *const cases[] = {
 	"POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 2\r\n"
 	    "\r\nhi",
 	"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+	/* a body that ends in CR, then LF: a bare LF before the next request */
+	"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n\r\n"
+	    "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\n\r\n\rGET / HTTP/1.1\r\nHost: a\r\n\r\n",
 };
 
 static void
