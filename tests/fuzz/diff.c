@@ -703,9 +703,26 @@ w_te_prefix(struct seg s)
 	return false;
 }
 
-/* A Connection list with an empty element (",close", "a,,close") or a
- * tab: http_parser 2.9.4 then misses its "close" or "keep-alive"; empty
- * elements are to be ignored (RFC 9110 5.6.1). */
+/* An element of a Connection list that is a proper prefix of a token
+ * http_parser looks for ("k" of keep-alive, "clo" of close). */
+static bool
+prefix_of_known(const char *el, size_t n)
+{
+	static const char *const known[] = { "close", "keep-alive", "upgrade" };
+
+	for (size_t i = 0; i < 3; i++)
+		if (n > 0 && n < strlen(known[i]) &&
+		    strncasecmp(el, known[i], n) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A Connection list that http_parser 2.9.4 misreads, missing its "close"
+ * or "keep-alive": one with an empty element (",close", "a,,close"; empty
+ * elements are to be ignored, RFC 9110 5.6.1), a tab, or an element that
+ * is a proper prefix of close, keep-alive or upgrade ("k, keep-alive").
+ */
 static bool
 w_connection_list(struct seg s)
 {
@@ -714,24 +731,25 @@ w_connection_list(struct seg s)
 
 	next_line(s, &off, &line);
 	while (next_line(s, &off, &line) && line.n > 0) {
-		const char *v = line.p + 11, *e = line.p + line.n, *q;
+		const char *v = line.p + 11, *e = line.p + line.n, *q, *c;
 
 		if (line.n < 11 || strncasecmp(line.p, "connection:", 11) != 0)
 			continue;
 		if (memchr(v, '\t', (size_t)(e - v)) != NULL)
 			return true;
-		for (q = v; q < e && *q == ' '; q++)
-			;
-		if (q < e && *q == ',')
-			return true;
-		for (; q < e; q++) {
-			const char *n = q + 1;
+		for (q = v; q <= e; q = c + 1) {
+			const char *a = q, *b;
 
-			if (*q != ',')
-				continue;
-			while (n < e && *n == ' ')
-				n++;
-			if (n < e && *n == ',')
+			c = memchr(q, ',', (size_t)(e - q));
+			if (c == NULL)
+				c = e;
+			b = c;
+			while (a < b && *a == ' ')
+				a++;
+			while (b > a && b[-1] == ' ')
+				b--;
+			if ((a == b && (c < e || q > v)) ||
+			    prefix_of_known(a, (size_t)(b - a)))
 				return true;
 		}
 	}
@@ -802,8 +820,8 @@ static const struct {
 	{ "a field named Transfer-Encoding and more", w_te_prefix, false },
 	{ "Transfer-Encoding: chunked, then a tab", w_te_tab, false },
 	{ "Content-Length in the trailer section", w_cl_trailer, false },
-	{ "keep-alive of a Connection list with empty elements",
-	    w_connection_list, true },
+	{ "keep-alive of a Connection list it misreads", w_connection_list,
+	    true },
 	{ "keep-alive of a Connection in the trailer section",
 	    w_connection_trailer, true },
 };

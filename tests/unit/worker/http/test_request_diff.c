@@ -155,6 +155,7 @@ static const char *const cases[] = {
 	/* ... and misses these (empty list elements are to be ignored) */
 	"GET / HTTP/1.1\r\nHost: a\r\nConnection: ,close\r\n\r\n",
 	"GET / HTTP/1.0\r\nConnection: a,,keep-alive\r\n\r\n",
+	"GET / HTTP/1.0\r\nConnection: k, keep-alive\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
 	    "0\r\nConnection: close\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
