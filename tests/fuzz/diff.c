@@ -812,6 +812,15 @@ w_te_tab(struct seg s)
 	return false;
 }
 
+/* A chunked request with a tab where a chunk-size line may have
+ * whitespace (BWS before ';' or '=', RFC 9112 7.1.1): http_parser 2.9.4
+ * takes only spaces there. */
+static bool
+w_chunk_tab(struct seg s)
+{
+	return w_te(s) && memchr(s.p, '\t', s.n) != NULL;
+}
+
 static const struct {
 	const char *what;
 	bool (*witness)(struct seg s);
@@ -820,6 +829,7 @@ static const struct {
 	{ "a field named Transfer-Encoding and more", w_te_prefix, false },
 	{ "Transfer-Encoding: chunked, then a tab", w_te_tab, false },
 	{ "Content-Length in the trailer section", w_cl_trailer, false },
+	{ "a tab in a chunk extension's whitespace", w_chunk_tab, false },
 	{ "keep-alive of a Connection list it misreads", w_connection_list,
 	    true },
 	{ "keep-alive of a Connection in the trailer section",

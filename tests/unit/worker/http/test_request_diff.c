@@ -160,6 +160,8 @@ static const char *const cases[] = {
 	    "0\r\nConnection: close\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
 	    "0\r\nContent-Length: x\r\n\r\n",
+	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "1\t;a\t=\tb\r\nx\r\n0\r\n\r\n",
 	/* request lines */
 	"GET / HTTX/1.1\r\nHost: a\r\n\r\n",
 	"GET /\r\n\r\n",
