@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
@@ -222,10 +221,11 @@ stamp(struct accesslog *al, double t)
 	return al->stamp;
 }
 
-/* common and combined: everything up to the byte count, then the rest. */
+/* common and combined: everything up to the byte count, then the rest;
+ * the request began at wall-clock time t. */
 static void
 format_clf(struct accesslog *al, struct buf *b, const struct accesslog_entry *e,
-    size_t *split)
+    double t, size_t *split)
 {
 	const struct http_request *req = e->req;
 	char host[64];
@@ -233,7 +233,7 @@ format_clf(struct accesslog *al, struct buf *b, const struct accesslog_entry *e,
 	size_t len;
 
 	host_of(e->client, "0.0.0.0", host, sizeof(host));
-	buf_printf(b, "%s - - %s \"", host, stamp(al, e->began));
+	buf_printf(b, "%s - - %s \"", host, stamp(al, t));
 	if (req != NULL) {
 		buf_printf(b, "%s ", req->method);
 		clf_escaped(b, req->target, req->target_len);
@@ -260,7 +260,7 @@ format_clf(struct accesslog *al, struct buf *b, const struct accesslog_entry *e,
 /* json: everything up to the byte count (and the duration, at the end). */
 static void
 format_json(struct accesslog *al, struct buf *b,
-    const struct accesslog_entry *e, size_t *split)
+    const struct accesslog_entry *e, double t, size_t *split)
 {
 	const struct http_request *req = e->req;
 	char host[64], proto[16];
@@ -268,8 +268,8 @@ format_json(struct accesslog *al, struct buf *b,
 	size_t len;
 
 	host_of(e->client, "unix", host, sizeof(host));
-	buf_printf(b, "{\"time\":\"%s.%03dZ\",\"client\":", stamp(al, e->began),
-	    (int)((e->began - (double)(time_t)e->began) * 1000));
+	buf_printf(b, "{\"time\":\"%s.%03dZ\",\"client\":", stamp(al, t),
+	    (int)((t - (double)(time_t)t) * 1000));
 	json_escaped(b, host, strlen(host));
 	buf_append_str(b, ",\"method\":");
 	json_escaped(b, req ? req->method : NULL, req ? strlen(req->method) : 0);
@@ -304,13 +304,18 @@ accesslog_push(struct accesslog *al, struct buf *queue,
 		.open = e->open,
 	};
 	size_t at = queue->len, split = 0;
+	struct timespec ts;
+	double t;
 
 	if (buf_append(queue, &p, sizeof(p)) == -1)
 		return;
+	/* began is on the monotonic clock: the wall clock's time of it. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - (util_now() - e->began);
 	if (al->format == CONFIG_LOG_JSON)
-		format_json(al, queue, e, &split);
+		format_json(al, queue, e, t, &split);
 	else
-		format_clf(al, queue, e, &split);
+		format_clf(al, queue, e, t, &split);
 	p.split = (uint32_t)(split - at - sizeof(p));
 	p.len = (uint32_t)(queue->len - at - sizeof(p));
 	memcpy(queue->p + at, &p, sizeof(p));
