@@ -96,15 +96,16 @@ err:
 
 /* ---- escaping ----------------------------------------------------------- */
 
-/* s[0..n) for a quoted field of common/combined: '"', '\' and control
- * bytes as \xHH (the client's text must not forge a line or a field). */
+/* s[0..n) for a quoted field of common/combined: '"', '\', control bytes
+ * and bytes past ASCII as \xHH, as NGINX does: the client's text must not
+ * forge a line or a field, and the log stays ASCII. */
 static void
 clf_escaped(struct buf *b, const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)s[i];
 
-		if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
+		if (ch < 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
 			buf_printf(b, "\\x%02x", ch);
 		else
 			buf_append(b, &s[i], 1);

@@ -404,6 +404,9 @@ conn_error(struct conn *c, int status)
 	resp.file_fd = -1;
 	http_response_static(&resp, status, "text/plain", reason, strlen(reason));
 	c->close_after = true;
+	/* Refused before the parser saw a request begin: it begins now. */
+	if (!c->rd.in_message)
+		c->began = util_now();
 	/* Refused past its head (413, a stalled body's 408): the access log
 	 * still has its request line. */
 	if (c->ctx->access != NULL && c->rd.in_body) {
