@@ -77,7 +77,6 @@ struct worker {
 	struct modules *modules;
 	struct pool *pool;
 	const struct stats *board;   /* every worker's stats, for handlers */
-	int statm_fd;                /* /proc/self/statm, for the heartbeat */
 	bool draining;
 };
 
@@ -327,7 +326,8 @@ usage_update(struct worker *w)
 	struct rusage ru;
 	unsigned long long size, resident;
 	char text[128];
-	ssize_t n;
+	ssize_t n = -1;
+	int fd;
 
 	if (getrusage(RUSAGE_SELF, &ru) == 0) {
 		STATS_SET(w->stats->cpu_user_us, (uint64_t)ru.ru_utime.tv_sec *
@@ -335,9 +335,13 @@ usage_update(struct worker *w)
 		STATS_SET(w->stats->cpu_system_us, (uint64_t)ru.ru_stime.tv_sec *
 		    1000000 + (uint64_t)ru.ru_stime.tv_usec);
 	}
-	/* "size resident shared ...", in pages; read again from offset 0. */
-	if (w->statm_fd != -1 &&
-	    (n = pread(w->statm_fd, text, sizeof(text) - 1, 0)) > 0) {
+	/* "size resident shared ...", in pages. Opened each time: a worker
+	 * holds no descriptor but its own sockets, IPC and logs. */
+	if ((fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, text, sizeof(text) - 1);
+		close(fd);
+	}
+	if (n > 0) {
 		text[n] = '\0';
 		if (sscanf(text, "%llu %llu", &size, &resident) == 2)
 			STATS_SET(w->stats->rss_bytes, resident *
@@ -457,7 +461,6 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 	/* The engine knows no routes: it hands each request to dispatch,
 	 * with the listener it came in on. */
 	w->conns.dispatch = dispatch;
-	w->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
 	usage_update(w);
 	/* At most 1024 jobs wait per worker; beyond that handlers answer 503. */
 	if ((w->pool = pool_new(w->base, (unsigned)w->cfg->threads, 1024, err,
@@ -509,8 +512,6 @@ worker_free(struct worker *w)
 	for (size_t i = 0; i < w->nlisten; i++)
 		router_free(w->listeners[i].own);
 	modules_free(w->modules);
-	if (w->statm_fd != -1)
-		close(w->statm_fd);
 	for (size_t i = 0; i < w->nlisten; i++) {
 		if (w->listeners[i].ev != NULL)
 			event_free(w->listeners[i].ev);
@@ -544,7 +545,6 @@ worker_run(const struct worker_boot *boot)
 	int rc = 1;
 
 	memset(&w, 0, sizeof(w));
-	w.statm_fd = -1;
 	w.cfg = boot->cfg;
 	w.slot = boot->slot;
 	w.stats = &boot->stats->procs[boot->stats_idx];

@@ -31,7 +31,7 @@ restarts(const struct stats *st, unsigned slot)
 }
 
 static json_t *
-status_json(const struct stats *st)
+status_document(const struct stats *st)
 {
 	const struct stats_proc *cur[STATS_MAX_SLOTS];
 	json_t *procs = json_array(), *slots = json_array();
@@ -84,7 +84,7 @@ status_handle(struct http_request *req, struct http_response *resp,
 	json_t *j;
 
 	(void)state;
-	if (req->stats == NULL || (j = status_json(req->stats)) == NULL) {
+	if (req->stats == NULL || (j = status_document(req->stats)) == NULL) {
 		http_response_static(resp, 503, "text/plain", LIT("no stats\n"));
 		return;
 	}
