@@ -298,12 +298,12 @@ cfg_route(const struct cfg_ctx *c, const struct config *cfg,
 		cfg_quote(r->path, got, sizeof(got));
 		if (both == ~0ull)
 			return cfg_route_fail(c, at, i, NULL, -1, "duplicate route: "
-			    "%s (%s) is also routes[%zu]", got,
-			    r->prefix ? "prefix" : "exact", j);
+			    "%s (%s) is also %s", got,
+			    r->prefix ? "prefix" : "exact", prev->key);
 		return cfg_route_fail(c, at, i, NULL, -1, "duplicate route: %s %s "
-		    "(%s) is also routes[%zu]",
+		    "(%s) is also %s",
 		    http_method_str((enum http_method)__builtin_ctzll(both)),
-		    got, r->prefix ? "prefix" : "exact", j);
+		    got, r->prefix ? "prefix" : "exact", prev->key);
 	}
 	if (cfg_route_names(c, at, i, r) == -1)
 		return cfg_route_fail(c, at, i, NULL, -1, "out of memory");
