@@ -161,6 +161,14 @@ close_log(struct fixture *f)
 	return text;
 }
 
+/* The buffered lines hold s (they are not NUL-terminated). */
+static const char *
+in_lines(const struct accesslog *al, const char *s)
+{
+	return al->lines.len == 0 ? NULL : memmem(al->lines.p, al->lines.len, s,
+	    strlen(s));
+}
+
 static void
 request(struct http_request *req, const char *target)
 {
@@ -196,15 +204,15 @@ test_queue_in_order_when_written(void **state)
 	accesslog_progress(f->al, &q, 112);      /* /a not all out yet */
 	assert_int_equal(f->al->lines.len, 0);
 	accesslog_progress(f->al, &q, 250);      /* /a and /b */
-	assert_non_null(strstr(f->al->lines.p, "\"GET /a HTTP/1.1\" 200 13\n"));
-	assert_non_null(strstr(f->al->lines.p, "\"GET /b HTTP/1.1\" 304 -\n"));
-	assert_null(strstr(f->al->lines.p, "/c"));
+	assert_non_null(in_lines(f->al, "\"GET /a HTTP/1.1\" 200 13\n"));
+	assert_non_null(in_lines(f->al, "\"GET /b HTTP/1.1\" 304 -\n"));
+	assert_null(in_lines(f->al, "/c"));
 	accesslog_extend(&q, 400, true);         /* the stream goes on */
 	accesslog_progress(f->al, &q, 400);
-	assert_null(strstr(f->al->lines.p, "/c"));
+	assert_null(in_lines(f->al, "/c"));
 	accesslog_extend(&q, 450, false);        /* ... and ends */
 	accesslog_progress(f->al, &q, 449);
-	assert_null(strstr(f->al->lines.p, "/c"));
+	assert_null(in_lines(f->al, "/c"));
 	accesslog_progress(f->al, &q, 450);
 	assert_null(q.p);                        /* empty: freed */
 	text = close_log(f);
