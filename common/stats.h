@@ -24,7 +24,8 @@
 #define STATS_MAX_SLOTS 512
 
 /*
- * Request durations, from a request's first byte to its response's end,
+ * Request durations, from a request's first byte to its response framed
+ * (a file's or a stream's: to its end),
  * counted in buckets whose upper bounds (seconds) are stats_duration_le;
  * the last bucket has no bound (+Inf).
  */

@@ -86,7 +86,8 @@ histogram(struct buf *b, const struct board_totals *t)
 	size_t i;
 
 	family(b, "shoal_request_duration_seconds", "histogram",
-	    "From a request's first byte to its response's last.");
+	    "From a request's first byte to its response (a file's or a "
+	    "stream's end).");
 	for (i = 0; i < STATS_DURATION_BUCKETS; i++) {
 		count += t->duration[i];
 		if (i + 1 < STATS_DURATION_BUCKETS)
