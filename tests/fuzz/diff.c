@@ -928,11 +928,12 @@ compare_ends(const char *data, size_t len, const struct diff_run *ours,
 		    "still reading");
 		return msg;
 	}
-	if (ours->n == theirs->n) {
+	/* http_parser's upgrade is its acceptance of the head: as if it
+	 * completed one request more */
+	if (ours->n == theirs->n && !(theirs->upgraded && !ours->upgraded)) {
 		if (ours->upgraded != theirs->upgraded) {
-			snprintf(msg, msglen, "after %zu requests, %s upgraded and "
-			    "the other did not", n, ours->upgraded ? "shoal" :
-			    "http_parser");
+			snprintf(msg, msglen, "after %zu requests, shoal upgraded "
+			    "and http_parser did not", n);
 			return msg;
 		}
 		/*
@@ -952,11 +953,12 @@ compare_ends(const char *data, size_t len, const struct diff_run *ours,
 		}
 		return NULL;
 	}
-	/* http_parser completed more: shoal must have refused, as meant */
+	/* http_parser accepted more: shoal must have refused, as meant */
 	if (ours->status == 0) {
-		snprintf(msg, msglen, "http_parser completed %zu requests, shoal "
-		    "%zu and %s", theirs->n, ours->n, ours->upgraded ?
-		    "upgraded" : "waits for more");
+		snprintf(msg, msglen, "http_parser completed %zu requests%s, "
+		    "shoal %zu and %s", theirs->n, theirs->upgraded ?
+		    " and upgraded" : "", ours->n, ours->upgraded ? "upgraded" :
+		    "waits for more");
 		return msg;
 	}
 	s.p = data + ours->last_begin;
