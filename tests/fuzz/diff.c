@@ -351,7 +351,7 @@ has_byte(struct seg s, bool (*pred)(unsigned char))
 static bool
 odd_target_byte(unsigned char c)
 {
-	return c == '#' || c >= 0x7f || (c < 0x20 && c != '\r' && c != '\n');
+	return c == '#' || c == 0x7f || (c < 0x20 && c != '\r' && c != '\n');
 }
 
 static bool
@@ -391,7 +391,7 @@ line_is_request_line(struct seg s)
 static bool w_connect(struct seg s);
 static bool w_te(struct seg s);
 
-/* '#', a byte >= 0x7f or a control in the line, or an empty target
+/* '#', DEL or a control in the line, or an empty target
  * (two spaces: http_parser skips the second) */
 static bool
 w_target_char(struct seg s)
@@ -656,7 +656,7 @@ static const struct {
 	enum head_why why;
 	bool (*witness)(struct seg s);
 } diff_meant[] = {
-	{ HEAD_TARGET_CHAR, w_target_char },     /* '#', bytes >= 0x80 */
+	{ HEAD_TARGET_CHAR, w_target_char },     /* '#', a tab, DEL */
 	{ HEAD_TARGET_LONG, w_target_long },
 	{ HEAD_TARGET_FORM, w_target_form },     /* "*", authority, schemes */
 	{ HEAD_VERSION, w_version },             /* "HTTX/1.1", no version */

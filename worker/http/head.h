@@ -30,7 +30,8 @@
 /* Character classes of RFC 9110/9112 and RFC 3986, one bit each. */
 #define HEAD_TCHAR   0x01    /* token: field names, methods, codings */
 #define HEAD_FIELD   0x02    /* in a field value: VCHAR, obs-text, SP, HTAB */
-#define HEAD_TARGET  0x04    /* in a request-target: VCHAR but '#' */
+#define HEAD_TARGET  0x04    /* in a request-target: VCHAR but '#', and
+                                obs-text (raw UTF-8: no delimiter) */
 #define HEAD_HEX     0x08
 #define HEAD_DIGIT   0x10
 #define HEAD_REGNAME 0x20    /* in a reg-name: unreserved, sub-delims */
@@ -48,7 +49,7 @@ enum head_why {
 	HEAD_OK,
 	HEAD_METHOD_CHAR,        /* a byte that cannot be in a method */
 	HEAD_METHOD_UNKNOWN,     /* a method token shoal does not implement */
-	HEAD_TARGET_CHAR,        /* a byte that cannot be in a request-target */
+	HEAD_TARGET_CHAR,        /* a control byte, DEL or '#' in a target */
 	HEAD_TARGET_LONG,
 	HEAD_TARGET_FORM,        /* a form the method does not take, a bad
 	                            absolute-form or authority-form */

@@ -59,7 +59,7 @@ test_ctype(void **state)
 
 		if (HEAD_IS(c, HEAD_TCHAR) != tchar ||
 		    HEAD_IS(c, HEAD_FIELD) != field ||
-		    HEAD_IS(c, HEAD_TARGET) != (vchar && c != '#') ||
+		    HEAD_IS(c, HEAD_TARGET) != ((vchar && c != '#') || obs) ||
 		    HEAD_IS(c, HEAD_HEX) != hex ||
 		    HEAD_IS(c, HEAD_DIGIT) != digit(c) ||
 		    HEAD_IS(c, HEAD_REGNAME) != regname ||

@@ -264,8 +264,15 @@ test_target_forms(void **state)
 	    HEAD_TARGET_FORM);
 	refused_why("GET /a#frag HTTP/1.1\r\nHost: x\r\n\r\n", 400,
 	    HEAD_TARGET_CHAR);
-	refused_why("GET /\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", 400,
+	refused_why("GET /a\x7f HTTP/1.1\r\nHost: x\r\n\r\n", 400,
 	    HEAD_TARGET_CHAR);
+	refused_why("GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n", 400,
+	    HEAD_TARGET_CHAR);
+	/* raw UTF-8 is no delimiter: taken as it is (NGINX does too) */
+	reset();
+	assert_int_equal(feed("GET /caf\xc3\xa9?q=\xff HTTP/1.1\r\nHost: x\r\n"
+	    "\r\n", NULL), REQUEST_FED);
+	assert_string_equal(seen.path, "/caf\xc3\xa9");
 }
 
 static void
