@@ -721,13 +721,16 @@ prefix_of_known(const char *el, size_t n)
  * A Connection list that http_parser 2.9.4 misreads, missing its "close"
  * or "keep-alive": one with an empty element (",close", "a,,close"; empty
  * elements are to be ignored, RFC 9110 5.6.1), a tab, or an element that
- * is a proper prefix of close, keep-alive or upgrade ("k, keep-alive").
+ * is a proper prefix of close, keep-alive or upgrade ("k, keep-alive");
+ * or "close" in an HTTP/1.0 request, which it lets "keep-alive" outweigh
+ * (RFC 9112 9.3: close ends the connection, whatever else is said).
  */
 static bool
 w_connection_list(struct seg s)
 {
-	struct seg line;
+	struct seg line = first_line(s);
 	size_t off = 0;
+	bool http10 = line.n >= 3 && memcmp(line.p + line.n - 3, "1.0", 3) == 0;
 
 	next_line(s, &off, &line);
 	while (next_line(s, &off, &line) && line.n > 0) {
@@ -749,7 +752,8 @@ w_connection_list(struct seg s)
 			while (b > a && b[-1] == ' ')
 				b--;
 			if ((a == b && (c < e || q > v)) ||
-			    prefix_of_known(a, (size_t)(b - a)))
+			    prefix_of_known(a, (size_t)(b - a)) || (http10 &&
+			    b - a == 5 && strncasecmp(a, "close", 5) == 0))
 				return true;
 		}
 	}

@@ -156,6 +156,7 @@ static const char *const cases[] = {
 	"GET / HTTP/1.1\r\nHost: a\r\nConnection: ,close\r\n\r\n",
 	"GET / HTTP/1.0\r\nConnection: a,,keep-alive\r\n\r\n",
 	"GET / HTTP/1.0\r\nConnection: k, keep-alive\r\n\r\n",
+	"GET / HTTP/1.0\r\nConnection: close, keep-alive\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
 	    "0\r\nConnection: close\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
