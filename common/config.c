@@ -144,6 +144,10 @@ static const struct cfg_key cfg_keys[] = {
 	{ .name = "write_timeout", .kind = CFG_SECONDS,
 	  .offset = CFG_OFF(http.write_timeout), .min = 0.1, .max = 3600,
 	  .def = 30, .help = "seconds a client may stall reading a response" },
+	{ .name = "handler_timeout", .kind = CFG_SECONDS,
+	  .offset = CFG_OFF(http.handler_timeout), .min = 0, .max = 86400,
+	  .def = 30, .help = "seconds a handler may take to answer a deferred "
+	  "response before 504 (0: no limit)" },
 	{ .name = "max_connections", .kind = CFG_SIZE,
 	  .offset = CFG_OFF(http.max_connections), .min = 1, .max = 1000000,
 	  .def = 10000, .help = "open connections per worker" },

@@ -58,6 +58,8 @@ struct http_limits {
 	double body_timeout;         /* seconds between body reads -> 408 */
 	double keepalive_timeout;    /* seconds an idle keep-alive connection lives */
 	double write_timeout;        /* seconds a client may stall reading a response */
+	double handler_timeout;      /* seconds a deferred response may take -> 504;
+	                                0: no limit */
 	size_t max_connections;      /* open connections per worker */
 };
 

@@ -13,7 +13,9 @@
  * While output is pending the connection does not read: a client must read
  * what it asked for before it may ask for more. A response whose body is a
  * file or a stream pauses the parser; the bytes after it are held and
- * parsed once that response is complete, so order is kept.
+ * parsed once that response is complete, so order is kept. So does a
+ * deferred response (deferred.c): the connection waits, watching only for
+ * the client leaving, until the handler answers or handler_timeout passes.
  *
  * Closing is a lingering close: shut down our side, read and discard what
  * the client still sends for a moment, then close, so a response is never
@@ -40,6 +42,7 @@
 #include "common/util.h"
 #include "worker/api/http.h"
 #include "worker/http/accesslog.h"
+#include "worker/http/deferred.h"
 #include "worker/http/proxy.h"
 #include "worker/http/realip.h"
 #include "worker/http/request.h"
@@ -57,7 +60,8 @@ enum conn_state {
 	CONN_HEAD,           /* reading a request head: header_timeout deadline */
 	CONN_BODY,           /* reading a body: body_timeout between reads */
 	CONN_WRITE,          /* waiting to write: write_timeout between writes */
-	CONN_STREAM,         /* a streamed response waits for its handler */
+	CONN_STREAM,         /* a streamed or deferred response waits for its
+	                        handler */
 	CONN_LINGER,         /* our side shut down: discarding input */
 };
 
@@ -70,6 +74,8 @@ struct conn {
 	bool busy;               /* a file or stream response is in progress */
 	bool peer_unix;
 	bool awaiting_proxy;     /* the PROXY header has not been read yet */
+	bool defer_head;         /* the deferred request was a HEAD ... */
+	bool defer_http10;       /* ... from an HTTP/1.0 client */
 	double head_started;     /* for the header_timeout deadline */
 	double began;            /* util_now() at the request's first byte,
 	                            for the access log */
@@ -84,6 +90,7 @@ struct conn {
 	int file_fd;             /* file body being sent, or -1 */
 	off_t file_off, file_left;
 	struct http_stream *stream;
+	struct http_deferred *deferred;  /* a response the handler owes */
 	char client[56];         /* "127.0.0.1:51234", "[::1]:5", "unix" */
 	union {                  /* the peer, or the PROXY header's source */
 		struct sockaddr sa;
@@ -143,6 +150,12 @@ conn_free(struct conn *c)
 		close(c->file_fd);
 	if (c->stream != NULL)
 		stream_detach(c->stream);    /* the handler ends it; it sees closed */
+	if (c->deferred != NULL) {
+		struct http_deferred *d = c->deferred;
+
+		c->deferred = NULL;
+		deferred_cancel(d);          /* the handler's cancel may run here */
+	}
 	LIST_REMOVE(c, entry);
 	ctx->nconns--;
 	STATS_SET(ctx->stats->conns_open, ctx->nconns);
@@ -414,6 +427,58 @@ conn_client(struct conn *c, const struct http_request *req, char *out,
 	return out;
 }
 
+static void
+conn_log(struct conn *c, const struct http_request *req,
+    const struct http_response *resp)
+{
+	if (c->ctx->access != NULL)
+		accesslog_write(c->ctx->access, req->client, req, resp->status,
+		    resp->stream != NULL ? -1 : resp->file_fd >= 0 ?
+		    (long long)resp->file_len : (long long)resp->body_len,
+		    util_now() - c->began);
+}
+
+/* The handler of a deferred response answered, let go, or ran out of
+ * time: frame what the client gets. */
+static void
+conn_deferred_wake(void *arg, struct http_deferred *d,
+    enum deferred_event ev)
+{
+	struct conn *c = arg;
+	struct http_response *resp = http_deferred_response(d), err;
+	int status = ev == DEFERRED_TIMEOUT ? 504 : 500;
+
+	c->deferred = NULL;
+	c->busy = false;
+	if (c->ctx->draining)
+		c->close_after = true;
+	if (ev != DEFERRED_ANSWER) {
+		memset(&err, 0, sizeof(err));
+		err.file_fd = -1;
+		http_response_static(&err, status, "text/plain",
+		    http_status_reason(status), strlen(http_status_reason(status)));
+		resp = &err;
+	}
+	conn_log(c, http_deferred_request(d), resp);
+	conn_respond(c, resp, c->defer_head, c->defer_http10);
+	deferred_detach(d);
+	if (c->state == CONN_STREAM)
+		conn_run(c);             /* not inside on_request: send now */
+}
+
+/* The handler deferred its answer: wait for it, parse nothing meanwhile. */
+static void
+conn_defer(struct conn *c, struct http_deferred *d, bool head_only,
+    bool http10)
+{
+	c->deferred = d;
+	c->busy = true;
+	c->defer_head = head_only;
+	c->defer_http10 = http10;
+	/* An answer given inside the handler is framed at once. */
+	deferred_attach(d, conn_deferred_wake, c, c->ctx->handler_tv);
+}
+
 /* A whole request: dispatch it and frame the answer. */
 static void
 on_request(struct request_reader *r)
@@ -437,12 +502,14 @@ on_request(struct request_reader *r)
 
 	if (!request_keep_alive(r) || ctx->draining)
 		c->close_after = true;
-	if (ctx->access != NULL)
-		accesslog_write(ctx->access, req.client, &req, resp.status,
-		    resp.stream != NULL ? -1 : resp.file_fd >= 0 ?
-		    (long long)resp.file_len : (long long)resp.body_len,
-		    util_now() - c->began);
-	conn_respond(c, &resp, request_is_head(r), request_is_http10(r));
+	if (resp.deferred != NULL) {
+		conn_defer(c, resp.deferred, request_is_head(r),
+		    request_is_http10(r));
+		response_discard(&resp);     /* nothing of it is sent */
+	} else {
+		conn_log(c, &req, &resp);
+		conn_respond(c, &resp, request_is_head(r), request_is_http10(r));
+	}
 	/* Stop after a closing response (the rest is dropped) or one whose
 	 * body comes later (the rest waits in held). */
 	if (c->close_after || c->busy)
@@ -491,7 +558,7 @@ conn_run(struct conn *c)
 	for (;;) {
 		if (conn_flush(c) != FLUSH_DONE)
 			return;
-		if (c->stream != NULL) {
+		if (c->stream != NULL || c->deferred != NULL) {
 			/* Watch for the client leaving while the handler works. */
 			c->state = CONN_STREAM;
 			conn_watch(c, EV_READ, NULL);
@@ -687,6 +754,12 @@ conn_ctx_init(struct conn_ctx *ctx, struct event_base *base,
 	ctx->keepalive_tv = event_base_init_common_timeout(base, &tv);
 	if (ctx->keepalive_tv == NULL)
 		return -1;
+	if (limits->handler_timeout > 0) {
+		tv = tv_of(limits->handler_timeout);
+		ctx->handler_tv = event_base_init_common_timeout(base, &tv);
+		if (ctx->handler_tv == NULL)
+			return -1;
+	}
 
 	ctx->hooks.limits = limits;
 	ctx->hooks.begin = on_request_begin;

@@ -61,6 +61,7 @@ struct conn_ctx {
 
 	/* Timeouts shared by all connections (libevent common timeouts: O(1)). */
 	const struct timeval *keepalive_tv;
+	const struct timeval *handler_tv;    /* deferred responses; NULL: none */
 
 	/* Called after every close: the worker resumes accepting, or ends a
 	 * drain when the last connection is gone. */

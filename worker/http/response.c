@@ -131,6 +131,7 @@ http_status_reason(int status)
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";
 	default: return "";
 	}
@@ -258,6 +259,24 @@ response_frame(struct buf *out, const struct response_clock *clk,
 	buf_free(&resp->headers);
 	buf_free(&resp->body_buf);
 	return r;
+}
+
+void
+response_discard(struct http_response *resp)
+{
+	bool open;
+
+	if (resp->stream != NULL) {
+		/* Closed before framing: the handler's writes fail, its end
+		 * frees the handle. */
+		stream_attach(resp->stream, NULL, false, true, NULL, NULL, &open);
+		resp->stream = NULL;
+	}
+	drop_file(resp);
+	buf_free(&resp->headers);
+	buf_free(&resp->body_buf);
+	resp->body = NULL;
+	resp->body_len = 0;
 }
 
 int
