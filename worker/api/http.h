@@ -22,8 +22,8 @@
  * setters (any body kind, a stream included) and calling
  * http_deferred_send(). See "deferred responses" below.
  *
- * This header, worker/api/module.h and worker/api/pool.h are the whole
- * interface of handlers, built-in (worker/handlers/) or in application
+ * This header, worker/api/ws.h (WebSocket), worker/api/module.h and
+ * worker/api/pool.h are the whole interface of handlers, built-in (worker/handlers/) or in application
  * modules; the shoal binary exports their symbols (and common/buf.h's).
  */
 #ifndef SHOAL_HTTP_H
@@ -75,6 +75,7 @@ struct http_request {
 
 struct http_stream;
 struct http_deferred;
+struct ws;
 
 struct http_response {
 	int status;
@@ -89,6 +90,7 @@ struct http_response {
 	struct http_stream *stream;  /* streamed body, if any */
 	bool close;                  /* close the connection after this response */
 	struct http_deferred *deferred;  /* set by http_defer: answered later */
+	struct ws *websocket;        /* set by http_websocket_accept (ws.h) */
 };
 
 /* The value of the first header named name (case-insensitive), or NULL. */

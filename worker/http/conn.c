@@ -20,6 +20,10 @@
  * Closing is a lingering close: shut down our side, read and discard what
  * the client still sends for a moment, then close, so a response is never
  * destroyed by a reset caused by unread input.
+ *
+ * A handler that accepts a WebSocket handshake sets resp->websocket: once
+ * the 101 is framed the socket, its pending output and the bytes after
+ * the handshake go to ws.c, and the struct conn is freed.
  */
 #include "worker/http/conn.h"
 
@@ -48,6 +52,7 @@
 #include "worker/http/request.h"
 #include "worker/http/response.h"
 #include "worker/http/stream.h"
+#include "worker/http/ws.h"
 
 #define LINGER_TIMEOUT 2             /* seconds to wait for the client's FIN */
 #define LINGER_MAX     (256 * 1024)  /* bytes discarded before giving up */
@@ -91,6 +96,7 @@ struct conn {
 	off_t file_off, file_left;
 	struct http_stream *stream;
 	struct http_deferred *deferred;  /* a response the handler owes */
+	struct ws *upgrade;      /* accepted WebSocket, handed over next */
 	char client[56];         /* "127.0.0.1:51234", "[::1]:5", "unix" */
 	union {                  /* the peer, or the PROXY header's source */
 		struct sockaddr sa;
@@ -139,6 +145,18 @@ release_buffers(struct conn *c)
 	}
 }
 
+/* One connection fewer (HTTP, or WebSocket: ws_ctx.closed). */
+static void
+conn_gone(void *arg)
+{
+	struct conn_ctx *ctx = arg;
+
+	ctx->nconns--;
+	STATS_SET(ctx->stats->conns_open, ctx->nconns);
+	if (ctx->on_close != NULL)
+		ctx->on_close(ctx->on_close_arg);
+}
+
 static void
 conn_free(struct conn *c)
 {
@@ -156,15 +174,30 @@ conn_free(struct conn *c)
 		c->deferred = NULL;
 		deferred_cancel(d);          /* the handler's cancel may run here */
 	}
+	if (c->upgrade != NULL)
+		ws_discard(c->upgrade, true);
 	LIST_REMOVE(c, entry);
-	ctx->nconns--;
-	STATS_SET(ctx->stats->conns_open, ctx->nconns);
 	buf_free(&c->out);
 	buf_free(&c->held);
 	release_buffers(c);
 	free(c);
-	if (ctx->on_close != NULL)
-		ctx->on_close(ctx->on_close_arg);
+	conn_gone(ctx);
+}
+
+/* The handshake is framed: the socket is the WebSocket's from now on. */
+static void
+conn_upgrade(struct conn *c)
+{
+	struct ws *ws = c->upgrade;
+
+	c->upgrade = NULL;
+	event_del(&c->ev);
+	LIST_REMOVE(c, entry);       /* still counted in nconns: ws.c's now */
+	ws_start(&c->ctx->ws, ws, c->fd, &c->out, c->out_off, c->held.p,
+	    c->held.len);
+	buf_free(&c->held);
+	release_buffers(c);
+	free(c);
 }
 
 /* Watch fd for what (EV_READ or EV_WRITE), with a timeout unless tv is NULL. */
@@ -323,6 +356,13 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 	unsigned cls = (unsigned)resp->status / 100;
 	int r;
 
+	if (resp->websocket != NULL) {
+		/* Switching protocols: no Connection: close on the 101. */
+		c->upgrade = resp->websocket;
+		resp->websocket = NULL;
+		c->close_after = false;
+		f.close = false;
+	}
 	event_base_gettimeofday_cached(ctx->base, &tv);
 	response_clock_set(&ctx->clock, tv.tv_sec);
 	r = response_frame(&c->out, &ctx->clock, resp, &f);
@@ -341,6 +381,10 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 		log_error("out of memory framing a response; closing");
 		c->out.len = c->out_off = 0;
 		c->close_after = true;
+		if (c->upgrade != NULL) {
+			ws_discard(c->upgrade, true);
+			c->upgrade = NULL;
+		}
 	}
 	STATS_ADD(ctx->stats->responses[cls <= 5 ? cls : 0], 1);
 }
@@ -510,9 +554,9 @@ on_request(struct request_reader *r)
 		conn_log(c, &req, &resp);
 		conn_respond(c, &resp, request_is_head(r), request_is_http10(r));
 	}
-	/* Stop after a closing response (the rest is dropped) or one whose
-	 * body comes later (the rest waits in held). */
-	if (c->close_after || c->busy)
+	/* Stop after a closing response (the rest is dropped), one whose
+	 * body comes later or a switch to WebSocket (the rest waits in held). */
+	if (c->close_after || c->busy || c->upgrade != NULL)
 		request_pause(r);
 }
 
@@ -535,7 +579,13 @@ conn_feed(struct conn *c, const char *data, size_t len)
 		conn_error(c, request_error_status(&c->rd));
 		break;
 	case REQUEST_UPGRADE:
-		c->close_after = true;   /* no protocol switching here */
+		/* The rest is the new protocol's, if the handler switched (or
+		 * may yet, from a deferred answer); else it is refused. */
+		if (c->upgrade == NULL && c->deferred == NULL)
+			c->close_after = true;
+		else if (parsed < len &&
+		    buf_append(&c->held, data + parsed, len - parsed) == -1)
+			c->close_after = true;
 		break;
 	case REQUEST_FED:
 		break;
@@ -556,6 +606,10 @@ conn_run(struct conn *c)
 	size_t n;
 
 	for (;;) {
+		if (c->upgrade != NULL) {
+			conn_upgrade(c);
+			return;
+		}
 		if (conn_flush(c) != FLUSH_DONE)
 			return;
 		if (c->stream != NULL || c->deferred != NULL) {
@@ -761,6 +815,11 @@ conn_ctx_init(struct conn_ctx *ctx, struct event_base *base,
 			return -1;
 	}
 
+	if (ws_ctx_init(&ctx->ws, base, limits, ctx->rbuf, ctx->rbuf_size) == -1)
+		return -1;
+	ctx->ws.closed = conn_gone;
+	ctx->ws.closed_arg = ctx;
+
 	ctx->hooks.limits = limits;
 	ctx->hooks.begin = on_request_begin;
 	ctx->hooks.send_continue = on_request_continue;
@@ -773,6 +832,7 @@ void
 conn_ctx_free(struct conn_ctx *ctx)
 {
 	conn_close_all(ctx);
+	ws_ctx_free(&ctx->ws);
 	free(ctx->rbuf);
 	ctx->rbuf = NULL;
 	free(ctx->hdr_view);
@@ -850,6 +910,7 @@ conn_drain_all(struct conn_ctx *ctx)
 	struct conn *c, *next;
 
 	ctx->draining = true;
+	ws_drain_all(&ctx->ws);
 	for (c = LIST_FIRST(&ctx->conns); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
 		/*
@@ -873,4 +934,5 @@ conn_close_all(struct conn_ctx *ctx)
 
 	while ((c = LIST_FIRST(&ctx->conns)) != NULL)
 		conn_free(c);
+	ws_close_all(&ctx->ws);
 }
