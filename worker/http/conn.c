@@ -47,6 +47,7 @@
 #include "worker/api/http.h"
 #include "worker/http/accesslog.h"
 #include "worker/http/deferred.h"
+#include "worker/http/loop.h"
 #include "worker/http/proxy.h"
 #include "worker/http/realip.h"
 #include "worker/http/request.h"
@@ -112,27 +113,6 @@ struct conn {
 static void conn_event(evutil_socket_t fd, short what, void *arg);
 static void conn_run(struct conn *c);
 static void format_client(char *out, size_t len, const struct sockaddr *sa);
-
-static double
-now_cached(struct conn_ctx *ctx)
-{
-	struct timeval tv;
-
-	event_base_gettimeofday_cached(ctx->base, &tv);
-	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
-static struct timeval
-tv_of(double seconds)
-{
-	struct timeval tv;
-
-	if (seconds < 0)
-		seconds = 0;
-	tv.tv_sec = (time_t)seconds;
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-	return tv;
-}
 
 /* Free what an idle connection does not need. */
 static void
@@ -204,12 +184,7 @@ conn_upgrade(struct conn *c)
 static void
 conn_watch(struct conn *c, short what, const struct timeval *tv)
 {
-	if ((event_get_events(&c->ev) & (EV_READ | EV_WRITE)) != what) {
-		event_del(&c->ev);
-		event_assign(&c->ev, c->ctx->base, c->fd, what | EV_PERSIST,
-		    conn_event, c);
-	}
-	event_add(&c->ev, tv);
+	loop_watch(&c->ev, c->ctx->base, c->fd, what, tv, conn_event, c);
 }
 
 static void
@@ -218,7 +193,7 @@ conn_linger(struct conn *c)
 	struct timeval tv = { LINGER_TIMEOUT, 0 };
 
 	c->state = CONN_LINGER;
-	c->head_started = now_cached(c->ctx);    /* the linger deadline's start */
+	c->head_started = loop_now(c->ctx->base);    /* the linger deadline's start */
 	release_buffers(c);
 	buf_free(&c->held);
 	if (shutdown(c->fd, SHUT_WR) == -1) {
@@ -233,7 +208,7 @@ static void
 conn_await_input(struct conn *c)
 {
 	const struct http_limits *lim = c->ctx->limits;
-	double now = now_cached(c->ctx);
+	double now = loop_now(c->ctx->base);
 	struct timeval tv;
 
 	if (!c->rd.in_message) {
@@ -245,7 +220,7 @@ conn_await_input(struct conn *c)
 			/* Nothing asked yet: header_timeout runs from the accept,
 			 * whatever stray bytes (bare CRLFs) arrive meanwhile. */
 			c->state = CONN_HEAD;
-			tv = tv_of(c->head_started + lim->header_timeout - now);
+			tv = loop_tv(c->head_started + lim->header_timeout - now);
 			conn_watch(c, EV_READ, &tv);
 			return;
 		}
@@ -259,15 +234,15 @@ conn_await_input(struct conn *c)
 		}
 		/* Still idle after input that started no request (CRLFs between
 		 * messages): the keep-alive countdown goes on, it does not restart. */
-		tv = tv_of(c->idle_since + lim->keepalive_timeout - now);
+		tv = loop_tv(c->idle_since + lim->keepalive_timeout - now);
 		conn_watch(c, EV_READ, &tv);
 	} else if (c->rd.in_body) {
 		c->state = CONN_BODY;
-		tv = tv_of(lim->body_timeout);
+		tv = loop_tv(lim->body_timeout);
 		conn_watch(c, EV_READ, &tv);
 	} else {
 		c->state = CONN_HEAD;
-		tv = tv_of(c->head_started + lim->header_timeout - now);
+		tv = loop_tv(c->head_started + lim->header_timeout - now);
 		conn_watch(c, EV_READ, &tv);
 	}
 }
@@ -303,7 +278,7 @@ conn_flush(struct conn *c)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			c->state = CONN_WRITE;
-			tv = tv_of(c->ctx->limits->write_timeout);
+			tv = loop_tv(c->ctx->limits->write_timeout);
 			conn_watch(c, EV_WRITE, &tv);
 			return FLUSH_WAIT;
 		}
@@ -414,7 +389,7 @@ on_request_begin(struct request_reader *r)
 
 	c->requests++;
 	c->state = CONN_HEAD;
-	c->head_started = now_cached(c->ctx);
+	c->head_started = loop_now(c->ctx->base);
 	if (c->ctx->access != NULL)
 		c->began = util_now();   /* the loop's cached time is too coarse */
 }
@@ -591,7 +566,7 @@ conn_feed(struct conn *c, const char *data, size_t len)
 		break;
 	}
 	if (c->rd.in_message && !c->rd.in_body && !c->close_after &&
-	    now_cached(ctx) - c->head_started > ctx->limits->header_timeout)
+	    loop_now(ctx->base) - c->head_started > ctx->limits->header_timeout)
 		conn_error(c, 408);
 }
 
@@ -659,8 +634,8 @@ conn_proxy(struct conn *c, size_t n)
 	case PROXY_NEED_MORE:
 		/* The header is due within header_timeout of the accept, however
 		 * slowly it trickles in. */
-		tv = tv_of(c->head_started + ctx->limits->header_timeout -
-		    now_cached(ctx));
+		tv = loop_tv(c->head_started + ctx->limits->header_timeout -
+		    loop_now(ctx->base));
 		event_add(&c->ev, &tv);
 		return;
 	case PROXY_ERROR:
@@ -760,7 +735,7 @@ conn_discard(struct conn *c)
 	if (n > 0 && (c->lingered += (size_t)n) < LINGER_MAX) {
 		/* A persistent event restarts its timeout on every read: keep
 		 * the deadline a deadline, or a trickle would hold us forever. */
-		tv = tv_of(c->head_started + LINGER_TIMEOUT - now_cached(c->ctx));
+		tv = loop_tv(c->head_started + LINGER_TIMEOUT - loop_now(c->ctx->base));
 		event_add(&c->ev, &tv);
 		return;
 	}
@@ -790,7 +765,7 @@ conn_ctx_init(struct conn_ctx *ctx, struct event_base *base,
     const struct config *cfg, struct stats_proc *stats)
 {
 	const struct http_limits *limits = &cfg->http;
-	struct timeval tv = tv_of(limits->keepalive_timeout);
+	struct timeval tv = loop_tv(limits->keepalive_timeout);
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->base = base;
@@ -809,7 +784,7 @@ conn_ctx_init(struct conn_ctx *ctx, struct event_base *base,
 	if (ctx->keepalive_tv == NULL)
 		return -1;
 	if (limits->handler_timeout > 0) {
-		tv = tv_of(limits->handler_timeout);
+		tv = loop_tv(limits->handler_timeout);
 		ctx->handler_tv = event_base_init_common_timeout(base, &tv);
 		if (ctx->handler_tv == NULL)
 			return -1;
@@ -898,15 +873,15 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 	event_assign(&c->ev, ctx->base, fd, EV_READ | EV_PERSIST, conn_event, c);
 	/* The first request (and a PROXY header) is due within header_timeout. */
 	c->state = CONN_HEAD;
-	c->head_started = now_cached(ctx);
-	tv = tv_of(ctx->limits->header_timeout);
+	c->head_started = loop_now(ctx->base);
+	tv = loop_tv(ctx->limits->header_timeout);
 	event_add(&c->ev, &tv);
 }
 
 void
 conn_drain_all(struct conn_ctx *ctx)
 {
-	struct timeval grace = tv_of(DRAIN_IDLE_GRACE);
+	struct timeval grace = loop_tv(DRAIN_IDLE_GRACE);
 	struct conn *c, *next;
 
 	ctx->draining = true;

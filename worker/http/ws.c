@@ -35,6 +35,7 @@
 #include <wslay/wslay.h>
 
 #include "common/log.h"
+#include "worker/http/loop.h"
 
 #define WS_CLOSE_WAIT    5.0         /* seconds for the client's close frame */
 #define WS_LINGER        2.0         /* seconds to read after our FIN */
@@ -79,27 +80,6 @@ struct ws {
 
 static void ws_event(evutil_socket_t fd, short what, void *arg);
 static void ws_run(struct ws *ws);
-
-static struct timeval
-tv_of(double s)
-{
-	struct timeval tv;
-
-	if (s < 0)
-		s = 0;
-	tv.tv_sec = (time_t)s;
-	tv.tv_usec = (suseconds_t)((s - (double)tv.tv_sec) * 1e6);
-	return tv;
-}
-
-static double
-now_cached(struct ws_ctx *ctx)
-{
-	struct timeval tv;
-
-	event_base_gettimeofday_cached(ctx->base, &tv);
-	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
 
 /* ---- wslay's callbacks -------------------------------------------------- */
 
@@ -309,12 +289,7 @@ ws_pump(struct ws *ws)
 static void
 ws_watch(struct ws *ws, short what, const struct timeval *tv)
 {
-	if ((event_get_events(&ws->ev) & (EV_READ | EV_WRITE)) != what) {
-		event_del(&ws->ev);
-		event_assign(&ws->ev, ws->ctx->base, ws->fd, what | EV_PERSIST,
-		    ws_event, ws);
-	}
-	event_add(&ws->ev, tv);
+	loop_watch(&ws->ev, ws->ctx->base, ws->fd, what, tv, ws_event, ws);
 }
 
 /* Write the output buffer: 0 when all is written or the socket is full,
@@ -383,10 +358,10 @@ ws_free(struct ws *ws)
 static void
 ws_linger(struct ws *ws)
 {
-	struct timeval tv = tv_of(WS_LINGER);
+	struct timeval tv = loop_tv(WS_LINGER);
 
 	ws->lingering = true;
-	ws->deadline = now_cached(ws->ctx) + WS_LINGER;
+	ws->deadline = loop_now(ws->ctx->base) + WS_LINGER;
 	if (ws->wslay != NULL) {
 		wslay_event_context_free(ws->wslay);
 		ws->wslay = NULL;
@@ -500,7 +475,7 @@ ws_run(struct ws *ws)
 		return;
 	}
 	if (ws->lingering) {
-		tv = tv_of(ws->deadline - now_cached(ctx));
+		tv = loop_tv(ws->deadline - loop_now(ctx->base));
 		event_add(&ws->ev, &tv);     /* a deadline, however they trickle */
 		return;
 	}
@@ -516,10 +491,10 @@ ws_run(struct ws *ws)
 		/* A failed connection reads nothing more until its close frame
 		 * is out: a client flooding us is held back by TCP, not read and
 		 * thrown away at full speed. */
-		tv = tv_of(ctx->write_timeout);
+		tv = loop_tv(ctx->write_timeout);
 		ws_watch(ws, ws->failed ? EV_WRITE : EV_READ | EV_WRITE, &tv);
 	} else if (ws->closing) {
-		tv = tv_of(WS_CLOSE_WAIT);
+		tv = loop_tv(WS_CLOSE_WAIT);
 		ws_watch(ws, EV_READ, &tv);
 	} else {
 		ws_watch(ws, EV_READ, ctx->idle_tv);
@@ -685,7 +660,7 @@ on_grace(evutil_socket_t fd, short what, void *arg)
 void
 ws_drain_all(struct ws_ctx *ctx)
 {
-	struct timeval tv = tv_of(WS_DRAIN_GRACE);
+	struct timeval tv = loop_tv(WS_DRAIN_GRACE);
 
 	ctx->draining = true;
 	/* A moment for messages in flight, then 1001 to everyone. */
@@ -706,7 +681,7 @@ int
 ws_ctx_init(struct ws_ctx *ctx, struct event_base *base,
     const struct http_limits *limits, char *rbuf, size_t rbuf_size)
 {
-	struct timeval tv = tv_of(limits->websocket_idle_timeout);
+	struct timeval tv = loop_tv(limits->websocket_idle_timeout);
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->base = base;
