@@ -4,6 +4,7 @@
 #   make run             install missing packages, build, run on the embedded default config
 #   make test            install what the tests need, build, run unit + integration tests
 #   make bench           side-by-side benchmark against NGINX and Node's cluster
+#   make bench-ws        WebSocket echo beside Node's cluster with the ws package
 #   make fuzz            libFuzzer run of the request path (FUZZ_TIME=60 seconds)
 #   make SANITIZE=address,undefined ...   instrumented build (in build-san/)
 #   make V=1             show the full compiler command lines
@@ -48,7 +49,7 @@ Q   = @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-.PHONY: all run test unit integration bench deps test-deps clean fuzz install
+.PHONY: all run test unit integration bench bench-ws deps test-deps clean fuzz install
 
 all: $(BUILD)/shoal
 
@@ -99,6 +100,10 @@ test: test-deps
 bench: $(BUILD)/shoal
 	@scripts/deps --bench
 	@scripts/bench --binary $(BUILD)/shoal
+
+bench-ws: $(BUILD)/shoal
+	@scripts/deps --bench
+	@scripts/bench-ws --binary $(BUILD)/shoal
 
 # ---- fuzzing ---------------------------------------------------------------
 # build-fuzz/fuzz_http: every object but main.o, built by clang with
