@@ -75,7 +75,7 @@
 static const struct cfg_key cfg_keys[] = {
 	{ .name = "listen", .kind = CFG_LIST, .offset = CFG_OFF(listen),
 	  .min = 1, .max = CONFIG_MAX_LISTEN, .defstr = "127.0.0.1:8080",
-	  .apply = cfg_apply_listen,
+	  .apply = cfg_apply_listen, .arg = "ADDR",
 	  .help = "address to listen on: host:port, [v6]:port, *:port or "
 	  "unix:/path" },
 	{ .name = "backlog", .kind = CFG_INT, .offset = CFG_OFF(backlog),
@@ -174,7 +174,7 @@ static const struct cfg_key cfg_keys[] = {
 	  .offset = CFG_OFF(cpu_sets), .min = 0, .max = CONFIG_MAX_WORKERS,
 	  .apply = cfg_apply_cpu_affinity, .arg = "auto|CPUS",
 	  .help = "\"auto\" (worker k on the k-th CPU allowed) or a CPU list "
-	  "per worker, such as 0 or 2-3 (repeatable); none by default" },
+	  "per worker, such as 0 or 2-3; none by default" },
 	/* "auto" (0) raises the soft limit to the hard one. */
 	{ .name = "rlimit_nofile", .kind = CFG_AUTO_INT,
 	  .offset = CFG_OFF(rlimit_nofile), .min = 64, .max = 1073741816,
@@ -183,6 +183,7 @@ static const struct cfg_key cfg_keys[] = {
 	  "auto: the hard limit" },
 	{ .name = "trusted_proxies", .kind = CFG_LIST, .offset = CFG_OFF(trusted),
 	  .min = 0, .max = CFG_MAX_TRUSTED, .apply = cfg_apply_trusted,
+	  .arg = "CIDR|unix",
 	  .help = "peers whose X-Forwarded-For is believed: address, CIDR range "
 	  "or \"unix\"" },
 	/*

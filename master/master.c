@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
@@ -20,6 +21,7 @@
 #include "common/util.h"
 #include "master/control.h"
 #include "master/ops.h"
+#include "master/proctitle.h"
 #include "master/supervise.h"
 #include "master/types.h"
 #include "master/upgrade.h"
@@ -93,6 +95,28 @@ master_all_ready(struct master *m)
 	ops_open(m);
 }
 
+/*
+ * Reopen the log files (after rotation): ours, then tell the workers,
+ * which reopen theirs and the access log by path. 0, or -1 with why.
+ */
+static int
+master_reopen(struct master *m, const char *why, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	if (log_reopen() == -1) {
+		snprintf(err, errlen, "reopen(%s): %s", m->cfg.log_file,
+		    strerror(errno));
+		log_error("%s: %s", why, err);
+		rc = -1;
+	} else {
+		log_notice("%s: log files reopened", why);
+	}
+	/* The workers write their own logs (and the access log). */
+	supervise_signal_all(m, SIGUSR1);
+	return rc;
+}
+
 /* ---- hooks: how the modules below report back ------------------------- */
 
 static void
@@ -150,6 +174,12 @@ hook_stop(struct master *m, bool fast, const char *why)
 	master_stop(m, fast, why);
 }
 
+static int
+hook_reopen(struct master *m, char *err, size_t errlen)
+{
+	return master_reopen(m, "reopen (control socket)", err, errlen);
+}
+
 static const struct supervise_hooks supervise_hooks = {
 	.worker_ready = hook_worker_ready,
 	.next_failed = hook_next_failed,
@@ -158,7 +188,10 @@ static const struct supervise_hooks supervise_hooks = {
 	.in_worker = hook_in_worker,
 };
 static const struct ops_hooks ops_hooks = { .upgraded = hook_upgraded };
-static const struct control_hooks control_hooks = { .stop = hook_stop };
+static const struct control_hooks control_hooks = {
+	.stop = hook_stop,
+	.reopen = hook_reopen,
+};
 
 /* ---- signals ------------------------------------------------------------ */
 
@@ -166,6 +199,7 @@ static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct master *m = arg;
+	char err[512];
 
 	(void)what;
 	switch (sig) {
@@ -182,12 +216,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		master_stop(m, true, "SIGINT");
 		break;
 	case SIGUSR1:
-		if (log_reopen() == -1)
-			log_error("reopen(%s): %s", m->cfg.log_file, strerror(errno));
-		else
-			log_notice("SIGUSR1: log files reopened");
-		/* The workers write their own logs (and the access log). */
-		supervise_signal_all(m, SIGUSR1);
+		master_reopen(m, "SIGUSR1", err, sizeof(err));
 		break;
 	case SIGHUP:
 		ops_request(m, OP_RELOAD, 0, 0, NULL, NULL, NULL);
@@ -349,6 +378,21 @@ master_free(struct master *m)
 	json_decref(m->overrides);
 }
 
+/* "shoal: master" and the command line it was started with, for ps. */
+static void
+set_title(char **argv)
+{
+	char line[1024];
+	size_t n = 0;
+
+	line[0] = '\0';
+	for (size_t i = 0; argv[i] != NULL && n < sizeof(line); i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s",
+		    i ? " " : "", argv[i]);
+	proctitle_set("shoal: master %s", line);
+	prctl(PR_SET_NAME, "shoal master");
+}
+
 static void
 record_exe(struct master *m, char **argv)
 {
@@ -358,6 +402,13 @@ record_exe(struct master *m, char **argv)
 	m->exe[n > 0 ? n : 0] = '\0';
 	if (n <= 0)
 		snprintf(m->exe, sizeof(m->exe), "%s", argv[0]);
+}
+
+int
+master_check(const struct config *cfg)
+{
+	printf("shoal: configuration %s is valid\n", cfg->source);
+	return 0;
 }
 
 int
@@ -385,6 +436,7 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	upgrade_init(m);
 	control_init(m);
 	record_exe(m, argv);
+	set_title(argv);
 	log_set_role("master", -1);
 	log_set_level((enum log_level)m->cfg.log_level);
 	if (log_open(m->cfg.log_file) == -1) {

@@ -221,6 +221,7 @@ start_scale(struct master *m, unsigned n)
 	}
 	op->next_nslots = n;
 	if (n == had) {
+		log_info("scale: already %u worker%s", n, n == 1 ? "" : "s");
 		reply(m, true, "already %u workers", n);
 		op_end(m);
 		return;
@@ -381,10 +382,18 @@ start(struct master *m, struct pending *pe)
 	case OP_SCALE_UP:
 	case OP_SCALE_DOWN:
 		target = pe->arg;
-		if (pe->delta > 0)
+		if (pe->delta > 0) {
 			target = now + 1;
-		else if (pe->delta < 0)
-			target = now > 1 ? now - 1 : 1;
+		} else if (pe->delta < 0 && now <= 1) {
+			/* A signal has nobody to answer: the log says why. */
+			log_warn("SIGTTOU ignored: 1 worker is the minimum (SIGTERM "
+			    "stops shoal)");
+			reply(m, false, "1 worker is the minimum");
+			op_end(m);
+			break;
+		} else if (pe->delta < 0) {
+			target = now - 1;
+		}
 		start_scale(m, target);
 		break;
 	case OP_UPGRADE:

@@ -19,6 +19,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "master/proctitle.h"
 #include "master/wstatus.h"
 #include "worker/worker.h"
 
@@ -112,6 +113,8 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 	size_t nfds;
 	int *fds;
 
+	proctitle_set("shoal: worker %u (generation %u)", self->slot,
+	    self->generation);
 	/* If the master dies, so do we (the IPC hang-up is the other signal). */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master_pid)
 		_exit(1);

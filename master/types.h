@@ -183,6 +183,8 @@ TAILQ_HEAD(control_list, control_req);
 struct control_hooks {
 	/* "stop" [+ "fast"] arrived on the control socket. */
 	void (*stop)(struct master *m, bool fast, const char *why);
+	/* "reopen": what SIGUSR1 does. 0, or -1 with the reason in err. */
+	int (*reopen)(struct master *m, char *err, size_t errlen);
 };
 
 struct control {
