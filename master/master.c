@@ -21,16 +21,24 @@
 #include "common/util.h"
 #include "master/control.h"
 #include "master/ops.h"
+#include "master/preflight.h"
+#include "master/privdrop.h"
 #include "master/proctitle.h"
+#include "master/recycle.h"
+#include "master/resources.h"
 #include "master/supervise.h"
 #include "master/types.h"
 #include "master/upgrade.h"
+#include "master/watchdog.h"
 
 static int pid_file_write(const char *path, pid_t takeover, char *err,
     size_t errlen);
 
 /* After a fast stop, how long workers get before SIGKILL. */
 #define FAST_STOP_GRACE 1.0
+/* At start-up, boot failures in a row of every slot before the master
+ * gives up (exit 1) instead of retrying for ever. */
+#define START_TRIES 3
 
 static void
 tv_from(struct timeval *tv, double seconds)
@@ -104,6 +112,12 @@ master_reopen(struct master *m, const char *why, char *err, size_t errlen)
 {
 	int rc = 0;
 
+	/* A rotation leaves new files owned by root: make them the workers'
+	 * before they reopen them by name. */
+	if (preflight_logs(&m->cfg, err, errlen) == -1) {
+		log_error("%s: %s", why, err);
+		rc = -1;
+	}
 	if (log_reopen() == -1) {
 		snprintf(err, errlen, "reopen(%s): %s", m->cfg.log_file,
 		    strerror(errno));
@@ -141,6 +155,18 @@ hook_next_failed(struct master *m, const char *what)
 static void
 hook_reaped(struct master *m)
 {
+	const char *why;
+
+	/* Workers that cannot boot at all: say why and exit non-zero (systemd
+	 * restarts or reports it), rather than retry for ever. */
+	if (m->state == MASTER_STARTING &&
+	    (why = supervise_boot_failing(m, START_TRIES)) != NULL) {
+		log_error("cannot start: every worker failed at boot %d times in a "
+		    "row; the last: %s", START_TRIES, why);
+		sd_notifyf(0, "STATUS=workers cannot start: %s", why);
+		m->exit_code = 1;
+		master_stop(m, true, "start-up failed");
+	}
 	ops_on_exit(m);
 	if (m->state == MASTER_STOPPING && supervise_none_left(m))
 		event_base_loopbreak(m->base);
@@ -158,6 +184,18 @@ hook_in_worker(struct master *m)
 {
 	control_close_in_worker(m);
 	upgrade_close_in_worker(m);
+	/* The mapping stays; the memfd is only for an upgrade to pass. */
+	if (m->stats_fd != -1)
+		close(m->stats_fd);
+}
+
+static int
+hook_become(const struct config *cfg, unsigned slot, char *err,
+    size_t errlen)
+{
+	if (resources_pin(cfg, slot, err, errlen) == -1)
+		return -1;
+	return privdrop_switch(cfg, err, errlen);
 }
 
 static void
@@ -186,6 +224,7 @@ static const struct supervise_hooks supervise_hooks = {
 	.reaped = hook_reaped,
 	.child_reaped = hook_child_reaped,
 	.in_worker = hook_in_worker,
+	.become = hook_become,
 };
 static const struct ops_hooks ops_hooks = { .upgraded = hook_upgraded };
 static const struct control_hooks control_hooks = {
@@ -236,9 +275,14 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
+	struct master *m = arg;
+
 	(void)fd;
 	(void)what;
-	supervise_tick(arg);
+	supervise_tick(m);
+	/* Recycling waits for operations: a slot in a reload is theirs. */
+	if (m->state == MASTER_RUNNING && !ops_busy(m))
+		recycle_tick(m);
 }
 
 /*
@@ -359,6 +403,7 @@ pid_file_remove(struct master *m)
 static void
 master_free(struct master *m)
 {
+	watchdog_free(m);
 	ops_free(m);
 	upgrade_free(m);
 	supervise_free(m);
@@ -374,6 +419,8 @@ master_free(struct master *m)
 	if (m->base != NULL)
 		event_base_free(m->base);
 	stats_destroy(m->stats);
+	if (m->stats_fd != -1)
+		close(m->stats_fd);
 	config_free(&m->cfg);
 	json_decref(m->overrides);
 }
@@ -407,6 +454,15 @@ record_exe(struct master *m, char **argv)
 int
 master_check(const struct config *cfg)
 {
+	char err[1024], warn[512];
+
+	if (preflight_run(cfg, PREFLIGHT_CHECK, err, sizeof(err), warn,
+	    sizeof(warn)) == -1) {
+		fprintf(stderr, "shoal: %s\n", err);
+		return 2;
+	}
+	if (warn[0] != '\0')
+		fprintf(stderr, "shoal: warning: %s\n", warn);
 	printf("shoal: configuration %s is valid\n", cfg->source);
 	return 0;
 }
@@ -417,7 +473,7 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 {
 	struct master *m;
 	struct timeval tv;
-	char err[8192];
+	char err[8192], warn[512];
 	unsigned nslots;
 	int rc = 1, adopted;
 
@@ -433,12 +489,20 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	m->overrides = overrides;
 	m->argv = argv;
 	m->started_at = util_now();
+	m->stats_fd = -1;
 	upgrade_init(m);
 	control_init(m);
 	record_exe(m, argv);
 	set_title(argv);
 	log_set_role("master", -1);
 	log_set_level((enum log_level)m->cfg.log_level);
+	/* What would fail later (after binding, or in every worker) fails
+	 * now, with the message --check gives. */
+	if (preflight_run(&m->cfg, PREFLIGHT_START, err, sizeof(err), warn,
+	    sizeof(warn)) == -1) {
+		fprintf(stderr, "shoal: %s\n", err);
+		goto out;
+	}
 	if (log_open(m->cfg.log_file) == -1) {
 		fprintf(stderr, "shoal: log_file %s: %s\n", m->cfg.log_file,
 		    strerror(errno));
@@ -454,8 +518,10 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	    SHOAL_VERSION, nslots, nslots == 1 ? "" : "s",
 	    m->cfg.workers_auto ? "auto" : "configured", m->cfg.source);
 
-	if ((m->stats = stats_create()) == NULL) {
-		log_error("mmap(stats): %s", strerror(errno));
+	if (warn[0] != '\0')
+		log_warn("%s", warn);
+	if ((m->stats = stats_create(&m->stats_fd)) == NULL) {
+		log_error("stats region: %s", strerror(errno));
 		goto out;
 	}
 	if (ltable_init(&m->listeners) == -1) {
@@ -478,7 +544,7 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 		m->pid_file_written = true;
 	}
 	if ((m->base = event_base_new()) == NULL || add_signals(m) == -1 ||
-	    ops_init(m, &ops_hooks) == -1) {
+	    ops_init(m, &ops_hooks) == -1 || watchdog_init(m) == -1) {
 		log_error("cannot set up the event loop");
 		goto out;
 	}
@@ -507,7 +573,7 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	/* Every worker is reaped (or was SIGKILLed and is reaped here). */
 	supervise_reap(m);
 	log_notice("stopped");
-	rc = 0;
+	rc = m->exit_code;
 out:
 	master_free(m);
 	free(m);

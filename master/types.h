@@ -10,6 +10,7 @@
  *   upgrade.c    m->up         binary upgrade, old and new master's side
  *   control.c    m->ctl        the control socket and its connections
  *   ltable.c     m->listeners  the listening sockets
+ *   watchdog.c   m->wd         systemd's watchdog pings
  *
  * Calls run one way: master -> control -> ops -> upgrade / supervise ->
  * ltable -> listener; control also asks status.c (which only reads), and
@@ -53,8 +54,11 @@ struct proc {
 	bool ready;
 	bool draining;
 	bool next;                   /* of a generation not yet committed */
+	bool successor;              /* replaces its slot's worker once ready */
+	bool replaced;               /* a successor is taking over from it */
 	int hang_stage;              /* 0, 1: SIGABRT sent, 2: SIGKILL sent */
 	double hang_at;              /* when SIGABRT was sent */
+	uint64_t max_requests;       /* its limit (jitter drawn); 0: none */
 };
 TAILQ_HEAD(proc_list, proc);
 
@@ -64,12 +68,18 @@ struct slot {
 	unsigned index;
 	struct proc *proc;           /* current worker; NULL while a respawn is pending */
 	struct proc *next;           /* the new generation's, during a reload or scale-up */
+	struct proc *successor;      /* proc's replacement (recycling), booting */
 	unsigned generation;         /* of proc: a respawn joins it */
 	struct backoff backoff;
 	struct event *respawn_ev;
-	unsigned restarts;
 	bool crash_looping;
 	bool retiring;               /* scale-down: draining, sockets close after */
+	bool ever_ready;             /* some worker of the slot was ready */
+	unsigned boot_failures;      /* in a row, before any was ready */
+	double down_since;           /* util_now() since it has had no ready
+	                                worker; 0 while it has one */
+	double replace_after;        /* no new recycling before (util_now()) */
+	char last_exit[400];         /* how its last worker ended; "" */
 };
 
 /*
@@ -89,6 +99,11 @@ struct supervise_hooks {
 	/* In a newly forked worker, before it runs: close what the other
 	 * modules hold (control connections, upgrade pipes). */
 	void (*in_worker)(struct master *m);
+	/* In a newly forked worker, before it loads code or accepts: take
+	 * the worker's user, CPUs and limits (privdrop.c, resources.c).
+	 * 0, or -1 with the reason in err: the worker exits at once. */
+	int (*become)(const struct config *cfg, unsigned slot, char *err,
+	    size_t errlen);
 };
 
 struct supervise {
@@ -195,6 +210,15 @@ struct control {
 	struct control_hooks hooks;
 };
 
+/* ---- watchdog.c: m->wd ------------------------------------------------ */
+
+struct watchdog {
+	struct event *ev;            /* every half of WATCHDOG_USEC; NULL: off */
+	double interval;             /* seconds */
+	bool silent;                 /* not pinging (said once in the log) */
+	unsigned pings;              /* WATCHDOG=1 sent */
+};
+
 /* ---- master.c ----------------------------------------------------------- */
 
 enum master_state {
@@ -217,6 +241,8 @@ struct master {
 	struct event *stop_ev;       /* graceful_timeout on stop */
 	double started_at;
 	struct stats *stats;
+	int stats_fd;                /* its memfd: an upgrade hands it over */
+	int exit_code;               /* of master_main after the loop */
 	enum master_state state;
 	bool all_ready_logged;
 	bool pid_file_written;
@@ -226,6 +252,7 @@ struct master {
 	struct ops ops;              /* ops.c */
 	struct upgrade up;           /* upgrade.c */
 	struct control ctl;          /* control.c */
+	struct watchdog wd;          /* watchdog.c */
 };
 
 #endif

@@ -29,6 +29,16 @@ static void h_ready(struct master *m, struct proc *p) { (void)m; (void)p; seen.r
 static void h_reaped(struct master *m) { (void)m; seen.reaped++; }
 static void h_in_worker(struct master *m) { (void)m; }
 
+static int
+h_become(const struct config *cfg, unsigned slot, char *err, size_t errlen)
+{
+	(void)cfg;
+	(void)slot;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
 static void
 h_next_failed(struct master *m, const char *what)
 {
@@ -50,6 +60,7 @@ static const struct supervise_hooks hooks = {
 	.worker_ready = h_ready, .next_failed = h_next_failed,
 	.reaped = h_reaped, .child_reaped = h_child_reaped,
 	.in_worker = h_in_worker,
+	.become = h_become,
 };
 
 /* The other ends of the stand-ins' IPC sockets, by proc. */
@@ -65,7 +76,7 @@ setup(void **state)
 {
 	struct master *m = calloc(1, sizeof(*m));
 
-	if (m == NULL || (m->stats = stats_create()) == NULL)
+	if (m == NULL || (m->stats = stats_create(&m->stats_fd)) == NULL)
 		return -1;
 	m->cfg.respawn_delay_min = 0.1;
 	m->cfg.respawn_delay_max = 1;
@@ -85,6 +96,7 @@ teardown(void **state)
 	for (size_t i = 0; i < npeers; i++)
 		close(peers[i].fd);
 	stats_destroy(m->stats);
+	close(m->stats_fd);
 	free(m);
 	return 0;
 }

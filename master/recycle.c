@@ -1,0 +1,86 @@
+/*
+ * recycle — see recycle.h. Only reads: the decision is here, the
+ * replacement is supervise.c's.
+ */
+#include "master/recycle.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "master/supervise.h"
+
+uint64_t
+recycle_rss(pid_t pid)
+{
+	char path[64];
+	unsigned long long size, resident;
+	long page = sysconf(_SC_PAGESIZE);
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	n = fscanf(f, "%llu %llu", &size, &resident);
+	fclose(f);
+	return n == 2 && page > 0 ? (uint64_t)resident * (uint64_t)page : 0;
+}
+
+const char *
+recycle_bytes(uint64_t n, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	double v = (double)n;
+	int u = -1;
+
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%" PRIu64, n);
+	else
+		snprintf(buf, len, "%.*f%c", v < 10 ? 1 : 0, v, units[u]);
+	return buf;
+}
+
+void
+recycle_tick(struct master *m)
+{
+	const struct config *cfg = &m->cfg;
+	char detail[96], a[16], b[16];
+	double now = util_now();
+	uint64_t requests, rss;
+
+	if ((cfg->max_requests == 0 && cfg->max_memory == 0) ||
+	    supervise_replacing(m))
+		return;
+	for (unsigned i = 0; i < m->sup.nslots; i++) {
+		const struct proc *p = m->sup.slots[i].proc;
+
+		if (p == NULL || !p->ready || p->draining || p->replaced)
+			continue;
+		requests = STATS_GET(m->stats->procs[p->stats_idx].requests);
+		if (p->max_requests > 0 && requests >= p->max_requests) {
+			snprintf(detail, sizeof(detail), "%" PRIu64 " requests, limit "
+			    "%" PRIu64, requests, p->max_requests);
+			if (supervise_replace(m, i, STATS_RESTART_MAX_REQUESTS,
+			    detail) == 0)
+				return;
+			continue;
+		}
+		if (cfg->max_memory == 0 || now - p->spawned_at < RECYCLE_MIN_UPTIME)
+			continue;
+		rss = recycle_rss(p->pid);
+		if (rss > cfg->max_memory) {
+			snprintf(detail, sizeof(detail), "resident memory %s above %s",
+			    recycle_bytes(rss, a, sizeof(a)),
+			    recycle_bytes(cfg->max_memory, b, sizeof(b)));
+			if (supervise_replace(m, i, STATS_RESTART_MAX_MEMORY,
+			    detail) == 0)
+				return;
+		}
+	}
+}
