@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "master/activate.h"
 #include "master/control.h"
 #include "master/ops.h"
 #include "master/preflight.h"
@@ -144,6 +145,8 @@ hook_worker_ready(struct master *m, struct proc *p)
 		m->all_ready_logged = true;
 		master_all_ready(m);
 	}
+	/* A replacement took over: an operation may wait for that. */
+	ops_on_exit(m);
 }
 
 static void
@@ -280,6 +283,7 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	supervise_tick(m);
+	upgrade_tick(m);
 	/* Recycling waits for operations: a slot in a reload is theirs. */
 	if (m->state == MASTER_RUNNING && !ops_busy(m))
 		recycle_tick(m);
@@ -440,6 +444,31 @@ set_title(char **argv)
 	prctl(PR_SET_NAME, "shoal master");
 }
 
+/*
+ * The stats region: the old master's after an upgrade (the counters go
+ * on), else a new one. False (errno set) if none can be had.
+ */
+static bool
+open_stats(struct master *m)
+{
+	char err[256];
+
+	if (m->up.stats_fd != -1) {
+		if ((m->stats = stats_adopt(m->up.stats_fd, err,
+		    sizeof(err))) != NULL) {
+			m->stats_fd = m->up.stats_fd;
+			m->up.stats_fd = -1;
+			log_info("upgrade: counters go on in the old master's stats "
+			    "region");
+			return true;
+		}
+		log_warn("upgrade: %s; counters start again", err);
+		close(m->up.stats_fd);
+		m->up.stats_fd = -1;
+	}
+	return (m->stats = stats_create(&m->stats_fd)) != NULL;
+}
+
 static void
 record_exe(struct master *m, char **argv)
 {
@@ -474,8 +503,8 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	struct master *m;
 	struct timeval tv;
 	char err[8192], warn[512];
-	unsigned nslots;
-	int rc = 1, adopted;
+	unsigned nslots, scaled = 0;
+	int rc = 1, adopted, activated = 0;
 
 	/* Large (the slot table): on the heap, not the stack. */
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
@@ -511,25 +540,35 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	/* A dead client must be an EPIPE to handle, not a signal that kills. */
 	signal(SIGPIPE, SIG_IGN);
 
-	nslots = m->cfg.workers_auto ? (unsigned)util_cpu_count() :
-	    (unsigned)m->cfg.workers;
-	supervise_init(m, nslots, &supervise_hooks);
-	log_notice("shoal %s starting: %u worker%s (%s), config %s",
-	    SHOAL_VERSION, nslots, nslots == 1 ? "" : "s",
-	    m->cfg.workers_auto ? "auto" : "configured", m->cfg.source);
-
-	if (warn[0] != '\0')
-		log_warn("%s", warn);
-	if ((m->stats = stats_create(&m->stats_fd)) == NULL) {
-		log_error("stats region: %s", strerror(errno));
-		goto out;
-	}
 	if (ltable_init(&m->listeners) == -1) {
 		log_error("out of memory");
 		goto out;
 	}
+	/* Sockets (and state) from an old master, or sockets from systemd;
+	 * then whatever the configuration adds. */
 	if ((adopted = upgrade_adopt(m, err, sizeof(err))) == -1 ||
-	    (adopted ? complete_listeners(m, err, sizeof(err)) :
+	    (!adopted && (activated = activate_adopt(m, err, sizeof(err))) == -1)) {
+		log_error("%s", err);
+		goto out;
+	}
+	nslots = m->cfg.workers_auto ? (unsigned)util_cpu_count() :
+	    (unsigned)m->cfg.workers;
+	/* A count set by scale goes on across an upgrade, unless the file's
+	 * "workers" changed meanwhile. */
+	if (adopted && m->up.scaled != 0 &&
+	    m->up.scaled_setting == m->cfg.workers)
+		nslots = scaled = m->up.scaled;
+	supervise_init(m, nslots, &supervise_hooks);
+	log_notice("shoal %s starting: %u worker%s (%s), config %s",
+	    SHOAL_VERSION, nslots, nslots == 1 ? "" : "s", scaled ? "set by scale" :
+	    m->cfg.workers_auto ? "auto" : "configured", m->cfg.source);
+	if (warn[0] != '\0')
+		log_warn("%s", warn);
+	if (!open_stats(m)) {
+		log_error("stats region: %s", strerror(errno));
+		goto out;
+	}
+	if ((adopted || activated > 0 ? complete_listeners(m, err, sizeof(err)) :
 	    open_listeners(m, err, sizeof(err))) == -1) {
 		log_error("%s", err);
 		goto out;
@@ -544,7 +583,8 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 		m->pid_file_written = true;
 	}
 	if ((m->base = event_base_new()) == NULL || add_signals(m) == -1 ||
-	    ops_init(m, &ops_hooks) == -1 || watchdog_init(m) == -1) {
+	    ops_init(m, &ops_hooks, m->up.generation + 1, scaled) == -1 ||
+	    watchdog_init(m) == -1) {
 		log_error("cannot set up the event loop");
 		goto out;
 	}

@@ -174,6 +174,13 @@ start_reload(struct master *m)
 		goto refuse;
 	sd_notify(0, "RELOADING=1");
 	n = nc->workers_auto ? (unsigned)util_cpu_count() : (unsigned)nc->workers;
+	/* A count set by scale stands as long as the file's "workers" is what
+	 * it was: a reload applies the file's changes, not its old value. */
+	if (m->ops.scaled != 0 && nc->workers == m->cfg.workers) {
+		log_notice("reload: keeping the %u worker%s set by scale (\"workers\" "
+		    "unchanged)", m->ops.scaled, m->ops.scaled == 1 ? "" : "s");
+		n = m->ops.scaled;
+	}
 	op->next_nslots = n;
 
 	/* Addresses: kept ones keep their sockets; new ones are bound now for
@@ -263,6 +270,8 @@ commit(struct master *m)
 	if (op->kind == OP_RELOAD) {
 		/* Slots beyond the new count retire like a scale-down. */
 		supervise_retire(m, n, m->sup.nslots);
+		if (op->next_cfg.workers != m->cfg.workers)
+			m->ops.scaled = 0;   /* the file's new count wins */
 		config_free(&m->cfg);
 		m->cfg = op->next_cfg;
 		op->has_next_cfg = false;
@@ -278,6 +287,7 @@ commit(struct master *m)
 		reply(m, true, "reloaded: generation %u serving with %u workers",
 		    m->ops.generation, n);
 	} else {
+		m->ops.scaled = n;
 		log_notice("scale: %u workers serving", n);
 		reply(m, true, "scaled to %u workers", n);
 	}
@@ -338,6 +348,7 @@ ops_on_exit(struct master *m)
 	collect(m);
 	if (m->ops.op.kind == OP_SCALE_DOWN &&
 	    m->sup.nslots_total == m->sup.nslots) {
+		m->ops.scaled = m->sup.nslots;
 		log_notice("scale: %u workers serving", m->sup.nslots);
 		reply(m, true, "scaled to %u workers", m->sup.nslots);
 		op_end(m);
@@ -419,7 +430,7 @@ ops_next(struct master *m)
 	struct pending *pe;
 
 	while (m->ops.op.kind == OP_NONE && m->ops.open && !m->ops.shut &&
-	    !supervise_any_draining(m) &&
+	    !supervise_any_draining(m) && !supervise_replacing(m) &&
 	    m->sup.nslots_total == m->sup.nslots &&
 	    (pe = TAILQ_FIRST(&m->ops.pending)) != NULL) {
 		TAILQ_REMOVE(&m->ops.pending, pe, entry);
@@ -429,10 +440,12 @@ ops_next(struct master *m)
 }
 
 int
-ops_init(struct master *m, const struct ops_hooks *hooks)
+ops_init(struct master *m, const struct ops_hooks *hooks, unsigned generation,
+    unsigned scaled)
 {
 	TAILQ_INIT(&m->ops.pending);
-	m->ops.generation = 1;
+	m->ops.generation = generation;
+	m->ops.scaled = scaled;
 	m->ops.hooks = *hooks;
 	m->ops.timer = evtimer_new(m->base, on_timeout, m);
 	return m->ops.timer == NULL ? -1 : 0;

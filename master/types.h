@@ -164,6 +164,10 @@ struct ops_hooks {
 
 struct ops {
 	unsigned generation;         /* the generation serving now */
+	unsigned scaled;             /* workers set by scale or TTIN/TTOU;
+	                                kept across reloads and upgrades
+	                                while the file's "workers" stays as
+	                                it was; 0: none */
 	struct op op;
 	struct pending_list pending;
 	struct event *timer;         /* ready_timeout of the operation */
@@ -184,10 +188,18 @@ struct upgrade {
 	int pipe_fd;                 /* its "ready" arrives here; -1 */
 	struct event *pipe_ev;
 	bool upgraded;               /* handed over: shared files are not ours */
+	pid_t failed;                /* a new master that failed: its
+	                                workers' stats entries are freed as
+	                                they go (upgrade_tick); 0 */
 	/* The new master's side, when started by an upgrade. */
 	pid_t parent;                /* the old master */
 	int parent_pipe;             /* to tell it we are ready; -1 once told */
 	int control_fd;              /* the inherited control socket; -1 */
+	int stats_fd;                /* the old master's stats memfd; -1 */
+	unsigned generation;         /* its serving generation; 0: none */
+	unsigned workers;            /* its worker count */
+	unsigned scaled;             /* set by scale (see struct ops); 0 */
+	int scaled_setting;          /* "workers" of its config (0: auto) */
 };
 
 /* ---- control.c: m->ctl ------------------------------------------------ */
