@@ -130,12 +130,16 @@ print_table(json_t *st)
 	    json_is_string(json_object_get(st, "operation")) ? "  operation " : "",
 	    json_is_string(json_object_get(st, "operation")) ?
 	    json_string_value(json_object_get(st, "operation")) : "");
-	printf("%-5s %-8s %-4s %-12s %-9s %-9s %-10s %-6s\n", "SLOT", "PID",
-	    "GEN", "STATE", "UPTIME", "RESTARTS", "REQUESTS", "CONNS");
+	printf("%-5s %-8s %-4s %-12s %-9s %-9s %-10s %-6s %s\n", "SLOT", "PID",
+	    "GEN", "STATE", "UPTIME", "RESTARTS", "REQUESTS", "CONNS",
+	    "LAST RESTART");
 	json_array_foreach(procs, i, p) {
+		const char *last = json_string_value(json_object_get(p,
+		    "last_restart"));
+
 		util_fmt_duration(json_number_value(json_object_get(p, "uptime")),
 		    up, sizeof(up));
-		printf("%-5d %-8d %-4d %-12s %-9s %-9d %-10lld %-6lld%s\n",
+		printf("%-5d %-8d %-4d %-12s %-9s %-9d %-10lld %-6lld %s%s\n",
 		    (int)json_integer_value(json_object_get(p, "slot")),
 		    (int)json_integer_value(json_object_get(p, "pid")),
 		    (int)json_integer_value(json_object_get(p, "generation")),
@@ -143,6 +147,7 @@ print_table(json_t *st)
 		    (int)json_integer_value(json_object_get(p, "restarts")),
 		    (long long)json_integer_value(json_object_get(p, "requests")),
 		    (long long)json_integer_value(json_object_get(p, "connections")),
+		    last ? last : "-",
 		    json_is_true(json_object_get(p, "crash_looping")) ?
 		    "  crash-looping" : "");
 	}

@@ -5,6 +5,7 @@
 #include "master/recycle.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -50,37 +51,50 @@ void
 recycle_tick(struct master *m)
 {
 	const struct config *cfg = &m->cfg;
-	char detail[96], a[16], b[16];
-	double now = util_now();
+	char detail[96], x[16], y[16];
+	double now = util_now(), score, best = 1.0;
+	enum stats_restart why = STATS_RESTART_MAX_REQUESTS;
 	uint64_t requests, rss;
+	unsigned pick = 0;
+	bool found = false;
 
 	if ((cfg->max_requests == 0 && cfg->max_memory == 0) ||
 	    supervise_replacing(m))
 		return;
+	/*
+	 * The worker furthest past its limit goes first (by how many times
+	 * the limit it is at), so that one that passes its limit again
+	 * between two ticks cannot starve the others.
+	 */
 	for (unsigned i = 0; i < m->sup.nslots; i++) {
 		const struct proc *p = m->sup.slots[i].proc;
 
 		if (p == NULL || !p->ready || p->draining || p->replaced)
 			continue;
 		requests = STATS_GET(m->stats->procs[p->stats_idx].requests);
-		if (p->max_requests > 0 && requests >= p->max_requests) {
+		if (p->max_requests > 0 && requests >= p->max_requests &&
+		    (score = (double)requests / (double)p->max_requests) >= best) {
+			best = score;
+			pick = i;
+			why = STATS_RESTART_MAX_REQUESTS;
+			found = true;
 			snprintf(detail, sizeof(detail), "%" PRIu64 " requests, limit "
 			    "%" PRIu64, requests, p->max_requests);
-			if (supervise_replace(m, i, STATS_RESTART_MAX_REQUESTS,
-			    detail) == 0)
-				return;
-			continue;
 		}
 		if (cfg->max_memory == 0 || now - p->spawned_at < RECYCLE_MIN_UPTIME)
 			continue;
 		rss = recycle_rss(p->pid);
-		if (rss > cfg->max_memory) {
+		if (rss > cfg->max_memory &&
+		    (score = (double)rss / (double)cfg->max_memory) >= best) {
+			best = score;
+			pick = i;
+			why = STATS_RESTART_MAX_MEMORY;
+			found = true;
 			snprintf(detail, sizeof(detail), "resident memory %s above %s",
-			    recycle_bytes(rss, a, sizeof(a)),
-			    recycle_bytes(cfg->max_memory, b, sizeof(b)));
-			if (supervise_replace(m, i, STATS_RESTART_MAX_MEMORY,
-			    detail) == 0)
-				return;
+			    recycle_bytes(rss, x, sizeof(x)),
+			    recycle_bytes(cfg->max_memory, y, sizeof(y)));
 		}
 	}
+	if (found)
+		supervise_replace(m, pick, why, detail);
 }
