@@ -17,7 +17,7 @@
 #include "master/cli.h"
 #include "master/master.h"
 #include "master/proctitle.h"
-#include "worker/http.h"
+#include "worker/app/registry.h"
 
 #define EXIT_USAGE 2
 
@@ -34,7 +34,7 @@ main(int argc, char **argv)
 	argv = proctitle_init(argc, argv);
 	/* Routes name handlers: the registry checks them at load time, so a
 	 * bad route fails --check and start-up, not a worker's boot. */
-	config_set_route_check(handlers_check_route);
+	config_set_route_check(registry_check_route);
 	if (args_parse(argc, argv, &a, err, sizeof(err)) == -1) {
 		fprintf(stderr, "shoal: %s\nTry 'shoal %s%s--help'.\n", err,
 		    a.command ? a.command : "", a.command ? " " : "");
