@@ -47,25 +47,25 @@ recycle_bytes(uint64_t n, char *buf, size_t len)
 	return buf;
 }
 
-void
-recycle_tick(struct master *m)
+/* How a worker's resident set is read: recycle_rss, or a test's. */
+typedef uint64_t rss_fn(pid_t pid);
+
+/*
+ * Which worker to replace now, if any: the one furthest past its limit
+ * (by how many times the limit it is at), so that one that passes its
+ * limit again between two ticks cannot starve the others. True with its
+ * slot, the reason and the detail for the log.
+ */
+static bool
+pick(const struct master *m, double now, rss_fn *rss_of, unsigned *slot,
+    enum stats_restart *why, char *detail, size_t len)
 {
 	const struct config *cfg = &m->cfg;
-	char detail[96], x[16], y[16];
-	double now = util_now(), score, best = 1.0;
-	enum stats_restart why = STATS_RESTART_MAX_REQUESTS;
+	double score, best = 1.0;
 	uint64_t requests, rss;
-	unsigned pick = 0;
+	char x[16], y[16];
 	bool found = false;
 
-	if ((cfg->max_requests == 0 && cfg->max_memory == 0) ||
-	    supervise_replacing(m))
-		return;
-	/*
-	 * The worker furthest past its limit goes first (by how many times
-	 * the limit it is at), so that one that passes its limit again
-	 * between two ticks cannot starve the others.
-	 */
 	for (unsigned i = 0; i < m->sup.nslots; i++) {
 		const struct proc *p = m->sup.slots[i].proc;
 
@@ -75,26 +75,40 @@ recycle_tick(struct master *m)
 		if (p->max_requests > 0 && requests >= p->max_requests &&
 		    (score = (double)requests / (double)p->max_requests) >= best) {
 			best = score;
-			pick = i;
-			why = STATS_RESTART_MAX_REQUESTS;
+			*slot = i;
+			*why = STATS_RESTART_MAX_REQUESTS;
 			found = true;
-			snprintf(detail, sizeof(detail), "%" PRIu64 " requests, limit "
-			    "%" PRIu64, requests, p->max_requests);
+			snprintf(detail, len, "%" PRIu64 " requests, limit %" PRIu64,
+			    requests, p->max_requests);
 		}
 		if (cfg->max_memory == 0 || now - p->spawned_at < RECYCLE_MIN_UPTIME)
 			continue;
-		rss = recycle_rss(p->pid);
+		rss = rss_of(p->pid);
 		if (rss > cfg->max_memory &&
 		    (score = (double)rss / (double)cfg->max_memory) >= best) {
 			best = score;
-			pick = i;
-			why = STATS_RESTART_MAX_MEMORY;
+			*slot = i;
+			*why = STATS_RESTART_MAX_MEMORY;
 			found = true;
-			snprintf(detail, sizeof(detail), "resident memory %s above %s",
+			snprintf(detail, len, "resident memory %s above %s",
 			    recycle_bytes(rss, x, sizeof(x)),
 			    recycle_bytes(cfg->max_memory, y, sizeof(y)));
 		}
 	}
-	if (found)
-		supervise_replace(m, pick, why, detail);
+	return found;
+}
+
+void
+recycle_tick(struct master *m)
+{
+	enum stats_restart why;
+	char detail[96];
+	unsigned slot;
+
+	if ((m->cfg.max_requests == 0 && m->cfg.max_memory == 0) ||
+	    supervise_replacing(m))
+		return;
+	if (pick(m, util_now(), recycle_rss, &slot, &why, detail,
+	    sizeof(detail)))
+		supervise_replace(m, slot, why, detail);
 }

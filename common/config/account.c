@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,13 +22,17 @@
 /* Past this, a user database entry is not one. */
 #define CFG_PW_BUF_MAX (1024 * 1024)
 
-/* The uid and primary gid of user name: 0, 1 if there is no such user,
- * -1 with errno on a lookup failure. */
+/*
+ * Look name up as a user (group false: its uid and primary gid into *id
+ * and *gid) or as a group (its gid into *id). 0 found, 1 no such name (or
+ * an id past INT_MAX), -1 with errno on a lookup failure.
+ */
 static int
-cfg_lookup_user(const char *name, int *uid, int *gid)
+cfg_lookup(const char *name, bool group, int *id, int *gid)
 {
-	struct passwd pw, *found = NULL;
-	long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	long hint = sysconf(group ? _SC_GETGR_R_SIZE_MAX : _SC_GETPW_R_SIZE_MAX);
 	size_t len = hint > 0 ? (size_t)hint : 4096;
 	char *buf = NULL, *bigger;
 	int r;
@@ -39,53 +44,28 @@ cfg_lookup_user(const char *name, int *uid, int *gid)
 			return -1;
 		}
 		buf = bigger;
-		r = getpwnam_r(name, &pw, buf, len, &found);
+		r = group ? getgrnam_r(name, &gr, buf, len, &grp) :
+		    getpwnam_r(name, &pw, buf, len, &pwp);
 		if (r != ERANGE || len >= CFG_PW_BUF_MAX)
 			break;
 		len *= 2;
 	}
-	if (r == 0 && found != NULL) {
-		*uid = (int)pw.pw_uid;
-		*gid = (int)pw.pw_gid;
-	}
-	free(buf);
+	free(buf);                   /* the ids are copied out of it below */
 	if (r != 0) {
 		errno = r;
 		return -1;
 	}
-	return found == NULL || pw.pw_uid > INT_MAX || pw.pw_gid > INT_MAX;
-}
-
-/* The gid of group name: as cfg_lookup_user. */
-static int
-cfg_lookup_group(const char *name, int *gid)
-{
-	struct group gr, *found = NULL;
-	long hint = sysconf(_SC_GETGR_R_SIZE_MAX);
-	size_t len = hint > 0 ? (size_t)hint : 4096;
-	char *buf = NULL, *bigger;
-	int r;
-
-	for (;;) {
-		if ((bigger = realloc(buf, len)) == NULL) {
-			free(buf);
-			errno = ENOMEM;
-			return -1;
-		}
-		buf = bigger;
-		r = getgrnam_r(name, &gr, buf, len, &found);
-		if (r != ERANGE || len >= CFG_PW_BUF_MAX)
-			break;
-		len *= 2;
+	if (group) {
+		if (grp == NULL || gr.gr_gid > INT_MAX)
+			return 1;
+		*id = (int)gr.gr_gid;
+		return 0;
 	}
-	if (r == 0 && found != NULL)
-		*gid = (int)gr.gr_gid;
-	free(buf);
-	if (r != 0) {
-		errno = r;
-		return -1;
-	}
-	return found == NULL || gr.gr_gid > INT_MAX;
+	if (pwp == NULL || pw.pw_uid > INT_MAX || pw.pw_gid > INT_MAX)
+		return 1;
+	*id = (int)pw.pw_uid;
+	*gid = (int)pw.pw_gid;
+	return 0;
 }
 
 int
@@ -104,7 +84,7 @@ cfg_resolve_account(const struct cfg_ctx *c, struct config *cfg,
 			    "their user");
 		return 0;
 	}
-	r = cfg_lookup_user(cfg->user, &cfg->uid, &cfg->gid);
+	r = cfg_lookup(cfg->user, false, &cfg->uid, &cfg->gid);
 	if (r != 0) {
 		cfg_quote(cfg->user, shown, sizeof(shown));
 		cfg->uid = cfg->gid = -1;
@@ -114,7 +94,7 @@ cfg_resolve_account(const struct cfg_ctx *c, struct config *cfg,
 	}
 	if (cfg->group == NULL)
 		return 0;
-	r = cfg_lookup_group(cfg->group, &cfg->gid);
+	r = cfg_lookup(cfg->group, true, &cfg->gid, NULL);
 	if (r != 0) {
 		cfg_quote(cfg->group, shown, sizeof(shown));
 		cfg->uid = cfg->gid = -1;
