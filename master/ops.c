@@ -9,7 +9,8 @@
  * and whatever was opened for them is closed; the serving ones never
  * noticed), and its requester's callback is told which.
  *
- *   reload      new config -> new generation on every slot (same sockets)
+ *   reload      new config (checked as a start checks it: preflight.c) ->
+ *               new generation on every slot (same sockets)
  *   scale up    new slots: sockets join the reuseport groups, then workers
  *   scale down  steer new connections away from the retiring slots, let
  *               their workers empty their queues and drain, then close
@@ -26,6 +27,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "master/preflight.h"
 #include "master/supervise.h"
 #include "master/upgrade.h"
 
@@ -159,7 +161,7 @@ start_reload(struct master *m)
 	struct config *nc = &op->next_cfg;
 	struct ltable_plan plan;
 	unsigned n, gen = m->ops.generation, total = m->sup.nslots_total;
-	char err[1024];
+	char err[1024], warn[512];
 
 	log_notice("reload: reading %s", m->config_path ? m->config_path :
 	    "the embedded default configuration");
@@ -167,6 +169,14 @@ start_reload(struct master *m)
 	    sizeof(err)) == -1)
 		goto refuse;
 	op->has_next_cfg = true;
+	/* What the new workers would fail at boot (a log they cannot open, a
+	 * user that cannot be switched to) fails the reload instead; the new
+	 * logs are handed to the new user. */
+	if (preflight_run(nc, PREFLIGHT_RELOAD, err, sizeof(err), warn,
+	    sizeof(warn)) == -1)
+		goto refuse;
+	if (warn[0] != '\0')
+		log_warn("reload: %s", warn);
 	/* Every address in use now stays open until the old generation has
 	 * gone: the new ones must fit beside them, or nothing starts. */
 	if (ltable_plan(&m->listeners, nc->listen, nc->nlisten, gen, &plan, err,

@@ -17,7 +17,9 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (m->state != MASTER_STOPPING &&
+	/* Starting (a start that cannot boot its workers exits by itself)
+	 * and stopping, workers are missing on purpose: ping regardless. */
+	if (m->state == MASTER_RUNNING &&
 	    !supervise_healthy(m, m->cfg.worker_timeout, why, sizeof(why))) {
 		if (!m->wd.silent)
 			log_error("watchdog: not telling systemd all is well: %s", why);

@@ -7,7 +7,8 @@
  * ready worker for longer. So systemd restarts the service when the
  * master's loop is stuck, or when its workers are hung or gone for good
  * and the master cannot mend it; a worker it is replacing stops nothing.
- * While stopping it pings regardless (workers leave on purpose then).
+ * While starting and stopping it pings regardless (workers are missing on
+ * purpose then; a start whose workers cannot boot exits by itself).
  */
 #ifndef SHOAL_WATCHDOG_H
 #define SHOAL_WATCHDOG_H

@@ -145,3 +145,27 @@ def test_workers_failing_after_a_good_start_are_retried():
         s.wait_log(r"slot 0 is crash-looping", timeout=10)
         assert s.running(), "the master exited after its workers had served"
         assert "cannot start: every worker" not in s.log_text()
+
+
+@harness.timeout(30)
+def test_reload_makes_the_same_checks():
+    """A reload to a file a start would refuse is refused the same way, and
+    the old generation keeps serving."""
+    d = harness.tmpdir()
+    port = harness.free_port()
+    path = os.path.join(d, "r.json")
+    ctl_path = os.path.join(d, "c.sock")
+    good = {"listen": ["127.0.0.1:%d" % port], "workers": 1, "control_socket": ctl_path}
+    with open(path, "w") as f:
+        json.dump(good, f)
+    s = Shoal(["-c", path, "--log-level", "debug"], raw=True)
+    s.ports, s.nworkers, s.control = [port], 1, ctl_path
+    with s.start():
+        bad = dict(good, access_log=os.path.join(d, "missing", "a.log"))
+        with open(path, "w") as f:
+            json.dump(bad, f)
+        rc, out, err = harness.ctl(ctl_path, "reload")
+        assert rc == 1, (rc, out, err)
+        assert "access_log %s: No such file or directory" % bad["access_log"] in err, err
+        st = harness.settled(ctl_path, 1, generation=1)
+        assert harness.http_get(port, "/healthz")[0] == 200
