@@ -41,6 +41,10 @@ test_title(void **state)
 	/* longer than the area: cut short, the last byte still NUL */
 	proctitle_set("%0100d", 7);
 	assert_int_equal(strlen(area), sizeof(area) - 1);
+	/* The copies are the process's for good; here, the test's to free. */
+	for (size_t i = 0; environ[i] != NULL; i++)
+		free(environ[i]);
+	free(environ);
 	environ = saved;
 }
 
