@@ -13,12 +13,15 @@
  *   watchdog.c   m->wd         systemd's watchdog pings
  *
  * Calls run one way: master -> control -> ops -> upgrade / supervise ->
- * ltable -> listener; control also asks status.c (which only reads), and
- * wstatus.c and backoff.c are pure leaves. A module reports upward only
- * through a function pointer: the hooks
- * the master installs at start-up (supervise_hooks, ops_hooks,
- * control_hooks) or the completion callback a caller passes with a request
- * (ops_done_fn, upgrade_done_fn). So no file calls a file that calls it.
+ * ltable -> listener; control also asks status.c (which only reads);
+ * master and ops -> preflight -> privdrop / resources; master -> recycle /
+ * watchdog -> supervise; master -> activate -> ltable; wstatus.c,
+ * backoff.c, args.c and proctitle.c are leaves. A module reports upward
+ * only through a function pointer: the hooks the master installs at
+ * start-up (supervise_hooks, ops_hooks, control_hooks) or the completion
+ * callback a caller passes with a request (ops_done_fn, upgrade_done_fn).
+ * So no file calls a file that calls it. (recycle.c reads m->sup and
+ * m->stats and writes nothing; its replacements go through supervise.c.)
  *
  * This header is only for master/; nothing outside includes it.
  */
