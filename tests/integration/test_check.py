@@ -122,14 +122,8 @@ def test_workers_that_cannot_boot_make_the_start_fail():
 def test_workers_failing_after_a_good_start_are_retried():
     """Once a worker has been ready, boot failures are a crash loop, retried
     (the master never exits for them): a module removed after start."""
-    module = os.path.join(os.path.dirname(os.path.abspath(harness.binary())), "modules",
-                          "greeting.so")
-    if not os.path.exists(module):
-        raise Skip("no %s" % module)
     d = harness.tmpdir()
-    copy = os.path.join(d, "greeting.so")
-    with open(module, "rb") as src, open(copy, "wb") as dst:
-        dst.write(src.read())
+    copy = harness.greeting_module(os.path.join(d, "greeting.so"))
     cfg = os.path.join(d, "m.json")
     port = harness.free_port()
     with open(cfg, "w") as f:
