@@ -11,22 +11,27 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
 
 /* "shoalST" and a layout number: bump it when struct stats changes. */
-#define STATS_MAGIC 0x73686f616c535402ull
+#define STATS_MAGIC 0x73686f616c535403ull
 
 /* Where an entry's counters start: after pid, slot, generation and state,
  * which are set one by one (the state last). */
 #define STATS_BODY offsetof(struct stats_proc, heartbeat_ms)
 
-static const char *const restart_names[STATS_RESTART_NREASONS] = {
+/* From half a millisecond (a cached answer) to 10 s (a slow backend). */
+const double stats_duration_le[STATS_DURATION_BUCKETS - 1] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+	2.5, 10,
+};
+
+const char *const stats_restart_name[STATS_RESTART_REASONS] = {
 	[STATS_RESTART_CRASH] = "crash",
-	[STATS_RESTART_BOOT] = "boot",
-	[STATS_RESTART_HUNG] = "hung",
+	[STATS_RESTART_BOOT] = "boot_failure",
+	[STATS_RESTART_HANG] = "hang",
 	[STATS_RESTART_MAX_REQUESTS] = "max_requests",
 	[STATS_RESTART_MAX_MEMORY] = "max_memory",
 };
@@ -148,6 +153,11 @@ stats_release(struct stats *st, int idx)
 	    __ATOMIC_RELAXED);
 	__atomic_fetch_add(&st->exited.bytes_out, STATS_GET(p->bytes_out),
 	    __ATOMIC_RELAXED);
+	for (size_t i = 0; i < ARRAY_SIZE(p->duration); i++)
+		__atomic_fetch_add(&st->exited.duration[i],
+		    STATS_GET(p->duration[i]), __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->exited.duration_us, STATS_GET(p->duration_us),
+	    __ATOMIC_RELAXED);
 	/* Everything but the state, then the state: a reader that sees FREE
 	 * skips the entry, one that sees it taken sees zeroes at worst. */
 	memset((char *)p + STATS_BODY, 0, sizeof(*p) - STATS_BODY);
@@ -179,25 +189,25 @@ stats_release_orphans(struct stats *st, pid_t master_pid)
 }
 
 void
-stats_count_restart(struct stats *st, unsigned slot, enum stats_restart r)
+stats_observe(struct stats_proc *p, double seconds)
 {
-	struct stats_slot *s;
-	struct timespec now;
+	size_t i = 0;
 
-	if (slot >= STATS_MAX_SLOTS || r >= STATS_RESTART_NREASONS)
-		return;
-	s = &st->slots[slot];
-	clock_gettime(CLOCK_REALTIME, &now);
-	STATS_ADD(s->restarts[r], 1);
-	STATS_SET(s->last_restart, (uint64_t)r + 1);
-	STATS_SET(s->last_restart_ms, (uint64_t)now.tv_sec * 1000 +
-	    (uint64_t)now.tv_nsec / 1000000);
+	if (!(seconds >= 0))
+		seconds = 0;
+	while (i < ARRAY_SIZE(stats_duration_le) && seconds > stats_duration_le[i])
+		i++;
+	STATS_ADD(p->duration[i], 1);
+	STATS_ADD(p->duration_us, (uint64_t)(seconds * 1e6 + 0.5));
 }
 
-const char *
-stats_restart_name(enum stats_restart r)
+void
+stats_count_restart(struct stats *st, unsigned slot, enum stats_restart why)
 {
-	return r < STATS_RESTART_NREASONS ? restart_names[r] : "?";
+	if (slot >= STATS_MAX_SLOTS || why >= STATS_RESTART_REASONS)
+		return;
+	STATS_ADD(st->restarts[slot][why], 1);
+	STATS_SET(st->last_restart[slot], (uint64_t)why + 1);
 }
 
 void

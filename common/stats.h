@@ -4,13 +4,13 @@
  * One MAP_SHARED region in a memfd, created by the master before the first
  * fork, so every worker inherits it at the same address; a binary upgrade
  * hands the memfd to the new master, which maps the same region, so every
- * counter (requests, restarts) goes on across the upgrade. It holds one
- * entry per worker process (not per socket slot: during a reload an old
- * and a new worker of the same socket slot live side by side) and one per
- * socket slot for what outlives its workers (restarts by reason). A
- * worker writes only its own entry; the master hands entries out, writes
- * the slots' counters and folds the counters of exited workers into the
- * totals, so no counter goes backwards.
+ * counter (requests, durations, restarts) goes on across the upgrade. It
+ * holds one entry per worker process (not per socket slot: during a
+ * reload an old and a new worker of the same socket slot live side by
+ * side) and, per socket slot, what outlives its workers (restarts by
+ * reason). A worker writes only its own entry; the master hands entries
+ * out, writes the slots' counters and folds the counters of exited
+ * workers into the totals, so no counter goes backwards.
  *
  * Fields are written by one process and read by others without locks: each
  * is a naturally aligned 64-bit word, written with relaxed atomics, so a
@@ -26,8 +26,35 @@
 #include <sys/types.h>
 
 #define STATS_MAX_PROCS 1024
-#define STATS_MAX_SLOTS 512          /* CONFIG_MAX_WORKERS: socket slots */
-#define STATS_REASON_MAX 192         /* why a worker could not start */
+/* Socket slots: as many as workers may be configured (CONFIG_MAX_WORKERS). */
+#define STATS_MAX_SLOTS 512
+/* Why a worker could not start, as it said it (the first error it logged). */
+#define STATS_REASON_MAX 192
+
+/*
+ * Request durations, from a request's first byte to its response framed
+ * (a file's or a stream's: to its end),
+ * counted in buckets whose upper bounds (seconds) are stats_duration_le;
+ * the last bucket has no bound (+Inf).
+ */
+#define STATS_DURATION_BUCKETS 14
+extern const double stats_duration_le[STATS_DURATION_BUCKETS - 1];
+
+/*
+ * Why the master replaced a worker in its slot: the reason label of
+ * shoal_worker_restarts_total{slot,reason}. Counted once per replacement,
+ * when the new worker is started.
+ */
+enum stats_restart {
+	STATS_RESTART_CRASH,         /* died while serving, unasked */
+	STATS_RESTART_BOOT,          /* died before it was ready */
+	STATS_RESTART_HANG,          /* killed: no heartbeat for worker_timeout */
+	STATS_RESTART_MAX_REQUESTS,  /* recycled: served max_requests */
+	STATS_RESTART_MAX_MEMORY,    /* recycled: resident set above max_memory */
+	STATS_RESTART_REASONS,
+};
+/* "crash", "boot_failure", "hang", "max_requests", "max_memory". */
+extern const char *const stats_restart_name[STATS_RESTART_REASONS];
 
 enum stats_state {
 	STATS_FREE,
@@ -35,20 +62,6 @@ enum stats_state {
 	STATS_READY,
 	STATS_DRAINING,
 	STATS_EXITED,
-};
-
-/*
- * Why the master replaced a slot's worker: the reason label of
- * shoal_worker_restarts_total{slot,reason} (stats_restart_name gives the
- * label). Counted once per replacement, when the new worker is started.
- */
-enum stats_restart {
-	STATS_RESTART_CRASH,         /* "crash": died after ready, unasked */
-	STATS_RESTART_BOOT,          /* "boot": died before it was ready */
-	STATS_RESTART_HUNG,          /* "hung": no heartbeat for worker_timeout */
-	STATS_RESTART_MAX_REQUESTS,  /* "max_requests": recycled */
-	STATS_RESTART_MAX_MEMORY,    /* "max_memory": recycled, RSS too large */
-	STATS_RESTART_NREASONS,
 };
 
 struct stats_proc {
@@ -64,17 +77,17 @@ struct stats_proc {
 	uint64_t conns_open;
 	uint64_t bytes_in;
 	uint64_t bytes_out;
+	/* Durations (stats_observe): counts per bucket, their sum. */
+	uint64_t duration[STATS_DURATION_BUCKETS];
+	uint64_t duration_us;        /* sum, microseconds */
+	/* Written by the worker on each heartbeat tick. */
+	uint64_t rss_bytes;          /* resident set */
+	uint64_t cpu_user_us;        /* CPU time of the process, all threads */
+	uint64_t cpu_system_us;
 	uint64_t master_pid;         /* the master that handed the entry out */
 	/* Written by a worker that cannot start, before it exits: the first
 	 * error it logged ("modules[0]: dlopen(...): ..."), NUL-terminated. */
 	char boot_error[STATS_REASON_MAX];
-} __attribute__((aligned(64)));
-
-/* Per socket slot, written by the master only. */
-struct stats_slot {
-	uint64_t restarts[STATS_RESTART_NREASONS];
-	uint64_t last_restart;       /* enum stats_restart + 1; 0: none yet */
-	uint64_t last_restart_ms;    /* wall clock (ms since 1970) of it */
 } __attribute__((aligned(64)));
 
 struct stats_totals {           /* counters of workers that have exited */
@@ -83,13 +96,18 @@ struct stats_totals {           /* counters of workers that have exited */
 	uint64_t conns_accepted;
 	uint64_t bytes_in;
 	uint64_t bytes_out;
+	uint64_t duration[STATS_DURATION_BUCKETS];
+	uint64_t duration_us;
 };
 
 struct stats {
-	uint64_t magic;              /* STATS_MAGIC: the layout below */
+	uint64_t magic;              /* the layout below (stats.c) */
 	uint64_t size;               /* sizeof(struct stats) */
 	struct stats_totals exited;
-	struct stats_slot slots[STATS_MAX_SLOTS];
+	/* Workers replaced, by slot and reason; written by the master. */
+	uint64_t restarts[STATS_MAX_SLOTS][STATS_RESTART_REASONS];
+	/* The reason of each slot's last restart + 1; 0: none yet. */
+	uint64_t last_restart[STATS_MAX_SLOTS];
 	struct stats_proc procs[STATS_MAX_PROCS];
 };
 
@@ -120,12 +138,12 @@ void stats_release(struct stats *st, int idx);
  */
 unsigned stats_release_orphans(struct stats *st, pid_t master_pid);
 
-/* Master: count a restart of slot for reason r. */
-void stats_count_restart(struct stats *st, unsigned slot,
-    enum stats_restart r);
+/* Worker: count one request that took seconds (its own slot only). */
+void stats_observe(struct stats_proc *p, double seconds);
 
-/* The label of r: "crash", "boot", "hung", "max_requests", "max_memory". */
-const char *stats_restart_name(enum stats_restart r);
+/* Master: count a restart of slot for why (and make it the last one). */
+void stats_count_restart(struct stats *st, unsigned slot,
+    enum stats_restart why);
 
 /* Worker: record why it cannot start (cut short to fit). */
 void stats_set_boot_error(struct stats *st, int idx, const char *why);

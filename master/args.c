@@ -264,6 +264,7 @@ args_parse(int argc, char **argv, struct args *a, char *err, size_t errlen)
 {
 	struct seen seen = { NULL, NULL, NULL, NULL };
 	bool check = false, help = false, version = false;
+	enum args_mode list = ARGS_RUN;
 	int rc = 0;
 
 	memset(a, 0, sizeof(*a));
@@ -281,6 +282,10 @@ args_parse(int argc, char **argv, struct args *a, char *err, size_t errlen)
 			continue;
 		if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0)
 			version = true;
+		else if (strcmp(arg, "--keys") == 0)
+			list = ARGS_KEYS;
+		else if (strcmp(arg, "--handlers") == 0)
+			list = ARGS_HANDLERS;
 		else if (strcmp(arg, "-t") == 0 || strcmp(arg, "--check") == 0)
 			check = true;
 		else if (strcmp(arg, "-c") == 0) {
@@ -305,8 +310,8 @@ args_parse(int argc, char **argv, struct args *a, char *err, size_t errlen)
 	}
 	if (rc == -1)
 		return -1;
-	if (version) {
-		a->mode = ARGS_VERSION;
+	if (version || list != ARGS_RUN) {
+		a->mode = version ? ARGS_VERSION : list;
 		return 0;
 	}
 	return settle(a, &seen, check, err, errlen);
@@ -415,7 +420,7 @@ args_help(FILE *out, const char *command)
 	    "with why\n"
 	    "       shoal COMMAND [OPTIONS]              talk to the running "
 	    "master\n"
-	    "       shoal [COMMAND] --help | --version\n\n"
+	    "       shoal [COMMAND] --help | --version | --keys | --handlers\n\n"
 	    "Options may come before or after the command.\n\nCommands:\n", out);
 	for (size_t i = 0; i < ARRAY_SIZE(args_commands); i++) {
 		snprintf(line, sizeof(line), "  %s\t%s\n", args_commands[i].synopsis,
@@ -427,9 +432,11 @@ args_help(FILE *out, const char *command)
 	    "  -c, --config FILE\tthe JSON configuration (default: the embedded "
 	    "one: 127.0.0.1:8080, a worker per CPU)\n"
 	    "  -t, --check\tcheck the configuration as a start would (files, "
-	    "users, CPUs) and exit\n"
+	    "users, CPUs; loading its modules as a worker would) and exit\n"
 	    "  -h, --help\tthis help; COMMAND --help: that command's\n"
-	    "  -V, --version\tthe version\n");
+	    "  -V, --version\tthe version\n"
+	    "  --keys, --handlers\tevery configuration key, every built-in "
+	    "handler, one a line\n");
 	fputs("\nOptions of the commands:\n", out);
 	for (size_t i = 0; i < ARRAY_SIZE(args_commands); i++)
 		if (args_commands[i].options != NULL) {

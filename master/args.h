@@ -30,6 +30,8 @@ enum args_mode {
 	ARGS_CLIENT,                 /* a command: status, reload, ... */
 	ARGS_HELP,                   /* of the command if one was named */
 	ARGS_VERSION,
+	ARGS_KEYS,                   /* --keys: every configuration key */
+	ARGS_HANDLERS,               /* --handlers: every built-in handler */
 };
 
 /* Default of --timeout: how long a command waits for the master's answer. */

@@ -16,7 +16,9 @@
 #include "master/args.h"
 #include "master/cli.h"
 #include "master/master.h"
+#include "master/preflight.h"
 #include "master/proctitle.h"
+#include "worker/app/check.h"
 #include "worker/app/registry.h"
 
 #define EXIT_USAGE 2
@@ -26,6 +28,7 @@ main(int argc, char **argv)
 {
 	struct args a;
 	struct config cfg;
+	const char *item;
 	char err[1024];
 	int rc = EXIT_USAGE;
 
@@ -49,6 +52,14 @@ main(int argc, char **argv)
 		printf("shoal %s\n", SHOAL_VERSION);
 		rc = 0;
 		break;
+	case ARGS_KEYS:
+	case ARGS_HANDLERS:
+		/* For scripts and tests: what the documentation must cover. */
+		for (size_t k = 0; (item = a.mode == ARGS_KEYS ?
+		    config_key_name(k) : registry_builtin_name(k)) != NULL; k++)
+			puts(item);
+		rc = 0;
+		break;
 	case ARGS_CLIENT:
 		rc = cli_main(&a);
 		break;
@@ -60,6 +71,10 @@ main(int argc, char **argv)
 			break;
 		}
 		if (a.mode == ARGS_CHECK) {
+			/* Only a check loads application code, in a child switched
+			 * to the workers' user that ends there; the master never
+			 * does (its workers fail at boot instead). */
+			preflight_set_worker_check(app_check_config);
 			rc = master_check(&cfg);
 			config_free(&cfg);
 			break;

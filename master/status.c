@@ -32,16 +32,16 @@ operation(enum op_kind kind)
 
 /* Slot i's restarts: the total, and by reason (stats.h). */
 static json_t *
-restarts_by_reason(const struct stats_slot *ss, unsigned *total)
+restarts_by_reason(const struct stats *st, unsigned slot, unsigned *total)
 {
 	json_t *o = json_object();
 
 	*total = 0;
-	for (int r = 0; r < STATS_RESTART_NREASONS; r++) {
-		uint64_t n = STATS_GET(ss->restarts[r]);
+	for (int r = 0; r < STATS_RESTART_REASONS; r++) {
+		uint64_t n = STATS_GET(st->restarts[slot][r]);
 
 		*total += (unsigned)n;
-		json_object_set_new(o, stats_restart_name((enum stats_restart)r),
+		json_object_set_new(o, stats_restart_name[r],
 		    json_integer((json_int_t)n));
 	}
 	return o;
@@ -49,11 +49,12 @@ restarts_by_reason(const struct stats_slot *ss, unsigned *total)
 
 /* The reason of slot i's last restart, or NULL. */
 static const char *
-last_restart(const struct stats_slot *ss)
+last_restart(const struct stats *st, unsigned slot)
 {
-	uint64_t r = STATS_GET(ss->last_restart);
+	uint64_t r = STATS_GET(st->last_restart[slot]);
 
-	return r == 0 ? NULL : stats_restart_name((enum stats_restart)(r - 1));
+	return r == 0 || r > STATS_RESTART_REASONS ? NULL :
+	    stats_restart_name[r - 1];
 }
 
 json_t *
@@ -69,8 +70,7 @@ status_json(struct master *m)
 	TAILQ_FOREACH(p, &m->sup.procs, entry) {
 		struct stats_proc *sp = &m->stats->procs[p->stats_idx];
 		struct slot *s = &m->sup.slots[p->slot];
-		const struct stats_slot *ss = &m->stats->slots[p->slot];
-		json_t *by = restarts_by_reason(ss, &total);
+		json_t *by = restarts_by_reason(m->stats, p->slot, &total);
 
 		requests += STATS_GET(sp->requests);
 		accepted += STATS_GET(sp->conns_accepted);
@@ -79,7 +79,8 @@ status_json(struct master *m)
 		    "slot", (int)p->slot, "pid", (int)p->pid,
 		    "generation", (int)p->generation, "state", proc_state(p),
 		    "uptime", now - p->spawned_at, "restarts", (int)total,
-		    "restarts_by_reason", by, "last_restart", last_restart(ss),
+		    "restarts_by_reason", by, "last_restart", last_restart(m->stats,
+		    p->slot),
 		    "requests", (json_int_t)STATS_GET(sp->requests),
 		    "connections", (json_int_t)STATS_GET(sp->conns_open),
 		    "accepted", (json_int_t)STATS_GET(sp->conns_accepted),
@@ -88,14 +89,13 @@ status_json(struct master *m)
 	}
 	for (unsigned i = 0; i < m->sup.nslots_total; i++) {
 		struct slot *s = &m->sup.slots[i];
-		const struct stats_slot *ss = &m->stats->slots[i];
-		json_t *by = restarts_by_reason(ss, &total);
+		json_t *by = restarts_by_reason(m->stats, i, &total);
 
 		json_array_append_new(slots, json_pack("{s:i, s:i, s:i, s:o, s:s?, "
 		    "s:s?, s:b, s:b}",
 		    "slot", (int)i, "pid", s->proc ? (int)s->proc->pid : 0,
 		    "restarts", (int)total, "restarts_by_reason", by,
-		    "last_restart", last_restart(ss),
+		    "last_restart", last_restart(m->stats, i),
 		    "last_exit", s->last_exit[0] ? s->last_exit : NULL,
 		    "crash_looping", s->crash_looping, "retiring", s->retiring));
 	}

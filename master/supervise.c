@@ -26,6 +26,10 @@
 /* Between SIGABRT and SIGKILL for a hung worker. */
 #define HANG_KILL_GRACE 2.0
 
+/* The stats region counts restarts per slot. */
+_Static_assert(STATS_MAX_SLOTS >= CONFIG_MAX_WORKERS,
+    "STATS_MAX_SLOTS below CONFIG_MAX_WORKERS");
+
 static void on_respawn(evutil_socket_t fd, short what, void *arg);
 
 static struct proc *
@@ -447,11 +451,12 @@ supervise_reap(struct master *m)
 				s->proc->successor = false;
 			}
 		}
-		why = p->hang_stage > 0 ? STATS_RESTART_HUNG : !p->ready ?
-		    STATS_RESTART_BOOT : STATS_RESTART_CRASH;
+		why = kind == WSTATUS_BOOT_FAILURE ? STATS_RESTART_BOOT :
+		    p->hang_stage > 0 ? STATS_RESTART_HANG : STATS_RESTART_CRASH;
 		proc_free(m, p);
 		if (s->proc == NULL && !m->sup.stopping && !s->retiring &&
 		    s->index < m->sup.nslots) {
+			/* For status and the metrics (shoal_worker_restarts_total). */
 			stats_count_restart(m->stats, s->index, why);
 			schedule_respawn(m, s, e.uptime);
 		}
@@ -698,7 +703,7 @@ supervise_replace(struct master *m, unsigned slot, enum stats_restart why,
 		return -1;
 	log_notice("worker %u (pid %d) is replaced (%s: %s); its successor "
 	    "starts on the same sockets", slot, (int)old->pid,
-	    stats_restart_name(why), detail);
+	    stats_restart_name[why], detail);
 	if (spawn(m, slot, &m->cfg, s->generation, ROLE_SUCCESSOR) == -1) {
 		s->replace_after = util_now() + m->sup.backoff.max;
 		return -1;

@@ -59,7 +59,7 @@ def test_max_requests_recycles_without_failures():
     with s:
         first = set(s.wait_workers(2).values())
         st, ld = recycled_under_load(s, "max_requests", 6, 40)
-        assert restarts(st, "crash") == 0 and restarts(st, "boot") == 0, st["slots"]
+        assert restarts(st, "crash") == 0 and restarts(st, "boot_failure") == 0, st["slots"]
         for sl in st["slots"]:
             assert sl["last_restart"] in (None, "max_requests"), sl
         # every slot gets its turn: none starves the others
@@ -105,10 +105,10 @@ def test_restart_reasons_counted():
         wait_until(lambda: restarts(status(s.control), "crash") == 1, 5, 0.05, "a crash counted")
         ws = s.wait_workers(2)
         os.kill(ws[1], 19)                # SIGSTOP: no heartbeat
-        st = wait_until(lambda: (lambda x: x if restarts(x, "hung") == 1 else None)(
+        st = wait_until(lambda: (lambda x: x if restarts(x, "hang") == 1 else None)(
             status(s.control)), 10, 0.1, "a hang counted")
         by = {sl["slot"]: sl for sl in st["slots"]}
         assert by[0]["restarts_by_reason"]["crash"] == 1 and by[0]["last_restart"] == "crash"
-        assert by[1]["restarts_by_reason"]["hung"] == 1 and by[1]["last_restart"] == "hung"
+        assert by[1]["restarts_by_reason"]["hang"] == 1 and by[1]["last_restart"] == "hang"
         assert "killed by SIGKILL" in by[0]["last_exit"], by[0]
         settled(s.control, 2)

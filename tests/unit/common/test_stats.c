@@ -1,9 +1,11 @@
 /*
- * Unit tests for common/stats.c: entries handed out and freed with their
- * counters folded into the totals, restarts by reason per slot, a boot
- * error, the region handed to another mapping (an upgrade's new master)
- * and refused when its layout differs, and entries of a failed master's
- * workers freed once they are gone.
+ * Unit tests for common/stats.c: a duration lands in the first bucket whose
+ * bound is not below it (the last has none), the sum is kept in
+ * microseconds; entries handed out and freed with their counters folded
+ * into the totals; restarts by slot and reason, and each slot's last; a
+ * boot error; the region handed to another mapping (an upgrade's new
+ * master) and refused when its layout differs; entries of a failed
+ * master's workers freed once they are gone.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,45 @@
 
 #include <fcntl.h>
 #include <sys/wait.h>
+
+static void
+test_observe_buckets(void **state)
+{
+	struct stats_proc *p;
+	struct stats *st;
+	int fd, idx;
+
+	(void)state;
+	st = stats_create(&fd);
+	assert_non_null(st);
+	idx = stats_alloc(st, 0, 1);
+	assert_true(idx >= 0);
+	p = &st->procs[idx];
+	stats_observe(p, 0.0001);             /* <= 0.0005 */
+	stats_observe(p, 0.0005);             /* on the bound: that bucket */
+	stats_observe(p, 0.003);              /* <= 0.005 */
+	stats_observe(p, 0.4);                /* <= 0.5 */
+	stats_observe(p, 11);                 /* past 10: +Inf */
+	stats_observe(p, -1);                 /* a clock step: 0 */
+	assert_int_equal(p->duration[0], 3);
+	assert_int_equal(p->duration[3], 1);
+	assert_int_equal(p->duration[9], 1);
+	assert_int_equal(p->duration[STATS_DURATION_BUCKETS - 1], 1);
+	assert_int_equal(p->duration_us, 100 + 500 + 3000 + 400000 + 11000000);
+	/* the bounds grow */
+	for (size_t i = 1; i < STATS_DURATION_BUCKETS - 1; i++)
+		assert_true(stats_duration_le[i] > stats_duration_le[i - 1]);
+
+	STATS_ADD(p->requests, 6);
+	stats_release(st, idx);
+	assert_int_equal(st->exited.requests, 6);
+	assert_int_equal(st->exited.duration[0], 3);
+	assert_int_equal(st->exited.duration[STATS_DURATION_BUCKETS - 1], 1);
+	assert_int_equal(st->exited.duration_us, 11403600);
+	assert_int_equal(p->duration[0], 0);
+	stats_destroy(st);
+	close(fd);
+}
 
 static void
 test_alloc_release_fold(void **state)
@@ -55,17 +96,27 @@ test_restarts_and_boot_error(void **state)
 
 	(void)state;
 	assert_non_null(st = stats_create(&fd));
+	stats_count_restart(st, 3, STATS_RESTART_HANG);
+	stats_count_restart(st, 3, STATS_RESTART_HANG);
+	stats_count_restart(st, 0, STATS_RESTART_BOOT);
 	stats_count_restart(st, 2, STATS_RESTART_CRASH);
 	stats_count_restart(st, 2, STATS_RESTART_MAX_MEMORY);
-	stats_count_restart(st, 2, STATS_RESTART_MAX_MEMORY);
 	stats_count_restart(st, STATS_MAX_SLOTS, STATS_RESTART_CRASH);  /* ignored */
-	assert_int_equal(st->slots[2].restarts[STATS_RESTART_CRASH], 1);
-	assert_int_equal(st->slots[2].restarts[STATS_RESTART_MAX_MEMORY], 2);
-	assert_int_equal(st->slots[2].last_restart, STATS_RESTART_MAX_MEMORY + 1);
-	assert_true(st->slots[2].last_restart_ms > 1700000000000ull);
-	assert_string_equal(stats_restart_name(STATS_RESTART_MAX_REQUESTS),
+	assert_int_equal(st->restarts[3][STATS_RESTART_HANG], 2);
+	assert_int_equal(st->restarts[0][STATS_RESTART_BOOT], 1);
+	assert_int_equal(st->restarts[0][STATS_RESTART_CRASH], 0);
+	assert_int_equal(st->restarts[2][STATS_RESTART_MAX_MEMORY], 1);
+	/* the last one of each slot, + 1 (0: none) */
+	assert_int_equal(st->last_restart[2], STATS_RESTART_MAX_MEMORY + 1);
+	assert_int_equal(st->last_restart[3], STATS_RESTART_HANG + 1);
+	assert_int_equal(st->last_restart[1], 0);
+	assert_string_equal(stats_restart_name[STATS_RESTART_CRASH], "crash");
+	assert_string_equal(stats_restart_name[STATS_RESTART_BOOT], "boot_failure");
+	assert_string_equal(stats_restart_name[STATS_RESTART_HANG], "hang");
+	assert_string_equal(stats_restart_name[STATS_RESTART_MAX_REQUESTS],
 	    "max_requests");
-	assert_string_equal(stats_restart_name(STATS_RESTART_HUNG), "hung");
+	assert_string_equal(stats_restart_name[STATS_RESTART_MAX_MEMORY],
+	    "max_memory");
 	i = stats_alloc(st, 0, 1);
 	stats_set_boot_error(st, i, "module app: /x.so: file too short");
 	assert_string_equal(st->procs[i].boot_error,
@@ -87,8 +138,8 @@ test_adopt(void **state)
 	/* a second mapping of the same memfd sees the same counters */
 	assert_non_null(other = stats_adopt(fd, err, sizeof(err)));
 	assert_int_equal(other->exited.requests, 42);
-	STATS_SET(other->slots[1].restarts[0], 7);
-	assert_int_equal(st->slots[1].restarts[0], 7);
+	STATS_SET(other->restarts[1][0], 7);
+	assert_int_equal(st->restarts[1][0], 7);
 	stats_destroy(other);
 	/* another layout is refused */
 	bad = memfd_create("x", MFD_CLOEXEC);
@@ -139,6 +190,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_observe_buckets),
 		cmocka_unit_test(test_alloc_release_fold),
 		cmocka_unit_test(test_restarts_and_boot_error),
 		cmocka_unit_test(test_adopt),

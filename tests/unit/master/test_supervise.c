@@ -392,8 +392,8 @@ test_failed_successor_leaves_the_old_serving(void **state)
 	assert_true(s0->replace_after > util_now());
 	assert_int_equal(seen.next_failed, 0);
 	/* not a respawn: nothing counted against the slot */
-	for (int r = 0; r < STATS_RESTART_NREASONS; r++)
-		assert_int_equal(m->stats->slots[0].restarts[r], 0);
+	for (int r = 0; r < STATS_RESTART_REASONS; r++)
+		assert_int_equal(m->stats->restarts[0][r], 0);
 	/* too soon to try again */
 	assert_int_equal(supervise_replace(m, 0, STATS_RESTART_MAX_REQUESTS,
 	    "again"), -1);
