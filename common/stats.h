@@ -29,7 +29,7 @@
 /* Socket slots: as many as workers may be configured (CONFIG_MAX_WORKERS). */
 #define STATS_MAX_SLOTS 512
 /* Why a worker could not start, as it said it (the first error it logged). */
-#define STATS_REASON_MAX 192
+#define STATS_REASON_MAX 256
 
 /*
  * Request durations, from a request's first byte to its response framed

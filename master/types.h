@@ -82,7 +82,7 @@ struct slot {
 	double down_since;           /* util_now() since it has had no ready
 	                                worker; 0 while it has one */
 	double replace_after;        /* no new recycling before (util_now()) */
-	char last_exit[400];         /* how its last worker ended; "" */
+	char last_exit[512];         /* how its last worker ended; "" */
 };
 
 /*

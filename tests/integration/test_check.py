@@ -112,7 +112,7 @@ def test_workers_that_cannot_boot_make_the_start_fail():
     assert rc == 1, "exit status %s, expected 1" % rc
     text = s.log_text()
     assert "cannot start: every worker failed at boot 3 times in a row" in text, s.log_tail()
-    assert "module app: %s" % notso in text.split("cannot start:", 1)[1], \
+    assert "modules[0].path: %s" % notso in text.split("cannot start:", 1)[1], \
         "the reason does not name the module: %s" % s.log_tail(5)
     assert not harness.port_in_use(port)
     note("gave up after %.2fs" % took)
