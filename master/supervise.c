@@ -137,11 +137,9 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 	struct worker_boot boot;
 	const struct listen_addr **addrs;
 	struct proc *p;
-	size_t nfds;
-	int *fds;
-
 	char err[512];
-	int rc;
+	size_t nfds;
+	int *fds, rc;
 
 	proctitle_set("shoal: worker %u (generation %u)", self->slot,
 	    self->generation);
