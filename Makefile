@@ -184,7 +184,7 @@ install: $(BUILD)/shoal
 	    > $(DESTDIR)$(SYSTEMDUNITDIR)/shoal.service
 	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/shoal.service
 	$(INSTALL) -m 644 scripts/config/shoal.json scripts/nginx/shoal.conf \
-	    $(DESTDIR)$(DOCDIR)/
+	    scripts/systemd/shoal.socket $(DESTDIR)$(DOCDIR)/
 	$(INSTALL) -m 644 tests/modules/greeting.c $(DESTDIR)$(DOCDIR)/module-example.c
 	test -e $(DESTDIR)$(SYSCONFDIR)/shoal/shoal.json || \
 	    $(INSTALL) -m 644 scripts/config/shoal.json $(DESTDIR)$(SYSCONFDIR)/shoal/
