@@ -81,9 +81,8 @@ def run_wrk(port, path, cell, threads, duration, cpus, tmp, body):
     return res
 
 
-def run_pace(binary, port, path, rate, duration, warmup, conns, cpus):
+def run_pace(binary, port, path, rate, duration, warmup, conns, cpus, drain=2.0):
     """One constant-rate run of pace; its JSON report (with "error" if it failed)."""
-    drain = 2.0
     argv = pin(cpus) + [binary, "-p", str(port), "-P", path, "-r", str(int(rate)),
                         "-d", str(duration), "-w", str(warmup), "-c", str(conns),
                         "-t", str(drain)]

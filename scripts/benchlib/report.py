@@ -127,16 +127,22 @@ class Report:
         if not self.b.latency:
             return []
         names = [s for s in self.cols if any(k[1] == s for k in self.b.latency)]
-        cap = self.b.capacity
+        caps = self.b.capacity
+        cap = median([c["rps"] for c in caps])
         out = [f"Latency at a fixed offered rate (pace, `GET /`, 64 connections, 1 worker;"
-               f" {cap[0]}'s capacity {fmt_rps(cap[1])} req/s; lower is better):", "",
-               "| offered | server | p50 | p99 | p99.9 | max | achieved | pace late, p99 | errors |",
+               f" the rate is a share of the most {caps[0]['server']} answered under pace at the"
+               f" start of each round: median {fmt_rps(cap)} req/s"
+               f" [{' '.join(fmt_rps(c['rps']) for c in caps)}]; lower is better):", "",
+               "| offered | server | p50 | p99 | p99.9 | max | achieved | pace late, p99 |"
+               " errors |",
                "|---|---|---|---|---|---|---|---|---|"]
-        for pct, rate in self.b.rates.items():
+        for pct in self.a.latency_rates:
             for s in names:
                 rs = self.b.latency.get((pct, s), [])
-                bad = sum(1 for r in rs if r.get("error"))
-                out.append(f"| {pct} % ({fmt_rps(rate)}/s) | {s} | "
+                if not rs:
+                    continue
+                bad = sum(1 for r in rs if r.get("error") or r.get("pace_late"))
+                out.append(f"| {pct} % ({fmt_rps(self.lat(pct, s, 'offered'))}/s) | {s} | "
                            + " | ".join(fmt_us(self.lat(pct, s, k)) for k in
                                         ("p50_us", "p99_us", "p999_us", "max_us"))
                            + f" | {fmt_rps(self.lat(pct, s, 'achieved_rps'))}/s"
@@ -183,11 +189,11 @@ class Report:
         for cell in ("static-4k", "static-1m"):
             for peer, label in (("nginx", "NGINX"), ("h2o", "h2o")):
                 per_cpu(cell, peer, 1.0, f"{cell} ≥ 1.0× {label}")
-        if 90 in self.b.rates:
-            s, n = self.lat(90, "shoal", "p99_us"), self.lat(90, "nginx", "p99_us")
-            if s is not None and n is not None:
-                g.append(("p99 at 90 % load ≤ NGINX's", f"{fmt_us(s)} vs {fmt_us(n)}",
-                          "ok" if s <= n else "MISSED"))
+        s, n = self.lat(90, "shoal", "p99_us"), self.lat(90, "nginx", "p99_us")
+        if s is not None and n is not None:
+            g.append(("p99 at 90 % load ≤ NGINX's",
+                      f"{fmt_us(s)} vs {fmt_us(n)} (medians over rounds)",
+                      "ok" if s <= n else "MISSED"))
         per = self.b.memory.get("shoal", {}).get("kib_per_conn")
         if per is not None:
             g.append(("≤ 0.5 KiB per idle keep-alive connection", f"{per:.2f} KiB",

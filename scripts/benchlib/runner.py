@@ -18,6 +18,8 @@ MODES = {
 }
 LATENCY_SERVERS = ("shoal", "nginx", "floor")
 MEMORY_SERVERS = ("shoal", "nginx", "node", "floor")
+OVERLOAD_RATE = 1000000  # req/s pace offers to find a server's capacity
+PACE_LATE_US = 500     # pace's own lateness (p99) above which a latency run is flagged
 
 
 def rotated(seq, n):
@@ -45,8 +47,7 @@ class Bench:
         self.running = []             # every server not yet stopped, for cleanup
         self.runs = {}                # (mode, cell name, server) -> [result dicts]
         self.latency = {}             # (percent, server) -> [pace result dicts]
-        self.rates = {}               # percent -> offered req/s
-        self.capacity = None          # (server, req/s) the rates derive from
+        self.capacity = []            # per latency round: the req/s the rates derive from
         self.memory = {}              # server -> dict
         self.unsupported = {}         # (server, cell name) -> reason
         self.logs = {}                # server -> log lines (warn and above)
@@ -170,44 +171,34 @@ class Bench:
             + (f"  !! {'; '.join(probs)}" if probs else ""))
 
     # -- latency
-    def measure_capacity(self):
-        """(server, req/s): NGINX's median req/s on `GET /` at 64 connections, pinned,
-        from the throughput runs, else from a run made now."""
+    def capacity_now(self, srvs, rnd):
+        """(server, req/s): what NGINX (else shoal) answers on `GET /` right now, 1 worker
+        pinned, when pace offers far more than it can take (pace is then a closed loop
+        on 64 connections): the capacity this round's rates are shares of. Measured
+        afresh each round, because what the machine gives moves within minutes, and
+        with pace itself, because wrk's figure need not be what the server sustains
+        under pace's load."""
         for name in ("nginx", "shoal"):
-            if name not in self.servers:
-                continue
-            rs = [r["rps"] for r in self.runs.get(("pinned", "plain-64", name), []) if r["rps"]]
-            if rs:
-                return name, statistics.median(rs)
-            srv = self.start(name, 1, MODES["pinned"]["server_cpus"], "capacity")
+            srv = srvs.get(name)
             if srv is None:
                 continue
-            try:
-                self.warm(srv, "pinned")
-                port, path = srv.endpoint(C.BY_NAME["plain-64"])
-                res = run_wrk(port, path, C.BY_NAME["plain-64"], 1, max(2, self.args.duration),
-                              MODES["pinned"]["load_cpus"], self.ctx.tmp, self.ctx.body)
-            finally:
-                self.stop(srv)
-            if res["rps"]:
-                return name, res["rps"]
+            port, path = srv.endpoint(C.BY_NAME["plain-64"])
+            res = run_pace(self.ctx.pace, port, path, OVERLOAD_RATE, self.args.capacity_duration,
+                           0.5, 64, MODES["pinned"]["load_cpus"], drain=0.2)
+            if res.get("achieved_rps") and not res.get("errors") and not res.get("non200"):
+                self.capacity.append({"round": rnd, "server": name, "rps": res["achieved_rps"]})
+                return name, res["achieved_rps"]
+            log(f"  ! capacity run on {name}: {res.get('error')}")
         return None
 
     def latency_test(self):
         a = self.args
         names = [n for n in LATENCY_SERVERS if n in self.servers]
-        cap = self.measure_capacity()
-        if cap is None or not names:
-            self.notes.append("latency: no capacity measured (NGINX and shoal absent)")
+        if not ({"nginx", "shoal"} & set(names)):
+            self.notes.append("latency: skipped (neither NGINX nor shoal runs)")
             return
-        self.capacity = cap
-        self.rates = {pct: cap[1] * pct / 100 for pct in a.latency_rates}
         m = MODES["pinned"]
         for rnd in range(1, a.rounds + 1):
-            log(f"\n== latency round {rnd}/{a.rounds}: 1 worker on CPU {m['server_cpus']},"
-                f" pace on CPU {m['load_cpus']}, 64 connections, `GET /`, offered "
-                + ", ".join(f"{pct} % = {fmt_rps(r)} req/s" for pct, r in self.rates.items())
-                + f" ({cap[0]} measured {fmt_rps(cap[1])} req/s)")
             srvs = {}
             try:
                 for name in names:
@@ -215,7 +206,17 @@ class Bench:
                     if srv is not None:
                         srvs[name] = srv
                         self.warm(srv, "pinned")
-                for pct, rate in self.rates.items():
+                cap = self.capacity_now(srvs, rnd)
+                if cap is None:
+                    self.notes.append(f"latency round {rnd}: no capacity measured")
+                    continue
+                log(f"\n== latency round {rnd}/{a.rounds}: 1 worker on CPU {m['server_cpus']},"
+                    f" pace on CPU {m['load_cpus']}, 64 connections, `GET /`; {cap[0]} answers"
+                    f" {fmt_rps(cap[1])} req/s at most now, so offered "
+                    + ", ".join(f"{pct} % = {fmt_rps(cap[1] * pct / 100)}"
+                                for pct in a.latency_rates))
+                for pct in a.latency_rates:
+                    rate = cap[1] * pct / 100
                     for name in rotated(names, rnd - 1):
                         srv = self.revive(srvs, name, "pinned", f"latency round {rnd}")
                         if srv is None:
@@ -224,8 +225,10 @@ class Bench:
                         cpu0 = tree_cpu_seconds(srv.pid)
                         res = run_pace(self.ctx.pace, port, path, rate, a.latency_duration,
                                        a.latency_warmup, 64, m["load_cpus"])
-                        res["cpu_s"] = tree_cpu_seconds(srv.pid) - cpu0
-                        res["round"] = rnd
+                        res.update(cpu_s=tree_cpu_seconds(srv.pid) - cpu0, round=rnd,
+                                   offered=rate)
+                        if res.get("lag_p99_us", 0) > PACE_LATE_US:
+                            res["pace_late"] = True
                         self.latency.setdefault((pct, name), []).append(res)
                         if res.get("p50_us") is None:
                             log(f"  {pct:3} % {name:5}  !! {res['error']}")
@@ -234,7 +237,9 @@ class Bench:
                             f"  p99 {fmt_us(res['p99_us']):>9}  p99.9 {fmt_us(res['p999_us']):>9}"
                             f"  max {fmt_us(res['max_us']):>9}  {fmt_rps(res['achieved_rps'])} req/s"
                             f"  pace late p99 {fmt_us(res['lag_p99_us'])}"
-                            + (f"  !! {res['error']}" if res["error"] else ""))
+                            + (f"  !! {res['error']}" if res["error"] else "")
+                            + ("  !! pace could not keep to its schedule" if
+                               res.get("pace_late") else ""))
             finally:
                 for srv in srvs.values():
                     self.stop(srv)
