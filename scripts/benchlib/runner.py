@@ -20,6 +20,7 @@ LATENCY_SERVERS = ("shoal", "nginx", "floor")
 MEMORY_SERVERS = ("shoal", "nginx", "node", "floor")
 OVERLOAD_RATE = 1000000  # req/s pace offers to find a server's capacity
 PACE_LATE_US = 500     # pace's own lateness (p99) above which a latency run is flagged
+OVERLOADED = 0.97      # flagged when answering under this share of the offered rate
 
 
 def rotated(seq, n):
@@ -229,6 +230,8 @@ class Bench:
                                    offered=rate)
                         if res.get("lag_p99_us", 0) > PACE_LATE_US:
                             res["pace_late"] = True
+                        if res.get("achieved_rps", 0) < OVERLOADED * rate:
+                            res["overloaded"] = True
                         self.latency.setdefault((pct, name), []).append(res)
                         if res.get("p50_us") is None:
                             log(f"  {pct:3} % {name:5}  !! {res['error']}")
@@ -239,7 +242,8 @@ class Bench:
                             f"  pace late p99 {fmt_us(res['lag_p99_us'])}"
                             + (f"  !! {res['error']}" if res["error"] else "")
                             + ("  !! pace could not keep to its schedule" if
-                               res.get("pace_late") else ""))
+                               res.get("pace_late") else "")
+                            + ("  !! overloaded" if res.get("overloaded") else ""))
             finally:
                 for srv in srvs.values():
                     self.stop(srv)
