@@ -18,6 +18,12 @@ def median(vals):
     return statistics.median(vals) if vals else None
 
 
+def fmt_ms(v):
+    if v is None:
+        return "n/a"
+    return f"{v * 1000:.0f} µs" if v < 1 else f"{v:.2f} ms"
+
+
 def fmt_ratio(v):
     return "n/a" if v is None else f"{v:.2f}×"
 
@@ -262,8 +268,3 @@ class Report:
                 log(f"  {line[:200]}")
         return header + [""] + out
 
-
-def fmt_ms(v):
-    if v is None:
-        return "n/a"
-    return f"{v * 1000:.0f} µs" if v < 1 else f"{v:.2f} ms"

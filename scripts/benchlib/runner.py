@@ -4,7 +4,6 @@ connection. Results are kept raw here; report.py reads them."""
 
 import os
 import shutil
-import statistics
 import time
 
 from . import cells as C
