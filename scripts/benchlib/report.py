@@ -6,7 +6,7 @@ import statistics
 
 from .load import run_problems
 from .peers import ALL
-from .runner import OVERLOADED, fmt_rps, fmt_us
+from .runner import OVERLOADED, PACE_LATE_US, fmt_rps, fmt_us
 from .proc import log
 
 RATIO_PEERS = ("nginx", "h2o", "node", "floor")
@@ -52,11 +52,10 @@ class Report:
     def ratio(self, mode, cell, peer, key="per_cpu"):
         return round_ratio(self.runs(mode, cell, "shoal"), self.runs(mode, cell, peer), key)
 
-    def overloaded(self, pct, server):
-        """True if in most rounds server answered under OVERLOADED of the offered rate."""
+    def mostly(self, pct, server, flag):
+        """True if most of server's latency runs at pct carry flag."""
         rs = self.b.latency.get((pct, server), [])
-        over = sum(1 for r in rs if r.get("overloaded"))
-        return over * 2 > len(rs)
+        return sum(1 for r in rs if r.get(flag)) * 2 > len(rs)
 
     def lat(self, pct, server, key):
         return median([r.get(key) for r in self.b.latency.get((pct, server), [])])
@@ -209,10 +208,12 @@ class Report:
                 per_cpu(cell, peer, 1.0, f"{cell} ≥ 1.0× {label}")
         s, n = self.lat(90, "shoal", "p99_us"), self.lat(90, "nginx", "p99_us")
         if s is not None and n is not None:
-            over = [x for x in ("shoal", "nginx") if self.overloaded(90, x)]
             verdict = "ok" if s <= n else "MISSED"
-            if over:
-                verdict = f"unclear: {' and '.join(over)} overloaded"
+            why = [f"{x} {what}" for x in ("shoal", "nginx")
+                   for flag, what in (("overloaded", "overloaded"), ("pace_late", "pace late"))
+                   if self.mostly(90, x, flag)]
+            if why:
+                verdict = f"unclear: {', '.join(why)}"
             g.append(("p99 at 90 % load ≤ NGINX's",
                       f"{fmt_us(s)} vs {fmt_us(n)} (medians over rounds)", verdict))
         per = self.b.memory.get("shoal", {}).get("kib_per_conn")
@@ -235,9 +236,11 @@ class Report:
             out.append(f"\"ok per CPU, but slower\": the bar is met per CPU-second, but shoal"
                        f" served under {SLOWER:.0%} of the peer's req/s (not counted as met).")
         if any(v.startswith("unclear") for _, _, v in g):
-            out.append("\"overloaded\": in most rounds the server answered under"
-                       f" {OVERLOADED:.0%} of the offered rate, so its latency is that of a"
-                       " growing queue (the machine gave less than at the capacity run).")
+            out.append("\"unclear\": in most rounds the server was overloaded (it answered"
+                       f" under {OVERLOADED:.0%} of the offered rate: its latency is that of a"
+                       " growing queue, the machine gave less than at the capacity run) or"
+                       f" pace itself sent late (p99 over {PACE_LATE_US} µs: its CPU was taken"
+                       " by other work); the figures are the machine's more than the server's.")
         return out
 
     def summary(self, header):
