@@ -7,101 +7,167 @@
  * the file, then falls back to the default, and validates all three the same
  * way, so a default can never bypass a check a user value would fail.
  *
- * "listen" and "trusted_proxies" are checked in config_listen.c; their
- * flags repeat, and together replace the file's list. "modules" and
- * "routes" are the structured keys: arrays of objects, checked field by
- * field in config_routes.c, with no flag. The default routes are those of
- * the embedded default text (one source of truth); the default modules
- * are none.
+ * This file reads the file and the flags and walks the table; the checks
+ * are below it, in common/config/: scalars in value.c, "listen" and
+ * "trusted_proxies" (whose flags repeat, and together replace the file's
+ * list) in listen.c, the structured keys "modules" and "routes" (no flag)
+ * in modules.c and routes.c, every message through diag.c. None of them
+ * calls back up here. The default routes are those of the embedded
+ * default text (one source of truth); the default modules are none.
  */
 #include "common/config.h"
-#include "common/config_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "common/config_locate.h"
-#include "common/log.h"
+#include "common/config/diag.h"
+#include "common/config/listen.h"
+#include "common/config/modules.h"
+#include "common/config/routes.h"
+#include "common/config/value.h"
+#include "common/log.h"         /* enum log_level, of "log_level" */
 #include "common/util.h"
 
 #define CFG_EMBEDDED    "(embedded default)"
-#define CFG_BUILTIN     "(built-in default)"
 /* A config file is a few hundred bytes; refuse to slurp a mistaken -c /dev/zero. */
 #define CFG_MAX_FILE    (1024 * 1024)
 #define CFG_OFF(member) offsetof(struct config, member)
 
+/*
+ * The key table: one row a key, applied in this order. To add a key:
+ *
+ *  - Its field in struct config (config.h); its row here: name (a JSON
+ *    key, lower_snake_case: its flag --lower-snake-case comes with it),
+ *    kind (key.h), offset, range and default; a line in the README's
+ *    table of keys; a test in tests/unit/common/test_config.c.
+ *  - A scalar (CFG_INT, CFG_SIZE, CFG_SECONDS, CFG_AUTO_INT, CFG_PATH,
+ *    CFG_LOG_LEVEL) needs nothing more: cfg_scalar (config/value.c)
+ *    checks it against the range, the error names the key and where its
+ *    value came from, config_free frees a CFG_PATH.
+ *  - An object of scalars ("redis": {"address": ..., "timeout": ...}): a
+ *    struct for it in config.h, a table of member rows like these (offsets
+ *    into that struct), and a row of kind CFG_OBJECT whose .members and
+ *    .nmembers name the table. Unknown members ("did you mean"), defaults
+ *    and located errors ("redis": "timeout": ...) come with it; no flag.
+ *  - Anything else structured (an array of objects, members that are not
+ *    scalars): kind CFG_STRUCT (config file only) or CFG_LIST (repeated
+ *    flags, one element each), and .apply, a checker in its own file under
+ *    common/config/ with its header, made like modules.c: cfg_array opens
+ *    an array, cfg_unknown_member and cfg_did_you_mean refuse a misspelt
+ *    member, every error goes through config/diag.h located at the element
+ *    or member it is about; what it allocates is freed in config_free. Its
+ *    default is its value in cfg_default_json if that has one, else
+ *    .defstr as JSON text.
+ *  - A new scalar kind: its enum value in key.h, then the cases -Wswitch
+ *    asks for (cfg_scalar and cfg_default_value in config/value.c,
+ *    cfg_apply and cfg_flag_value here).
+ *  - A check across keys (respawn_delay_min <= respawn_delay_max) goes
+ *    in config_load, after the rows are applied.
+ */
 static const struct cfg_key cfg_keys[] = {
-	/* name, kind, offset, min, max, default, default string, help */
-	{ "listen", CFG_LISTEN, CFG_OFF(listen), 1, CONFIG_MAX_LISTEN, 0,
-	  "127.0.0.1:8080",
-	  "address to listen on: host:port, [v6]:port, *:port or unix:/path" },
-	{ "backlog", CFG_INT, CFG_OFF(backlog), 1, 65535, 1024, NULL,
-	  "listen(2) backlog of each socket" },
-	{ "workers", CFG_WORKERS, CFG_OFF(workers), 1, CONFIG_MAX_WORKERS, 0,
-	  "auto", "worker processes, or \"auto\" for one per usable CPU" },
-	{ "worker_timeout", CFG_SECONDS, CFG_OFF(worker_timeout), 0.5, 86400,
-	  30, NULL, "seconds of heartbeat silence before a worker is killed" },
-	{ "graceful_timeout", CFG_SECONDS, CFG_OFF(graceful_timeout), 0, 86400,
-	  30, NULL, "seconds workers may drain on stop or reload" },
-	{ "respawn_delay_min", CFG_SECONDS, CFG_OFF(respawn_delay_min), 0.01,
-	  60, 0.1, NULL, "seconds before respawning a worker that died young" },
-	{ "respawn_delay_max", CFG_SECONDS, CFG_OFF(respawn_delay_max), 0.1,
-	  3600, 30, NULL, "cap on the respawn backoff, in seconds" },
-	{ "pid_file", CFG_PATH, CFG_OFF(pid_file), 0, 0, 0, NULL,
-	  "file to write the master's pid to (null: none)" },
-	{ "control_socket", CFG_PATH, CFG_OFF(control_socket), 0, 0, 0,
-	  "/tmp/shoal.sock",
-	  "Unix socket of the control protocol, mode 0600 (null: none)" },
-	{ "ready_timeout", CFG_SECONDS, CFG_OFF(ready_timeout), 0.1, 3600, 30,
-	  NULL, "seconds new workers (reload, scale, upgrade) have to be ready" },
-	{ "log_file", CFG_PATH, CFG_OFF(log_file), 0, 0, 0, NULL,
-	  "file to append the log to (null: stderr)" },
-	{ "threads", CFG_INT, CFG_OFF(threads), 0, 64, 2, NULL,
-	  "threads per worker for CPU-heavy handlers (0: run them inline)" },
-	{ "access_log", CFG_PATH, CFG_OFF(access_log), 0, 0, 0, NULL,
-	  "file to append one line per request to (null: none)" },
-	{ "log_level", CFG_LOG_LEVEL, CFG_OFF(log_level), 0, 0, 0, "info",
-	  "error, warn, notice, info or debug" },
-	{ "max_request_line", CFG_SIZE, CFG_OFF(http.max_request_line), 256,
-	  1048576, 8192, NULL, "bytes of request line before 414" },
-	{ "max_header_size", CFG_SIZE, CFG_OFF(http.max_header_size), 1024,
-	  1048576, 16384, NULL, "bytes of header lines before 431" },
-	{ "max_headers", CFG_SIZE, CFG_OFF(http.max_headers), 1, 10000, 100,
-	  NULL, "header fields before 431" },
-	{ "max_body_size", CFG_SIZE, CFG_OFF(http.max_body_size), 0,
-	  1099511627776.0 /* 1 TiB */, 1048576, NULL,
-	  "bytes of request body before 413" },
-	{ "header_timeout", CFG_SECONDS, CFG_OFF(http.header_timeout), 0.1,
-	  3600, 10, NULL, "seconds to receive the request head before 408" },
-	{ "body_timeout", CFG_SECONDS, CFG_OFF(http.body_timeout), 0.1, 3600,
-	  30, NULL, "seconds between body reads before 408" },
+	{ .name = "listen", .kind = CFG_LIST, .offset = CFG_OFF(listen),
+	  .min = 1, .max = CONFIG_MAX_LISTEN, .defstr = "127.0.0.1:8080",
+	  .apply = cfg_apply_listen,
+	  .help = "address to listen on: host:port, [v6]:port, *:port or "
+	  "unix:/path" },
+	{ .name = "backlog", .kind = CFG_INT, .offset = CFG_OFF(backlog),
+	  .min = 1, .max = 65535, .def = 1024,
+	  .help = "listen(2) backlog of each socket" },
+	/* "auto" is stored as 0; config_load sets workers_auto from it. */
+	{ .name = "workers", .kind = CFG_AUTO_INT, .offset = CFG_OFF(workers),
+	  .min = 1, .max = CONFIG_MAX_WORKERS, .defstr = "auto",
+	  .help = "worker processes, or \"auto\" for one per usable CPU" },
+	{ .name = "worker_timeout", .kind = CFG_SECONDS,
+	  .offset = CFG_OFF(worker_timeout), .min = 0.5, .max = 86400, .def = 30,
+	  .help = "seconds of heartbeat silence before a worker is killed" },
+	{ .name = "graceful_timeout", .kind = CFG_SECONDS,
+	  .offset = CFG_OFF(graceful_timeout), .min = 0, .max = 86400, .def = 30,
+	  .help = "seconds workers may drain on stop or reload" },
+	{ .name = "respawn_delay_min", .kind = CFG_SECONDS,
+	  .offset = CFG_OFF(respawn_delay_min), .min = 0.01, .max = 60,
+	  .def = 0.1,
+	  .help = "seconds before respawning a worker that died young" },
+	{ .name = "respawn_delay_max", .kind = CFG_SECONDS,
+	  .offset = CFG_OFF(respawn_delay_max), .min = 0.1, .max = 3600,
+	  .def = 30, .help = "cap on the respawn backoff, in seconds" },
+	{ .name = "pid_file", .kind = CFG_PATH, .offset = CFG_OFF(pid_file),
+	  .help = "file to write the master's pid to (null: none)" },
+	{ .name = "control_socket", .kind = CFG_PATH,
+	  .offset = CFG_OFF(control_socket), .defstr = "/tmp/shoal.sock",
+	  .help = "Unix socket of the control protocol, mode 0600 (null: none)" },
+	{ .name = "ready_timeout", .kind = CFG_SECONDS,
+	  .offset = CFG_OFF(ready_timeout), .min = 0.1, .max = 3600, .def = 30,
+	  .help = "seconds new workers (reload, scale, upgrade) have to be "
+	  "ready" },
+	{ .name = "log_file", .kind = CFG_PATH, .offset = CFG_OFF(log_file),
+	  .help = "file to append the log to (null: stderr)" },
+	{ .name = "threads", .kind = CFG_INT, .offset = CFG_OFF(threads),
+	  .min = 0, .max = 64, .def = 2,
+	  .help = "threads per worker for CPU-heavy handlers (0: run them "
+	  "inline)" },
+	{ .name = "access_log", .kind = CFG_PATH, .offset = CFG_OFF(access_log),
+	  .help = "file to append one line per request to (null: none)" },
+	/* In the order of enum config_log_format. */
+	{ .name = "access_log_format", .kind = CFG_CHOICE,
+	  .offset = CFG_OFF(access_log_format), .defstr = "common",
+	  .choices = (const char *const[]){ "common", "combined", "json", NULL },
+	  .help = "common, combined (with referer and user agent) or json" },
+	{ .name = "log_level", .kind = CFG_LOG_LEVEL,
+	  .offset = CFG_OFF(log_level), .defstr = "info",
+	  .help = "error, warn, notice, info or debug" },
+	{ .name = "max_request_line", .kind = CFG_SIZE,
+	  .offset = CFG_OFF(http.max_request_line), .min = 256, .max = 1048576,
+	  .def = 8192, .help = "bytes of request line before 414" },
+	{ .name = "max_header_size", .kind = CFG_SIZE,
+	  .offset = CFG_OFF(http.max_header_size), .min = 1024, .max = 1048576,
+	  .def = 16384, .help = "bytes of header lines before 431" },
+	{ .name = "max_headers", .kind = CFG_SIZE,
+	  .offset = CFG_OFF(http.max_headers), .min = 1, .max = 10000,
+	  .def = 100, .help = "header fields before 431" },
+	{ .name = "max_body_size", .kind = CFG_SIZE,
+	  .offset = CFG_OFF(http.max_body_size), .min = 0,
+	  .max = 1099511627776.0 /* 1 TiB */, .def = 1048576,
+	  .help = "bytes of request body before 413" },
+	{ .name = "header_timeout", .kind = CFG_SECONDS,
+	  .offset = CFG_OFF(http.header_timeout), .min = 0.1, .max = 3600,
+	  .def = 10, .help = "seconds to receive the request head before 408" },
+	{ .name = "body_timeout", .kind = CFG_SECONDS,
+	  .offset = CFG_OFF(http.body_timeout), .min = 0.1, .max = 3600,
+	  .def = 30, .help = "seconds between body reads before 408" },
 	/*
 	 * 75 s, longer than the 60 s idle timeout of common load balancers:
 	 * the balancer must be the side that closes an idle connection, or it
 	 * may send a request down one we are closing and get a reset.
 	 */
-	{ "keepalive_timeout", CFG_SECONDS, CFG_OFF(http.keepalive_timeout), 0,
-	  86400, 75, NULL, "seconds an idle keep-alive connection is kept" },
-	{ "write_timeout", CFG_SECONDS, CFG_OFF(http.write_timeout), 0.1, 3600,
-	  30, NULL, "seconds a client may stall reading a response" },
-	{ "max_connections", CFG_SIZE, CFG_OFF(http.max_connections), 1,
-	  1000000, 10000, NULL, "open connections per worker" },
-	{ "trusted_proxies", CFG_TRUSTED, CFG_OFF(trusted), 0, CFG_MAX_TRUSTED,
-	  0, NULL, "peers whose X-Forwarded-For is believed: address, "
-	  "CIDR range or \"unix\"" },
+	{ .name = "keepalive_timeout", .kind = CFG_SECONDS,
+	  .offset = CFG_OFF(http.keepalive_timeout), .min = 0, .max = 86400,
+	  .def = 75, .help = "seconds an idle keep-alive connection is kept" },
+	{ .name = "write_timeout", .kind = CFG_SECONDS,
+	  .offset = CFG_OFF(http.write_timeout), .min = 0.1, .max = 3600,
+	  .def = 30, .help = "seconds a client may stall reading a response" },
+	{ .name = "max_connections", .kind = CFG_SIZE,
+	  .offset = CFG_OFF(http.max_connections), .min = 1, .max = 1000000,
+	  .def = 10000, .help = "open connections per worker" },
+	{ .name = "trusted_proxies", .kind = CFG_LIST, .offset = CFG_OFF(trusted),
+	  .min = 0, .max = CFG_MAX_TRUSTED, .apply = cfg_apply_trusted,
+	  .help = "peers whose X-Forwarded-For is believed: address, CIDR range "
+	  "or \"unix\"" },
 	/*
-	 * Rows are applied in this order, not the file's: "modules" comes
-	 * before "routes" because a route may name a module's handler.
+	 * "modules" comes before "routes" (rows are applied in this order,
+	 * not the file's) because a route may name a module's handler.
 	 */
-	{ "modules", CFG_MODULES, CFG_OFF(modules), 0, CONFIG_MAX_MODULES, 0,
-	  NULL, "application code each worker loads (config file only)" },
-	{ "routes", CFG_ROUTES, CFG_OFF(routes), 1, CONFIG_MAX_ROUTES, 0, NULL,
-	  "handlers by path (config file only)" },
+	{ .name = "modules", .kind = CFG_STRUCT, .offset = CFG_OFF(modules),
+	  .min = 0, .max = CONFIG_MAX_MODULES, .defstr = "[]",
+	  .apply = cfg_apply_modules,
+	  .help = "application code each worker loads (config file only)" },
+	/* The default routes are those of cfg_default_json. */
+	{ .name = "routes", .kind = CFG_STRUCT, .offset = CFG_OFF(routes),
+	  .min = 1, .max = CONFIG_MAX_ROUTES, .apply = cfg_apply_routes,
+	  .help = "handlers by path (config file only)" },
 };
 
 static const char cfg_default_json[] =
@@ -115,45 +181,6 @@ static const char cfg_default_json[] =
 	"    {\"path\": \"/echo\", \"handler\": \"echo\"}\n"
 	"  ]\n"
 	"}\n";
-
-void
-cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-/* The message is one line even if a file name holds a newline. */
-static void
-cfg_oneline(char *err, size_t errlen)
-{
-	for (; errlen > 0 && *err != '\0'; err++, errlen--)
-		if ((unsigned char)*err < 0x20 || *err == 0x7f)
-			*err = '?';
-}
-
-/* "worker_timeout" -> "--worker-timeout" */
-static const char *
-cfg_flag(const char *name, char *buf, size_t len)
-{
-	size_t i;
-
-	if (len < 3) {
-		if (len > 0)
-			buf[0] = '\0';
-		return buf;
-	}
-	buf[0] = buf[1] = '-';
-	for (i = 0; name[i] != '\0' && i + 3 < len; i++)
-		buf[i + 2] = name[i] == '_' ? '-' : name[i];
-	buf[i + 2] = '\0';
-	return buf;
-}
 
 static const struct cfg_key *
 cfg_key_by_name(const char *name)
@@ -187,14 +214,14 @@ cfg_key_by_flag(const char *flag)
 static bool
 cfg_is_flag(const struct cfg_key *k)
 {
-	return k->kind != CFG_ROUTES && k->kind != CFG_MODULES;
+	return k->kind != CFG_STRUCT && k->kind != CFG_OBJECT;
 }
 
 /* Lists whose flag repeats, each flag one element. */
 static bool
 cfg_is_repeated(const struct cfg_key *k)
 {
-	return k->kind == CFG_LISTEN || k->kind == CFG_TRUSTED;
+	return k->kind == CFG_LIST;
 }
 
 static int
@@ -205,58 +232,6 @@ cfg_not_flag(const struct cfg_key *k, char *err, size_t errlen)
 	cfg_seterr(err, errlen, "%s: %s can only be set in a config file",
 	    cfg_flag(k->name, flag, sizeof(flag)), k->name);
 	return -1;
-}
-
-/*
- * Edit distance with adjacent transpositions counted as one edit (optimal
- * string alignment), so "wrokers" is 1 from "workers", as a typist would
- * count it. Names longer than CFG_NAME_MAX are never "close".
- */
-int
-cfg_distance(const char *a, const char *b)
-{
-	int d[CFG_NAME_MAX + 1][CFG_NAME_MAX + 1];
-	size_t la = strlen(a), lb = strlen(b), i, j;
-	int cost, best;
-
-	if (la > CFG_NAME_MAX || lb > CFG_NAME_MAX)
-		return CFG_NAME_MAX + 1;
-	for (i = 0; i <= la; i++)
-		d[i][0] = (int)i;
-	for (j = 0; j <= lb; j++)
-		d[0][j] = (int)j;
-	for (i = 1; i <= la; i++) {
-		for (j = 1; j <= lb; j++) {
-			cost = a[i - 1] != b[j - 1];
-			best = d[i - 1][j - 1] + cost;
-			if (d[i - 1][j] + 1 < best)
-				best = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < best)
-				best = d[i][j - 1] + 1;
-			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
-			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
-				best = d[i - 2][j - 2] + 1;
-			d[i][j] = best;
-		}
-	}
-	return d[la][lb];
-}
-
-const char *
-cfg_nearest(const char *name, const char *const *names, size_t n)
-{
-	const char *best = NULL;
-	int dist, bestdist = 3;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		dist = cfg_distance(name, names[i]);
-		if (dist < bestdist) {
-			bestdist = dist;
-			best = names[i];
-		}
-	}
-	return best;
 }
 
 /*
@@ -285,150 +260,6 @@ cfg_suggest(const char *name, bool as_flag)
 		}
 	}
 	return best;
-}
-
-/* s as a JSON-style quoted string, escaped, cut short if long. */
-const char *
-cfg_quote(const char *s, char *buf, size_t len)
-{
-	static const size_t maxshown = 48;
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = 0, shown = 0;
-
-	/* Room for the quotes, "...", an escape and the NUL is assumed. */
-	if (len < 16) {
-		if (len > 0)
-			buf[0] = '\0';
-		return buf;
-	}
-	buf[n++] = '"';
-	for (; *p != '\0'; p++, shown++) {
-		/*
-		 * Cut at a character boundary, not inside a UTF-8 sequence; the
-		 * 12 spare bytes hold the rest of a sequence, "...\"" and NUL.
-		 */
-		if ((shown >= maxshown || n + 12 >= len) && (*p & 0xc0) != 0x80)
-			break;
-		if (*p == '"' || *p == '\\') {
-			buf[n++] = '\\';
-			buf[n++] = (char)*p;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			n += (size_t)snprintf(buf + n, len - n, "\\u%04x", *p);
-		} else {
-			buf[n++] = (char)*p;
-		}
-	}
-	if (*p != '\0') {
-		memcpy(buf + n, "...", 3);
-		n += 3;
-	}
-	buf[n++] = '"';
-	buf[n] = '\0';
-	return buf;
-}
-
-/* A value as the "got ..." part of a message shows it. */
-const char *
-cfg_describe(const json_t *v, char *buf, size_t len)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return json_array_size(v) == 0 ? "an empty array" : "an array";
-	case JSON_STRING:
-		return cfg_quote(json_string_value(v), buf, len);
-	case JSON_INTEGER:
-		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return buf;
-	case JSON_REAL:
-		snprintf(buf, len, "%.15g", json_real_value(v));
-		return buf;
-	case JSON_TRUE:
-		return "true";
-	case JSON_FALSE:
-		return "false";
-	case JSON_NULL:
-		return "null";
-	}
-	return "?";
-}
-
-/* A range bound: 1048576, not 1.04858e+06; 0.01, not 0.010000. */
-static const char *
-cfg_num(double x, char *buf, size_t len)
-{
-	if (x > -1e15 && x < 1e15 && x == (double)(long long)x)
-		snprintf(buf, len, "%lld", (long long)x);
-	else
-		snprintf(buf, len, "%g", x);
-	return buf;
-}
-
-/* A path as messages name it: routes[2].methods[0]. */
-const char *
-cfg_path_name(const struct config_step *path, size_t depth, char *buf,
-    size_t len)
-{
-	size_t i, n = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < depth && n < len; i++) {
-		if (path[i].key != NULL)
-			n += (size_t)snprintf(buf + n, len - n, "%s%s",
-			    i > 0 ? "." : "", path[i].key);
-		else
-			n += (size_t)snprintf(buf + n, len - n, "[%ld]",
-			    path[i].index);
-	}
-	return buf;
-}
-
-/* "file:line:col: what: msg", the position being that of path in c->text. */
-int
-cfg_fail_at(const struct cfg_ctx *c, const struct config_step *path,
-    size_t depth, const char *what, const char *msg)
-{
-	struct config_pos pos;
-
-	if (config_locate(c->text, c->len, path, depth, &pos) == 0)
-		cfg_seterr(c->err, c->errlen, "%s:%d:%d: %s: %s", c->source,
-		    pos.line, pos.col, what, msg);
-	else
-		cfg_seterr(c->err, c->errlen, "%s: %s: %s", c->source, what, msg);
-	return -1;
-}
-
-/*
- * Write the error for key, whose value came from `from`: the location
- * (file:line:col of the key or of listen element index, or the flag), the
- * key, then the message. Returns -1 for the caller to pass on.
- */
-int
-cfg_fail(const struct cfg_ctx *c, const struct cfg_key *k, enum cfg_from from,
-    long index, const char *fmt, ...)
-{
-	struct config_step path[2] = { { k->name, 0 }, { NULL, index } };
-	char msg[512], flag[CFG_NAME_MAX + 3], what[CFG_NAME_MAX + 3];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	switch (from) {
-	case CFG_FROM_FLAG:
-		cfg_seterr(c->err, c->errlen, "%s: %s",
-		    cfg_flag(k->name, flag, sizeof(flag)), msg);
-		break;
-	case CFG_FROM_FILE:
-		snprintf(what, sizeof(what), "\"%s\"", k->name);
-		return cfg_fail_at(c, path, index < 0 ? 1 : 2, what, msg);
-	case CFG_FROM_BUILTIN:
-		cfg_seterr(c->err, c->errlen, "%s: \"%s\": %s", CFG_BUILTIN,
-		    k->name, msg);
-		break;
-	}
-	return -1;
 }
 
 /* The whole file at path into a NUL-terminated malloc'd buffer. */
@@ -483,135 +314,31 @@ err:
 	return -1;
 }
 
-bool
-cfg_integer(const json_t *v, long long *out)
-{
-	double d;
-
-	if (json_is_integer(v)) {
-		*out = json_integer_value(v);
-		return true;
-	}
-	if (!json_is_real(v))
-		return false;
-	d = json_real_value(v);
-	if (!(d > -9e15 && d < 9e15) || d != (double)(long long)d)
-		return false;
-	*out = (long long)d;
-	return true;
-}
-
-/* Check v against k and store it into cfg. v is only read (see
- * cfg_apply_listen for why it is not const). */
+/* Check v against k and store it into cfg. */
 static int
 cfg_apply(const struct cfg_ctx *c, struct config *cfg, const struct cfg_key *k,
     json_t *v, enum cfg_from from)
 {
-	char *field = (char *)cfg + k->offset;
-	char got[80], lo[32], hi[32];
-	long long n;
-	double d;
-	int level;
-
-	cfg_num(k->min, lo, sizeof(lo));
-	cfg_num(k->max, hi, sizeof(hi));
-	switch (k->kind) {
-	case CFG_LISTEN:
-		return cfg_apply_listen(c, cfg, k, v, from);
-	case CFG_TRUSTED:
-		return cfg_apply_trusted(c, cfg, k, v, from);
-	case CFG_MODULES:
-		return cfg_apply_modules(c, cfg, k, v, from);
-	case CFG_ROUTES:
-		return cfg_apply_routes(c, cfg, k, v, from);
-	case CFG_INT:
-	case CFG_SIZE:
-		/* k->max fits a size_t on 64-bit; the cast guards 32-bit. */
-		if (!cfg_integer(v, &n) || n < k->min || n > k->max ||
-		    (k->kind == CFG_SIZE && (unsigned long long)n > SIZE_MAX))
-			return cfg_fail(c, k, from, -1, "expected an integer from "
-			    "%s to %s, got %s", lo, hi, cfg_describe(v, got,
-			    sizeof(got)));
-		if (k->kind == CFG_INT)
-			*(int *)field = (int)n;
-		else
-			*(size_t *)field = (size_t)n;
-		return 0;
-	case CFG_SECONDS:
-		d = json_is_number(v) ? json_number_value(v) : -1;
-		/* Written so that NaN fails too. */
-		if (!json_is_number(v) || !(d >= k->min && d <= k->max))
-			return cfg_fail(c, k, from, -1, "expected a number of "
-			    "seconds from %s to %s, got %s", lo, hi,
-			    cfg_describe(v, got, sizeof(got)));
-		*(double *)field = d;
-		return 0;
-	case CFG_WORKERS:
-		if (json_is_string(v) && strcmp(json_string_value(v), "auto") == 0) {
-			cfg->workers_auto = true;
-			cfg->workers = 0;
-			return 0;
-		}
-		if (!cfg_integer(v, &n) || n < k->min || n > k->max)
-			return cfg_fail(c, k, from, -1, "expected \"auto\" or an "
-			    "integer from %s to %s, got %s", lo, hi,
-			    cfg_describe(v, got, sizeof(got)));
-		cfg->workers_auto = false;
-		cfg->workers = (int)n;
-		return 0;
-	case CFG_PATH:
-		if (json_is_null(v)) {
-			*(char **)field = NULL;
-			return 0;
-		}
-		if (!json_is_string(v) || *json_string_value(v) == '\0')
-			return cfg_fail(c, k, from, -1, "expected a file name or "
-			    "null, got %s", cfg_describe(v, got, sizeof(got)));
-		if ((*(char **)field = strdup(json_string_value(v))) == NULL)
-			return cfg_fail(c, k, from, -1, "out of memory");
-		return 0;
-	case CFG_LOG_LEVEL:
-		if (!json_is_string(v) ||
-		    (level = log_level_parse(json_string_value(v))) == -1)
-			return cfg_fail(c, k, from, -1, "expected \"error\", "
-			    "\"warn\", \"notice\", \"info\" or \"debug\", got %s",
-			    cfg_describe(v, got, sizeof(got)));
-		*(int *)field = level;
-		return 0;
-	}
-	return cfg_fail(c, k, from, -1, "unhandled kind %d", (int)k->kind);
-}
-
-/* k's default as a JSON value (new reference), to validate like any other. */
-static json_t *
-cfg_default(const struct cfg_key *k)
-{
-	json_t *root, *v;
+	char why[256];
 
 	switch (k->kind) {
+	case CFG_LIST:
+	case CFG_STRUCT:
+		return k->apply(c, cfg, k, v, from);
+	case CFG_OBJECT:
+		return cfg_apply_object(c, cfg, k, v, from);
 	case CFG_INT:
 	case CFG_SIZE:
-		return json_integer((json_int_t)k->def);
 	case CFG_SECONDS:
-		return json_real(k->def);
+	case CFG_AUTO_INT:
 	case CFG_PATH:
-		return k->defstr == NULL ? json_null() : json_string(k->defstr);
-	case CFG_LISTEN:
-	case CFG_WORKERS:
 	case CFG_LOG_LEVEL:
-		return json_string(k->defstr);
-	case CFG_TRUSTED:
-	case CFG_MODULES:
-		return json_array();
-	case CFG_ROUTES:
-		/* One source of truth: the embedded default text's routes. */
-		root = json_loadb(cfg_default_json, sizeof(cfg_default_json) - 1,
-		    0, NULL);
-		v = json_incref(json_object_get(root, k->name));
-		json_decref(root);
-		return v;
+	case CFG_CHOICE:
+		break;
 	}
-	return NULL;
+	if (cfg_scalar(k, v, cfg, why, sizeof(why)) == -1)
+		return cfg_fail(c, k, from, -1, "%s", why);
+	return 0;
 }
 
 /* Reject keys no row knows, suggesting the nearest one. */
@@ -621,7 +348,6 @@ cfg_check_keys(const struct cfg_ctx *c, json_t *obj, enum cfg_from from)
 	char quoted[80], flag[CFG_NAME_MAX + 3], sugg[CFG_NAME_MAX + 40];
 	const struct cfg_key *k, *near;
 	struct config_step path[1];
-	struct config_pos pos;
 	const char *key;
 	json_t *v;
 
@@ -648,15 +374,9 @@ cfg_check_keys(const struct cfg_ctx *c, json_t *obj, enum cfg_from from)
 		if (near != NULL)
 			snprintf(sugg, sizeof(sugg), "; did you mean \"%s\"?",
 			    near->name);
-		cfg_quote(key, quoted, sizeof(quoted));
-		path[0].key = key;
-		if (config_locate(c->text, c->len, path, 1, &pos) == 0)
-			cfg_seterr(c->err, c->errlen, "%s:%d:%d: unknown key %s%s",
-			    c->source, pos.line, pos.col, quoted, sugg);
-		else
-			cfg_seterr(c->err, c->errlen, "%s: unknown key %s%s",
-			    c->source, quoted, sugg);
-		return -1;
+		path[0] = (struct config_step){ key, 0 };
+		return cfg_fail_at(c, path, 1, NULL, "unknown key %s%s",
+		    cfg_quote(key, quoted, sizeof(quoted)), sugg);
 	}
 	return 0;
 }
@@ -672,9 +392,8 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 	    sizeof(cfg_default_json) - 1, err, errlen };
 	const struct cfg_ctx *cc;
 	struct config tmp;
-	struct config_pos pos = { 1, 1 };
 	json_error_t jerr;
-	json_t *root = NULL, *ovr = NULL, *def = NULL, *v;
+	json_t *root = NULL, *ovr = NULL, *dflt = NULL, *def = NULL, *v;
 	char *text = NULL, got[80], num[32];
 	size_t len = 0, i;
 	int r;
@@ -719,10 +438,8 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 		goto err;
 	}
 	if (!json_is_object(root)) {
-		config_locate(c.text, c.len, NULL, 0, &pos);
-		cfg_seterr(err, errlen, "%s:%d:%d: expected a JSON object at top "
-		    "level, got %s", c.source, pos.line, pos.col,
-		    cfg_describe(root, got, sizeof(got)));
+		cfg_fail_at(&c, NULL, 0, NULL, "expected a JSON object at top "
+		    "level, got %s", cfg_describe(root, got, sizeof(got)));
 		goto err;
 	}
 	if (overrides != NULL && !json_is_object(overrides)) {
@@ -741,6 +458,13 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 			goto err;
 	}
 
+	/* The defaults of the structured keys it holds (one source of truth). */
+	if ((dflt = json_loadb(cfg_default_json, sizeof(cfg_default_json) - 1,
+	    0, NULL)) == NULL) {
+		cfg_seterr(err, errlen, "out of memory");
+		goto err;
+	}
+
 	/* Flags beat the file, the file beats the default; one check for all. */
 	for (i = 0; i < ARRAY_SIZE(cfg_keys); i++) {
 		k = &cfg_keys[i];
@@ -749,21 +473,18 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 			from[i] = CFG_FROM_FLAG;
 		} else if ((v = json_object_get(root, k->name)) != NULL) {
 			from[i] = CFG_FROM_FILE;
+		} else if (k->kind == CFG_STRUCT &&
+		    (v = json_object_get(dflt, k->name)) != NULL) {
+			/* Located, and its "where" is, in the embedded text. */
+			cc = &dc;
+			from[i] = CFG_FROM_FILE;
 		} else {
-			if ((def = cfg_default(k)) == NULL) {
+			if ((def = cfg_default_value(k)) == NULL) {
 				cfg_seterr(err, errlen, "out of memory");
 				goto err;
 			}
 			v = def;
 			from[i] = CFG_FROM_BUILTIN;
-			/*
-			 * The default routes come from the embedded text: they
-			 * are located, and their "where" is, in it.
-			 */
-			if (k->kind == CFG_ROUTES) {
-				cc = &dc;
-				from[i] = CFG_FROM_FILE;
-			}
 		}
 		r = cfg_apply(cc, &tmp, k, v, from[i]);
 		json_decref(def);
@@ -771,6 +492,18 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 		if (r == -1)
 			goto err;
 	}
+	tmp.workers_auto = tmp.workers == 0;    /* "auto" is stored as 0 */
+
+	/*
+	 * A listen object's own "routes": after the rows, since a route may
+	 * name a module's handler. Only a file has listen objects (a --listen
+	 * flag is an address string).
+	 */
+	k = cfg_key_by_name("listen");
+	if (from[k - cfg_keys] == CFG_FROM_FILE &&
+	    cfg_apply_listen_routes(&c, &tmp, json_object_get(root,
+	    "listen")) == -1)
+		goto err;
 
 	/*
 	 * The backoff grows from min to max, so min > max is meaningless.
@@ -792,6 +525,7 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 		goto err;
 	}
 
+	json_decref(dflt);
 	json_decref(ovr);
 	json_decref(root);
 	free(text);
@@ -801,6 +535,7 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 err:
 	cfg_oneline(err, errlen);
 	config_free(&tmp);
+	json_decref(dflt);
 	json_decref(ovr);
 	json_decref(root);
 	free(text);
@@ -819,7 +554,7 @@ cfg_flag_value(const struct cfg_key *k, const char *value)
 	switch (k->kind) {
 	case CFG_INT:
 	case CFG_SIZE:
-	case CFG_WORKERS:
+	case CFG_AUTO_INT:
 	case CFG_SECONDS:
 		errno = 0;
 		n = strtoll(value, &end, 10);
@@ -834,12 +569,12 @@ cfg_flag_value(const struct cfg_key *k, const char *value)
 		    d == d && d - d == 0)
 			return json_real(d);
 		break;
-	case CFG_LISTEN:
-	case CFG_TRUSTED:
 	case CFG_PATH:
 	case CFG_LOG_LEVEL:
-	case CFG_MODULES:
-	case CFG_ROUTES:
+	case CFG_CHOICE:
+	case CFG_LIST:
+	case CFG_STRUCT:
+	case CFG_OBJECT:
 		break;
 	}
 	/* Paths need not be UTF-8; jansson's check would refuse them. */
@@ -915,6 +650,12 @@ err:
 }
 
 const char *
+config_key_name(size_t i)
+{
+	return i < ARRAY_SIZE(cfg_keys) ? cfg_keys[i].name : NULL;
+}
+
+const char *
 config_default_text(void)
 {
 	return cfg_default_json;
@@ -927,17 +668,13 @@ config_free(struct config *cfg)
 
 	if (cfg == NULL)
 		return;
-	for (i = 0; i < cfg->nlisten; i++)
+	for (i = 0; i < cfg->nlisten; i++) {
 		free(cfg->listen[i].text);
+		cfg_free_routes(cfg->listen[i].routes, cfg->listen[i].nroutes);
+	}
 	free(cfg->listen);
 	free(cfg->trusted);
-	for (i = 0; i < cfg->nroutes; i++) {
-		free(cfg->routes[i].path);
-		free(cfg->routes[i].handler);
-		free(cfg->routes[i].where);
-		json_decref(cfg->routes[i].spec);
-	}
-	free(cfg->routes);
+	cfg_free_routes(cfg->routes, cfg->nroutes);
 	for (i = 0; i < cfg->nmodules; i++) {
 		free(cfg->modules[i].name);
 		free(cfg->modules[i].path);
@@ -945,10 +682,8 @@ config_free(struct config *cfg)
 		json_decref(cfg->modules[i].spec);
 	}
 	free(cfg->modules);
-	free(cfg->pid_file);
-	free(cfg->control_socket);
-	free(cfg->log_file);
-	free(cfg->access_log);
+	/* The strings of the scalar keys (pid_file, log_file, ...). */
+	cfg_free_values(cfg_keys, ARRAY_SIZE(cfg_keys), cfg);
 	free(cfg->source);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -11,6 +11,8 @@
  * rolled back, so a client that waits for the answer knows the outcome.
  * `shoal status|reload|upgrade|scale|stop` is the client (cli.c).
  */
+#include "master/control.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,10 +25,9 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
-#include "common/ipc.h"
 #include "common/log.h"
-#include "common/util.h"
-#include "master/master.h"
+#include "master/ops.h"
+#include "master/status.h"
 
 #define CONTROL_MAX_LINE 65536
 
@@ -34,14 +35,14 @@ struct control_req {
 	TAILQ_ENTRY(control_req) entry;
 	struct master *m;
 	struct bufferevent *bev;     /* NULL once the client has gone */
-	bool waiting;                /* an operation will answer */
+	bool waiting;                /* an operation will answer (answer()) */
 	bool answered;               /* the answer is being written */
 };
 
 static void
 req_free(struct control_req *req)
 {
-	TAILQ_REMOVE(&req->m->controls, req, entry);
+	TAILQ_REMOVE(&req->m->ctl.conns, req, entry);
 	if (req->bev != NULL)
 		bufferevent_free(req->bev);
 	free(req);
@@ -50,11 +51,13 @@ req_free(struct control_req *req)
 static void on_event(struct bufferevent *bev, short what, void *arg);
 
 void
-control_close_in_child(struct master *m)
+control_close_in_worker(struct master *m)
 {
 	struct control_req *req;
 
-	TAILQ_FOREACH(req, &m->controls, entry)
+	if (m->ctl.fd != -1)
+		close(m->ctl.fd);
+	TAILQ_FOREACH(req, &m->ctl.conns, entry)
 		if (req->bev != NULL)
 			close(bufferevent_getfd(req->bev));
 }
@@ -87,18 +90,13 @@ send_json(struct control_req *req, json_t *obj)
 	bufferevent_disable(req->bev, EV_READ);
 }
 
-void
-control_reply(struct control_req *req, bool ok, const char *fmt, ...)
+/* Answer req: ok with a message, or an error. Frees req (once sent). */
+static void
+answer(void *arg, bool ok, const char *text)
 {
-	char text[1024];
-	va_list ap;
+	struct control_req *req = arg;
 	json_t *obj;
 
-	if (req == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
 	if (req->bev == NULL) {      /* the client gave up waiting */
 		req_free(req);
 		return;
@@ -108,65 +106,16 @@ control_reply(struct control_req *req, bool ok, const char *fmt, ...)
 	json_decref(obj);
 }
 
-static const char *
-proc_state(const struct proc *p)
+static void __attribute__((format(printf, 3, 4)))
+control_reply(struct control_req *req, bool ok, const char *fmt, ...)
 {
-	if (p->draining)
-		return "draining";
-	if (!p->ready)
-		return "spawning";
-	return p->next ? "ready (new)" : "serving";
-}
+	char text[1024];
+	va_list ap;
 
-json_t *
-control_status(struct master *m)
-{
-	json_t *procs = json_array(), *slots = json_array(), *obj;
-	double now = util_now();
-	struct proc *p;
-	uint64_t requests = m->stats->exited.requests;
-	uint64_t accepted = m->stats->exited.conns_accepted;
-
-	TAILQ_FOREACH(p, &m->procs, entry) {
-		struct stats_proc *sp = &m->stats->procs[p->stats_idx];
-		struct slot *s = &m->slots[p->slot];
-
-		requests += STATS_GET(sp->requests);
-		accepted += STATS_GET(sp->conns_accepted);
-		json_array_append_new(procs, json_pack("{s:i, s:i, s:i, s:s, "
-		    "s:f, s:i, s:I, s:I, s:I, s:b}",
-		    "slot", (int)p->slot, "pid", (int)p->pid,
-		    "generation", (int)p->generation, "state", proc_state(p),
-		    "uptime", now - p->spawned_at, "restarts", (int)s->restarts,
-		    "requests", (json_int_t)STATS_GET(sp->requests),
-		    "connections", (json_int_t)STATS_GET(sp->conns_open),
-		    "accepted", (json_int_t)STATS_GET(sp->conns_accepted),
-		    "crash_looping", s->crash_looping));
-	}
-	for (unsigned i = 0; i < m->nslots_total; i++) {
-		struct slot *s = &m->slots[i];
-
-		json_array_append_new(slots, json_pack("{s:i, s:i, s:i, s:b, s:b}",
-		    "slot", (int)i, "pid", s->proc ? (int)s->proc->pid : 0,
-		    "restarts", (int)s->restarts, "crash_looping",
-		    s->crash_looping, "retiring", s->retiring));
-	}
-	obj = json_pack("{s:i, s:i, s:s, s:s, s:f, s:i, s:i, s:s?, s:i, "
-	    "s:s, s:o, s:o, s:{s:I, s:I}}",
-	    "v", 1, "pid", (int)getpid(), "version", SHOAL_VERSION,
-	    "state", m->state == MASTER_STOPPING ? "stopping" :
-	    m->state == MASTER_RUNNING ? "running" : "starting",
-	    "uptime", now - m->started_at, "generation", (int)m->generation,
-	    "workers", (int)m->nslots,
-	    "operation", m->op.kind == OP_NONE ? NULL :
-	    m->op.kind == OP_RELOAD ? "reload" : m->op.kind == OP_UPGRADE ?
-	    "upgrade" : "scale",
-	    "draining", (int)supervise_any_draining(m),
-	    "config", m->cfg.source ? m->cfg.source : "",
-	    "slots", slots, "processes", procs,
-	    "totals", "requests", (json_int_t)requests,
-	    "accepted", (json_int_t)accepted);
-	return obj;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	answer(req, ok, text);
 }
 
 static void
@@ -185,16 +134,16 @@ handle(struct control_req *req, const char *line)
 		goto out;
 	}
 	if (strcmp(cmd, "status") == 0) {
-		status = control_status(m);
+		status = status_json(m);
 		json_t *reply = json_pack("{s:b, s:o}", "ok", 1, "status", status);
 
 		send_json(req, reply);
 		json_decref(reply);
 	} else if (strcmp(cmd, "reload") == 0) {
-		ops_request(m, OP_RELOAD, 0, 0, NULL, req);
+		ops_request(m, OP_RELOAD, 0, 0, NULL, answer, req);
 	} else if (strcmp(cmd, "upgrade") == 0) {
 		ops_request(m, OP_UPGRADE, 0, 0,
-		    json_string_value(json_object_get(obj, "binary")), req);
+		    json_string_value(json_object_get(obj, "binary")), answer, req);
 	} else if (strcmp(cmd, "scale") == 0) {
 		json_t *n = json_object_get(obj, "workers");
 
@@ -204,13 +153,13 @@ handle(struct control_req *req, const char *line)
 			    "integer from 1 to %d", CONFIG_MAX_WORKERS);
 		else
 			ops_request(m, OP_SCALE_UP,
-			    (unsigned)json_integer_value(n), 0, NULL, req);
+			    (unsigned)json_integer_value(n), 0, NULL, answer, req);
 	} else if (strcmp(cmd, "stop") == 0) {
 		bool fast = json_is_true(json_object_get(obj, "fast"));
 
 		control_reply(req, true, "stopping %s", fast ? "now" :
 		    "gracefully");
-		master_stop(m, fast, "control socket");
+		m->ctl.hooks.stop(m, fast, "control socket");
 	} else {
 		control_reply(req, false, "unknown command \"%s\"", cmd);
 	}
@@ -275,7 +224,7 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	req->m = m;
-	TAILQ_INSERT_TAIL(&m->controls, req, entry);
+	TAILQ_INSERT_TAIL(&m->ctl.conns, req, entry);
 	bufferevent_setcb(req->bev, on_read, NULL, on_event, req);
 	bufferevent_enable(req->bev, EV_READ);
 }
@@ -334,20 +283,31 @@ bind_control(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-int
-control_open(struct master *m, char *err, size_t errlen)
+void
+control_init(struct master *m)
 {
+	m->ctl.fd = -1;
+	TAILQ_INIT(&m->ctl.conns);
+}
+
+int
+control_open(struct master *m, int inherited_fd,
+    const struct control_hooks *hooks, char *err, size_t errlen)
+{
+	struct control *ctl = &m->ctl;
+
+	ctl->hooks = *hooks;
+	ctl->fd = inherited_fd;
 	if (m->cfg.control_socket == NULL)
 		return 0;
-	if (m->control_fd == -1) {   /* not inherited from an old master */
-		m->control_fd = bind_control(m->cfg.control_socket, err, errlen);
-		if (m->control_fd == -1)
+	if (ctl->fd == -1) {         /* not inherited from an old master */
+		ctl->fd = bind_control(m->cfg.control_socket, err, errlen);
+		if (ctl->fd == -1)
 			return -1;
 	}
-	m->control_owned = true;
-	m->control_ev = event_new(m->base, m->control_fd, EV_READ | EV_PERSIST,
-	    on_accept, m);
-	if (m->control_ev == NULL || event_add(m->control_ev, NULL) == -1) {
+	ctl->owned = true;
+	ctl->ev = event_new(m->base, ctl->fd, EV_READ | EV_PERSIST, on_accept, m);
+	if (ctl->ev == NULL || event_add(ctl->ev, NULL) == -1) {
 		snprintf(err, errlen, "cannot watch the control socket");
 		return -1;
 	}
@@ -356,17 +316,30 @@ control_open(struct master *m, char *err, size_t errlen)
 }
 
 void
-control_close(struct master *m)
+control_close(struct master *m, bool unlink_path)
 {
-	if (m->control_ev != NULL) {
-		event_free(m->control_ev);
-		m->control_ev = NULL;
+	struct control *ctl = &m->ctl;
+
+	if (ctl->ev != NULL) {
+		event_free(ctl->ev);
+		ctl->ev = NULL;
 	}
-	if (m->control_fd != -1) {
-		close(m->control_fd);
-		m->control_fd = -1;
-		/* After an upgrade the path belongs to the new master. */
-		if (m->control_owned && !m->upgraded)
+	if (ctl->fd != -1) {
+		close(ctl->fd);
+		ctl->fd = -1;
+		if (ctl->owned && unlink_path)
 			unlink(m->cfg.control_socket);
 	}
+}
+
+void
+control_free(struct master *m, bool unlink_path)
+{
+	struct control_req *req;
+
+	control_close(m, unlink_path);
+	/* Operations have answered (ops_free comes first); what is left are
+	 * answers still being written and clients that never asked. */
+	while ((req = TAILQ_FIRST(&m->ctl.conns)) != NULL)
+		req_free(req);
 }

@@ -1,7 +1,9 @@
 /*
  * master — life cycle of the master process: start-up (logs, listeners, pid
  * file, stats), the event loop with its signal events, and the stop
- * sequence. The worker table itself is in supervise.c.
+ * sequence. It is the top of master/: it starts the other modules and
+ * installs the hooks through which they report back (the "hook_" functions
+ * below), so that each of them calls only downward.
  */
 #include "master/master.h"
 
@@ -16,6 +18,11 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "master/control.h"
+#include "master/ops.h"
+#include "master/supervise.h"
+#include "master/types.h"
+#include "master/upgrade.h"
 
 static int pid_file_write(const char *path, pid_t takeover, char *err,
     size_t errlen);
@@ -40,7 +47,7 @@ on_stop_timeout(evutil_socket_t fd, short what, void *arg)
 	supervise_kill_all(m, SIGKILL);
 }
 
-void
+static void
 master_stop(struct master *m, bool fast, const char *why)
 {
 	struct timeval tv;
@@ -48,20 +55,19 @@ master_stop(struct master *m, bool fast, const char *why)
 	if (m->state == MASTER_STOPPING && !fast)
 		return;
 	log_notice("%s: stopping %s", why, fast ? "now" : "gracefully");
-	if (!m->upgraded)
+	if (!m->up.upgraded)
 		sd_notify(0, "STOPPING=1");
 	m->state = MASTER_STOPPING;
-	if (m->op.kind == OP_UPGRADE)
-		upgrade_abort(m, "shoal is stopping");
-	ops_free(m);
+	ops_stop(m);
 	supervise_stop_all(m, fast);
 	tv_from(&tv, fast ? FAST_STOP_GRACE : m->cfg.graceful_timeout);
 	evtimer_add(m->stop_ev, &tv);
-	if (TAILQ_EMPTY(&m->procs))
+	if (supervise_none_left(m))
 		event_base_loopbreak(m->base);
 }
 
-void
+/* Tell systemd and the log how many workers serve, once all are ready. */
+static void
 master_all_ready(struct master *m)
 {
 	char err[8192];
@@ -70,10 +76,10 @@ master_all_ready(struct master *m)
 	if (m->state != MASTER_STARTING)
 		return;
 	m->state = MASTER_RUNNING;
-	log_notice("all %u workers ready", m->nslots);
-	if (m->upgrade_pipe != -1 && m->cfg.pid_file != NULL) {
+	log_notice("all %u workers ready", m->sup.nslots);
+	if (m->up.parent_pipe != -1 && m->cfg.pid_file != NULL) {
 		/* Take the pid file over from the old master: atomic rename. */
-		if (pid_file_write(m->cfg.pid_file, m->upgrade_parent, err,
+		if (pid_file_write(m->cfg.pid_file, m->up.parent, err,
 		    sizeof(err)) == -1)
 			log_error("%s", err);
 		else
@@ -82,10 +88,79 @@ master_all_ready(struct master *m)
 	upgrade_announce_ready(m);
 	/* Under systemd (Type=notify): start-up is complete. */
 	sd_notifyf(0, "READY=1\nMAINPID=%d\nSTATUS=%u workers serving",
-	    (int)getpid(), m->nslots);
+	    (int)getpid(), m->sup.nslots);
 	/* Operations asked for during start-up wait until now. */
-	ops_resume(m);
+	ops_open(m);
 }
+
+/* ---- hooks: how the modules below report back ------------------------- */
+
+static void
+hook_worker_ready(struct master *m, struct proc *p)
+{
+	if (p->next) {
+		ops_on_ready(m, p);
+		return;
+	}
+	if (!m->all_ready_logged && !ops_busy(m) && supervise_all_ready(m)) {
+		m->all_ready_logged = true;
+		master_all_ready(m);
+	}
+}
+
+static void
+hook_next_failed(struct master *m, const char *what)
+{
+	ops_on_next_failed(m, what);
+}
+
+static void
+hook_reaped(struct master *m)
+{
+	ops_on_exit(m);
+	if (m->state == MASTER_STOPPING && supervise_none_left(m))
+		event_base_loopbreak(m->base);
+}
+
+static void
+hook_child_reaped(struct master *m, pid_t pid, int status)
+{
+	if (!upgrade_child_exited(m, pid, status))
+		log_debug("reaped child %d", (int)pid);
+}
+
+static void
+hook_in_worker(struct master *m)
+{
+	control_close_in_worker(m);
+	upgrade_close_in_worker(m);
+}
+
+static void
+hook_upgraded(struct master *m)
+{
+	/* The new master answers on the control socket from now on. */
+	control_close(m, false);
+	master_stop(m, false, "upgrade");
+}
+
+static void
+hook_stop(struct master *m, bool fast, const char *why)
+{
+	master_stop(m, fast, why);
+}
+
+static const struct supervise_hooks supervise_hooks = {
+	.worker_ready = hook_worker_ready,
+	.next_failed = hook_next_failed,
+	.reaped = hook_reaped,
+	.child_reaped = hook_child_reaped,
+	.in_worker = hook_in_worker,
+};
+static const struct ops_hooks ops_hooks = { .upgraded = hook_upgraded };
+static const struct control_hooks control_hooks = { .stop = hook_stop };
+
+/* ---- signals ------------------------------------------------------------ */
 
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
@@ -115,16 +190,16 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		supervise_signal_all(m, SIGUSR1);
 		break;
 	case SIGHUP:
-		ops_request(m, OP_RELOAD, 0, 0, NULL, NULL);
+		ops_request(m, OP_RELOAD, 0, 0, NULL, NULL, NULL);
 		break;
 	case SIGUSR2:
-		ops_request(m, OP_UPGRADE, 0, 0, NULL, NULL);
+		ops_request(m, OP_UPGRADE, 0, 0, NULL, NULL, NULL);
 		break;
 	case SIGTTIN:
-		ops_request(m, OP_SCALE_UP, 0, +1, NULL, NULL);
+		ops_request(m, OP_SCALE_UP, 0, +1, NULL, NULL, NULL);
 		break;
 	case SIGTTOU:
-		ops_request(m, OP_SCALE_UP, 0, -1, NULL, NULL);
+		ops_request(m, OP_SCALE_UP, 0, -1, NULL, NULL, NULL);
 		break;
 	}
 }
@@ -187,12 +262,11 @@ static int
 open_listeners(struct master *m, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < m->cfg.nlisten; i++) {
-		if (listener_open(&m->listeners[m->nlisteners], &m->cfg.listen[i],
-		    m->nslots, m->cfg.backlog, err, errlen) == -1)
+		if (ltable_open(&m->listeners, &m->cfg.listen[i], m->sup.nslots,
+		    m->cfg.backlog, err, errlen) == -1)
 			return -1;
-		m->nlisteners++;
 		log_notice("listening on %s (%u socket%s)", m->cfg.listen[i].text,
-		    m->listeners[i].nfds, m->listeners[i].nfds == 1 ? "" : "s");
+		    m->listeners.v[i].nfds, m->listeners.v[i].nfds == 1 ? "" : "s");
 	}
 	return 0;
 }
@@ -202,25 +276,20 @@ static int
 complete_listeners(struct master *m, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < m->cfg.nlisten; i++) {
-		struct listener *l = NULL;
+		struct listener *l = ltable_find(&m->listeners,
+		    m->cfg.listen[i].text);
 
-		for (size_t j = 0; j < m->nlisteners && l == NULL; j++)
-			if (strcmp(m->listeners[j].addr.text,
-			    m->cfg.listen[i].text) == 0)
-				l = &m->listeners[j];
 		if (l == NULL) {
-			if (listener_open(&m->listeners[m->nlisteners],
-			    &m->cfg.listen[i], m->nslots, m->cfg.backlog, err,
-			    errlen) == -1)
+			if (ltable_open(&m->listeners, &m->cfg.listen[i],
+			    m->sup.nslots, m->cfg.backlog, err, errlen) == -1)
 				return -1;
-			m->nlisteners++;
 			log_notice("listening on %s", m->cfg.listen[i].text);
-		} else if (l->nfds < m->nslots) {
-			if (listener_grow(l, m->nslots, m->cfg.backlog, err,
+		} else if (l->nfds < m->sup.nslots) {
+			if (listener_grow(l, m->sup.nslots, m->cfg.backlog, err,
 			    errlen) == -1)
 				return -1;
 		} else {
-			listener_shrink(l, m->nslots);
+			listener_shrink(l, m->sup.nslots);
 		}
 	}
 	return 0;
@@ -262,20 +331,17 @@ static void
 master_free(struct master *m)
 {
 	ops_free(m);
+	upgrade_free(m);
 	supervise_free(m);
-	control_close(m);
+	control_free(m, !m->up.upgraded);
 	for (size_t i = 0; i < m->nsignals; i++)
 		event_free(m->signals[i]);
 	if (m->tick_ev != NULL)
 		event_free(m->tick_ev);
 	if (m->stop_ev != NULL)
 		event_free(m->stop_ev);
-	for (size_t i = 0; i < m->nlisteners; i++)
-		listener_close(&m->listeners[i], !m->upgraded);
-	free(m->listeners);
+	ltable_free(&m->listeners, !m->up.upgraded);
 	pid_file_remove(m);
-	if (m->upgrade_pipe != -1)
-		close(m->upgrade_pipe);
 	if (m->base != NULL)
 		event_base_free(m->base);
 	stats_destroy(m->stats);
@@ -301,6 +367,7 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	struct master *m;
 	struct timeval tv;
 	char err[8192];
+	unsigned nslots;
 	int rc = 1, adopted;
 
 	/* Large (the slot table): on the heap, not the stack. */
@@ -314,13 +381,9 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	m->config_path = config_path;
 	m->overrides = overrides;
 	m->argv = argv;
-	m->control_fd = -1;
-	m->upgrade_pipe = -1;
-	m->op.pipe_fd = -1;
 	m->started_at = util_now();
-	TAILQ_INIT(&m->procs);
-	TAILQ_INIT(&m->pending);
-	TAILQ_INIT(&m->controls);
+	upgrade_init(m);
+	control_init(m);
 	record_exe(m, argv);
 	log_set_role("master", -1);
 	log_set_level((enum log_level)m->cfg.log_level);
@@ -332,24 +395,18 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	/* A dead client must be an EPIPE to handle, not a signal that kills. */
 	signal(SIGPIPE, SIG_IGN);
 
-	m->nslots = m->cfg.workers_auto ? (unsigned)util_cpu_count() :
+	nslots = m->cfg.workers_auto ? (unsigned)util_cpu_count() :
 	    (unsigned)m->cfg.workers;
-	m->nslots_total = m->nslots;
-	m->generation = 1;
-	m->backoff.min = m->cfg.respawn_delay_min;
-	m->backoff.max = m->cfg.respawn_delay_max;
-	m->backoff.stable_after = 10;
-	m->backoff.loop_after = 5;
+	supervise_init(m, nslots, &supervise_hooks);
 	log_notice("shoal %s starting: %u worker%s (%s), config %s",
-	    SHOAL_VERSION, m->nslots, m->nslots == 1 ? "" : "s",
+	    SHOAL_VERSION, nslots, nslots == 1 ? "" : "s",
 	    m->cfg.workers_auto ? "auto" : "configured", m->cfg.source);
 
 	if ((m->stats = stats_create()) == NULL) {
 		log_error("mmap(stats): %s", strerror(errno));
 		goto out;
 	}
-	m->listeners = calloc(CONFIG_MAX_LISTEN, sizeof(*m->listeners));
-	if (m->listeners == NULL) {
+	if (ltable_init(&m->listeners) == -1) {
 		log_error("out of memory");
 		goto out;
 	}
@@ -359,10 +416,8 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 		log_error("%s", err);
 		goto out;
 	}
-	for (size_t i = 0; i < m->nlisteners; i++)
-		if (listener_steer(&m->listeners[i], m->nslots, err,
-		    sizeof(err)) == -1)
-			log_warn("%s; the kernel's hash spreads connections", err);
+	if (ltable_steer(&m->listeners, nslots, err, sizeof(err)) == -1)
+		log_warn("%s; the kernel's hash spreads connections", err);
 	if (m->cfg.pid_file != NULL && !adopted) {
 		if (pid_file_write(m->cfg.pid_file, 0, err, sizeof(err)) == -1) {
 			log_error("%s", err);
@@ -370,11 +425,13 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 		}
 		m->pid_file_written = true;
 	}
-	if ((m->base = event_base_new()) == NULL || add_signals(m) == -1) {
+	if ((m->base = event_base_new()) == NULL || add_signals(m) == -1 ||
+	    ops_init(m, &ops_hooks) == -1) {
 		log_error("cannot set up the event loop");
 		goto out;
 	}
-	if (control_open(m, err, sizeof(err)) == -1) {
+	if (control_open(m, m->up.control_fd, &control_hooks, err,
+	    sizeof(err)) == -1) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -389,10 +446,8 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	    0.5);
 	event_add(m->tick_ev, &tv);
 
-	supervise_init(m);
-	for (unsigned i = 0; i < m->nslots; i++)
-		if (supervise_spawn(m, &m->slots[i], &m->cfg, m->generation,
-		    false) == -1) {
+	for (unsigned i = 0; i < nslots; i++)
+		if (supervise_spawn(m, i, &m->cfg, m->ops.generation, false) == -1) {
 			log_error("cannot start workers");
 			goto out;
 		}

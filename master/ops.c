@@ -7,25 +7,27 @@
  * generation ever drains. Each operation ends in a commit (the new workers
  * serve, the replaced ones drain) or a rollback (the new workers are killed
  * and whatever was opened for them is closed; the serving ones never
- * noticed), and its requester is told which.
+ * noticed), and its requester's callback is told which.
  *
  *   reload      new config -> new generation on every slot (same sockets)
  *   scale up    new slots: sockets join the reuseport groups, then workers
  *   scale down  steer new connections away from the retiring slots, let
  *               their workers empty their queues and drain, then close
+ *   upgrade     upgrade.c runs it; ops queues it, times it and answers
  */
-#include <errno.h>
-#include <signal.h>
+#include "master/ops.h"
+
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
-#include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "master/master.h"
+#include "master/supervise.h"
+#include "master/upgrade.h"
 
 static void ops_next(struct master *m);
 
@@ -41,27 +43,47 @@ op_name(enum op_kind kind)
 	}
 }
 
+/* Answer whoever waits for the current operation (once). */
+static void __attribute__((format(printf, 3, 4)))
+reply(struct master *m, bool ok, const char *fmt, ...)
+{
+	struct op *op = &m->ops.op;
+	ops_done_fn *done = op->done;
+	char text[1024];
+	va_list ap;
+
+	if (done == NULL)
+		return;
+	op->done = NULL;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	done(op->done_arg, ok, text);
+}
+
 static void
 steer_all(struct master *m, unsigned n)
 {
 	char err[256];
 
-	for (size_t i = 0; i < m->nlisteners; i++)
-		if (listener_steer(&m->listeners[i], n, err, sizeof(err)) == -1)
-			log_warn("%s; new connections may reach retiring slots", err);
+	if (ltable_steer(&m->listeners, n, err, sizeof(err)) == -1)
+		log_warn("%s; new connections may reach retiring slots", err);
 }
 
 static void
 op_end(struct master *m)
 {
-	if (m->op.timer != NULL)
-		evtimer_del(m->op.timer);
-	if (m->op.has_next_cfg)
-		config_free(&m->op.next_cfg);
-	m->op.has_next_cfg = false;
-	m->op.kind = OP_NONE;
-	m->op.req = NULL;
-	m->op.opened_listeners = 0;
+	struct op *op = &m->ops.op;
+
+	if (m->ops.timer != NULL)
+		evtimer_del(m->ops.timer);
+	if (op->has_next_cfg)
+		config_free(&op->next_cfg);
+	op->has_next_cfg = false;
+	op->kind = OP_NONE;
+	op->done = NULL;
+	op->done_arg = NULL;
+	op->opened_listeners = 0;
 }
 
 static void
@@ -71,42 +93,28 @@ arm_timer(struct master *m, double seconds)
 
 	tv.tv_sec = (time_t)seconds;
 	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-	evtimer_add(m->op.timer, &tv);
+	evtimer_add(m->ops.timer, &tv);
 }
 
 /* Kill the new workers and close what was opened for them. */
 static void
 rollback(struct master *m, const char *why)
 {
-	struct op *op = &m->op;
+	struct op *op = &m->ops.op;
+	unsigned gen = m->ops.generation;
 
-	for (unsigned i = 0; i < m->nslots_total; i++) {
-		struct slot *s = &m->slots[i];
-
-		if (s->next != NULL) {
-			/* Reaped later as an ordinary draining worker: it must
-			 * not fail the next operation, which waits for it. */
-			s->next->next = false;
-			s->next->draining = true;
-			kill(s->next->pid, SIGKILL);
-			s->next = NULL;
-		}
-	}
+	supervise_discard_next(m);
 	/* Sockets grown for new slots: nothing accepted on them yet. */
-	for (size_t i = 0; i < m->nlisteners; i++)
-		listener_shrink(&m->listeners[i], m->nslots_total);
-	while (op->opened_listeners > 0) {
-		listener_close(&m->listeners[--m->nlisteners], true);
-		op->opened_listeners--;
-	}
-	for (size_t i = 0; i < m->nlisteners; i++)
-		m->listeners[i].until_gen = 0;
+	ltable_shrink(&m->listeners, m->sup.nslots_total);
+	ltable_drop_newest(&m->listeners, op->opened_listeners);
+	op->opened_listeners = 0;
+	ltable_unretire(&m->listeners);
 	log_error("%s failed: %s; rolled back, generation %u still serving",
-	    op_name(op->kind), why, m->generation);
+	    op_name(op->kind), why, gen);
 	if (op->kind == OP_RELOAD)
 		sd_notifyf(0, "READY=1\nSTATUS=reload failed: %s", why);
-	control_reply(op->req, false, "%s failed: %s; rolled back, generation "
-	    "%u still serving", op_name(op->kind), why, m->generation);
+	reply(m, false, "%s failed: %s; rolled back, generation %u still "
+	    "serving", op_name(op->kind), why, gen);
 	op_end(m);
 	ops_next(m);
 }
@@ -115,16 +123,18 @@ static void
 on_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct master *m = arg;
+	struct op *op = &m->ops.op;
 	char why[128];
 
 	(void)fd;
 	(void)what;
-	if (m->op.kind == OP_UPGRADE) {
+	if (op->kind == OP_UPGRADE) {
+		/* upgrade.c answers through upgrade_done */
 		upgrade_abort(m, "the new master was not ready in time");
 		return;
 	}
 	snprintf(why, sizeof(why), "new workers not ready within %.1fs",
-	    m->op.has_next_cfg ? m->op.next_cfg.ready_timeout :
+	    op->has_next_cfg ? op->next_cfg.ready_timeout :
 	    m->cfg.ready_timeout);
 	rollback(m, why);
 }
@@ -135,136 +145,93 @@ spawn_next(struct master *m, unsigned from, unsigned to,
     const struct config *cfg, char *err, size_t errlen)
 {
 	for (unsigned i = from; i < to; i++)
-		if (supervise_spawn(m, &m->slots[i], cfg, m->op.generation,
-		    true) == -1) {
+		if (supervise_spawn(m, i, cfg, m->ops.op.generation, true) == -1) {
 			snprintf(err, errlen, "cannot spawn worker %u", i);
 			return -1;
 		}
 	return 0;
 }
 
-static int
-grow_sockets(struct master *m, unsigned n, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < m->nlisteners; i++)
-		if (listener_grow(&m->listeners[i], n, m->cfg.backlog, err,
-		    errlen) == -1)
-			return -1;
-	return 0;
-}
-
-static struct listener *
-find_listener(struct master *m, const char *text)
-{
-	for (size_t i = 0; i < m->nlisteners; i++)
-		if (strcmp(m->listeners[i].addr.text, text) == 0)
-			return &m->listeners[i];
-	return NULL;
-}
-
 static void
 start_reload(struct master *m)
 {
-	struct op *op = &m->op;
+	struct op *op = &m->ops.op;
 	struct config *nc = &op->next_cfg;
+	struct ltable_plan plan;
+	unsigned n, gen = m->ops.generation, total = m->sup.nslots_total;
 	char err[1024];
-	unsigned n;
 
 	log_notice("reload: reading %s", m->config_path ? m->config_path :
 	    "the embedded default configuration");
 	if (config_load(nc, m->config_path, m->overrides, err,
-	    sizeof(err)) == -1) {
-		log_error("reload: %s; still serving generation %u unchanged",
-		    err, m->generation);
-		control_reply(op->req, false, "%s", err);
-		op_end(m);
-		return;
-	}
+	    sizeof(err)) == -1)
+		goto refuse;
 	op->has_next_cfg = true;
+	/* Every address in use now stays open until the old generation has
+	 * gone: the new ones must fit beside them, or nothing starts. */
+	if (ltable_plan(&m->listeners, nc->listen, nc->nlisten, gen, &plan, err,
+	    sizeof(err)) == -1)
+		goto refuse;
 	sd_notify(0, "RELOADING=1");
 	n = nc->workers_auto ? (unsigned)util_cpu_count() : (unsigned)nc->workers;
 	op->next_nslots = n;
 
 	/* Addresses: kept ones keep their sockets; new ones are bound now for
 	 * every slot; removed ones serve the old generation until it is gone. */
-	op->generation = m->generation + 1;
-	for (size_t i = 0; i < m->nlisteners; i++) {
-		bool keep = false;
-
-		for (size_t j = 0; j < nc->nlisten; j++)
-			keep |= strcmp(nc->listen[j].text,
-			    m->listeners[i].addr.text) == 0;
-		m->listeners[i].until_gen = keep ? 0 : op->generation;
-	}
+	op->generation = gen + 1;
+	ltable_retire_missing(&m->listeners, nc->listen, nc->nlisten,
+	    op->generation);
 	for (size_t j = 0; j < nc->nlisten; j++) {
-		if (find_listener(m, nc->listen[j].text) != NULL)
+		if (ltable_find(&m->listeners, nc->listen[j].text) != NULL)
 			continue;
-		if (listener_open(&m->listeners[m->nlisteners], &nc->listen[j],
-		    m->nslots_total > n ? m->nslots_total : n, nc->backlog, err,
-		    sizeof(err)) == -1)
+		if (ltable_open(&m->listeners, &nc->listen[j], total > n ? total : n,
+		    nc->backlog, err, sizeof(err)) == -1)
 			goto fail;
-		m->nlisteners++;
 		op->opened_listeners++;
 		log_notice("reload: listening on %s", nc->listen[j].text);
 	}
-	if (n > m->nslots_total && grow_sockets(m, n, err, sizeof(err)) == -1)
+	if (n > total && ltable_grow(&m->listeners, n, m->cfg.backlog, err,
+	    sizeof(err)) == -1)
 		goto fail;
 	if (spawn_next(m, 0, n, nc, err, sizeof(err)) == -1)
 		goto fail;
 	arm_timer(m, nc->ready_timeout);
 	return;
-fail:
+refuse:                          /* nothing was started */
+	log_error("reload: %s; still serving generation %u unchanged", err, gen);
+	reply(m, false, "%s", err);
+	op_end(m);
+	return;
+fail:                            /* undo what was started */
 	rollback(m, err);
-}
-
-/*
- * Slots [from, to) go away: their workers empty their sockets' queues
- * (new connections were steered off them before), then drain; the sockets
- * close once the workers are gone (collect).
- */
-static void
-retire_slots(struct master *m, unsigned from, unsigned to)
-{
-	for (unsigned i = from; i < to; i++) {
-		struct slot *s = &m->slots[i];
-
-		s->retiring = true;
-		if (s->respawn_ev != NULL)
-			evtimer_del(s->respawn_ev);
-		if (s->proc == NULL)
-			continue;
-		s->proc->draining = true;
-		STATS_SET(m->stats->procs[s->proc->stats_idx].state,
-		    STATS_DRAINING);
-		if (ipc_send(s->proc->ipc_fd, IPC_MSG_RETIRE, NULL) == -1)
-			kill(s->proc->pid, SIGTERM);
-	}
 }
 
 static void
 start_scale(struct master *m, unsigned n)
 {
-	struct op *op = &m->op;
+	struct op *op = &m->ops.op;
+	unsigned had = m->sup.nslots;
 	char err[512];
 
 	if (n < 1 || n > CONFIG_MAX_WORKERS) {
-		control_reply(op->req, false, "scale: %u is not from 1 to %d", n,
+		reply(m, false, "scale: %u is not from 1 to %d", n,
 		    CONFIG_MAX_WORKERS);
 		op_end(m);
 		return;
 	}
 	op->next_nslots = n;
-	if (n == m->nslots) {
-		control_reply(op->req, true, "already %u workers", n);
+	if (n == had) {
+		reply(m, true, "already %u workers", n);
 		op_end(m);
 		return;
 	}
-	if (n > m->nslots) {
+	if (n > had) {
 		op->kind = OP_SCALE_UP;
-		op->generation = m->generation;
-		log_notice("scale: %u -> %u workers", m->nslots, n);
-		if (grow_sockets(m, n, err, sizeof(err)) == -1 ||
-		    spawn_next(m, m->nslots, n, &m->cfg, err, sizeof(err)) == -1) {
+		op->generation = m->ops.generation;
+		log_notice("scale: %u -> %u workers", had, n);
+		if (ltable_grow(&m->listeners, n, m->cfg.backlog, err,
+		    sizeof(err)) == -1 ||
+		    spawn_next(m, had, n, &m->cfg, err, sizeof(err)) == -1) {
 			rollback(m, err);
 			return;
 		}
@@ -273,63 +240,45 @@ start_scale(struct master *m, unsigned n)
 	}
 	/* Down: first steer new connections to the slots that stay. */
 	op->kind = OP_SCALE_DOWN;
-	log_notice("scale: %u -> %u workers; retiring slots %u..%u", m->nslots,
-	    n, n, m->nslots - 1);
+	log_notice("scale: %u -> %u workers; retiring slots %u..%u", had, n, n,
+	    had - 1);
 	steer_all(m, n);
-	retire_slots(m, n, m->nslots);
-	m->nslots = n;
+	supervise_retire(m, n, had);
+	supervise_resize(m, n);
 	ops_on_exit(m);
 }
 
 static void
 commit(struct master *m)
 {
-	struct op *op = &m->op;
-	unsigned n = op->next_nslots, old_gen = m->generation;
+	struct op *op = &m->ops.op;
+	unsigned n = op->next_nslots, old_gen = m->ops.generation;
 
-	evtimer_del(op->timer);
+	evtimer_del(m->ops.timer);
 	/* First steer new connections to the slots that serve from now on
 	 * (a reload to fewer workers retires the others below). */
 	steer_all(m, n);
-	for (unsigned i = 0; i < n; i++) {
-		struct slot *s = &m->slots[i];
-		struct proc *old = s->proc;
-
-		if (s->next == NULL)     /* scale-up: the slots that stay */
-			continue;
-		s->proc = s->next;
-		s->next = NULL;
-		s->proc->next = false;
-		s->backoff.quick_deaths = 0;
-		s->crash_looping = false;
-		s->retiring = false;
-		if (s->respawn_ev != NULL)
-			evtimer_del(s->respawn_ev);
-		if (old != NULL)
-			supervise_drain(m, old, false);
-	}
+	supervise_promote(m, 0, n);
 	if (op->kind == OP_RELOAD) {
 		/* Slots beyond the new count retire like a scale-down. */
-		retire_slots(m, n, m->nslots);
+		supervise_retire(m, n, m->sup.nslots);
 		config_free(&m->cfg);
 		m->cfg = op->next_cfg;
 		op->has_next_cfg = false;
-		m->generation = op->generation;
+		m->ops.generation = op->generation;
 		log_set_level((enum log_level)m->cfg.log_level);
 	}
-	m->nslots = n;
-	if (m->nslots_total < n)
-		m->nslots_total = n;
+	supervise_resize(m, n);
 	if (op->kind == OP_RELOAD) {
 		log_notice("reload: generation %u serving with %u workers; "
-		    "generation %u draining", m->generation, n, old_gen);
+		    "generation %u draining", m->ops.generation, n, old_gen);
 		sd_notifyf(0, "READY=1\nSTATUS=generation %u, %u workers",
-		    m->generation, n);
-		control_reply(op->req, true, "reloaded: generation %u serving with "
-		    "%u workers", m->generation, n);
+		    m->ops.generation, n);
+		reply(m, true, "reloaded: generation %u serving with %u workers",
+		    m->ops.generation, n);
 	} else {
 		log_notice("scale: %u workers serving", n);
-		control_reply(op->req, true, "scaled to %u workers", n);
+		reply(m, true, "scaled to %u workers", n);
 	}
 	op_end(m);
 	ops_on_exit(m);
@@ -338,24 +287,21 @@ commit(struct master *m)
 void
 ops_on_ready(struct master *m, struct proc *p)
 {
-	(void)p;
-	if (m->op.kind != OP_RELOAD && m->op.kind != OP_SCALE_UP)
-		return;
-	for (unsigned i = 0; i < m->op.next_nslots; i++) {
-		struct slot *s = &m->slots[i];
+	struct op *op = &m->ops.op;
 
-		if (m->op.kind == OP_SCALE_UP && i < m->nslots)
-			continue;
-		if (s->next == NULL || !s->next->ready)
-			return;
-	}
-	commit(m);
+	(void)p;
+	if (op->kind != OP_RELOAD && op->kind != OP_SCALE_UP)
+		return;
+	/* A scale-up waits for its new slots only. */
+	if (supervise_next_ready(m, op->kind == OP_SCALE_UP ? m->sup.nslots : 0,
+	    op->next_nslots))
+		commit(m);
 }
 
 void
-ops_on_boot_failure(struct master *m, const char *what)
+ops_on_next_failed(struct master *m, const char *what)
 {
-	if (m->op.kind == OP_RELOAD || m->op.kind == OP_SCALE_UP)
+	if (m->ops.op.kind == OP_RELOAD || m->ops.op.kind == OP_SCALE_UP)
 		rollback(m, what);
 }
 
@@ -363,36 +309,25 @@ ops_on_boot_failure(struct master *m, const char *what)
 static void
 collect(struct master *m)
 {
-	unsigned top = m->nslots_total;
-	struct proc *p;
+	unsigned had = m->sup.nslots_total, top = supervise_trim(m), oldest;
 
-	while (top > m->nslots && m->slots[top - 1].proc == NULL &&
-	    m->slots[top - 1].next == NULL)
-		top--;
-	if (top < m->nslots_total) {
-		for (unsigned i = top; i < m->nslots_total; i++)
-			m->slots[i].retiring = false;
-		for (size_t i = 0; i < m->nlisteners; i++)
-			listener_shrink(&m->listeners[i], top);
-		log_info("closed the sockets of slots %u..%u", top,
-		    m->nslots_total - 1);
-		m->nslots_total = top;
+	if (top < had) {
+		ltable_shrink(&m->listeners, top);
+		log_info("closed the sockets of slots %u..%u", top, had - 1);
 	}
+	if (m->ops.op.kind != OP_NONE)
+		return;
 	/* A removed address closes once no worker that serves it is left. */
-	for (size_t i = 0; m->op.kind == OP_NONE && i < m->nlisteners; ) {
-		struct listener *l = &m->listeners[i];
-		bool used = false;
+	oldest = supervise_oldest_generation(m);
+	for (size_t i = 0; i < m->listeners.n; ) {
+		struct listener *l = &m->listeners.v[i];
 
-		TAILQ_FOREACH(p, &m->procs, entry)
-			used |= p->generation < l->until_gen;
-		if (l->until_gen == 0 || used) {
+		if (!ltable_unused(l, oldest)) {
 			i++;
 			continue;
 		}
 		log_notice("no longer listening on %s", l->addr.text);
-		listener_close(l, true);
-		memmove(l, l + 1, (m->nlisteners - i - 1) * sizeof(*l));
-		m->nlisteners--;
+		ltable_remove(&m->listeners, i);
 	}
 }
 
@@ -400,31 +335,45 @@ void
 ops_on_exit(struct master *m)
 {
 	collect(m);
-	if (m->op.kind == OP_SCALE_DOWN && m->nslots_total == m->nslots) {
-		log_notice("scale: %u workers serving", m->nslots);
-		control_reply(m->op.req, true, "scaled to %u workers", m->nslots);
+	if (m->ops.op.kind == OP_SCALE_DOWN &&
+	    m->sup.nslots_total == m->sup.nslots) {
+		log_notice("scale: %u workers serving", m->sup.nslots);
+		reply(m, true, "scaled to %u workers", m->sup.nslots);
 		op_end(m);
 	}
 	ops_next(m);
 }
 
+/* upgrade.c's outcome. */
+static void
+upgrade_done(struct master *m, pid_t child, const char *why)
+{
+	if (why != NULL) {
+		log_error("upgrade failed: %s; carrying on with pid %d", why,
+		    (int)getpid());
+		reply(m, false, "upgrade failed: %s", why);
+		op_end(m);
+		ops_next(m);
+		return;
+	}
+	reply(m, true, "upgraded: new master pid %d", (int)child);
+	op_end(m);
+	/* The new master serves from now on: this one drains and exits. */
+	m->ops.hooks.upgraded(m);
+}
+
 static void
 start(struct master *m, struct pending *pe)
 {
-	struct op *op = &m->op;
+	struct op *op = &m->ops.op;
 	char err[512];
-	unsigned target;
+	unsigned target, now = m->sup.nslots;
 
 	memset(&op->next_cfg, 0, sizeof(op->next_cfg));
 	op->kind = pe->kind;
-	op->req = pe->req;
+	op->done = pe->done;
+	op->done_arg = pe->done_arg;
 	op->opened_listeners = 0;
-	if (op->timer == NULL &&
-	    (op->timer = evtimer_new(m->base, on_timeout, m)) == NULL) {
-		control_reply(op->req, false, "out of memory");
-		op_end(m);
-		return;
-	}
 	switch (pe->kind) {
 	case OP_RELOAD:
 		start_reload(m);
@@ -433,16 +382,16 @@ start(struct master *m, struct pending *pe)
 	case OP_SCALE_DOWN:
 		target = pe->arg;
 		if (pe->delta > 0)
-			target = m->nslots + 1;
+			target = now + 1;
 		else if (pe->delta < 0)
-			target = m->nslots > 1 ? m->nslots - 1 : 1;
+			target = now > 1 ? now - 1 : 1;
 		start_scale(m, target);
 		break;
 	case OP_UPGRADE:
-		if (upgrade_start(m, pe->binary[0] ? pe->binary : NULL, err,
-		    sizeof(err)) == -1) {
+		if (upgrade_start(m, pe->binary[0] ? pe->binary : NULL,
+		    upgrade_done, err, sizeof(err)) == -1) {
 			log_error("upgrade failed: %s; carrying on", err);
-			control_reply(op->req, false, "upgrade failed: %s", err);
+			reply(m, false, "upgrade failed: %s", err);
 			op_end(m);
 			return;
 		}
@@ -460,69 +409,93 @@ ops_next(struct master *m)
 {
 	struct pending *pe;
 
-	while (m->op.kind == OP_NONE && m->state == MASTER_RUNNING &&
-	    !supervise_any_draining(m) && m->nslots_total == m->nslots &&
-	    (pe = TAILQ_FIRST(&m->pending)) != NULL) {
-		TAILQ_REMOVE(&m->pending, pe, entry);
+	while (m->ops.op.kind == OP_NONE && m->ops.open && !m->ops.shut &&
+	    !supervise_any_draining(m) &&
+	    m->sup.nslots_total == m->sup.nslots &&
+	    (pe = TAILQ_FIRST(&m->ops.pending)) != NULL) {
+		TAILQ_REMOVE(&m->ops.pending, pe, entry);
 		start(m, pe);
 		free(pe);
 	}
 }
 
+int
+ops_init(struct master *m, const struct ops_hooks *hooks)
+{
+	TAILQ_INIT(&m->ops.pending);
+	m->ops.generation = 1;
+	m->ops.hooks = *hooks;
+	m->ops.timer = evtimer_new(m->base, on_timeout, m);
+	return m->ops.timer == NULL ? -1 : 0;
+}
+
 void
 ops_request(struct master *m, enum op_kind kind, unsigned arg, int delta,
-    const char *binary, struct control_req *req)
+    const char *binary, ops_done_fn *done, void *done_arg)
 {
 	struct pending *pe;
 
-	if (m->state == MASTER_STOPPING) {
-		control_reply(req, false, "shoal is stopping");
+	if (m->ops.shut) {
+		if (done != NULL)
+			done(done_arg, false, "shoal is stopping");
 		return;
 	}
 	if ((pe = calloc(1, sizeof(*pe))) == NULL) {
-		control_reply(req, false, "out of memory");
+		if (done != NULL)
+			done(done_arg, false, "out of memory");
 		return;
 	}
 	pe->kind = kind;
 	pe->arg = arg;
 	pe->delta = delta;
-	pe->req = req;
+	pe->done = done;
+	pe->done_arg = done_arg;
 	if (binary != NULL)
 		snprintf(pe->binary, sizeof(pe->binary), "%s", binary);
-	if (m->op.kind != OP_NONE || supervise_any_draining(m))
+	if (m->ops.op.kind != OP_NONE || supervise_any_draining(m))
 		log_info("%s queued behind the %s in progress", op_name(kind),
-		    m->op.kind != OP_NONE ? op_name(m->op.kind) : "drain");
-	TAILQ_INSERT_TAIL(&m->pending, pe, entry);
+		    m->ops.op.kind != OP_NONE ? op_name(m->ops.op.kind) : "drain");
+	TAILQ_INSERT_TAIL(&m->ops.pending, pe, entry);
+	ops_next(m);
+}
+
+bool
+ops_busy(const struct master *m)
+{
+	return m->ops.op.kind != OP_NONE;
+}
+
+void
+ops_open(struct master *m)
+{
+	m->ops.open = true;
 	ops_next(m);
 }
 
 void
-ops_resume(struct master *m)
+ops_stop(struct master *m)
 {
-	ops_next(m);
-}
+	struct pending *pe;
 
-void
-ops_finish(struct master *m)
-{
+	m->ops.shut = true;
+	if (m->ops.op.kind == OP_UPGRADE)
+		upgrade_abort(m, "shoal is stopping");
+	while ((pe = TAILQ_FIRST(&m->ops.pending)) != NULL) {
+		TAILQ_REMOVE(&m->ops.pending, pe, entry);
+		if (pe->done != NULL)
+			pe->done(pe->done_arg, false, "shoal stopped");
+		free(pe);
+	}
+	if (m->ops.op.kind != OP_NONE)
+		reply(m, false, "shoal stopped");
 	op_end(m);
-	ops_next(m);
 }
 
 void
 ops_free(struct master *m)
 {
-	struct pending *pe;
-
-	while ((pe = TAILQ_FIRST(&m->pending)) != NULL) {
-		TAILQ_REMOVE(&m->pending, pe, entry);
-		control_reply(pe->req, false, "shoal stopped");
-		free(pe);
-	}
-	if (m->op.kind != OP_NONE)
-		control_reply(m->op.req, false, "shoal stopped");
-	op_end(m);
-	if (m->op.timer != NULL)
-		event_free(m->op.timer);
-	m->op.timer = NULL;
+	ops_stop(m);
+	if (m->ops.timer != NULL)
+		event_free(m->ops.timer);
+	m->ops.timer = NULL;
 }

@@ -1,9 +1,13 @@
 /*
  * supervise — the master's table of worker processes: spawn into a slot,
  * reap and say why a worker ended, respawn with backoff, detect hung
- * workers from their heartbeat, and stop them all.
+ * workers from their heartbeat, move slots between generations, and stop
+ * them all. See supervise.h; it reports through m->sup.hooks only.
  */
+#include "master/supervise.h"
+
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,46 +19,24 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "master/master.h"
+#include "master/wstatus.h"
 #include "worker/worker.h"
 
 /* Between SIGABRT and SIGKILL for a hung worker. */
 #define HANG_KILL_GRACE 2.0
 
+/* The stats region counts restarts per slot. */
+_Static_assert(STATS_MAX_SLOTS >= CONFIG_MAX_WORKERS,
+    "STATS_MAX_SLOTS below CONFIG_MAX_WORKERS");
+
 static void on_respawn(evutil_socket_t fd, short what, void *arg);
-
-
-static const char *
-signame(int sig)
-{
-	static char buf[32];
-	const char *abbrev = sigabbrev_np(sig);
-
-	if (abbrev == NULL)
-		snprintf(buf, sizeof(buf), "signal %d", sig);
-	else
-		snprintf(buf, sizeof(buf), "SIG%s", abbrev);
-	return buf;
-}
-
-static void
-describe_status(int status, char *buf, size_t len)
-{
-	if (WIFSIGNALED(status))
-		snprintf(buf, len, "killed by %s%s", signame(WTERMSIG(status)),
-		    WCOREDUMP(status) ? " (core dumped)" : "");
-	else if (WIFEXITED(status))
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
-	else
-		snprintf(buf, len, "ended with wait status 0x%x", status);
-}
 
 static struct proc *
 proc_find(struct master *m, pid_t pid)
 {
 	struct proc *p;
 
-	TAILQ_FOREACH(p, &m->procs, entry)
+	TAILQ_FOREACH(p, &m->sup.procs, entry)
 		if (p->pid == pid)
 			return p;
 	return NULL;
@@ -63,24 +45,13 @@ proc_find(struct master *m, pid_t pid)
 static void
 proc_free(struct master *m, struct proc *p)
 {
-	TAILQ_REMOVE(&m->procs, p, entry);
+	TAILQ_REMOVE(&m->sup.procs, p, entry);
 	if (p->ipc_ev != NULL)
 		event_free(p->ipc_ev);
 	if (p->ipc_fd != -1)
 		close(p->ipc_fd);
 	stats_release(m->stats, p->stats_idx);
 	free(p);
-}
-
-static bool
-all_ready(const struct master *m)
-{
-	if (m->op.kind != OP_NONE)
-		return false;
-	for (unsigned i = 0; i < m->nslots; i++)
-		if (m->slots[i].proc == NULL || !m->slots[i].proc->ready)
-			return false;
-	return true;
 }
 
 static void
@@ -90,14 +61,7 @@ on_ready(struct master *m, struct proc *p)
 	STATS_SET(m->stats->procs[p->stats_idx].state, STATS_READY);
 	log_notice("worker %u (pid %d) ready%s", p->slot, (int)p->pid,
 	    p->next ? " (new generation)" : "");
-	if (p->next) {
-		ops_on_ready(m, p);
-		return;
-	}
-	if (!m->all_ready_logged && all_ready(m)) {
-		m->all_ready_logged = true;
-		master_all_ready(m);
-	}
+	m->sup.hooks.worker_ready(m, p);
 }
 
 static void
@@ -149,7 +113,7 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 	struct worker_boot boot;
 	const struct listen_addr **addrs;
 	struct proc *p;
-	size_t nfds = 0;
+	size_t nfds;
 	int *fds;
 
 	/* If the master dies, so do we (the IPC hang-up is the other signal). */
@@ -165,20 +129,15 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 	event_base_free(m->base);
 	m->base = NULL;
 
-	/* Other workers' IPC ends, the control socket, an upgrade's pipe. */
-	TAILQ_FOREACH(p, &m->procs, entry)
+	/* Other workers' IPC ends; the other modules' fds (control socket
+	 * and connections, an upgrade's pipes) through the hook. */
+	TAILQ_FOREACH(p, &m->sup.procs, entry)
 		if (p->ipc_fd != -1)
 			close(p->ipc_fd);
-	if (m->control_fd != -1)
-		close(m->control_fd);
-	control_close_in_child(m);
-	if (m->op.pipe_fd != -1)
-		close(m->op.pipe_fd);
-	if (m->upgrade_pipe != -1)
-		close(m->upgrade_pipe);
+	m->sup.hooks.in_worker(m);
 
-	fds = calloc(m->nlisteners ? m->nlisteners : 1, sizeof(*fds));
-	addrs = calloc(m->nlisteners ? m->nlisteners : 1, sizeof(*addrs));
+	fds = calloc(m->listeners.n ? m->listeners.n : 1, sizeof(*fds));
+	addrs = calloc(m->listeners.n ? m->listeners.n : 1, sizeof(*addrs));
 	if (fds == NULL || addrs == NULL)
 		_exit(1);
 	/*
@@ -186,18 +145,8 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 	 * (other slots', and addresses a reload removed for our generation):
 	 * a worker holding them would keep them alive.
 	 */
-	for (size_t i = 0; i < m->nlisteners; i++) {
-		struct listener *l = &m->listeners[i];
-		int mine = -1;
-
-		if (l->until_gen == 0 || self->generation < l->until_gen) {
-			addrs[nfds] = &l->addr;
-			fds[nfds++] = mine = listener_fd(l, self->slot);
-		}
-		for (unsigned k = 0; k < l->nfds; k++)
-			if (l->fds[k] != mine)
-				close(l->fds[k]);
-	}
+	nfds = ltable_for_worker(&m->listeners, self->slot, self->generation,
+	    fds, addrs);
 
 	memset(&boot, 0, sizeof(boot));
 	boot.cfg = cfg;
@@ -214,9 +163,10 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 }
 
 int
-supervise_spawn(struct master *m, struct slot *s, const struct config *cfg,
+supervise_spawn(struct master *m, unsigned slot, const struct config *cfg,
     unsigned gen, bool next)
 {
+	struct slot *s = &m->sup.slots[slot];
 	struct proc *p = NULL;
 	int fds[2] = { -1, -1 };
 	sigset_t all, old;
@@ -263,11 +213,13 @@ supervise_spawn(struct master *m, struct slot *s, const struct config *cfg,
 	p->ipc_ev = event_new(m->base, p->ipc_fd, EV_READ | EV_PERSIST, on_ipc, p);
 	if (p->ipc_ev == NULL || event_add(p->ipc_ev, NULL) == -1)
 		log_error("worker %u: cannot watch its IPC socket", s->index);
-	TAILQ_INSERT_TAIL(&m->procs, p, entry);
-	if (next)
+	TAILQ_INSERT_TAIL(&m->sup.procs, p, entry);
+	if (next) {
 		s->next = p;
-	else
+	} else {
 		s->proc = p;
+		s->generation = gen;
+	}
 	log_info("spawned worker %u (pid %d, generation %u)", s->index,
 	    (int)p->pid, gen);
 	return 0;
@@ -285,15 +237,16 @@ err:
 static void
 schedule_respawn(struct master *m, struct slot *s, double uptime)
 {
+	const struct backoff_policy *policy = &m->sup.backoff;
 	double delay;
 	struct timeval tv;
 
-	delay = backoff_next(&s->backoff, &m->backoff, uptime, drand48());
-	if (!s->crash_looping && backoff_crash_looping(&s->backoff, &m->backoff)) {
+	delay = backoff_next(&s->backoff, policy, uptime, drand48());
+	if (!s->crash_looping && backoff_crash_looping(&s->backoff, policy)) {
 		s->crash_looping = true;
 		log_error("slot %u is crash-looping (%u quick deaths in a row); "
 		    "retrying with growing delays up to %.1fs", s->index,
-		    s->backoff.quick_deaths, m->backoff.max);
+		    s->backoff.quick_deaths, policy->max);
 	}
 	s->restarts++;
 	if (s->respawn_ev == NULL &&
@@ -301,11 +254,11 @@ schedule_respawn(struct master *m, struct slot *s, double uptime)
 		log_error("slot %u: cannot arm a respawn timer", s->index);
 		return;
 	}
-	if (delay <= 0 && supervise_spawn(m, s, &m->cfg, m->generation,
+	if (delay <= 0 && supervise_spawn(m, s->index, &m->cfg, s->generation,
 	    false) == 0)
 		return;
 	if (delay <= 0)
-		delay = m->backoff.max;  /* fork failed: do not spin */
+		delay = policy->max;     /* fork failed: do not spin */
 	log_notice("respawning worker %u in %.2fs", s->index, delay);
 	tv.tv_sec = (time_t)delay;
 	tv.tv_usec = (suseconds_t)((delay - (double)tv.tv_sec) * 1e6);
@@ -321,31 +274,42 @@ on_respawn(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	m = s->m;
-	if (m->state == MASTER_STOPPING || s->proc != NULL || s->retiring)
+	if (m->sup.stopping || s->proc != NULL || s->retiring)
 		return;
-	if (supervise_spawn(m, s, &m->cfg, m->generation, false) == -1)
+	if (supervise_spawn(m, s->index, &m->cfg, s->generation, false) == -1)
 		schedule_respawn(m, s, 0);
 }
 
-int
-supervise_init(struct master *m)
+void
+supervise_init(struct master *m, unsigned nslots,
+    const struct supervise_hooks *hooks)
 {
-	TAILQ_INIT(&m->procs);
+	struct supervise *sup = &m->sup;
+
+	TAILQ_INIT(&sup->procs);
 	srand48((long)getpid() ^ (long)util_now_ms());
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++) {
-		m->slots[i].m = m;
-		m->slots[i].index = i;
+		sup->slots[i].m = m;
+		sup->slots[i].index = i;
 	}
-	return 0;
+	sup->nslots = nslots;
+	sup->nslots_total = nslots;
+	sup->backoff.min = m->cfg.respawn_delay_min;
+	sup->backoff.max = m->cfg.respawn_delay_max;
+	sup->backoff.stable_after = 10;
+	sup->backoff.loop_after = 5;
+	sup->hooks = *hooks;
 }
 
 void
 supervise_reap(struct master *m)
 {
+	struct wstatus_exit e;
+	enum wstatus_kind kind;
+	enum stats_restart why;
 	struct proc *p;
 	struct slot *s;
-	char why[96], up[32];
-	double uptime;
+	char line[192];
 	pid_t pid;
 	int status;
 
@@ -356,55 +320,40 @@ supervise_reap(struct master *m)
 		if (pid <= 0)
 			break;
 		if ((p = proc_find(m, pid)) == NULL) {
-			if (m->op.kind == OP_UPGRADE && pid == m->op.child) {
-				char what[160];
-
-				describe_status(status, why, sizeof(why));
-				snprintf(what, sizeof(what), "the new master %s before "
-				    "it was ready", why);
-				m->op.child = 0;
-				upgrade_abort(m, what);
-			} else {
-				log_debug("reaped child %d", (int)pid);
-			}
+			m->sup.hooks.child_reaped(m, pid, status);
 			continue;
 		}
-		uptime = util_now() - p->spawned_at;
-		describe_status(status, why, sizeof(why));
-		util_fmt_duration(uptime, up, sizeof(up));
-		if (!p->ready && m->state != MASTER_STOPPING)
-			log_error("worker %u (pid %d) failed at boot: %s after %s",
-			    p->slot, (int)pid, why, up);
-		else if ((m->state == MASTER_STOPPING || p->draining) &&
-		    WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			log_info("worker %u (pid %d) %s after %s", p->slot,
-			    (int)pid, why, up);
-		else
-			log_error("worker %u (pid %d) %s after %s", p->slot,
-			    (int)pid, why, up);
-		s = &m->slots[p->slot];
+		e = (struct wstatus_exit){
+			.slot = p->slot, .pid = pid, .status = status,
+			.uptime = util_now() - p->spawned_at, .ready = p->ready,
+			.draining = p->draining, .stopping = m->sup.stopping,
+		};
+		kind = wstatus_classify(&e);
+		wstatus_line(&e, kind == WSTATUS_BOOT_FAILURE, line, sizeof(line));
+		log_msg(kind == WSTATUS_CLEAN ? LOGL_INFO : LOGL_ERROR, "%s", line);
+		s = &m->sup.slots[p->slot];
 		if (p->next) {
 			/* A new generation's worker: the operation fails. */
-			char what[160];
-
-			snprintf(what, sizeof(what), "worker %u (pid %d) %s after %s",
-			    p->slot, (int)pid, why, up);
+			wstatus_line(&e, false, line, sizeof(line));
 			if (s->next == p)
 				s->next = NULL;
 			proc_free(m, p);
-			ops_on_boot_failure(m, what);
+			m->sup.hooks.next_failed(m, line);
 			continue;
 		}
 		if (s->proc == p)
 			s->proc = NULL;
+		why = kind == WSTATUS_BOOT_FAILURE ? STATS_RESTART_BOOT :
+		    p->hang_stage > 0 ? STATS_RESTART_HANG : STATS_RESTART_CRASH;
 		proc_free(m, p);
-		if (s->proc == NULL && m->state != MASTER_STOPPING && !s->retiring &&
-		    s->index < m->nslots)
-			schedule_respawn(m, s, uptime);
+		if (s->proc == NULL && !m->sup.stopping && !s->retiring &&
+		    s->index < m->sup.nslots) {
+			/* For the metrics handlers (shoal_worker_restarts_total). */
+			stats_count_restart(m->stats, s->index, why);
+			schedule_respawn(m, s, e.uptime);
+		}
 	}
-	ops_on_exit(m);
-	if (m->state == MASTER_STOPPING && TAILQ_EMPTY(&m->procs))
-		event_base_loopbreak(m->base);
+	m->sup.hooks.reaped(m);
 }
 
 void
@@ -414,8 +363,8 @@ supervise_tick(struct master *m)
 	double now = util_now(), silent;
 	struct proc *p;
 
-	TAILQ_FOREACH(p, &m->procs, entry) {
-		struct slot *s = &m->slots[p->slot];
+	TAILQ_FOREACH(p, &m->sup.procs, entry) {
+		struct slot *s = &m->sup.slots[p->slot];
 
 		hb = STATS_GET(m->stats->procs[p->stats_idx].heartbeat_ms);
 		silent = now_ms > hb ? (double)(now_ms - hb) / 1000.0 : 0;
@@ -434,7 +383,7 @@ supervise_tick(struct master *m)
 			p->hang_stage = 2;
 		}
 		if (s->proc == p && s->crash_looping && p->ready &&
-		    now - p->spawned_at >= m->backoff.stable_after) {
+		    now - p->spawned_at >= m->sup.backoff.stable_after) {
 			s->crash_looping = false;
 			log_notice("slot %u recovered: worker %u (pid %d) up for %.0fs",
 			    s->index, s->index, (int)p->pid, now - p->spawned_at);
@@ -442,8 +391,9 @@ supervise_tick(struct master *m)
 	}
 }
 
-void
-supervise_drain(struct master *m, struct proc *p, bool fast)
+/* Tell one worker to drain (graceful) or to go now (fast). */
+static void
+drain(struct master *m, struct proc *p, bool fast)
 {
 	p->draining = true;
 	STATS_SET(m->stats->procs[p->stats_idx].state, STATS_DRAINING);
@@ -458,17 +408,119 @@ supervise_drain(struct master *m, struct proc *p, bool fast)
 	}
 }
 
-void
-supervise_stop_all(struct master *m, bool fast)
+bool
+supervise_next_ready(const struct master *m, unsigned from, unsigned to)
 {
-	struct proc *p;
+	for (unsigned i = from; i < to; i++) {
+		const struct slot *s = &m->sup.slots[i];
 
-	for (unsigned i = 0; i < m->nslots_total; i++)
-		if (m->slots[i].respawn_ev != NULL)
-			evtimer_del(m->slots[i].respawn_ev);
-	TAILQ_FOREACH(p, &m->procs, entry)
-		if (fast || !p->draining)
-			supervise_drain(m, p, fast);
+		if (s->next == NULL || !s->next->ready)
+			return false;
+	}
+	return true;
+}
+
+bool
+supervise_all_ready(const struct master *m)
+{
+	for (unsigned i = 0; i < m->sup.nslots; i++)
+		if (m->sup.slots[i].proc == NULL || !m->sup.slots[i].proc->ready)
+			return false;
+	return true;
+}
+
+void
+supervise_promote(struct master *m, unsigned from, unsigned to)
+{
+	for (unsigned i = from; i < to; i++) {
+		struct slot *s = &m->sup.slots[i];
+		struct proc *old = s->proc;
+
+		if (s->next == NULL)     /* scale-up: the slots that stay */
+			continue;
+		s->proc = s->next;
+		s->next = NULL;
+		s->proc->next = false;
+		s->generation = s->proc->generation;
+		s->backoff.quick_deaths = 0;
+		s->crash_looping = false;
+		s->retiring = false;
+		if (s->respawn_ev != NULL)
+			evtimer_del(s->respawn_ev);
+		if (old != NULL)
+			drain(m, old, false);
+	}
+}
+
+void
+supervise_discard_next(struct master *m)
+{
+	for (unsigned i = 0; i < m->sup.nslots_total; i++) {
+		struct slot *s = &m->sup.slots[i];
+
+		if (s->next != NULL) {
+			/* Reaped later as an ordinary draining worker: it must
+			 * not fail the next operation, which waits for it. */
+			s->next->next = false;
+			s->next->draining = true;
+			kill(s->next->pid, SIGKILL);
+			s->next = NULL;
+		}
+	}
+}
+
+void
+supervise_retire(struct master *m, unsigned from, unsigned to)
+{
+	for (unsigned i = from; i < to; i++) {
+		struct slot *s = &m->sup.slots[i];
+
+		s->retiring = true;
+		if (s->respawn_ev != NULL)
+			evtimer_del(s->respawn_ev);
+		if (s->proc == NULL)
+			continue;
+		s->proc->draining = true;
+		STATS_SET(m->stats->procs[s->proc->stats_idx].state,
+		    STATS_DRAINING);
+		if (ipc_send(s->proc->ipc_fd, IPC_MSG_RETIRE, NULL) == -1)
+			kill(s->proc->pid, SIGTERM);
+	}
+}
+
+void
+supervise_resize(struct master *m, unsigned n)
+{
+	m->sup.nslots = n;
+	if (m->sup.nslots_total < n)
+		m->sup.nslots_total = n;
+}
+
+unsigned
+supervise_trim(struct master *m)
+{
+	struct supervise *sup = &m->sup;
+	unsigned top = sup->nslots_total;
+
+	while (top > sup->nslots && sup->slots[top - 1].proc == NULL &&
+	    sup->slots[top - 1].next == NULL)
+		top--;
+	for (unsigned i = top; i < sup->nslots_total; i++)
+		sup->slots[i].retiring = false;
+	sup->nslots_total = top;
+	return top;
+}
+
+unsigned
+supervise_oldest_generation(const struct master *m)
+{
+	const struct proc *p;
+	unsigned oldest = UINT_MAX;
+
+	TAILQ_FOREACH(p, &m->sup.procs, entry)
+		if (p->generation < oldest)
+			oldest = p->generation;
+	return oldest;
 }
 
 bool
@@ -476,10 +528,30 @@ supervise_any_draining(const struct master *m)
 {
 	const struct proc *p;
 
-	TAILQ_FOREACH(p, &m->procs, entry)
+	TAILQ_FOREACH(p, &m->sup.procs, entry)
 		if (p->draining)
 			return true;
 	return false;
+}
+
+bool
+supervise_none_left(const struct master *m)
+{
+	return TAILQ_EMPTY(&m->sup.procs);
+}
+
+void
+supervise_stop_all(struct master *m, bool fast)
+{
+	struct proc *p;
+
+	m->sup.stopping = true;
+	for (unsigned i = 0; i < m->sup.nslots_total; i++)
+		if (m->sup.slots[i].respawn_ev != NULL)
+			evtimer_del(m->sup.slots[i].respawn_ev);
+	TAILQ_FOREACH(p, &m->sup.procs, entry)
+		if (fast || !p->draining)
+			drain(m, p, fast);
 }
 
 void
@@ -487,7 +559,7 @@ supervise_signal_all(struct master *m, int sig)
 {
 	struct proc *p;
 
-	TAILQ_FOREACH(p, &m->procs, entry)
+	TAILQ_FOREACH(p, &m->sup.procs, entry)
 		kill(p->pid, sig);
 }
 
@@ -495,10 +567,11 @@ void
 supervise_kill_all(struct master *m, int sig)
 {
 	struct proc *p;
+	char name[32];
 
-	TAILQ_FOREACH(p, &m->procs, entry) {
+	TAILQ_FOREACH(p, &m->sup.procs, entry) {
 		log_warn("worker %u (pid %d) still running; sending %s", p->slot,
-		    (int)p->pid, signame(sig));
+		    (int)p->pid, wstatus_signame(sig, name, sizeof(name)));
 		kill(p->pid, sig);
 	}
 }
@@ -508,11 +581,11 @@ supervise_free(struct master *m)
 {
 	struct proc *p;
 
-	while ((p = TAILQ_FIRST(&m->procs)) != NULL)
+	while ((p = TAILQ_FIRST(&m->sup.procs)) != NULL)
 		proc_free(m, p);
 	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
-		if (m->slots[i].respawn_ev != NULL) {
-			event_free(m->slots[i].respawn_ev);
-			m->slots[i].respawn_ev = NULL;
+		if (m->sup.slots[i].respawn_ev != NULL) {
+			event_free(m->sup.slots[i].respawn_ev);
+			m->sup.slots[i].respawn_ev = NULL;
 		}
 }

@@ -15,6 +15,8 @@
  * new one. If the new master exits, or is not ready within ready_timeout,
  * the old one kills it and carries on as if nothing had happened.
  */
+#include "master/upgrade.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,11 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <systemd/sd-daemon.h>
 
 #include "common/log.h"
 #include "common/util.h"
-#include "master/master.h"
+#include "master/wstatus.h"
 
 #define UPGRADE_ENV "SHOAL_UPGRADE"
 
@@ -44,8 +45,8 @@ describe(struct master *m, int pipe_fd)
 	char *text;
 
 	ls = json_array();
-	for (size_t i = 0; i < m->nlisteners; i++) {
-		struct listener *l = &m->listeners[i];
+	for (size_t i = 0; i < m->listeners.n; i++) {
+		struct listener *l = &m->listeners.v[i];
 
 		fds = json_array();
 		for (unsigned k = 0; k < l->nfds; k++) {
@@ -55,12 +56,12 @@ describe(struct master *m, int pipe_fd)
 		json_array_append_new(ls, json_pack("{s:s, s:o}", "addr",
 		    l->addr.text, "fds", fds));
 	}
-	if (m->control_fd != -1)
-		keep_open(m->control_fd);
+	if (m->ctl.fd != -1)
+		keep_open(m->ctl.fd);
 	keep_open(pipe_fd);
 	/* We are the forked child: the old master is our parent. */
 	obj = json_pack("{s:i, s:i, s:i, s:i, s:o}", "v", 1, "parent",
-	    (int)getppid(), "pipe", pipe_fd, "control", m->control_fd,
+	    (int)getppid(), "pipe", pipe_fd, "control", m->ctl.fd,
 	    "listeners", ls);
 	text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
 	json_decref(obj);
@@ -70,39 +71,67 @@ describe(struct master *m, int pipe_fd)
 static void
 finish(struct master *m)
 {
-	if (m->op.pipe_ev != NULL) {
-		event_free(m->op.pipe_ev);
-		m->op.pipe_ev = NULL;
+	if (m->up.pipe_ev != NULL) {
+		event_free(m->up.pipe_ev);
+		m->up.pipe_ev = NULL;
 	}
-	if (m->op.pipe_fd != -1) {
-		close(m->op.pipe_fd);
-		m->op.pipe_fd = -1;
+	if (m->up.pipe_fd != -1) {
+		close(m->up.pipe_fd);
+		m->up.pipe_fd = -1;
 	}
+}
+
+/* The upgrade is over: hand the outcome back, once. */
+static void
+report(struct master *m, pid_t child, const char *why)
+{
+	upgrade_done_fn *done = m->up.done;
+
+	m->up.done = NULL;
+	m->up.child = 0;
+	if (done != NULL)
+		done(m, child, why);
+}
+
+void
+upgrade_init(struct master *m)
+{
+	memset(&m->up, 0, sizeof(m->up));
+	m->up.pipe_fd = -1;
+	m->up.parent_pipe = -1;
+	m->up.control_fd = -1;
 }
 
 void
 upgrade_abort(struct master *m, const char *why)
 {
-	if (m->op.kind != OP_UPGRADE)
+	char err[256];
+
+	if (m->up.done == NULL)
 		return;
-	if (m->op.child > 0)
-		kill(m->op.child, SIGKILL);  /* reaped as an unknown child */
-	m->op.child = 0;
+	if (m->up.child > 0)
+		kill(m->up.child, SIGKILL);  /* reaped as an unknown child */
 	finish(m);
 	/* The steering program belongs to the sockets' reuseport groups,
 	 * which the failed master shared: put ours back. */
-	for (size_t i = 0; i < m->nlisteners; i++) {
-		char err[256];
+	if (ltable_steer(&m->listeners, m->sup.nslots, err, sizeof(err)) == -1)
+		log_warn("%s", err);
+	report(m, 0, why);
+}
 
-		if (listener_steer(&m->listeners[i], m->nslots, err,
-		    sizeof(err)) == -1)
-			log_warn("%s", err);
-	}
-	log_error("upgrade failed: %s; carrying on with pid %d", why,
-	    (int)getpid());
-	control_reply(m->op.req, false, "upgrade failed: %s", why);
-	m->op.req = NULL;
-	ops_finish(m);
+bool
+upgrade_child_exited(struct master *m, pid_t pid, int status)
+{
+	char why[96], what[160];
+
+	if (m->up.done == NULL || pid != m->up.child)
+		return false;
+	wstatus_describe(status, why, sizeof(why));
+	snprintf(what, sizeof(what), "the new master %s before it was ready",
+	    why);
+	m->up.child = 0;
+	upgrade_abort(m, what);
+	return true;
 }
 
 static void
@@ -111,7 +140,7 @@ on_pipe(evutil_socket_t fd, short what, void *arg)
 	struct master *m = arg;
 	char buf[64];
 	ssize_t n;
-	pid_t child = m->op.child;
+	pid_t child = m->up.child;
 
 	(void)what;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -128,21 +157,15 @@ on_pipe(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	finish(m);
-	m->op.child = 0;
-	m->upgraded = true;
+	m->up.upgraded = true;
 	log_notice("upgrade: new master (pid %d) is ready; draining and exiting",
 	    (int)child);
-	control_reply(m->op.req, true, "upgraded: new master pid %d",
-	    (int)child);
-	m->op.req = NULL;
-	/* The new master answers on the control socket from now on. */
-	control_close(m);
-	ops_finish(m);
-	master_stop(m, false, "upgrade");
+	report(m, child, NULL);
 }
 
 int
-upgrade_start(struct master *m, const char *binary, char *err, size_t errlen)
+upgrade_start(struct master *m, const char *binary, upgrade_done_fn *done,
+    char *err, size_t errlen)
 {
 	char *env = NULL;
 	int p[2];
@@ -180,15 +203,17 @@ upgrade_start(struct master *m, const char *binary, char *err, size_t errlen)
 		_exit(127);
 	}
 	close(p[1]);
-	m->op.child = pid;
-	m->op.pipe_fd = p[0];
-	m->op.pipe_ev = event_new(m->base, p[0], EV_READ | EV_PERSIST, on_pipe, m);
-	if (m->op.pipe_ev == NULL || event_add(m->op.pipe_ev, NULL) == -1) {
-		kill(pid, SIGKILL);
+	m->up.child = pid;
+	m->up.pipe_fd = p[0];
+	m->up.pipe_ev = event_new(m->base, p[0], EV_READ | EV_PERSIST, on_pipe, m);
+	if (m->up.pipe_ev == NULL || event_add(m->up.pipe_ev, NULL) == -1) {
+		kill(pid, SIGKILL);  /* reaped as an unknown child */
+		m->up.child = 0;
 		finish(m);
 		snprintf(err, errlen, "cannot watch the upgrade pipe");
 		return -1;
 	}
+	m->up.done = done;
 	return 0;
 }
 
@@ -210,13 +235,13 @@ upgrade_adopt(struct master *m, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: malformed", UPGRADE_ENV);
 		goto out;
 	}
-	m->upgrade_parent = (pid_t)json_integer_value(json_object_get(obj,
-	    "parent"));
-	m->upgrade_pipe = (int)json_integer_value(json_object_get(obj, "pipe"));
-	m->control_fd = (int)json_integer_value(json_object_get(obj, "control"));
-	util_set_cloexec(m->upgrade_pipe, 1);
-	if (m->control_fd != -1)
-		util_set_cloexec(m->control_fd, 1);
+	m->up.parent = (pid_t)json_integer_value(json_object_get(obj, "parent"));
+	m->up.parent_pipe = (int)json_integer_value(json_object_get(obj, "pipe"));
+	m->up.control_fd = (int)json_integer_value(json_object_get(obj,
+	    "control"));
+	util_set_cloexec(m->up.parent_pipe, 1);
+	if (m->up.control_fd != -1)
+		util_set_cloexec(m->up.control_fd, 1);
 	json_array_foreach(ls, i, item) {
 		const char *addr = json_string_value(json_object_get(item, "addr"));
 		json_t *fds = json_object_get(item, "fds"), *fd;
@@ -231,12 +256,11 @@ upgrade_adopt(struct master *m, char *err, size_t errlen)
 			if (strcmp(m->cfg.listen[j].text, addr) != 0)
 				continue;
 			wanted = true;
-			if (listener_adopt(&m->listeners[m->nlisteners],
-			    &m->cfg.listen[j], inherited, n, err, errlen) == -1)
+			if (ltable_adopt(&m->listeners, &m->cfg.listen[j],
+			    inherited, n, err, errlen) == -1)
 				goto out;
-			m->nlisteners++;
 			log_notice("upgrade: took over %s (%u socket%s) from pid %d",
-			    addr, n, n == 1 ? "" : "s", (int)m->upgrade_parent);
+			    addr, n, n == 1 ? "" : "s", (int)m->up.parent);
 		}
 		if (!wanted)             /* no longer configured */
 			for (unsigned k = 0; k < n; k++)
@@ -253,13 +277,32 @@ upgrade_announce_ready(struct master *m)
 {
 	static const char ready[] = "ready\n";
 
-	if (m->upgrade_pipe == -1)
+	if (m->up.parent_pipe == -1)
 		return;
-	if (write(m->upgrade_pipe, ready, sizeof(ready) - 1) == -1)
+	if (write(m->up.parent_pipe, ready, sizeof(ready) - 1) == -1)
 		log_warn("upgrade: cannot tell the old master (pid %d): %s",
-		    (int)m->upgrade_parent, strerror(errno));
-	close(m->upgrade_pipe);
-	m->upgrade_pipe = -1;
+		    (int)m->up.parent, strerror(errno));
+	close(m->up.parent_pipe);
+	m->up.parent_pipe = -1;
 	log_notice("upgrade: serving; the old master (pid %d) drains and exits",
-	    (int)m->upgrade_parent);
+	    (int)m->up.parent);
+}
+
+void
+upgrade_close_in_worker(struct master *m)
+{
+	if (m->up.pipe_fd != -1)
+		close(m->up.pipe_fd);
+	if (m->up.parent_pipe != -1)
+		close(m->up.parent_pipe);
+}
+
+void
+upgrade_free(struct master *m)
+{
+	finish(m);
+	if (m->up.parent_pipe != -1) {
+		close(m->up.parent_pipe);
+		m->up.parent_pipe = -1;
+	}
 }

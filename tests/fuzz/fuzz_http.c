@@ -1,7 +1,8 @@
 /*
  * fuzz_http — libFuzzer target: arbitrary bytes through the whole request
- * path of one connection (conn.c, http_parser, router, handlers, response
- * framing), with the embedded default configuration.
+ * path of one connection (worker/http/: conn.c, request.c with http_parser,
+ * response.c, stream.c; the router and the built-in handlers), with the
+ * embedded default configuration.
  *
  * Input format: the first byte is the harness's, the rest is what the
  * client sends. Its low 3 bits choose how the rest is cut into writes (see
@@ -37,9 +38,10 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/stats.h"
-#include "worker/conn.h"
-#include "worker/http.h"
-#include "worker/router.h"
+#include "worker/http/conn.h"
+#include "worker/api/http.h"
+#include "worker/app/registry.h"
+#include "worker/app/router.h"
 
 /* Turns of the loop after the client's FIN before the server is declared
  * stuck. Each turn drains the responses, so a server that is flushing
@@ -57,6 +59,7 @@ struct fuzz {
 	struct router *router;
 	struct stats_proc stats;
 	struct conn_ctx ctx;
+	struct conn_listener listener;   /* no PROXY header; the router */
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -66,6 +69,13 @@ die(const char *what)
 {
 	fprintf(stderr, "fuzz_http: %s\n", what);
 	abort();
+}
+
+/* As in a worker: the router answers every request. */
+static void
+dispatch(void *router, struct http_request *req, struct http_response *resp)
+{
+	router_dispatch(router, req, resp);
 }
 
 /* One-time set-up; the state lives until the process exits. */
@@ -85,7 +95,7 @@ fuzz_get(void)
 
 	if ((f.base = event_base_new()) == NULL)
 		die("event_base_new failed");
-	config_set_route_check(handlers_check_route);
+	config_set_route_check(registry_check_route);
 	if (config_load(&f.cfg, NULL, NULL, err, sizeof(err)) == -1) {
 		fprintf(stderr, "fuzz_http: config_load: %s\n", err);
 		abort();
@@ -101,13 +111,15 @@ fuzz_get(void)
 	f.cfg.http.max_headers = 32;
 	f.cfg.http.max_body_size = 8 * 1024;
 	/* The default configuration loads no modules. */
-	if ((f.router = router_new(&f.cfg, NULL, err, sizeof(err))) == NULL) {
+	if ((f.router = router_new(f.cfg.routes, f.cfg.nroutes, NULL, err,
+	    sizeof(err))) == NULL) {
 		fprintf(stderr, "fuzz_http: router_new: %s\n", err);
 		abort();
 	}
 	if (conn_ctx_init(&f.ctx, f.base, &f.cfg, &f.stats) == -1)
 		die("conn_ctx_init failed");
-	f.ctx.router = f.router;
+	f.ctx.dispatch = dispatch;
+	f.listener.dispatch_arg = f.router;
 	ready = 1;
 	return &f;
 }
@@ -208,7 +220,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sv) == -1)
 		die("socketpair failed");
-	conn_accept(&f->ctx, sv[1], NULL, 0, false);
+	conn_accept(&f->ctx, sv[1], NULL, 0, &f->listener);
 
 	piece = split_size(data[0], size - 1);
 	if (data[0] & 8)

@@ -1,9 +1,10 @@
 /*
  * Unit tests for common/config.c: loading, validation messages, CLI
- * overrides, listen addresses and trusted proxies (common/config_listen.c,
- * linked in), routes and modules (common/config_routes.c, linked in), and
- * the locator (common/config_locate.c, linked in; its tests live here with
- * its only user).
+ * overrides, listen addresses and trusted proxies (common/config/listen.c,
+ * linked in), routes and modules (common/config/routes.c and modules.c,
+ * linked in), and the locator (common/config/locate.c, linked in; its
+ * tests live here with its only user). The helpers of config/diag.c and
+ * config/value.c have their own tests in tests/unit/common/config/.
  *
  * The group runs inside a mkdtemp directory (chdir'd into, so messages
  * read "shoal.json:3:3: ..." as a user would see them) that teardown

@@ -1,0 +1,78 @@
+/*
+ * status — see status.h.
+ */
+#include "master/status.h"
+
+#include <unistd.h>
+
+#include "common/util.h"
+#include "master/supervise.h"
+
+static const char *
+proc_state(const struct proc *p)
+{
+	if (p->draining)
+		return "draining";
+	if (!p->ready)
+		return "spawning";
+	return p->next ? "ready (new)" : "serving";
+}
+
+static const char *
+operation(enum op_kind kind)
+{
+	switch (kind) {
+	case OP_NONE: return NULL;
+	case OP_RELOAD: return "reload";
+	case OP_UPGRADE: return "upgrade";
+	default: return "scale";
+	}
+}
+
+json_t *
+status_json(struct master *m)
+{
+	json_t *procs = json_array(), *slots = json_array();
+	double now = util_now();
+	struct proc *p;
+	uint64_t requests = m->stats->exited.requests;
+	uint64_t accepted = m->stats->exited.conns_accepted;
+
+	TAILQ_FOREACH(p, &m->sup.procs, entry) {
+		struct stats_proc *sp = &m->stats->procs[p->stats_idx];
+		struct slot *s = &m->sup.slots[p->slot];
+
+		requests += STATS_GET(sp->requests);
+		accepted += STATS_GET(sp->conns_accepted);
+		json_array_append_new(procs, json_pack("{s:i, s:i, s:i, s:s, "
+		    "s:f, s:i, s:I, s:I, s:I, s:b}",
+		    "slot", (int)p->slot, "pid", (int)p->pid,
+		    "generation", (int)p->generation, "state", proc_state(p),
+		    "uptime", now - p->spawned_at, "restarts", (int)s->restarts,
+		    "requests", (json_int_t)STATS_GET(sp->requests),
+		    "connections", (json_int_t)STATS_GET(sp->conns_open),
+		    "accepted", (json_int_t)STATS_GET(sp->conns_accepted),
+		    "crash_looping", s->crash_looping));
+	}
+	for (unsigned i = 0; i < m->sup.nslots_total; i++) {
+		struct slot *s = &m->sup.slots[i];
+
+		json_array_append_new(slots, json_pack("{s:i, s:i, s:i, s:b, s:b}",
+		    "slot", (int)i, "pid", s->proc ? (int)s->proc->pid : 0,
+		    "restarts", (int)s->restarts, "crash_looping",
+		    s->crash_looping, "retiring", s->retiring));
+	}
+	return json_pack("{s:i, s:i, s:s, s:s, s:f, s:i, s:i, s:s?, s:i, "
+	    "s:s, s:o, s:o, s:{s:I, s:I}}",
+	    "v", 1, "pid", (int)getpid(), "version", SHOAL_VERSION,
+	    "state", m->state == MASTER_STOPPING ? "stopping" :
+	    m->state == MASTER_RUNNING ? "running" : "starting",
+	    "uptime", now - m->started_at, "generation", (int)m->ops.generation,
+	    "workers", (int)m->sup.nslots,
+	    "operation", operation(m->ops.op.kind),
+	    "draining", (int)supervise_any_draining(m),
+	    "config", m->cfg.source ? m->cfg.source : "",
+	    "slots", slots, "processes", procs,
+	    "totals", "requests", (json_int_t)requests,
+	    "accepted", (json_int_t)accepted);
+}

@@ -1,0 +1,229 @@
+/*
+ * types — the master's types, in one place.
+ *
+ * One struct master per process, passed explicitly. Each module owns one
+ * part of it and is the only file that writes it (others read):
+ *
+ *   master.c     the process: config, loop, signals, life-cycle state
+ *   supervise.c  m->sup        worker slots and processes
+ *   ops.c        m->ops        reload and scale, the queue, generations
+ *   upgrade.c    m->up         binary upgrade, old and new master's side
+ *   control.c    m->ctl        the control socket and its connections
+ *   ltable.c     m->listeners  the listening sockets
+ *
+ * Calls run one way: master -> control -> ops -> upgrade / supervise ->
+ * ltable -> listener; control also asks status.c (which only reads), and
+ * wstatus.c and backoff.c are pure leaves. A module reports upward only
+ * through a function pointer: the hooks
+ * the master installs at start-up (supervise_hooks, ops_hooks,
+ * control_hooks) or the completion callback a caller passes with a request
+ * (ops_done_fn, upgrade_done_fn). So no file calls a file that calls it.
+ *
+ * This header is only for master/; nothing outside includes it.
+ */
+#ifndef SHOAL_MASTER_TYPES_H
+#define SHOAL_MASTER_TYPES_H
+
+#include <stdbool.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "common/config.h"
+#include "common/stats.h"
+#include "master/backoff.h"
+#include "master/ltable.h"
+
+struct master;
+
+/* ---- supervise.c: m->sup ---------------------------------------------- */
+
+/* One worker process. Lives from fork until reaped. */
+struct proc {
+	TAILQ_ENTRY(proc) entry;
+	struct master *m;
+	pid_t pid;
+	unsigned slot;
+	unsigned generation;
+	int stats_idx;
+	int ipc_fd;                  /* the master's end */
+	struct event *ipc_ev;
+	double spawned_at;           /* util_now() */
+	bool ready;
+	bool draining;
+	bool next;                   /* of a generation not yet committed */
+	int hang_stage;              /* 0, 1: SIGABRT sent, 2: SIGKILL sent */
+	double hang_at;              /* when SIGABRT was sent */
+};
+TAILQ_HEAD(proc_list, proc);
+
+/* A socket slot: the sockets with index k, and the worker serving them. */
+struct slot {
+	struct master *m;
+	unsigned index;
+	struct proc *proc;           /* current worker; NULL while a respawn is pending */
+	struct proc *next;           /* the new generation's, during a reload or scale-up */
+	unsigned generation;         /* of proc: a respawn joins it */
+	struct backoff backoff;
+	struct event *respawn_ev;
+	unsigned restarts;
+	bool crash_looping;
+	bool retiring;               /* scale-down: draining, sockets close after */
+};
+
+/*
+ * What the worker table reports, to whoever the master says. Each is
+ * called from inside supervise.c; none may be NULL.
+ */
+struct supervise_hooks {
+	/* p reported ready (p->next: of a generation not yet committed). */
+	void (*worker_ready)(struct master *m, struct proc *p);
+	/* A worker of a generation not yet committed died; what says how
+	 * ("worker 1 (pid 4242) exited with status 1 after 0.1s"). */
+	void (*next_failed)(struct master *m, const char *what);
+	/* A reap pass is over: workers may have gone. */
+	void (*reaped)(struct master *m);
+	/* A child that is no worker was reaped (an upgrade's new master). */
+	void (*child_reaped)(struct master *m, pid_t pid, int status);
+	/* In a newly forked worker, before it runs: close what the other
+	 * modules hold (control connections, upgrade pipes). */
+	void (*in_worker)(struct master *m);
+};
+
+struct supervise {
+	struct slot slots[CONFIG_MAX_WORKERS];
+	unsigned nslots;             /* slots in service (not retiring) */
+	unsigned nslots_total;       /* including retiring ones: their sockets */
+	struct proc_list procs;
+	struct backoff_policy backoff;
+	bool stopping;               /* told to stop all: no respawn */
+	struct supervise_hooks hooks;
+};
+
+/* ---- ops.c: m->ops ----------------------------------------------------- */
+
+enum op_kind {
+	OP_NONE,
+	OP_RELOAD,
+	OP_SCALE_UP,
+	OP_SCALE_DOWN,
+	OP_UPGRADE,
+};
+
+/*
+ * How an operation answers whoever asked for it: called exactly once, when
+ * it has committed, rolled back or been refused; message is the text to
+ * show ("reloaded: generation 3 serving with 4 workers").
+ */
+typedef void ops_done_fn(void *arg, bool ok, const char *message);
+
+/* The operation in progress (one at a time) and who waits for its result. */
+struct op {
+	enum op_kind kind;
+	ops_done_fn *done;           /* NULL when started by a signal */
+	void *done_arg;
+	struct config next_cfg;      /* reload: the new configuration */
+	bool has_next_cfg;
+	unsigned next_nslots;
+	size_t opened_listeners;     /* reload: new addresses bound for it */
+	unsigned generation;         /* the generation it creates */
+};
+
+/* A request waiting for the current operation to end (reload, scale). */
+struct pending {
+	TAILQ_ENTRY(pending) entry;
+	enum op_kind kind;           /* OP_SCALE_UP stands for any scale */
+	unsigned arg;                /* scale: the target count ... */
+	int delta;                   /* ... or +1 / -1 when non-zero (signals) */
+	char binary[4096];           /* upgrade: the binary, "" for our own */
+	ops_done_fn *done;
+	void *done_arg;
+};
+TAILQ_HEAD(pending_list, pending);
+
+struct ops_hooks {
+	/* A new master took over (upgrade): this one must stop. */
+	void (*upgraded)(struct master *m);
+};
+
+struct ops {
+	unsigned generation;         /* the generation serving now */
+	struct op op;
+	struct pending_list pending;
+	struct event *timer;         /* ready_timeout of the operation */
+	bool open;                   /* start-up complete: operations may run */
+	bool shut;                   /* stopping: none will run any more */
+	struct ops_hooks hooks;
+};
+
+/* ---- upgrade.c: m->up ------------------------------------------------- */
+
+/* An upgrade's outcome: why is NULL when the new master (child) is ready. */
+typedef void upgrade_done_fn(struct master *m, pid_t child, const char *why);
+
+struct upgrade {
+	/* The old master's side, while an upgrade runs. */
+	upgrade_done_fn *done;       /* set while one runs */
+	pid_t child;                 /* the new master, until ready or gone */
+	int pipe_fd;                 /* its "ready" arrives here; -1 */
+	struct event *pipe_ev;
+	bool upgraded;               /* handed over: shared files are not ours */
+	/* The new master's side, when started by an upgrade. */
+	pid_t parent;                /* the old master */
+	int parent_pipe;             /* to tell it we are ready; -1 once told */
+	int control_fd;              /* the inherited control socket; -1 */
+};
+
+/* ---- control.c: m->ctl ------------------------------------------------ */
+
+struct control_req;
+TAILQ_HEAD(control_list, control_req);
+
+struct control_hooks {
+	/* "stop" [+ "fast"] arrived on the control socket. */
+	void (*stop)(struct master *m, bool fast, const char *why);
+};
+
+struct control {
+	int fd;                      /* listening control socket, or -1 */
+	struct event *ev;
+	struct control_list conns;   /* accepted connections */
+	bool owned;                  /* we bound or adopted its path */
+	struct control_hooks hooks;
+};
+
+/* ---- master.c ----------------------------------------------------------- */
+
+enum master_state {
+	MASTER_STARTING,
+	MASTER_RUNNING,
+	MASTER_STOPPING,
+};
+
+struct master {
+	struct config cfg;           /* serving config: replaced by ops.c's
+	                                commit of a reload, and only there */
+	const char *config_path;     /* NULL: the embedded default */
+	json_t *overrides;           /* CLI flags, re-applied on reload */
+	char **argv;                 /* for upgrade: the same command line */
+	char exe[4096];              /* for upgrade: our binary's path */
+	struct event_base *base;
+	struct event *signals[12];
+	size_t nsignals;
+	struct event *tick_ev;       /* heartbeat checks */
+	struct event *stop_ev;       /* graceful_timeout on stop */
+	double started_at;
+	struct stats *stats;
+	enum master_state state;
+	bool all_ready_logged;
+	bool pid_file_written;
+
+	struct ltable listeners;     /* ltable.c */
+	struct supervise sup;        /* supervise.c */
+	struct ops ops;              /* ops.c */
+	struct upgrade up;           /* upgrade.c */
+	struct control ctl;          /* control.c */
+};
+
+#endif
