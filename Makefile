@@ -3,7 +3,9 @@
 #   make                 build build/shoal
 #   make run             install missing packages, build, run on the embedded default config
 #   make test            install what the tests need, build, run unit + integration tests
-#   make bench           side-by-side benchmark against NGINX and Node's cluster
+#   make bench           side-by-side benchmark against NGINX, h2o, Node's cluster and
+#                        a floor (BENCH_ARGS="--quick" for a smoke run under a minute)
+#   make bench-ws        WebSocket echo beside Node's cluster with the ws package
 #   make fuzz            libFuzzer runs of the request path and the parser (FUZZ_TIME=60 s each)
 #   make install         binary, man page, systemd unit, example config, module
 #                        API headers and shoal.pc under PREFIX (/usr/local),
@@ -12,7 +14,7 @@
 #   make V=1             show the full compiler command lines
 
 CC      ?= cc
-PKGS    := libevent libevent_pthreads jansson libsystemd
+PKGS    := libevent libevent_pthreads jansson libsystemd nettle
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -26,8 +28,9 @@ CFLAGS  ?=
 CPPFLAGS += -I. -D_GNU_SOURCE -DSHOAL_VERSION='"$(VERSION)"'
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS) \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -ljansson -lsystemd) \
-           -lpthread -lm
+# Debian's libwslay-dev ships no pkg-config file.
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -ljansson -lsystemd -lnettle) \
+           -lwslay -lpthread -lm
 
 ifdef SANITIZE
 BUILD   ?= build-san
@@ -50,7 +53,7 @@ Q   = @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-.PHONY: all run test unit integration bench deps test-deps clean fuzz install \
+.PHONY: all run test unit integration bench bench-ws deps test-deps clean fuzz install \
         uninstall
 
 all: $(BUILD)/shoal
@@ -101,7 +104,11 @@ test: test-deps
 
 bench: $(BUILD)/shoal
 	@scripts/deps --bench
-	@scripts/bench --binary $(BUILD)/shoal
+	@scripts/bench --binary $(BUILD)/shoal $(BENCH_ARGS)
+
+bench-ws: $(BUILD)/shoal
+	@scripts/deps --bench
+	@scripts/bench-ws --binary $(BUILD)/shoal
 
 # ---- fuzzing ---------------------------------------------------------------
 # Two libFuzzer targets, built by clang with coverage instrumentation and
@@ -198,7 +205,7 @@ install: $(BUILD)/shoal
 	    > $(DESTDIR)$(SYSTEMDUNITDIR)/shoal.service
 	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/shoal.service
 	$(INSTALL) -m 644 scripts/config/shoal.json scripts/nginx/shoal.conf \
-	    $(DESTDIR)$(DOCDIR)/
+	    scripts/systemd/shoal.socket $(DESTDIR)$(DOCDIR)/
 	$(INSTALL) -m 644 tests/modules/greeting.c $(DESTDIR)$(DOCDIR)/module-example.c
 	test -e $(DESTDIR)$(SYSCONFDIR)/shoal/shoal.json || \
 	    $(INSTALL) -m 644 scripts/config/shoal.json $(DESTDIR)$(SYSCONFDIR)/shoal/
