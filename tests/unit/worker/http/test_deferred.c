@@ -190,6 +190,7 @@ test_absolute_form_path_kept(void **state)
 {
 	struct req_fixture f;
 	struct fake_handler h = { 0 };
+	struct fake_conn c = { .detach = true };
 	struct http_deferred *d;
 	struct http_request *r;
 
@@ -207,7 +208,9 @@ test_absolute_form_path_kept(void **state)
 	assert_memory_equal(r->target, "http://x?q=1", 12);
 	assert_memory_equal(r->path, "/", 1);
 	assert_memory_equal(r->query, "q=1", 3);
-	http_deferred_release(d);
+	deferred_attach(d, wake, &c, NULL);
+	answer(d, "later");
+	assert_int_equal(c.answers, 1);
 }
 
 static void
