@@ -8,14 +8,16 @@
 
 double
 backoff_next(struct backoff *b, const struct backoff_policy *p, double uptime,
-    double rnd)
+    bool ready, double rnd)
 {
 	double delay;
 
 	if (uptime >= p->stable_after) {
 		b->quick_deaths = 0;
+		b->boot_failures = 0;
 		return 0;
 	}
+	b->boot_failures = ready ? 0 : b->boot_failures + 1;
 	b->quick_deaths++;
 	if (b->quick_deaths == 1)
 		return 0;
@@ -28,8 +30,25 @@ backoff_next(struct backoff *b, const struct backoff_policy *p, double uptime,
 	return delay > p->max ? p->max : delay;
 }
 
+double
+backoff_waited_for(const struct backoff *b, const struct backoff_policy *p,
+    double delay, bool queued)
+{
+	if (backoff_boot_looping(b, p))
+		return delay;
+	if (queued)
+		return 0;
+	return delay < p->min ? delay : p->min;
+}
+
 bool
 backoff_crash_looping(const struct backoff *b, const struct backoff_policy *p)
 {
 	return b->quick_deaths >= p->loop_after;
+}
+
+bool
+backoff_boot_looping(const struct backoff *b, const struct backoff_policy *p)
+{
+	return b->boot_failures >= p->loop_after;
 }

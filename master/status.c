@@ -6,16 +6,32 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "master/steer.h"
 #include "master/supervise.h"
 
 static const char *
 proc_state(const struct proc *p)
 {
+	if (p->hang_stage >= HANG_ABORTED)
+		return "hung";
+	if (p->stopped || p->hang_stage == HANG_CONTINUED)
+		return "stopped";
 	if (p->draining)
 		return "draining";
 	if (!p->ready)
 		return "spawning";
 	return p->next ? "ready (new)" : "serving";
+}
+
+/* A slot: its worker's state, or why it has none. */
+static const char *
+slot_state(const struct slot *s)
+{
+	if (s->retiring)
+		return "retiring";
+	if (s->proc != NULL)
+		return proc_state(s->proc);
+	return s->respawn_at > 0 ? "waiting" : "down";
 }
 
 static const char *
@@ -56,11 +72,16 @@ status_json(struct master *m)
 	}
 	for (unsigned i = 0; i < m->sup.nslots_total; i++) {
 		struct slot *s = &m->sup.slots[i];
+		double wait = s->respawn_at > now ? s->respawn_at - now : 0;
 
-		json_array_append_new(slots, json_pack("{s:i, s:i, s:i, s:b, s:b}",
+		json_array_append_new(slots, json_pack("{s:i, s:i, s:s, s:b, s:i, "
+		    "s:i, s:b, s:b, s:f}",
 		    "slot", (int)i, "pid", s->proc ? (int)s->proc->pid : 0,
-		    "restarts", (int)s->restarts, "crash_looping",
-		    s->crash_looping, "retiring", s->retiring));
+		    "state", slot_state(s), "live", steer_slot_live(m, i),
+		    "restarts", (int)s->restarts,
+		    "quick_deaths", (int)s->backoff.quick_deaths,
+		    "crash_looping", s->crash_looping, "retiring", s->retiring,
+		    "respawn_in", wait));
 	}
 	return json_pack("{s:i, s:i, s:s, s:s, s:f, s:i, s:i, s:s?, s:i, "
 	    "s:s, s:o, s:o, s:{s:I, s:I}}",

@@ -12,8 +12,10 @@
  *   ltable.c     m->listeners  the listening sockets
  *
  * Calls run one way: master -> control -> ops -> upgrade / supervise ->
- * ltable -> listener; control also asks status.c (which only reads), and
- * wstatus.c and backoff.c are pure leaves. A module reports upward only
+ * steer -> ltable -> listener; control also asks status.c (which only
+ * reads), and wstatus.c, backoff.c and steerprog.c are pure leaves. steer.c
+ * owns no part: it reads the slots and writes the listeners' steering
+ * programs through ltable / listener. A module reports upward only
  * through a function pointer: the hooks
  * the master installs at start-up (supervise_hooks, ops_hooks,
  * control_hooks) or the completion callback a caller passes with a request
@@ -39,6 +41,14 @@ struct master;
 
 /* ---- supervise.c: m->sup ---------------------------------------------- */
 
+/* How far the master has gone with a worker that stopped beating. */
+enum hang_stage {
+	HANG_NONE,
+	HANG_CONTINUED,              /* it was stopped (SIGSTOP): SIGCONT sent */
+	HANG_ABORTED,                /* hung: SIGABRT sent */
+	HANG_KILLED,                 /* still there: SIGKILL sent */
+};
+
 /* One worker process. Lives from fork until reaped. */
 struct proc {
 	TAILQ_ENTRY(proc) entry;
@@ -53,8 +63,9 @@ struct proc {
 	bool ready;
 	bool draining;
 	bool next;                   /* of a generation not yet committed */
-	int hang_stage;              /* 0, 1: SIGABRT sent, 2: SIGKILL sent */
-	double hang_at;              /* when SIGABRT was sent */
+	bool stopped;                /* stopped by a signal (waitpid WUNTRACED) */
+	enum hang_stage hang_stage;
+	double hang_at;              /* when the last hang signal was sent */
 };
 TAILQ_HEAD(proc_list, proc);
 
@@ -67,6 +78,8 @@ struct slot {
 	unsigned generation;         /* of proc: a respawn joins it */
 	struct backoff backoff;
 	struct event *respawn_ev;
+	double respawn_at;           /* util_now() of the respawn; 0: none due */
+	struct event *watch_ev;      /* while it waits: are connections queued? */
 	unsigned restarts;
 	bool crash_looping;
 	bool retiring;               /* scale-down: draining, sockets close after */
