@@ -336,8 +336,10 @@ stuck(const struct slot *s)
 {
 	const struct proc *p = s->proc;
 
+	/* A reload's next worker serving the slot is as good as a stand-in. */
 	return p != NULL && p->ready && !p->draining && !p->next &&
-	    (p->stopped || p->hang_stage != HANG_NONE);
+	    (p->stopped || p->hang_stage != HANG_NONE) &&
+	    !steer_proc_live(s->next);
 }
 
 /*

@@ -855,6 +855,35 @@ class Shoal:
             return w if set(w) == set(range(n)) else None
         return wait_until(ok, timeout, 0.01, "%d workers in slots 0..%d" % (n, n - 1))
 
+    def queue_unseen(self, act, n=40, settle=0.3, then=None):
+        """With the master stopped (SIGSTOP), run act() (stop or kill a
+        worker), then open n connections, each with a GET / sent: the master
+        cannot steer them away from a slot whose worker it has not seen go
+        (the window between a worker's end and the master noticing,
+        stretched). After settle seconds, then() runs if given, and the
+        master is continued. Returns (connections, how many of them were
+        still unanswered after settle, i.e. waited in a queue)."""
+        conns = []
+        os.kill(self.pid, signal.SIGSTOP)
+        try:
+            act()
+            for _ in range(n):
+                c = RawConn(self.port, timeout=5)
+                conns.append(c)
+                c.send(request_bytes("/"))
+            time.sleep(settle)
+            waiting = sum(1 for c in conns if not c.readable(0))
+            if then is not None:
+                then()
+        except BaseException:
+            for c in conns:
+                c.close()
+            raise
+        finally:
+            os.kill(self.pid, signal.SIGCONT)
+        note("%d of %d connections waiting in a queue with the master stopped" % (waiting, n))
+        return conns, waiting
+
     # -- log
 
     def log_text(self):

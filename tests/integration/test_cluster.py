@@ -280,21 +280,14 @@ def test_no_queued_connection_lost_when_stopped_worker_killed():
     with Shoal(["--worker-timeout", "60"], workers=2) as s:
         ws = s.wait_workers(2)
         victim = ws[0]
-        conns = []
-        os.kill(s.pid, signal.SIGSTOP)
+
+        conns, waiting = s.queue_unseen(lambda: os.kill(victim, signal.SIGSTOP), n=50,
+                                        settle=0.5,
+                                        then=lambda: os.kill(victim, signal.SIGKILL))
         try:
-            os.kill(victim, signal.SIGSTOP)
-            conns = send_requests(s.port, 50)
-            time.sleep(0.5)
-            unanswered = [i for i, c in enumerate(conns) if not c.readable(0)]
-            note("%d of 50 unanswered after 0.5s with worker 0 stopped" % len(unanswered))
-            assert len(unanswered) >= 5, (
+            assert waiting >= 5, (
                 "only %d of 50 connections were waiting with worker 0 stopped; expected the "
-                "stopped slot's queue to hold a fair share" % len(unanswered))
-            os.kill(victim, signal.SIGKILL)
-        finally:
-            os.kill(s.pid, signal.SIGCONT)
-        try:
+                "stopped slot's queue to hold a fair share" % waiting)
             ok, bad = collect_responses(conns, timeout=5)
             note("after SIGKILL: %d ok, problems: %s" % (ok, summarize(bad)))
             assert not bad, "%d of 50 requests failed after the stopped worker was killed: %s" % (

@@ -124,6 +124,30 @@ def every_worker_answers(s, n=40):
     assert not idle, "workers %s answered none of %d new connections (%s)" % (idle, n, held)
 
 
+def assert_waited_for(conns, waiting):
+    """Enough of conns reached the slot in question (about half should)."""
+    if waiting < 5:
+        for c in conns:
+            c.close()
+        raise AssertionError("only %d of %d connections waited in a queue" % (waiting, len(conns)))
+
+
+def answered_within(conns, limit):
+    """Read a 200 on each of conns within limit seconds overall; closes them.
+    Returns the seconds it took."""
+    t0 = time.monotonic()
+    dl = deadline(limit)
+    try:
+        for i, c in enumerate(conns):
+            st, _, body = c.recv_response(timeout=max(0.05, dl - time.monotonic()))
+            assert st == 200 and body.strip() == HELLO, "connection %d: %d %r" % (
+                i, st, body[:60])
+    finally:
+        for c in conns:
+            c.close()
+    return time.monotonic() - t0
+
+
 def slot_row(st, slot):
     return [r for r in st["slots"] if r["slot"] == slot][0]
 
@@ -227,30 +251,10 @@ def test_queued_connections_cut_the_backoff_short():
         second = wait_until(lambda: (lambda p: p if p not in (None, first) else None)(
             s.workers().get(0)), 5, 0.01, "a new worker in slot 0")
         s.wait_log(r"worker 0 \(pid %d\) ready" % second, timeout=5)
-        conns = []
-        os.kill(s.pid, signal.SIGSTOP)       # the master cannot steer away
-        try:
-            os.kill(second, signal.SIGKILL)  # its 2nd quick death: 3 s backoff
-            for _ in range(40):
-                c = RawConn(s.port, timeout=3)
-                c.send(request_bytes("/"))
-                conns.append(c)
-            time.sleep(0.3)
-            waiting = [c for c in conns if not c.readable(0)]
-            note("%d of 40 waiting in the dead slot's queue" % len(waiting))
-            assert len(waiting) >= 5, "only %d of 40 connections reached slot 0" % len(waiting)
-        finally:
-            os.kill(s.pid, signal.SIGCONT)
-        try:
-            t0 = time.monotonic()
-            dl = deadline(2.5)
-            for i, c in enumerate(conns):
-                st, _, body = c.recv_response(timeout=max(0.05, dl - time.monotonic()))
-                assert st == 200 and body.strip() == HELLO, "connection %d: %d" % (i, st)
-            took = time.monotonic() - t0
-        finally:
-            for c in conns:
-                c.close()
+        # its 2nd quick death (a 3 s backoff), unseen by the master
+        conns, waiting = s.queue_unseen(lambda: os.kill(second, signal.SIGKILL))
+        assert_waited_for(conns, waiting)
+        took = answered_within(conns, 2.5)
         note("all 40 answered %.2fs after the master ran again" % took)
         assert took < 1.5, "the queued connections waited %.2fs (the backoff is 3s)" % took
         s.wait_log(r"slot 0: connections wait in its queue; respawning in 0\.00s", timeout=2)
@@ -309,29 +313,11 @@ def test_stopped_worker_with_a_queue_gets_a_stand_in():
     with Shoal(["--worker-timeout", "60"], workers=2, log_level="info") as s:
         ws = s.wait_workers(2)
         victim = ws[0]
-        conns = []
-        os.kill(s.pid, signal.SIGSTOP)
         try:
-            os.kill(victim, signal.SIGSTOP)
-            for _ in range(40):
-                c = RawConn(s.port, timeout=3)
-                c.send(request_bytes("/"))
-                conns.append(c)
-            time.sleep(0.3)
-            waiting = [c for c in conns if not c.readable(0)]
-            assert len(waiting) >= 5, "only %d of 40 reached slot 0" % len(waiting)
+            conns, waiting = s.queue_unseen(lambda: os.kill(victim, signal.SIGSTOP))
+            assert_waited_for(conns, waiting)
+            took = answered_within(conns, 2.5)
         finally:
-            os.kill(s.pid, signal.SIGCONT)
-        try:
-            t0 = time.monotonic()
-            dl = deadline(2.5)
-            for i, c in enumerate(conns):
-                st, _, body = c.recv_response(timeout=max(0.05, dl - time.monotonic()))
-                assert st == 200, "connection %d: %d" % (i, st)
-            took = time.monotonic() - t0
-        finally:
-            for c in conns:
-                c.close()
             if harness.alive(victim):
                 os.kill(victim, signal.SIGCONT)
         note("40 answered %.2fs after the master ran again" % took)
