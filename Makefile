@@ -52,7 +52,7 @@ endif
 all: $(BUILD)/shoal
 
 # -rdynamic: application modules (dlopen'ed by workers) call the handler API
-# (worker/http.h) that the binary itself provides.
+# (worker/api/http.h) that the binary itself provides.
 $(BUILD)/shoal: $(OBJ)
 	$(call say,LINK,$@)$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LDLIBS) -ldl
 

@@ -79,7 +79,7 @@ struct route_cfg {
 
 /*
  * One entry of "modules": application code each worker loads at boot
- * (worker/module.h); the master only checks the declaration.
+ * (worker/api/module.h); the master only checks the declaration.
  *   {"name": "app", "path": "/srv/app.so", "config": {"greeting": "hi"}}
  * A route names its handlers "app.NAME"; config_load checks that the
  * module is declared and leaves the rest of such a route to the module.
@@ -95,7 +95,7 @@ struct module_cfg {
 /*
  * Checks one route object's handler and handler-specific keys. Returns 0,
  * or -1 with a reason in err (without location: config_load adds it).
- * The worker's handler registry provides it (handlers_check_route); with
+ * The worker's handler registry provides it (registry_check_route); with
  * none set, any handler name passes.
  */
 typedef int config_route_check_fn(const json_t *route, char *err,

@@ -22,7 +22,7 @@
 #include "common/log.h"
 #include "master/cli.h"
 #include "master/master.h"
-#include "worker/http.h"
+#include "worker/app/registry.h"
 
 #define EXIT_USAGE 2
 
@@ -87,7 +87,7 @@ main(int argc, char **argv)
 		return 1;
 	/* Routes name handlers: the registry checks them at load time, so a
 	 * bad route fails --check and start-up, not a worker's boot. */
-	config_set_route_check(handlers_check_route);
+	config_set_route_check(registry_check_route);
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *value = NULL, *eq;
 		char name[64];

@@ -1,6 +1,11 @@
 /*
  * worker — see worker.h. The loop: accept on this slot's sockets, serve the
- * connections (conn.c), beat the heartbeat, obey the master.
+ * connections (worker/http/), beat the heartbeat, obey the master.
+ *
+ * It wires the parts together: the HTTP engine knows no routes, so the
+ * worker gives it a dispatch callback that adds the worker's own (thread
+ * pool, stats board) to each request and hands it to the router
+ * (worker/app/), which runs the handler the registry named.
  */
 #include "worker/worker.h"
 
@@ -18,11 +23,11 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "worker/accesslog.h"
-#include "worker/conn.h"
-#include "worker/module.h"
-#include "worker/pool.h"
-#include "worker/router.h"
+#include "worker/http/accesslog.h"
+#include "worker/http/conn.h"
+#include "worker/app/module.h"
+#include "worker/services/pool.h"
+#include "worker/app/router.h"
 
 /* Accepts per wake-up and socket: fairness between sockets and the rest. */
 #define ACCEPT_BATCH 64
@@ -65,8 +70,20 @@ struct worker {
 	struct router *router;
 	struct modules *modules;
 	struct pool *pool;
+	const struct stats *board;   /* every worker's stats, for handlers */
 	bool draining;
 };
+
+/* conn_dispatch_fn: the worker's part of a request, then the router. */
+static void
+dispatch(void *arg, struct http_request *req, struct http_response *resp)
+{
+	struct worker *w = arg;
+
+	req->pool = w->pool;
+	req->stats = w->board;
+	router_dispatch(w->router, req, resp);
+}
 
 static void
 tv_set(struct timeval *tv, double seconds)
@@ -374,15 +391,16 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 	}
 	if (conn_ctx_init(&w->conns, w->base, w->cfg, w->stats) == -1)
 		return -1;
-	w->conns.router = w->router;
+	/* The engine knows no routes: it hands each request to dispatch. */
+	w->conns.dispatch = dispatch;
+	w->conns.dispatch_arg = w;
 	/* At most 1024 jobs wait per worker; beyond that handlers answer 503. */
 	if ((w->pool = pool_new(w->base, (unsigned)w->cfg->threads, 1024, err,
 	    sizeof(err))) == NULL) {
 		log_error("thread pool: %s", err);
 		return -1;
 	}
-	w->conns.pool = w->pool;
-	w->conns.board = boot->stats;
+	w->board = boot->stats;
 	if (w->cfg->access_log != NULL &&
 	    (w->conns.access = accesslog_open(w->cfg->access_log, w->base, err,
 	    sizeof(err))) == NULL) {

@@ -12,7 +12,7 @@
  *
  * The parts' functions carry the cfg_ prefix and are declared hidden: the
  * shoal binary exports its symbols to application modules
- * (worker/module.h), and names this generic must not be among them.
+ * (worker/api/module.h), and names this generic must not be among them.
  */
 #ifndef SHOAL_CONFIG_KEY_H
 #define SHOAL_CONFIG_KEY_H

@@ -1,7 +1,8 @@
 /*
  * fuzz_http — libFuzzer target: arbitrary bytes through the whole request
- * path of one connection (conn.c, http_parser, router, handlers, response
- * framing), with the embedded default configuration.
+ * path of one connection (worker/http/: conn.c, request.c with http_parser,
+ * response.c, stream.c; the router and the built-in handlers), with the
+ * embedded default configuration.
  *
  * Input format: the first byte is the harness's, the rest is what the
  * client sends. Its low 3 bits choose how the rest is cut into writes (see
@@ -37,9 +38,10 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/stats.h"
-#include "worker/conn.h"
-#include "worker/http.h"
-#include "worker/router.h"
+#include "worker/http/conn.h"
+#include "worker/api/http.h"
+#include "worker/app/registry.h"
+#include "worker/app/router.h"
 
 /* Turns of the loop after the client's FIN before the server is declared
  * stuck. Each turn drains the responses, so a server that is flushing
@@ -68,6 +70,13 @@ die(const char *what)
 	abort();
 }
 
+/* As in a worker: the router answers every request. */
+static void
+dispatch(void *router, struct http_request *req, struct http_response *resp)
+{
+	router_dispatch(router, req, resp);
+}
+
 /* One-time set-up; the state lives until the process exits. */
 static struct fuzz *
 fuzz_get(void)
@@ -85,7 +94,7 @@ fuzz_get(void)
 
 	if ((f.base = event_base_new()) == NULL)
 		die("event_base_new failed");
-	config_set_route_check(handlers_check_route);
+	config_set_route_check(registry_check_route);
 	if (config_load(&f.cfg, NULL, NULL, err, sizeof(err)) == -1) {
 		fprintf(stderr, "fuzz_http: config_load: %s\n", err);
 		abort();
@@ -107,7 +116,8 @@ fuzz_get(void)
 	}
 	if (conn_ctx_init(&f.ctx, f.base, &f.cfg, &f.stats) == -1)
 		die("conn_ctx_init failed");
-	f.ctx.router = f.router;
+	f.ctx.dispatch = dispatch;
+	f.ctx.dispatch_arg = f.router;
 	ready = 1;
 	return &f;
 }

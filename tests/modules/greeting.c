@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "worker/module.h"
+#include "worker/api/module.h"
 
 #ifndef GREETING_TAG
 #define GREETING_TAG "v1"

@@ -1,0 +1,164 @@
+/*
+ * http — the handler API: the request a handler sees, the response it
+ * fills in, and the definition of a handler (struct handler_def).
+ *
+ * A handler runs on the worker's event loop and must not block. It gets the
+ * parsed request (strings are not NUL-terminated unless said: use the
+ * lengths) and fills in the response; the engine (worker/http/response.c)
+ * frames it: status line, Server, Date, Content-Length or chunked framing,
+ * Connection. A response body is one of:
+ *
+ *   - memory: http_response_static() for bytes that outlive the response,
+ *     or resp->body_buf (appended to by the handler) via http_response_buf();
+ *   - a file: http_response_file() (sent with sendfile, fd owned by shoal);
+ *   - a stream: http_response_stream() returns a handle the handler keeps
+ *     and writes chunks to later (chunked transfer coding), from timers or
+ *     other events, until http_stream_end(). Requests pipelined behind a
+ *     streamed response wait until it ends.
+ *
+ * This header, worker/api/module.h and worker/api/pool.h are the whole
+ * interface of handlers, built-in (worker/handlers/) or in application
+ * modules; the shoal binary exports their symbols (and common/buf.h's).
+ */
+#ifndef SHOAL_HTTP_H
+#define SHOAL_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "common/buf.h"
+
+struct event_base;
+struct stats;
+
+struct http_header {
+	const char *name;
+	size_t name_len;
+	const char *value;
+	size_t value_len;
+};
+
+struct http_request {
+	const char *method;          /* "GET", NUL-terminated */
+	int method_id;               /* enum http_method of http_parser.h */
+	const char *target;          /* request-target as sent */
+	size_t target_len;
+	const char *path;            /* target up to '?', still %-encoded */
+	size_t path_len;
+	const char *query;           /* after '?', or NULL */
+	size_t query_len;
+	unsigned version_major;
+	unsigned version_minor;
+	const struct http_header *headers;
+	size_t nheaders;
+	const char *body;            /* decoded (de-chunked) */
+	size_t body_len;
+	const char *client;          /* "127.0.0.1:51234", "[::1]:5", "unix", NUL-terminated */
+	const char *route_path;      /* the matched route's path, NUL-terminated */
+	bool draining;               /* the worker is shutting down */
+	struct event_base *base;     /* the worker's loop, for timers of streams */
+	struct pool *pool;           /* the worker's threads, for CPU-heavy work
+	                                (worker/api/pool.h) */
+	const struct stats *stats;   /* every worker's counters (common/stats.h) */
+};
+
+struct http_stream;
+
+struct http_response {
+	int status;
+	const char *content_type;    /* NULL: no Content-Type */
+	struct buf headers;          /* extra header lines, each ending "\r\n" */
+	const char *body;            /* memory body: static or into body_buf */
+	size_t body_len;
+	struct buf body_buf;         /* owned memory body */
+	int file_fd;                 /* file body: -1 if none; owned by shoal */
+	off_t file_offset;
+	off_t file_len;
+	struct http_stream *stream;  /* streamed body, if any */
+	bool close;                  /* close the connection after this response */
+};
+
+/* The value of the first header named name (case-insensitive), or NULL. */
+const char *http_request_header(const struct http_request *req,
+    const char *name, size_t *len);
+
+/* Status and a body that outlives the response (a string literal). */
+void http_response_static(struct http_response *resp, int status,
+    const char *content_type, const char *body, size_t len);
+/* Status and resp->body_buf (filled by the handler) as the body. */
+void http_response_buf(struct http_response *resp, int status,
+    const char *content_type);
+/* Status and a JSON body serialised by jansson; json is not stolen. */
+void http_response_json(struct http_response *resp, int status,
+    const json_t *json);
+/* Add a header line ("ETag", "\"abc\""); -1 on allocation failure. */
+int http_response_header(struct http_response *resp, const char *name,
+    const char *value);
+/* Send len bytes of fd from offset (sendfile); fd is owned by shoal now. */
+void http_response_file(struct http_response *resp, int status,
+    const char *content_type, int fd, off_t offset, off_t len);
+
+/*
+ * Make resp a streamed (chunked) response and return its handle; the
+ * head is sent when the handler returns. NULL on allocation failure (the
+ * response is then a 500). For HTTP/1.0 clients the body is sent raw and
+ * the connection closes at the end.
+ */
+struct http_stream *http_response_stream(struct http_response *resp,
+    int status, const char *content_type);
+/* Queue a chunk; -1 if the client is gone (the handle stays valid until
+ * http_stream_end) or on allocation failure. len 0 is a no-op. */
+int http_stream_write(struct http_stream *s, const void *data, size_t len);
+/* Finish the stream; the handle is invalid afterwards. */
+void http_stream_end(struct http_stream *s);
+/* True once the client has gone away; a handler polling a timer should
+ * then stop and call http_stream_end. */
+bool http_stream_closed(const struct http_stream *s);
+
+/* The reason phrase for status ("Not Found"), "" if unknown. */
+const char *http_status_reason(int status);
+
+/* ---- HTTP-dates (RFC 9110 5.6.7) ---------------------------------------- */
+
+/* The length of an HTTP-date: "Sun, 06 Nov 1994 08:49:37 GMT". */
+#define HTTP_DATE_LEN 29
+
+/*
+ * Write t as an IMF-fixdate and a NUL into out, which needs at least
+ * HTTP_DATE_LEN + 1 bytes; returns HTTP_DATE_LEN, or 0 (and "" if outsz
+ * allows) when out is too small. A time outside the years 0-9999 is written
+ * as the epoch. No printf, no locale: cheap enough for every response.
+ */
+size_t http_date_format(time_t t, char *out, size_t outsz);
+
+/*
+ * Parse an HTTP-date of len bytes (no NUL needed; spaces and tabs around it
+ * are ignored): the IMF-fixdate, or the obsolete RFC 850 and asctime forms
+ * that recipients must accept. 0 with *out set, or -1 if it is none.
+ */
+int http_date_parse(const char *s, size_t len, time_t *out);
+
+/* ---- handlers --------------------------------------------------------- */
+
+typedef void http_handle_fn(struct http_request *req,
+    struct http_response *resp, void *state);
+
+struct handler_def {
+	const char *name;
+	const char *help;
+	/* Check the route's handler-specific keys at config load (in the
+	 * master and for --check); -1 with a reason in err. May be NULL. */
+	int (*check)(const json_t *route, char *err, size_t errlen);
+	/* Per-worker set-up for one route; *state goes to handle(). May be
+	 * NULL. -1 with a reason in err fails the worker's boot. */
+	int (*init)(const json_t *route, void **state, char *err, size_t errlen);
+	http_handle_fn *handle;
+	void (*free)(void *state);
+};
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * registry — the handlers a route can name: the built-in ones
+ * (worker/handlers/) and, in a worker, those that application modules
+ * registered ("module.name", worker/app/module.c).
+ *
+ * The master includes this header, and only this one of the worker's: it
+ * checks each route's handler when it loads the configuration
+ * (registry_check_route), without loading any application code.
+ */
+#ifndef SHOAL_REGISTRY_H
+#define SHOAL_REGISTRY_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+struct handler_def;
+struct modules;
+
+/*
+ * config_route_check_fn for the config module: route's "handler" is a
+ * built-in one and its own keys are valid. 0, or -1 with a reason in err.
+ */
+int registry_check_route(const json_t *route, char *err, size_t errlen);
+
+/* The built-in handler called name, or NULL. */
+const struct handler_def *registry_builtin(const char *name);
+
+/*
+ * The handler a route (its object, and its "handler" name) names in a
+ * worker: a built-in one, or "module.name" from mods (may be NULL), whose
+ * route keys are checked here since the master cannot (it loads no
+ * module). NULL with a reason in err: 'unknown handler "x"', or
+ * "handler x: " and the handler's own.
+ */
+const struct handler_def *registry_lookup(const struct modules *mods,
+    const json_t *route, const char *name, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * options — checks of the keys a route gives its handler, shared by the
+ * built-in handlers' check() and init().
+ *
+ * A route object holds the router's keys ("path", "match", "methods",
+ * "handler") and the handler's own; a handler refuses any other key, so a
+ * typo fails --check instead of being ignored.
+ */
+#ifndef SHOAL_OPTIONS_H
+#define SHOAL_OPTIONS_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+/* Refuse a key that is neither the router's nor in allowed (a NULL-ended
+ * list; may be NULL): -1 with "\"KEY\": unknown key for handler HANDLER". */
+int options_check_keys(const json_t *route, const char *handler,
+    const char *const *allowed, char *err, size_t errlen);
+
+/* A handler_def check() for handlers without keys of their own. */
+int options_check_none(const json_t *route, char *err, size_t errlen);
+
+/* Read the number key in [min, max] into *out, or def when absent; -1 with
+ * a reason in err if it is out of range or not a number. */
+int options_number(const json_t *route, const char *key, double min,
+    double max, double def, double *out, char *err, size_t errlen);
+
+#endif

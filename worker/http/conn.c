@@ -1,0 +1,803 @@
+/*
+ * conn — HTTP/1.x connections over Node's http_parser and libevent.
+ *
+ * One struct event per connection, switched between reading and writing.
+ * Reads go into the worker's shared buffer; the request reader
+ * (request.c) copies out only the request being assembled (head and body)
+ * into per-connection buffers, which are freed as soon as the connection
+ * is idle again. A whole request goes to ctx->dispatch (the worker's
+ * router); the answer is framed by response.c onto the output buffer.
+ *
+ * Pipelining: every complete request in a read is answered in order; the
+ * responses are appended to one output buffer and go out with one write.
+ * While output is pending the connection does not read: a client must read
+ * what it asked for before it may ask for more. A response whose body is a
+ * file or a stream pauses the parser; the bytes after it are held and
+ * parsed once that response is complete, so order is kept.
+ *
+ * Closing is a lingering close: shut down our side, read and discard what
+ * the client still sends for a moment, then close, so a response is never
+ * destroyed by a reset caused by unread input.
+ */
+#include "worker/http/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/sendfile.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <event2/event_struct.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "worker/api/http.h"
+#include "worker/http/accesslog.h"
+#include "worker/http/proxy.h"
+#include "worker/http/realip.h"
+#include "worker/http/request.h"
+#include "worker/http/response.h"
+#include "worker/http/stream.h"
+
+#define LINGER_TIMEOUT 2             /* seconds to wait for the client's FIN */
+#define LINGER_MAX     (256 * 1024)  /* bytes discarded before giving up */
+#define SENDFILE_CHUNK (1 << 20)     /* per call: keep the loop responsive */
+#define DRAIN_IDLE_GRACE 1.0         /* seconds an idle connection may still
+                                        send a request once we drain */
+
+enum conn_state {
+	CONN_IDLE,           /* between requests: keepalive_timeout */
+	CONN_HEAD,           /* reading a request head: header_timeout deadline */
+	CONN_BODY,           /* reading a body: body_timeout between reads */
+	CONN_WRITE,          /* waiting to write: write_timeout between writes */
+	CONN_STREAM,         /* a streamed response waits for its handler */
+	CONN_LINGER,         /* our side shut down: discarding input */
+};
+
+struct conn {
+	LIST_ENTRY(conn) entry;
+	struct conn_ctx *ctx;
+	int fd;
+	enum conn_state state;
+	bool close_after;        /* close once the output is written */
+	bool busy;               /* a file or stream response is in progress */
+	bool peer_unix;
+	bool awaiting_proxy;     /* the PROXY header has not been read yet */
+	double head_started;     /* for the header_timeout deadline */
+	double began;            /* util_now() at the request's first byte,
+	                            for the access log */
+	double idle_since;       /* when it last went idle (keep-alive) */
+	unsigned long requests;  /* requests received on this connection */
+	size_t lingered;
+	struct event ev;
+	struct request_reader rd;    /* the request being read */
+	struct buf out;
+	size_t out_off;
+	struct buf held;         /* input received while busy, parsed later */
+	int file_fd;             /* file body being sent, or -1 */
+	off_t file_off, file_left;
+	struct http_stream *stream;
+	char client[56];         /* "127.0.0.1:51234", "[::1]:5", "unix" */
+	union {                  /* the peer, or the PROXY header's source */
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} peer;
+};
+
+/* The connection of a reader (embedded in it). */
+#define CONN_OF(r) \
+	((struct conn *)(void *)((char *)(r) - offsetof(struct conn, rd)))
+
+static void conn_event(evutil_socket_t fd, short what, void *arg);
+static void conn_run(struct conn *c);
+static void format_client(char *out, size_t len, const struct sockaddr *sa);
+
+static double
+now_cached(struct conn_ctx *ctx)
+{
+	struct timeval tv;
+
+	event_base_gettimeofday_cached(ctx->base, &tv);
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static struct timeval
+tv_of(double seconds)
+{
+	struct timeval tv;
+
+	if (seconds < 0)
+		seconds = 0;
+	tv.tv_sec = (time_t)seconds;
+	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
+	return tv;
+}
+
+/* Free what an idle connection does not need. */
+static void
+release_buffers(struct conn *c)
+{
+	request_release(&c->rd);
+	if (c->out_off == c->out.len) {
+		buf_free(&c->out);
+		c->out_off = 0;
+	}
+}
+
+static void
+conn_free(struct conn *c)
+{
+	struct conn_ctx *ctx = c->ctx;
+
+	event_del(&c->ev);
+	close(c->fd);
+	if (c->file_fd >= 0)
+		close(c->file_fd);
+	if (c->stream != NULL)
+		stream_detach(c->stream);    /* the handler ends it; it sees closed */
+	LIST_REMOVE(c, entry);
+	ctx->nconns--;
+	STATS_SET(ctx->stats->conns_open, ctx->nconns);
+	buf_free(&c->out);
+	buf_free(&c->held);
+	release_buffers(c);
+	free(c);
+	if (ctx->on_close != NULL)
+		ctx->on_close(ctx->on_close_arg);
+}
+
+/* Watch fd for what (EV_READ or EV_WRITE), with a timeout unless tv is NULL. */
+static void
+conn_watch(struct conn *c, short what, const struct timeval *tv)
+{
+	if ((event_get_events(&c->ev) & (EV_READ | EV_WRITE)) != what) {
+		event_del(&c->ev);
+		event_assign(&c->ev, c->ctx->base, c->fd, what | EV_PERSIST,
+		    conn_event, c);
+	}
+	event_add(&c->ev, tv);
+}
+
+static void
+conn_linger(struct conn *c)
+{
+	struct timeval tv = { LINGER_TIMEOUT, 0 };
+
+	c->state = CONN_LINGER;
+	c->head_started = now_cached(c->ctx);    /* the linger deadline's start */
+	release_buffers(c);
+	buf_free(&c->held);
+	if (shutdown(c->fd, SHUT_WR) == -1) {
+		conn_free(c);
+		return;
+	}
+	conn_watch(c, EV_READ, &tv);
+}
+
+/* Wait for the next request, or for the rest of this one. */
+static void
+conn_await_input(struct conn *c)
+{
+	const struct http_limits *lim = c->ctx->limits;
+	double now = now_cached(c->ctx);
+	struct timeval tv;
+
+	if (!c->rd.in_message) {
+		if (c->ctx->draining) {
+			conn_linger(c);
+			return;
+		}
+		if (c->requests == 0) {
+			/* Nothing asked yet: header_timeout runs from the accept,
+			 * whatever stray bytes (bare CRLFs) arrive meanwhile. */
+			c->state = CONN_HEAD;
+			tv = tv_of(c->head_started + lim->header_timeout - now);
+			conn_watch(c, EV_READ, &tv);
+			return;
+		}
+		release_buffers(c);
+		if (c->state != CONN_IDLE) {
+			/* Just went idle: the shared, O(1) keep-alive timeout. */
+			c->state = CONN_IDLE;
+			c->idle_since = now;
+			conn_watch(c, EV_READ, c->ctx->keepalive_tv);
+			return;
+		}
+		/* Still idle after input that started no request (CRLFs between
+		 * messages): the keep-alive countdown goes on, it does not restart. */
+		tv = tv_of(c->idle_since + lim->keepalive_timeout - now);
+		conn_watch(c, EV_READ, &tv);
+	} else if (c->rd.in_body) {
+		c->state = CONN_BODY;
+		tv = tv_of(lim->body_timeout);
+		conn_watch(c, EV_READ, &tv);
+	} else {
+		c->state = CONN_HEAD;
+		tv = tv_of(c->head_started + lim->header_timeout - now);
+		conn_watch(c, EV_READ, &tv);
+	}
+}
+
+enum flush_result { FLUSH_DONE, FLUSH_WAIT, FLUSH_GONE };
+
+/* Write the output buffer, then the file body if any. */
+static enum flush_result
+conn_flush(struct conn *c)
+{
+	struct timeval tv;
+	ssize_t n;
+
+	for (;;) {
+		if (c->out_off < c->out.len)
+			n = write(c->fd, c->out.p + c->out_off,
+			    c->out.len - c->out_off);
+		else if (c->file_fd >= 0 && c->file_left > 0)
+			n = sendfile(c->fd, c->file_fd, &c->file_off,
+			    c->file_left < SENDFILE_CHUNK ? (size_t)c->file_left :
+			    SENDFILE_CHUNK);
+		else
+			break;
+		if (n > 0) {
+			if (c->out_off < c->out.len)
+				c->out_off += (size_t)n;
+			else
+				c->file_left -= n;
+			STATS_ADD(c->ctx->stats->bytes_out, n);
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->state = CONN_WRITE;
+			tv = tv_of(c->ctx->limits->write_timeout);
+			conn_watch(c, EV_WRITE, &tv);
+			return FLUSH_WAIT;
+		}
+		/* EPIPE, ECONNRESET: the client is gone. n == 0: the file
+		 * shrank under us; the promised length cannot be kept. */
+		if (n == 0)
+			log_warn("file body ended early; closing the connection");
+		conn_free(c);
+		return FLUSH_GONE;
+	}
+	c->out.len = c->out_off = 0;
+	if (c->file_fd >= 0) {
+		close(c->file_fd);
+		c->file_fd = -1;
+		c->busy = false;
+	}
+	return FLUSH_DONE;
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+/* A stream of this connection's response has more bytes, or has ended. */
+static void
+conn_stream_wake(void *arg, enum stream_wake why)
+{
+	struct conn *c = arg;
+
+	if (why != STREAM_MORE) {
+		c->stream = NULL;
+		c->busy = false;
+		if (why == STREAM_BROKEN)
+			c->close_after = true;
+	}
+	if (c->state == CONN_STREAM)
+		conn_run(c);             /* not already waiting to write: send now */
+}
+
+/* Frame resp onto the output buffer and take over its file or stream. */
+static void
+conn_respond(struct conn *c, struct http_response *resp, bool head_only,
+    bool http10)
+{
+	struct conn_ctx *ctx = c->ctx;
+	struct response_framing f = {
+		.head_only = head_only, .http10 = http10,
+		.close = c->close_after,
+		.wake = conn_stream_wake, .wake_arg = c,
+	};
+	struct timeval tv;
+	unsigned cls = (unsigned)resp->status / 100;
+	int r;
+
+	event_base_gettimeofday_cached(ctx->base, &tv);
+	response_clock_set(&ctx->clock, tv.tv_sec);
+	r = response_frame(&c->out, &ctx->clock, resp, &f);
+	c->close_after = f.close;
+	if (f.stream != NULL) {
+		c->stream = f.stream;
+		c->busy = true;
+	}
+	if (f.file_fd >= 0) {
+		c->file_fd = f.file_fd;
+		c->file_off = f.file_offset;
+		c->file_left = f.file_len;
+		c->busy = true;
+	}
+	if (r == -1) {
+		log_error("out of memory framing a response; closing");
+		c->out.len = c->out_off = 0;
+		c->close_after = true;
+	}
+	STATS_ADD(ctx->stats->responses[cls <= 5 ? cls : 0], 1);
+}
+
+/* Answer a refused request with status and close. */
+static void
+conn_error(struct conn *c, int status)
+{
+	struct http_response resp;
+	const char *reason = http_status_reason(status);
+
+	memset(&resp, 0, sizeof(resp));
+	resp.file_fd = -1;
+	http_response_static(&resp, status, "text/plain", reason, strlen(reason));
+	c->close_after = true;
+	request_abandon(&c->rd);
+	/* A HEAD gets the head only, even of an error. */
+	conn_respond(c, &resp, request_is_head(&c->rd), false);
+}
+
+/* ---- the request reader's hooks ----------------------------------------- */
+
+static void
+on_request_begin(struct request_reader *r)
+{
+	struct conn *c = CONN_OF(r);
+
+	c->requests++;
+	c->state = CONN_HEAD;
+	c->head_started = now_cached(c->ctx);
+	if (c->ctx->access != NULL)
+		c->began = util_now();   /* the loop's cached time is too coarse */
+}
+
+static int
+on_request_continue(struct request_reader *r)
+{
+	return response_continue(&CONN_OF(r)->out);
+}
+
+static bool
+header_named(const struct http_header *h, const char *name)
+{
+	size_t n = strlen(name);
+
+	return h->name_len == n && strncasecmp(h->name, name, n) == 0;
+}
+
+/*
+ * The client of the current request: the peer, unless the peer is a
+ * trusted proxy whose X-Forwarded-For / X-Real-IP say otherwise.
+ */
+static const char *
+conn_client(struct conn *c, const struct http_request *req, char *out,
+    size_t len)
+{
+	const struct config *cfg = c->ctx->cfg;
+	struct buf xff = { 0 };
+	const char *xri = NULL;
+	size_t xri_len = 0;
+
+	if (cfg->ntrusted == 0 && !cfg->trust_unix)
+		return c->client;
+	if (!(c->peer_unix ? cfg->trust_unix : realip_trusted(cfg->trusted,
+	    cfg->ntrusted, &c->peer.sa)))
+		return c->client;
+	for (size_t i = 0; i < req->nheaders; i++) {
+		const struct http_header *h = &req->headers[i];
+
+		/* Several X-Forwarded-For lines are one list (RFC 9110 5.3). */
+		if (header_named(h, "X-Forwarded-For")) {
+			if (xff.len > 0)
+				buf_append(&xff, ", ", 2);
+			buf_append(&xff, h->value, h->value_len);
+		} else if (xri == NULL && header_named(h, "X-Real-IP")) {
+			xri = h->value;
+			xri_len = h->value_len;
+		}
+	}
+	if (realip_client(cfg, c->peer_unix ? NULL : &c->peer.sa, c->peer_unix,
+	    xff.p, xff.len, xri, xri_len, out, len) != 1)
+		snprintf(out, len, "%s", c->client);
+	buf_free(&xff);
+	return out;
+}
+
+/* A whole request: dispatch it and frame the answer. */
+static void
+on_request(struct request_reader *r)
+{
+	struct conn *c = CONN_OF(r);
+	struct conn_ctx *ctx = c->ctx;
+	struct http_request req;
+	struct http_response resp;
+	char client[64];
+
+	memset(&req, 0, sizeof(req));
+	memset(&resp, 0, sizeof(resp));
+	resp.file_fd = -1;
+	request_view(r, &req, ctx->hdr_view);
+	req.client = conn_client(c, &req, client, sizeof(client));
+	req.draining = ctx->draining;
+	req.base = ctx->base;
+
+	STATS_ADD(ctx->stats->requests, 1);
+	ctx->dispatch(ctx->dispatch_arg, &req, &resp);
+
+	if (!request_keep_alive(r) || ctx->draining)
+		c->close_after = true;
+	if (ctx->access != NULL)
+		accesslog_write(ctx->access, req.client, &req, resp.status,
+		    resp.stream != NULL ? -1 : resp.file_fd >= 0 ?
+		    (long long)resp.file_len : (long long)resp.body_len,
+		    util_now() - c->began);
+	conn_respond(c, &resp, request_is_head(r), request_is_http10(r));
+	/* Stop after a closing response (the rest is dropped) or one whose
+	 * body comes later (the rest waits in held). */
+	if (c->close_after || c->busy)
+		request_pause(r);
+}
+
+/* ---- input -------------------------------------------------------------- */
+
+/* Parse len bytes of data (the shared read buffer). */
+static void
+conn_feed(struct conn *c, const char *data, size_t len)
+{
+	struct conn_ctx *ctx = c->ctx;
+	size_t parsed;
+
+	switch (request_feed(&c->rd, data, len, &parsed)) {
+	case REQUEST_PAUSED:
+		if (!c->close_after && parsed < len &&
+		    buf_append(&c->held, data + parsed, len - parsed) == -1)
+			c->close_after = true;
+		break;
+	case REQUEST_BAD:
+		conn_error(c, request_error_status(&c->rd));
+		break;
+	case REQUEST_UPGRADE:
+		c->close_after = true;   /* no protocol switching here */
+		break;
+	case REQUEST_FED:
+		break;
+	}
+	if (c->rd.in_message && !c->rd.in_body && !c->close_after &&
+	    now_cached(ctx) - c->head_started > ctx->limits->header_timeout)
+		conn_error(c, 408);
+}
+
+/*
+ * Drive the connection until it must wait: send what is pending, then
+ * parse what was held back, then wait for input (or close).
+ */
+static void
+conn_run(struct conn *c)
+{
+	struct conn_ctx *ctx = c->ctx;
+	size_t n;
+
+	for (;;) {
+		if (conn_flush(c) != FLUSH_DONE)
+			return;
+		if (c->stream != NULL) {
+			/* Watch for the client leaving while the handler works. */
+			c->state = CONN_STREAM;
+			conn_watch(c, EV_READ, NULL);
+			return;
+		}
+		if (c->close_after) {
+			conn_linger(c);
+			return;
+		}
+		/* The response that paused the parser is complete. */
+		if (request_paused(&c->rd))
+			request_resume(&c->rd);
+		if (c->held.len == 0)
+			break;
+		/* held is at most rbuf_size (see conn_read): parse it from rbuf */
+		n = c->held.len;
+		memcpy(ctx->rbuf, c->held.p, n);
+		buf_free(&c->held);
+		conn_feed(c, ctx->rbuf, n);
+	}
+	conn_await_input(c);
+}
+
+/*
+ * The PROXY header (v1 or v2) that a proxy_protocol listener expects before
+ * anything else: its source address stands for the peer. Anything else,
+ * or a malformed header, closes the connection without a response.
+ */
+static void
+conn_proxy(struct conn *c, size_t n)
+{
+	struct conn_ctx *ctx = c->ctx;
+	struct sockaddr_storage src;
+	struct timeval tv;
+	socklen_t srclen = 0;
+	size_t consumed = 0, rest;
+
+	if (c->held.len + n > ctx->rbuf_size ||
+	    buf_append(&c->held, ctx->rbuf, n) == -1) {
+		conn_free(c);
+		return;
+	}
+	switch (proxy_parse(c->held.p, c->held.len, &consumed, &src, &srclen)) {
+	case PROXY_NEED_MORE:
+		/* The header is due within header_timeout of the accept, however
+		 * slowly it trickles in. */
+		tv = tv_of(c->head_started + ctx->limits->header_timeout -
+		    now_cached(ctx));
+		event_add(&c->ev, &tv);
+		return;
+	case PROXY_ERROR:
+		log_debug("%s: no valid PROXY header; closing", c->client);
+		conn_free(c);
+		return;
+	case PROXY_DONE:
+		break;
+	}
+	c->awaiting_proxy = false;
+	if (src.ss_family == AF_INET || src.ss_family == AF_INET6) {
+		memcpy(&c->peer, &src, srclen < sizeof(c->peer) ? srclen :
+		    sizeof(c->peer));
+		c->peer_unix = false;
+		format_client(c->client, sizeof(c->client), &c->peer.sa);
+	}
+	/* What followed the header is the start of the first request. */
+	rest = c->held.len - consumed;
+	memmove(ctx->rbuf, c->held.p + consumed, rest);
+	buf_free(&c->held);
+	if (rest > 0)
+		conn_feed(c, ctx->rbuf, rest);
+	conn_run(c);
+}
+
+static void
+conn_read(struct conn *c)
+{
+	struct conn_ctx *ctx = c->ctx;
+	size_t room = ctx->rbuf_size;
+	ssize_t n;
+
+	if (c->busy) {
+		/* Streaming: keep what the client pipelines, up to a limit. */
+		room = ctx->rbuf_size - c->held.len;
+		if (room == 0) {
+			event_del(&c->ev);   /* a write or the end wakes us */
+			return;
+		}
+	}
+	n = read(c->fd, ctx->rbuf, room);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* EOF or error. A half-sent request cannot be answered. */
+		conn_free(c);
+		return;
+	}
+	STATS_ADD(ctx->stats->bytes_in, n);
+	if (c->awaiting_proxy) {
+		conn_proxy(c, (size_t)n);
+		return;
+	}
+	if (c->busy) {
+		if (buf_append(&c->held, ctx->rbuf, (size_t)n) == -1)
+			conn_free(c);
+		return;
+	}
+	conn_feed(c, ctx->rbuf, (size_t)n);
+	conn_run(c);
+}
+
+static void
+conn_timeout(struct conn *c)
+{
+	switch (c->state) {
+	case CONN_HEAD:
+		if (!c->rd.in_message) {    /* connected, never sent a byte */
+			conn_linger(c);
+			break;
+		}
+		/* fall through */
+	case CONN_BODY:
+		conn_error(c, 408);
+		conn_run(c);
+		break;
+	case CONN_IDLE:
+		conn_linger(c);
+		break;
+	case CONN_WRITE:             /* the client stopped reading */
+	case CONN_STREAM:
+	case CONN_LINGER:
+		conn_free(c);
+		break;
+	}
+}
+
+static void
+conn_discard(struct conn *c)
+{
+	struct timeval tv;
+	ssize_t n;
+
+	n = read(c->fd, c->ctx->rbuf, c->ctx->rbuf_size);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n > 0 && (c->lingered += (size_t)n) < LINGER_MAX) {
+		/* A persistent event restarts its timeout on every read: keep
+		 * the deadline a deadline, or a trickle would hold us forever. */
+		tv = tv_of(c->head_started + LINGER_TIMEOUT - now_cached(c->ctx));
+		event_add(&c->ev, &tv);
+		return;
+	}
+	conn_free(c);
+}
+
+static void
+conn_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	if (what & EV_TIMEOUT)
+		conn_timeout(c);
+	else if (c->state == CONN_LINGER)
+		conn_discard(c);
+	else if (what & EV_WRITE)
+		conn_run(c);
+	else
+		conn_read(c);
+}
+
+/* ---- the worker's side -------------------------------------------------- */
+
+int
+conn_ctx_init(struct conn_ctx *ctx, struct event_base *base,
+    const struct config *cfg, struct stats_proc *stats)
+{
+	const struct http_limits *limits = &cfg->http;
+	struct timeval tv = tv_of(limits->keepalive_timeout);
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->base = base;
+	ctx->cfg = cfg;
+	ctx->limits = limits;
+	ctx->stats = stats;
+	LIST_INIT(&ctx->conns);
+	ctx->rbuf_size = 64 * 1024;
+	if ((ctx->rbuf = malloc(ctx->rbuf_size)) == NULL)
+		return -1;
+	ctx->hdr_view = calloc(limits->max_headers, sizeof(*ctx->hdr_view));
+	if (ctx->hdr_view == NULL)
+		return -1;
+	/* One timeout for every idle connection: libevent keeps a FIFO, O(1). */
+	ctx->keepalive_tv = event_base_init_common_timeout(base, &tv);
+	if (ctx->keepalive_tv == NULL)
+		return -1;
+
+	ctx->hooks.limits = limits;
+	ctx->hooks.begin = on_request_begin;
+	ctx->hooks.send_continue = on_request_continue;
+	ctx->hooks.complete = on_request;
+	request_setup(limits);
+	return 0;
+}
+
+void
+conn_ctx_free(struct conn_ctx *ctx)
+{
+	conn_close_all(ctx);
+	free(ctx->rbuf);
+	ctx->rbuf = NULL;
+	free(ctx->hdr_view);
+	ctx->hdr_view = NULL;
+}
+
+/* "1.2.3.4:5", "[::1]:5", or "unix" when sa is NULL. */
+static void
+format_client(char *out, size_t len, const struct sockaddr *sa)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa == NULL) {
+		snprintf(out, len, "unix");
+	} else if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)
+		    (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(out, len, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)
+		    (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(out, len, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(out, len, "?");
+	}
+}
+
+void
+conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
+    socklen_t salen, bool proxy_protocol)
+{
+	struct conn *c;
+	struct timeval tv;
+	int on = 1;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_error("out of memory accepting a connection");
+		close(fd);
+		return;
+	}
+	c->peer_unix = sa == NULL || salen == 0 || sa->sa_family == AF_UNIX;
+	if (!c->peer_unix) {
+		/* Responses are written whole: no reason to wait for more. */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		memcpy(&c->peer, sa, salen < sizeof(c->peer) ? salen :
+		    sizeof(c->peer));
+	}
+	c->ctx = ctx;
+	c->fd = fd;
+	c->file_fd = -1;
+	c->awaiting_proxy = proxy_protocol;
+	format_client(c->client, sizeof(c->client), c->peer_unix ? NULL :
+	    &c->peer.sa);
+	request_init(&c->rd, &ctx->hooks);
+	LIST_INSERT_HEAD(&ctx->conns, c, entry);
+	ctx->nconns++;
+	STATS_SET(ctx->stats->conns_open, ctx->nconns);
+	STATS_ADD(ctx->stats->conns_accepted, 1);
+	event_assign(&c->ev, ctx->base, fd, EV_READ | EV_PERSIST, conn_event, c);
+	/* The first request (and a PROXY header) is due within header_timeout. */
+	c->state = CONN_HEAD;
+	c->head_started = now_cached(ctx);
+	tv = tv_of(ctx->limits->header_timeout);
+	event_add(&c->ev, &tv);
+}
+
+void
+conn_drain_all(struct conn_ctx *ctx)
+{
+	struct timeval grace = tv_of(DRAIN_IDLE_GRACE);
+	struct conn *c, *next;
+
+	ctx->draining = true;
+	for (c = LIST_FIRST(&ctx->conns); c != NULL; c = next) {
+		next = LIST_NEXT(c, entry);
+		/*
+		 * Idle between requests: closing it now races with a client (an
+		 * NGINX upstream pool) that is sending its next request on it
+		 * right now, which then fails. So it gets DRAIN_IDLE_GRACE for
+		 * one more request, answered with Connection: close; only a
+		 * connection still idle after that is closed. One accepted but
+		 * not yet heard from is served the same way.
+		 */
+		if (c->state == CONN_IDLE ||
+		    (c->state == CONN_HEAD && !c->rd.in_message && !c->awaiting_proxy))
+			event_add(&c->ev, &grace);
+	}
+}
+
+void
+conn_close_all(struct conn_ctx *ctx)
+{
+	struct conn *c;
+
+	while ((c = LIST_FIRST(&ctx->conns)) != NULL)
+		conn_free(c);
+}
