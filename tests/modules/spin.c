@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "worker/module.h"
+#include "worker/api/module.h"
 
 /* Exported for shoal: not in a header of ours. */
 int shoal_module_init(const struct module_api *api, const json_t *config,
