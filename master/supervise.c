@@ -388,24 +388,27 @@ on_watch(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * s lost its worker, which ran for uptime seconds (ready: it had reported
- * ready): respawn now or after the backoff. Called once the steering has
+ * s lost its worker, which ran for uptime seconds and achieved life:
+ * respawn now or after the backoff. Called once the steering has
  * left the slot, so whatever its queue holds now stays there.
  */
 static void
-schedule_respawn(struct master *m, struct slot *s, double uptime, bool ready)
+schedule_respawn(struct master *m, struct slot *s, double uptime,
+    enum backoff_life life)
 {
 	const struct backoff_policy *policy = &m->sup.backoff;
 	double delay;
 
-	delay = backoff_next(&s->backoff, policy, uptime, ready, drand48());
+	delay = backoff_next(&s->backoff, policy, uptime, life, drand48());
 	if (!s->crash_looping && backoff_crash_looping(&s->backoff, policy)) {
 		s->crash_looping = true;
 		log_error("slot %u is crash-looping (%u quick deaths in a row); "
-		    "retrying with growing delays up to %.1fs while other slots "
-		    "serve", s->index, s->backoff.quick_deaths, policy->max);
+		    "still respawned: at once after a worker that answered "
+		    "requests, else after delays growing up to %.1fs while other "
+		    "slots serve", s->index, s->backoff.quick_deaths, policy->max);
 	}
-	if (!ready && s->backoff.boot_failures == policy->loop_after)
+	if (life == BACKOFF_BOOT_FAILED &&
+	    s->backoff.boot_failures == policy->loop_after)
 		log_error("slot %u: %u workers in a row failed before ready; its "
 		    "delay grows even when no slot serves", s->index,
 		    s->backoff.boot_failures);
@@ -445,7 +448,7 @@ on_respawn(evutil_socket_t fd, short what, void *arg)
 	if (m->sup.stopping || s->proc != NULL || s->retiring)
 		return;
 	if (supervise_spawn(m, s->index, &m->cfg, s->generation, false) == -1)
-		schedule_respawn(m, s, 0, false);
+		schedule_respawn(m, s, 0, BACKOFF_BOOT_FAILED);
 }
 
 void
@@ -508,6 +511,7 @@ supervise_reap(struct master *m)
 {
 	struct wstatus_exit e;
 	enum wstatus_kind kind;
+	enum backoff_life life;
 	struct proc *p;
 	struct slot *s;
 	char line[192];
@@ -549,6 +553,9 @@ supervise_reap(struct master *m)
 			m->sup.hooks.next_failed(m, line);
 			continue;
 		}
+		life = !p->ready ? BACKOFF_BOOT_FAILED :
+		    STATS_GET(m->stats->procs[p->stats_idx].requests) > 0 ?
+		    BACKOFF_SERVED : BACKOFF_IDLE;
 		if (s->proc == p)
 			s->proc = NULL;
 		proc_free(m, p);
@@ -556,7 +563,7 @@ supervise_reap(struct master *m)
 		steer_update(m, false);
 		if (s->proc == NULL && !m->sup.stopping && !s->retiring &&
 		    s->index < m->sup.nslots)
-			schedule_respawn(m, s, e.uptime, e.ready);
+			schedule_respawn(m, s, e.uptime, life);
 	}
 	hurry_if_none_live(m);
 	m->sup.hooks.reaped(m);

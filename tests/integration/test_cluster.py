@@ -371,6 +371,9 @@ def test_hung_worker_killed_and_replaced():
 
 @harness.timeout(75)
 def test_crash_loop_backoff_bounded():
+    """A slot whose workers die without answering anything is respawned after
+    delays that grow to the cap (never a fork bomb), while the other slot
+    serves every request made meanwhile."""
     kills = 20
     with Shoal(["--respawn-delay-max", "1", "--worker-timeout", "60"], workers=2) as s:
         ws = s.wait_workers(2)
@@ -378,9 +381,14 @@ def test_crash_loop_backoff_bounded():
         gaps, failures = [], []
         for i in range(kills):
             s.wait_log(r"worker 0 \(pid %d\) ready" % cur, timeout=3)
+            mark = len(s.log_text())
             t_kill = time.monotonic()
             os.kill(cur, signal.SIGKILL)
-            # a request in flight while slot 0 is down: whoever gets it must answer
+            # A request while slot 0 is down goes to slot 1 and is answered.
+            # It is made once the master steered away from slot 0 (its debug
+            # log says so): one that reached slot 0's queue first would be
+            # answered by a worker started at once, not after the delay.
+            s.wait_log(r"new connections go to slot 1\n", timeout=2, start=mark)
             probe = None
             try:
                 probe = RawConn(s.port, timeout=3)

@@ -245,14 +245,16 @@ def test_queued_connections_cut_the_backoff_short():
     are served by a replacement started at once, not after the backoff."""
     with Shoal(["--respawn-delay-min", "3", "--respawn-delay-max", "3"], workers=2,
                log_level="info") as s:
-        ws = s.wait_workers(2)
-        first = ws[0]
-        os.kill(first, signal.SIGKILL)
-        second = wait_until(lambda: (lambda p: p if p not in (None, first) else None)(
-            s.workers().get(0)), 5, 0.01, "a new worker in slot 0")
-        s.wait_log(r"worker 0 \(pid %d\) ready" % second, timeout=5)
-        # its 2nd quick death (a 3 s backoff), unseen by the master
-        conns, waiting = s.queue_unseen(lambda: os.kill(second, signal.SIGKILL))
+        cur = s.wait_workers(2)[0]
+        # Two deaths of workers that answered nothing: the first is respawned
+        # at once, the second after 3 s, unless someone waits in its queue.
+        for _ in range(2):
+            os.kill(cur, signal.SIGKILL)
+            cur = wait_until(lambda: (lambda p: p if p not in (None, cur) else None)(
+                s.workers().get(0)), 5, 0.01, "a new worker in slot 0")
+            s.wait_log(r"worker 0 \(pid %d\) ready" % cur, timeout=5)
+        # the second idle death in a row, unseen by the master
+        conns, waiting = s.queue_unseen(lambda: os.kill(cur, signal.SIGKILL))
         assert_waited_for(conns, waiting)
         took = answered_within(conns, 2.5)
         note("all 40 answered %.2fs after the master ran again" % took)
