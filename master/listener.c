@@ -19,10 +19,11 @@
 #include "common/util.h"
 #include "master/steerprog.h"
 
+/* One socket per slot (reuseport), or one shared by all. */
 static bool
 is_tcp(const struct listener *l)
 {
-	return l->addr.sa.ss_family != AF_UNIX;
+	return l->addr.sa.ss_family != AF_UNIX && !l->shared;
 }
 
 /*
@@ -118,6 +119,9 @@ init(struct listener *l, const struct listen_addr *addr, char *err,
 {
 	memset(l, 0, sizeof(*l));
 	l->addr = *addr;
+	/* A worker finds its address's routes in its own configuration. */
+	l->addr.routes = NULL;
+	l->addr.nroutes = 0;
 	if ((l->addr.text = strdup(addr->text)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", addr->text);
 		return -1;
@@ -280,7 +284,8 @@ listener_close(struct listener *l, bool unlink_file)
 	for (unsigned i = 0; i < l->nfds; i++)
 		if (l->fds[i] != -1)
 			close(l->fds[i]);
-	if (unlink_file && l->nfds > 0 && l->addr.sa.ss_family == AF_UNIX)
+	if (unlink_file && l->nfds > 0 && l->addr.sa.ss_family == AF_UNIX &&
+	    !l->systemd)
 		unlink(((struct sockaddr_un *)(void *)&l->addr.sa)->sun_path);
 	free(l->addr.text);
 	memset(l, 0, sizeof(*l));

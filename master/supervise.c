@@ -19,6 +19,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "master/proctitle.h"
 #include "master/steer.h"
 #include "master/wstatus.h"
 #include "worker/worker.h"
@@ -29,6 +30,10 @@
 #define HANG_RESUME_GRACE 1.0
 /* While a slot waits out a backoff: how often to look at its queue. */
 #define WATCH_PERIOD 0.02
+
+/* The stats region counts restarts per slot. */
+_Static_assert(STATS_MAX_SLOTS >= CONFIG_MAX_WORKERS,
+    "STATS_MAX_SLOTS below CONFIG_MAX_WORKERS");
 
 static void on_respawn(evutil_socket_t fd, short what, void *arg);
 static void on_watch(evutil_socket_t fd, short what, void *arg);
@@ -56,13 +61,36 @@ proc_free(struct master *m, struct proc *p)
 	free(p);
 }
 
+static void drain(struct master *m, struct proc *p, bool fast);
+
 static void
 on_ready(struct master *m, struct proc *p)
 {
+	struct slot *s = &m->sup.slots[p->slot];
+	struct proc *old;
+
 	p->ready = true;
 	STATS_SET(m->stats->procs[p->stats_idx].state, STATS_READY);
 	log_notice("worker %u (pid %d) ready%s", p->slot, (int)p->pid,
-	    p->next ? " (new generation)" : "");
+	    p->next ? " (new generation)" : p->successor ? " (replacement)" : "");
+	if (!p->next) {
+		s->ever_ready = true;
+		s->boot_failures = 0;
+		s->down_since = 0;
+	}
+	if (p->successor && s->successor == p) {
+		/* It accepts on the slot's sockets already: only now does the
+		 * worker it replaces stop accepting and drain. */
+		old = s->proc;
+		s->proc = p;
+		s->successor = NULL;
+		p->successor = false;
+		if (old != NULL) {
+			log_notice("worker %u (pid %d) took over from pid %d, which "
+			    "drains", p->slot, (int)p->pid, (int)old->pid);
+			drain(m, old, false);
+		}
+	}
 	steer_update(m, false);
 	m->sup.hooks.worker_ready(m, p);
 }
@@ -116,12 +144,14 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 	struct worker_boot boot;
 	const struct listen_addr **addrs;
 	struct proc *p;
+	char err[512];
 	size_t nfds;
-	int *fds;
+	int *fds, rc;
 
-	/* If the master dies, so do we (the IPC hang-up is the other signal). */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master_pid)
-		_exit(1);
+	proctitle_set("shoal: worker %u (generation %u)", self->slot,
+	    self->generation);
+	/* The first error from here on is why this worker could not start. */
+	log_error_mark();
 
 	/*
 	 * The epoll instance is shared with the master across fork: freeing the
@@ -138,6 +168,19 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 		if (p->ipc_fd != -1)
 			close(p->ipc_fd);
 	m->sup.hooks.in_worker(m);
+	/*
+	 * Our user, CPUs and limits, before anything of the application runs
+	 * or a connection is accepted. Changing the user clears the
+	 * parent-death signal, so that is set after it.
+	 */
+	if (m->sup.hooks.become(cfg, self->slot, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		stats_set_boot_error(m->stats, self->stats_idx, err);
+		_exit(1);
+	}
+	/* If the master dies, so do we (the IPC hang-up is the other signal). */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master_pid)
+		_exit(1);
 
 	fds = calloc(m->listeners.n ? m->listeners.n : 1, sizeof(*fds));
 	addrs = calloc(m->listeners.n ? m->listeners.n : 1, sizeof(*addrs));
@@ -161,14 +204,36 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 	boot.listen_fds = fds;
 	boot.listen_addrs = addrs;
 	boot.nlisten = nfds;
+	rc = worker_run(&boot);
+	if (rc != 0 && STATS_GET(m->stats->procs[self->stats_idx].state) ==
+	    STATS_SPAWNING)
+		stats_set_boot_error(m->stats, self->stats_idx, log_first_error());
 	/* _exit: atexit handlers and stdio buffers belong to the master. */
-	_exit(worker_run(&boot));
+	_exit(rc);
 }
+
+/* What a new worker is to its slot. */
+enum role {
+	ROLE_CURRENT,                /* the slot's worker */
+	ROLE_NEXT,                   /* of a generation not yet committed */
+	ROLE_SUCCESSOR,              /* the slot's worker, once it is ready */
+};
+
+static int spawn(struct master *m, unsigned slot, const struct config *cfg,
+    unsigned gen, enum role role);
 
 int
 supervise_spawn(struct master *m, unsigned slot, const struct config *cfg,
     unsigned gen, bool next)
 {
+	return spawn(m, slot, cfg, gen, next ? ROLE_NEXT : ROLE_CURRENT);
+}
+
+static int
+spawn(struct master *m, unsigned slot, const struct config *cfg,
+    unsigned gen, enum role role)
+{
+	bool next = role == ROLE_NEXT;
 	struct slot *s = &m->sup.slots[slot];
 	struct proc *p = NULL;
 	int fds[2] = { -1, -1 };
@@ -183,7 +248,14 @@ supervise_spawn(struct master *m, unsigned slot, const struct config *cfg,
 	p->slot = s->index;
 	p->generation = gen;
 	p->next = next;
+	p->successor = role == ROLE_SUCCESSOR;
 	p->ipc_fd = -1;
+	/* Each worker its own limit, so that workers started together are
+	 * not all replaced together (Gunicorn's max_requests_jitter). */
+	if (cfg->max_requests > 0)
+		p->max_requests = cfg->max_requests + (cfg->max_requests_jitter ?
+		    (uint64_t)(drand48() * (double)(cfg->max_requests_jitter + 1)) :
+		    0);
 	p->stats_idx = stats_alloc(m->stats, s->index, gen);
 	if (p->stats_idx == -1) {
 		log_error("spawn worker %u: no free stats slot", s->index);
@@ -217,8 +289,10 @@ supervise_spawn(struct master *m, unsigned slot, const struct config *cfg,
 	if (p->ipc_ev == NULL || event_add(p->ipc_ev, NULL) == -1)
 		log_error("worker %u: cannot watch its IPC socket", s->index);
 	TAILQ_INSERT_TAIL(&m->sup.procs, p, entry);
-	if (next) {
+	if (role == ROLE_NEXT) {
 		s->next = p;
+	} else if (role == ROLE_SUCCESSOR) {
+		s->successor = p;
 	} else {
 		s->proc = p;
 		s->generation = gen;
@@ -328,9 +402,7 @@ hurry_if_none_live(struct master *m)
 }
 
 /* Drain one worker: graceful (finish, then exit) or fast (go now). */
-static void drain(struct master *m, struct proc *p, bool fast);
-
-/* s's worker is stopped or hung: it has not been replaced (yet). */
+/* s's worker is stopped or hung, and no successor is on its way. */
 static bool
 stuck(const struct slot *s)
 {
@@ -338,6 +410,7 @@ stuck(const struct slot *s)
 
 	/* A reload's next worker serving the slot is as good as a stand-in. */
 	return p != NULL && p->ready && !p->draining && !p->next &&
+	    !p->replaced && s->successor == NULL &&
 	    (p->stopped || p->hang_stage != HANG_NONE) &&
 	    !steer_proc_live(s->next);
 }
@@ -345,21 +418,17 @@ stuck(const struct slot *s)
 /*
  * Connections wait on the queue of s, whose worker is stopped or hung:
  * they would wait until it runs again (worker_timeout) or is killed. A
- * stand-in takes the slot now and serves them; the stuck worker is told
- * to drain, which it does once it runs again (or it is killed as hung).
+ * stand-in starts on the slot's sockets now (a successor, as recycling
+ * starts one) and serves them; the stuck worker is then told to drain,
+ * which it does once it runs again (or it is killed as hung).
  */
 static void
 stand_in(struct master *m, struct slot *s)
 {
-	struct proc *old = s->proc;
-
-	log_warn("worker %u (pid %d) is %s and connections wait in its queue: "
-	    "starting a stand-in; it drains once it runs again", s->index,
-	    (int)old->pid, old->stopped ? "stopped" : "hung");
 	watch_stop(s);
-	if (supervise_spawn(m, s->index, &m->cfg, s->generation, false) == -1)
-		return;
-	drain(m, old, false);
+	supervise_replace(m, s->index, STATS_RESTART_HANG, s->proc->stopped ?
+	    "stopped by a signal while connections wait in its queue" :
+	    "silent while connections wait in its queue");
 }
 
 /*
@@ -412,7 +481,6 @@ schedule_respawn(struct master *m, struct slot *s, double uptime,
 		log_error("slot %u: %u workers in a row failed before ready; its "
 		    "delay grows even when no slot serves", s->index,
 		    s->backoff.boot_failures);
-	s->restarts++;
 	if (s->respawn_ev == NULL &&
 	    (s->respawn_ev = evtimer_new(m->base, on_respawn, s)) == NULL) {
 		log_error("slot %u: cannot arm a respawn timer", s->index);
@@ -463,6 +531,8 @@ supervise_init(struct master *m, unsigned nslots,
 		sup->slots[i].m = m;
 		sup->slots[i].index = i;
 	}
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
+		sup->slots[i].down_since = util_now();
 	sup->nslots = nslots;
 	sup->nslots_total = nslots;
 	sup->backoff.min = m->cfg.respawn_delay_min;
@@ -511,7 +581,9 @@ supervise_reap(struct master *m)
 {
 	struct wstatus_exit e;
 	enum wstatus_kind kind;
+	enum stats_restart why;
 	enum backoff_life life;
+	const char *boot_error;
 	struct proc *p;
 	struct slot *s;
 	char line[192];
@@ -541,8 +613,31 @@ supervise_reap(struct master *m)
 		};
 		kind = wstatus_classify(&e);
 		wstatus_line(&e, kind == WSTATUS_BOOT_FAILURE, line, sizeof(line));
-		log_msg(kind == WSTATUS_CLEAN ? LOGL_INFO : LOGL_ERROR, "%s", line);
 		s = &m->sup.slots[p->slot];
+		boot_error = m->stats->procs[p->stats_idx].boot_error;
+		if (kind == WSTATUS_BOOT_FAILURE && boot_error[0] != '\0')
+			log_error("%s: %.*s", line, STATS_REASON_MAX, boot_error);
+		else
+			log_msg(kind == WSTATUS_CLEAN ? LOGL_INFO : LOGL_ERROR, "%s",
+			    line);
+		if (!p->draining)
+			snprintf(s->last_exit, sizeof(s->last_exit), "%s%s%.*s", line,
+			    boot_error[0] != '\0' ? ": " : "", STATS_REASON_MAX,
+			    boot_error);
+		if (p->successor) {
+			/* A replacement that never took over: the worker it was to
+			 * replace goes on; try again later. */
+			if (s->successor == p)
+				s->successor = NULL;
+			if (s->proc != NULL)
+				s->proc->replaced = false;
+			s->replace_after = util_now() + m->sup.backoff.max;
+			log_error("slot %u: the replacement failed; worker %u (pid "
+			    "%d) goes on serving", s->index, s->index,
+			    s->proc ? (int)s->proc->pid : 0);
+			proc_free(m, p);
+			continue;
+		}
 		if (p->next) {
 			/* A new generation's worker: the operation fails. */
 			wstatus_line(&e, false, line, sizeof(line));
@@ -553,17 +648,34 @@ supervise_reap(struct master *m)
 			m->sup.hooks.next_failed(m, line);
 			continue;
 		}
+		if (s->proc == p) {
+			s->proc = NULL;
+			if (s->down_since == 0)
+				s->down_since = util_now();
+			if (!p->ready && !p->draining)
+				s->boot_failures++;
+			/* Its replacement, still booting, takes the slot now. */
+			if (s->successor != NULL) {
+				s->proc = s->successor;
+				s->successor = NULL;
+				s->proc->successor = false;
+			}
+		}
+		why = kind == WSTATUS_BOOT_FAILURE ? STATS_RESTART_BOOT :
+		    p->hang_stage >= HANG_ABORTED ? STATS_RESTART_HANG :
+		    STATS_RESTART_CRASH;
 		life = !p->ready ? BACKOFF_BOOT_FAILED :
 		    STATS_GET(m->stats->procs[p->stats_idx].requests) > 0 ?
 		    BACKOFF_SERVED : BACKOFF_IDLE;
-		if (s->proc == p)
-			s->proc = NULL;
 		proc_free(m, p);
 		/* First away from the slot, then look at what its queue holds. */
 		steer_update(m, false);
 		if (s->proc == NULL && !m->sup.stopping && !s->retiring &&
-		    s->index < m->sup.nslots)
+		    s->index < m->sup.nslots) {
+			/* For status and the metrics (shoal_worker_restarts_total). */
+			stats_count_restart(m->stats, s->index, why);
 			schedule_respawn(m, s, e.uptime, life);
+		}
 	}
 	hurry_if_none_live(m);
 	m->sup.hooks.reaped(m);
@@ -714,6 +826,9 @@ supervise_promote(struct master *m, unsigned from, unsigned to)
 		memset(&s->backoff, 0, sizeof(s->backoff));
 		s->crash_looping = false;
 		s->retiring = false;
+		s->ever_ready = true;    /* the promoted worker is ready */
+		s->boot_failures = 0;
+		s->down_since = 0;
 		if (s->respawn_ev != NULL)
 			evtimer_del(s->respawn_ev);
 		s->respawn_at = 0;
@@ -807,8 +922,10 @@ supervise_any_draining(const struct master *m)
 {
 	const struct proc *p;
 
+	/* A worker replaced in its slot (recycling) is of the serving
+	 * generation: it holds no operation back. */
 	TAILQ_FOREACH(p, &m->sup.procs, entry)
-		if (p->draining)
+		if (p->draining && !p->replaced)
 			return true;
 	return false;
 }
@@ -856,6 +973,82 @@ supervise_kill_all(struct master *m, int sig)
 		    (int)p->pid, wstatus_signame(sig, name, sizeof(name)));
 		kill(p->pid, sig);
 	}
+}
+
+int
+supervise_replace(struct master *m, unsigned slot, enum stats_restart why,
+    const char *detail)
+{
+	struct slot *s = &m->sup.slots[slot];
+	struct proc *old = s->proc;
+
+	if (slot >= m->sup.nslots || old == NULL || !old->ready ||
+	    old->draining || old->replaced || s->successor != NULL ||
+	    s->next != NULL || s->retiring || m->sup.stopping ||
+	    util_now() < s->replace_after)
+		return -1;
+	log_notice("worker %u (pid %d) is replaced (%s: %s); its successor "
+	    "starts on the same sockets", slot, (int)old->pid,
+	    stats_restart_name[why], detail);
+	if (spawn(m, slot, &m->cfg, s->generation, ROLE_SUCCESSOR) == -1) {
+		s->replace_after = util_now() + m->sup.backoff.max;
+		return -1;
+	}
+	old->replaced = true;
+	stats_count_restart(m->stats, slot, why);
+	return 0;
+}
+
+bool
+supervise_replacing(const struct master *m)
+{
+	for (unsigned i = 0; i < m->sup.nslots_total; i++)
+		if (m->sup.slots[i].successor != NULL)
+			return true;
+	return false;
+}
+
+const char *
+supervise_boot_failing(const struct master *m, unsigned tries)
+{
+	const char *why = NULL;
+
+	for (unsigned i = 0; i < m->sup.nslots; i++) {
+		const struct slot *s = &m->sup.slots[i];
+
+		if (s->ever_ready || s->boot_failures < tries)
+			return NULL;
+		why = s->last_exit;
+	}
+	return why;
+}
+
+bool
+supervise_healthy(const struct master *m, double limit, char *why,
+    size_t whylen)
+{
+	uint64_t now_ms = util_now_ms(), hb;
+	double now = util_now();
+	const struct proc *p;
+
+	TAILQ_FOREACH(p, &m->sup.procs, entry) {
+		hb = STATS_GET(m->stats->procs[p->stats_idx].heartbeat_ms);
+		if (now_ms > hb && (double)(now_ms - hb) / 1000.0 > limit) {
+			snprintf(why, whylen, "worker %u (pid %d) silent for %.1fs",
+			    p->slot, (int)p->pid, (double)(now_ms - hb) / 1000.0);
+			return false;
+		}
+	}
+	for (unsigned i = 0; i < m->sup.nslots; i++) {
+		const struct slot *s = &m->sup.slots[i];
+
+		if (s->down_since > 0 && now - s->down_since > limit) {
+			snprintf(why, whylen, "slot %u without a ready worker for "
+			    "%.1fs", i, now - s->down_since);
+			return false;
+		}
+	}
+	return true;
 }
 
 void

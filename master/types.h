@@ -10,16 +10,20 @@
  *   upgrade.c    m->up         binary upgrade, old and new master's side
  *   control.c    m->ctl        the control socket and its connections
  *   ltable.c     m->listeners  the listening sockets
+ *   watchdog.c   m->wd         systemd's watchdog pings
  *
  * Calls run one way: master -> control -> ops -> upgrade / supervise ->
  * steer -> ltable -> listener; control also asks status.c (which only
- * reads), and wstatus.c, backoff.c and steerprog.c are pure leaves. steer.c
- * owns no part: it reads the slots and writes the listeners' steering
- * programs through ltable / listener. A module reports upward only
- * through a function pointer: the hooks
- * the master installs at start-up (supervise_hooks, ops_hooks,
- * control_hooks) or the completion callback a caller passes with a request
- * (ops_done_fn, upgrade_done_fn). So no file calls a file that calls it.
+ * reads); master and ops -> preflight -> privdrop / resources; master ->
+ * recycle / watchdog -> supervise; master -> activate -> ltable;
+ * wstatus.c, backoff.c, steerprog.c, args.c and proctitle.c are leaves.
+ * steer.c owns no part: it reads the slots and writes the listeners'
+ * steering programs through ltable / listener. A module reports upward
+ * only through a function pointer: the hooks the master installs at
+ * start-up (supervise_hooks, ops_hooks, control_hooks) or the completion
+ * callback a caller passes with a request (ops_done_fn, upgrade_done_fn).
+ * So no file calls a file that calls it. (recycle.c reads m->sup and
+ * m->stats and writes nothing; its replacements go through supervise.c.)
  *
  * This header is only for master/; nothing outside includes it.
  */
@@ -63,9 +67,12 @@ struct proc {
 	bool ready;
 	bool draining;
 	bool next;                   /* of a generation not yet committed */
+	bool successor;              /* replaces its slot's worker once ready */
+	bool replaced;               /* a successor is taking over from it */
 	bool stopped;                /* stopped by a signal (waitpid WUNTRACED) */
 	enum hang_stage hang_stage;
 	double hang_at;              /* when the last hang signal was sent */
+	uint64_t max_requests;       /* its limit (jitter drawn); 0: none */
 };
 TAILQ_HEAD(proc_list, proc);
 
@@ -75,14 +82,20 @@ struct slot {
 	unsigned index;
 	struct proc *proc;           /* current worker; NULL while a respawn is pending */
 	struct proc *next;           /* the new generation's, during a reload or scale-up */
+	struct proc *successor;      /* proc's replacement (recycling), booting */
 	unsigned generation;         /* of proc: a respawn joins it */
 	struct backoff backoff;
 	struct event *respawn_ev;
 	double respawn_at;           /* util_now() of the respawn; 0: none due */
 	struct event *watch_ev;      /* while it waits: are connections queued? */
-	unsigned restarts;
 	bool crash_looping;
 	bool retiring;               /* scale-down: draining, sockets close after */
+	bool ever_ready;             /* some worker of the slot was ready */
+	unsigned boot_failures;      /* in a row, before any was ready */
+	double down_since;           /* util_now() since it has had no ready
+	                                worker; 0 while it has one */
+	double replace_after;        /* no new recycling before (util_now()) */
+	char last_exit[512];         /* how its last worker ended; "" */
 };
 
 /*
@@ -102,6 +115,11 @@ struct supervise_hooks {
 	/* In a newly forked worker, before it runs: close what the other
 	 * modules hold (control connections, upgrade pipes). */
 	void (*in_worker)(struct master *m);
+	/* In a newly forked worker, before it loads code or accepts: take
+	 * the worker's user, CPUs and limits (privdrop.c, resources.c).
+	 * 0, or -1 with the reason in err: the worker exits at once. */
+	int (*become)(const struct config *cfg, unsigned slot, char *err,
+	    size_t errlen);
 };
 
 struct supervise {
@@ -162,6 +180,10 @@ struct ops_hooks {
 
 struct ops {
 	unsigned generation;         /* the generation serving now */
+	unsigned scaled;             /* workers set by scale or TTIN/TTOU;
+	                                kept across reloads and upgrades
+	                                while the file's "workers" stays as
+	                                it was; 0: none */
 	struct op op;
 	struct pending_list pending;
 	struct event *timer;         /* ready_timeout of the operation */
@@ -182,10 +204,18 @@ struct upgrade {
 	int pipe_fd;                 /* its "ready" arrives here; -1 */
 	struct event *pipe_ev;
 	bool upgraded;               /* handed over: shared files are not ours */
+	pid_t failed;                /* a new master that failed: its
+	                                workers' stats entries are freed as
+	                                they go (upgrade_tick); 0 */
 	/* The new master's side, when started by an upgrade. */
 	pid_t parent;                /* the old master */
 	int parent_pipe;             /* to tell it we are ready; -1 once told */
 	int control_fd;              /* the inherited control socket; -1 */
+	int stats_fd;                /* the old master's stats memfd; -1 */
+	unsigned generation;         /* its serving generation; 0: none */
+	unsigned workers;            /* its worker count */
+	unsigned scaled;             /* set by scale (see struct ops); 0 */
+	int scaled_setting;          /* "workers" of its config (0: auto) */
 };
 
 /* ---- control.c: m->ctl ------------------------------------------------ */
@@ -196,6 +226,8 @@ TAILQ_HEAD(control_list, control_req);
 struct control_hooks {
 	/* "stop" [+ "fast"] arrived on the control socket. */
 	void (*stop)(struct master *m, bool fast, const char *why);
+	/* "reopen": what SIGUSR1 does. 0, or -1 with the reason in err. */
+	int (*reopen)(struct master *m, char *err, size_t errlen);
 };
 
 struct control {
@@ -204,6 +236,15 @@ struct control {
 	struct control_list conns;   /* accepted connections */
 	bool owned;                  /* we bound or adopted its path */
 	struct control_hooks hooks;
+};
+
+/* ---- watchdog.c: m->wd ------------------------------------------------ */
+
+struct watchdog {
+	struct event *ev;            /* every half of WATCHDOG_USEC; NULL: off */
+	double interval;             /* seconds */
+	bool silent;                 /* not pinging (said once in the log) */
+	unsigned pings;              /* WATCHDOG=1 sent */
 };
 
 /* ---- master.c ----------------------------------------------------------- */
@@ -228,6 +269,8 @@ struct master {
 	struct event *stop_ev;       /* graceful_timeout on stop */
 	double started_at;
 	struct stats *stats;
+	int stats_fd;                /* its memfd: an upgrade hands it over */
+	int exit_code;               /* of master_main after the loop */
 	enum master_state state;
 	bool all_ready_logged;
 	bool pid_file_written;
@@ -237,6 +280,7 @@ struct master {
 	struct ops ops;              /* ops.c */
 	struct upgrade up;           /* upgrade.c */
 	struct control ctl;          /* control.c */
+	struct watchdog wd;          /* watchdog.c */
 };
 
 #endif

@@ -59,6 +59,7 @@ struct fuzz {
 	struct router *router;
 	struct stats_proc stats;
 	struct conn_ctx ctx;
+	struct conn_listener listener;   /* no PROXY header; the router */
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -110,14 +111,15 @@ fuzz_get(void)
 	f.cfg.http.max_headers = 32;
 	f.cfg.http.max_body_size = 8 * 1024;
 	/* The default configuration loads no modules. */
-	if ((f.router = router_new(&f.cfg, NULL, err, sizeof(err))) == NULL) {
+	if ((f.router = router_new(f.cfg.routes, f.cfg.nroutes, NULL, err,
+	    sizeof(err))) == NULL) {
 		fprintf(stderr, "fuzz_http: router_new: %s\n", err);
 		abort();
 	}
 	if (conn_ctx_init(&f.ctx, f.base, &f.cfg, &f.stats) == -1)
 		die("conn_ctx_init failed");
 	f.ctx.dispatch = dispatch;
-	f.ctx.dispatch_arg = f.router;
+	f.listener.dispatch_arg = f.router;
 	ready = 1;
 	return &f;
 }
@@ -218,7 +220,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sv) == -1)
 		die("socketpair failed");
-	conn_accept(&f->ctx, sv[1], NULL, 0, false);
+	conn_accept(&f->ctx, sv[1], NULL, 0, &f->listener);
 
 	piece = split_size(data[0], size - 1);
 	if (data[0] & 8)

@@ -324,8 +324,10 @@ def test_stopped_worker_with_a_queue_gets_a_stand_in():
                 os.kill(victim, signal.SIGCONT)
         note("40 answered %.2fs after the master ran again" % took)
         assert took < 1.5, "queued connections waited %.2fs" % took
-        s.wait_log(r"worker 0 \(pid %d\) is stopped and connections wait in its queue: "
-                   r"starting a stand-in" % victim, timeout=2)
+        s.wait_log(r"worker 0 \(pid %d\) is replaced \(hang: stopped by a signal while "
+                   r"connections wait in its queue\)" % victim, timeout=2)
+        s.wait_log(r"worker 0 \(pid \d+\) took over from pid %d, which drains" % victim,
+                   timeout=2)
         stand_in = s.workers().get(0)
         assert stand_in not in (None, victim), "slot 0: %s" % stand_in
         wait_until(lambda: not harness.alive(victim) or harness.proc_state(victim) == "Z",

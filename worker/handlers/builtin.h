@@ -24,5 +24,7 @@ extern const struct handler_def primes_handler;
 extern const struct handler_def static_handler;
 /* metrics.c: Prometheus text of the shared stats */
 extern const struct handler_def metrics_handler;
+/* status.c: JSON status of the workers, from the shared stats */
+extern const struct handler_def status_handler;
 
 #endif

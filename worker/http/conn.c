@@ -71,8 +71,8 @@ struct conn {
 	bool peer_unix;
 	bool awaiting_proxy;     /* the PROXY header has not been read yet */
 	double head_started;     /* for the header_timeout deadline */
-	double began;            /* util_now() at the request's first byte,
-	                            for the access log */
+	double began;            /* util_now() at the request's first byte:
+	                            its duration (stats, access log) */
 	double idle_since;       /* when it last went idle (keep-alive) */
 	unsigned long requests;  /* requests received on this connection */
 	size_t lingered;
@@ -84,6 +84,10 @@ struct conn {
 	int file_fd;             /* file body being sent, or -1 */
 	off_t file_off, file_left;
 	struct http_stream *stream;
+	const struct conn_listener *listener;
+	uint64_t sent;           /* bytes written, ever: output positions */
+	struct buf logq;         /* access log: responses framed, not yet
+	                            complete (accesslog.h) */
 	char client[56];         /* "127.0.0.1:51234", "[::1]:5", "unix" */
 	union {                  /* the peer, or the PROXY header's source */
 		struct sockaddr sa;
@@ -143,6 +147,10 @@ conn_free(struct conn *c)
 		close(c->file_fd);
 	if (c->stream != NULL)
 		stream_detach(c->stream);    /* the handler ends it; it sees closed */
+	if (c->busy)                     /* a stream or file cut short */
+		stats_observe(ctx->stats, util_now() - c->began);
+	if (ctx->access != NULL)
+		accesslog_abandon(ctx->access, &c->logq, c->sent);
 	LIST_REMOVE(c, entry);
 	ctx->nconns--;
 	STATS_SET(ctx->stats->conns_open, ctx->nconns);
@@ -228,6 +236,15 @@ conn_await_input(struct conn *c)
 
 enum flush_result { FLUSH_DONE, FLUSH_WAIT, FLUSH_GONE };
 
+/* The output position after everything queued: what is written, what
+ * waits in out, what is left of a file body. */
+static uint64_t
+conn_queued(const struct conn *c)
+{
+	return c->sent + (c->out.len - c->out_off) +
+	    (c->file_fd >= 0 ? (uint64_t)c->file_left : 0);
+}
+
 /* Write the output buffer, then the file body if any. */
 static enum flush_result
 conn_flush(struct conn *c)
@@ -250,6 +267,7 @@ conn_flush(struct conn *c)
 				c->out_off += (size_t)n;
 			else
 				c->file_left -= n;
+			c->sent += (uint64_t)n;
 			STATS_ADD(c->ctx->stats->bytes_out, n);
 			continue;
 		}
@@ -259,6 +277,8 @@ conn_flush(struct conn *c)
 			c->state = CONN_WRITE;
 			tv = tv_of(c->ctx->limits->write_timeout);
 			conn_watch(c, EV_WRITE, &tv);
+			if (c->ctx->access != NULL)
+				accesslog_progress(c->ctx->access, &c->logq, c->sent);
 			return FLUSH_WAIT;
 		}
 		/* EPIPE, ECONNRESET: the client is gone. n == 0: the file
@@ -273,7 +293,10 @@ conn_flush(struct conn *c)
 		close(c->file_fd);
 		c->file_fd = -1;
 		c->busy = false;
+		stats_observe(c->ctx->stats, util_now() - c->began);
 	}
+	if (c->ctx->access != NULL)
+		accesslog_progress(c->ctx->access, &c->logq, c->sent);
 	return FLUSH_DONE;
 }
 
@@ -285,9 +308,12 @@ conn_stream_wake(void *arg, enum stream_wake why)
 {
 	struct conn *c = arg;
 
+	if (c->ctx->access != NULL)
+		accesslog_extend(&c->logq, conn_queued(c), why == STREAM_MORE);
 	if (why != STREAM_MORE) {
 		c->stream = NULL;
 		c->busy = false;
+		stats_observe(c->ctx->stats, util_now() - c->began);
 		if (why == STREAM_BROKEN)
 			c->close_after = true;
 	}
@@ -295,10 +321,36 @@ conn_stream_wake(void *arg, enum stream_wake why)
 		conn_run(c);             /* not already waiting to write: send now */
 }
 
-/* Frame resp onto the output buffer and take over its file or stream. */
+/*
+ * The response just framed at out[at..] (its head, and its body or the
+ * start of it), for the access log: its body starts after the head's
+ * blank line.
+ */
+static void
+conn_log(struct conn *c, const struct http_request *req, const char *client,
+    int status, uint64_t before, size_t at)
+{
+	struct accesslog_entry e = {
+		.client = client, .req = req, .status = status,
+		.began = c->began, .end = conn_queued(c),
+		.open = c->stream != NULL,
+	};
+	const char *blank = memmem(c->out.p + at, c->out.len - at, "\r\n\r\n",
+	    4);
+
+	e.body_at = blank != NULL ? before + (uint64_t)(blank + 4 -
+	    (c->out.p + at)) : e.end;
+	accesslog_push(c->ctx->access, &c->logq, &e);
+}
+
+/*
+ * Frame resp, the answer to req (NULL: a request refused before it could
+ * be read) from client, onto the output buffer and take over its file or
+ * stream.
+ */
 static void
 conn_respond(struct conn *c, struct http_response *resp, bool head_only,
-    bool http10)
+    bool http10, const struct http_request *req, const char *client)
 {
 	struct conn_ctx *ctx = c->ctx;
 	struct response_framing f = {
@@ -307,7 +359,10 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 		.wake = conn_stream_wake, .wake_arg = c,
 	};
 	struct timeval tv;
-	unsigned cls = (unsigned)resp->status / 100;
+	int status = resp->status;
+	unsigned cls = (unsigned)status / 100;
+	uint64_t before = conn_queued(c);
+	size_t at = c->out.len;
 	int r;
 
 	event_base_gettimeofday_cached(ctx->base, &tv);
@@ -330,6 +385,11 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 		c->close_after = true;
 	}
 	STATS_ADD(ctx->stats->responses[cls <= 5 ? cls : 0], 1);
+	if (ctx->access != NULL)
+		conn_log(c, req, client, status, before, r == -1 ? c->out.len : at);
+	/* A file or a stream is timed when it ends (conn_flush, the wake). */
+	if (!c->busy)
+		stats_observe(ctx->stats, util_now() - c->began);
 }
 
 /* Answer a refused request with status and close. */
@@ -337,15 +397,26 @@ static void
 conn_error(struct conn *c, int status)
 {
 	struct http_response resp;
+	struct http_request req, *seen = NULL;
 	const char *reason = http_status_reason(status);
 
 	memset(&resp, 0, sizeof(resp));
 	resp.file_fd = -1;
 	http_response_static(&resp, status, "text/plain", reason, strlen(reason));
 	c->close_after = true;
-	request_abandon(&c->rd);
+	/* Refused before the parser saw a request begin: it begins now. */
+	if (!c->rd.in_message)
+		c->began = util_now();
+	/* Refused past its head (413, a stalled body's 408): the access log
+	 * still has its request line. */
+	if (c->ctx->access != NULL && c->rd.in_body) {
+		memset(&req, 0, sizeof(req));
+		request_view(&c->rd, &req, c->ctx->hdr_view);
+		seen = &req;
+	}
 	/* A HEAD gets the head only, even of an error. */
-	conn_respond(c, &resp, request_is_head(&c->rd), false);
+	conn_respond(c, &resp, request_is_head(&c->rd), false, seen, c->client);
+	request_abandon(&c->rd);
 }
 
 /* ---- the request reader's hooks ----------------------------------------- */
@@ -358,8 +429,7 @@ on_request_begin(struct request_reader *r)
 	c->requests++;
 	c->state = CONN_HEAD;
 	c->head_started = now_cached(c->ctx);
-	if (c->ctx->access != NULL)
-		c->began = util_now();   /* the loop's cached time is too coarse */
+	c->began = util_now();   /* the loop's cached time is too coarse */
 }
 
 static int
@@ -433,16 +503,12 @@ on_request(struct request_reader *r)
 	req.base = ctx->base;
 
 	STATS_ADD(ctx->stats->requests, 1);
-	ctx->dispatch(ctx->dispatch_arg, &req, &resp);
+	ctx->dispatch(c->listener->dispatch_arg, &req, &resp);
 
 	if (!request_keep_alive(r) || ctx->draining)
 		c->close_after = true;
-	if (ctx->access != NULL)
-		accesslog_write(ctx->access, req.client, &req, resp.status,
-		    resp.stream != NULL ? -1 : resp.file_fd >= 0 ?
-		    (long long)resp.file_len : (long long)resp.body_len,
-		    util_now() - c->began);
-	conn_respond(c, &resp, request_is_head(r), request_is_http10(r));
+	conn_respond(c, &resp, request_is_head(r), request_is_http10(r), &req,
+	    req.client);
 	/* Stop after a closing response (the rest is dropped) or one whose
 	 * body comes later (the rest waits in held). */
 	if (c->close_after || c->busy)
@@ -733,7 +799,7 @@ format_client(char *out, size_t len, const struct sockaddr *sa)
 
 void
 conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
-    socklen_t salen, bool proxy_protocol)
+    socklen_t salen, const struct conn_listener *l)
 {
 	struct conn *c;
 	struct timeval tv;
@@ -754,7 +820,8 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 	c->ctx = ctx;
 	c->fd = fd;
 	c->file_fd = -1;
-	c->awaiting_proxy = proxy_protocol;
+	c->listener = l;
+	c->awaiting_proxy = l->proxy_protocol;
 	format_client(c->client, sizeof(c->client), c->peer_unix ? NULL :
 	    &c->peer.sa);
 	request_init(&c->rd, &ctx->hooks);
