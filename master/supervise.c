@@ -19,15 +19,12 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "master/hang.h"
 #include "master/proctitle.h"
 #include "master/steer.h"
 #include "master/wstatus.h"
 #include "worker/worker.h"
 
-/* Between SIGABRT and SIGKILL for a hung worker. */
-#define HANG_KILL_GRACE 2.0
-/* After SIGCONT to a stopped worker: time to beat again before SIGABRT. */
-#define HANG_RESUME_GRACE 1.0
 /* While a slot waits out a backoff: how often to look at its queue. */
 #define WATCH_PERIOD 0.02
 
@@ -681,69 +678,6 @@ supervise_reap(struct master *m)
 	m->sup.hooks.reaped(m);
 }
 
-/* p stopped beating and is not merely stopped: SIGABRT, SIGKILL later. */
-static void
-abort_hung(struct proc *p, double silent, double now)
-{
-	log_error("worker %u (pid %d) hung: no heartbeat for %.1fs; sending "
-	    "SIGABRT", p->slot, (int)p->pid, silent);
-	kill(p->pid, SIGABRT);
-	/* A stopped process takes SIGABRT only once continued. */
-	kill(p->pid, SIGCONT);
-	p->hang_stage = HANG_ABORTED;
-	p->hang_at = now;
-}
-
-/*
- * One worker's heartbeat check; true if it changed whether p is live. A
- * worker stopped by a signal (SIGSTOP from an operator or a tool) is not
- * hung: it is continued, and killed only if it still does not beat; its
- * connections then survive the pause.
- */
-static bool
-check_heartbeat(struct master *m, struct proc *p, uint64_t now_ms, double now)
-{
-	uint64_t hb = STATS_GET(m->stats->procs[p->stats_idx].heartbeat_ms);
-	double silent = now_ms > hb ? (double)(now_ms - hb) / 1000.0 : 0;
-
-	switch (p->hang_stage) {
-	case HANG_NONE:
-		if (silent <= m->cfg.worker_timeout)
-			return false;
-		if (p->stopped) {
-			log_warn("worker %u (pid %d) stopped by a signal for %.1fs; "
-			    "sending SIGCONT", p->slot, (int)p->pid, silent);
-			kill(p->pid, SIGCONT);
-			p->hang_stage = HANG_CONTINUED;
-			p->hang_at = now;
-		} else {
-			abort_hung(p, silent, now);
-		}
-		return true;
-	case HANG_CONTINUED:
-		if (silent < now - p->hang_at) {
-			log_notice("worker %u (pid %d) beats again after SIGCONT",
-			    p->slot, (int)p->pid);
-			p->hang_stage = HANG_NONE;
-			return true;
-		}
-		if (now - p->hang_at > HANG_RESUME_GRACE)
-			abort_hung(p, silent, now);
-		return false;
-	case HANG_ABORTED:
-		if (now - p->hang_at > HANG_KILL_GRACE) {
-			log_error("worker %u (pid %d) still alive %.1fs after SIGABRT; "
-			    "sending SIGKILL", p->slot, (int)p->pid, now - p->hang_at);
-			kill(p->pid, SIGKILL);
-			p->hang_stage = HANG_KILLED;
-		}
-		return false;
-	case HANG_KILLED:
-		return false;
-	}
-	return false;
-}
-
 void
 supervise_tick(struct master *m)
 {
@@ -755,7 +689,7 @@ supervise_tick(struct master *m)
 	TAILQ_FOREACH(p, &m->sup.procs, entry) {
 		struct slot *s = &m->sup.slots[p->slot];
 
-		changed |= check_heartbeat(m, p, now_ms, now);
+		changed |= hang_check(m, p, now_ms, now);
 		if (s->proc == p && s->crash_looping && p->ready &&
 		    now - p->spawned_at >= m->sup.backoff.stable_after) {
 			s->crash_looping = false;

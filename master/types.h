@@ -5,7 +5,9 @@
  * part of it and is the only file that writes it (others read):
  *
  *   master.c     the process: config, loop, signals, life-cycle state
- *   supervise.c  m->sup        worker slots and processes
+ *   supervise.c  m->sup        worker slots and processes (hang.c, its
+ *                              heartbeat checks: a worker's hang_stage
+ *                              and hang_at)
  *   ops.c        m->ops        reload and scale, the queue, generations
  *   upgrade.c    m->up         binary upgrade, old and new master's side
  *   control.c    m->ctl        the control socket and its connections
@@ -13,17 +15,18 @@
  *   watchdog.c   m->wd         systemd's watchdog pings
  *
  * Calls run one way: master -> control -> ops -> upgrade / supervise ->
- * steer -> ltable -> listener; control also asks status.c (which only
- * reads); master and ops -> preflight -> privdrop / resources; master ->
- * recycle / watchdog -> supervise; master -> activate -> ltable;
- * wstatus.c, backoff.c, steerprog.c, args.c and proctitle.c are leaves.
- * steer.c owns no part: it reads the slots and writes the listeners'
- * steering programs through ltable / listener. A module reports upward
- * only through a function pointer: the hooks the master installs at
- * start-up (supervise_hooks, ops_hooks, control_hooks) or the completion
- * callback a caller passes with a request (ops_done_fn, upgrade_done_fn).
- * So no file calls a file that calls it. (recycle.c reads m->sup and
- * m->stats and writes nothing; its replacements go through supervise.c.)
+ * steer -> ltable -> listener; supervise -> hang -> steer; control also
+ * asks status.c (which only reads); master and ops -> preflight ->
+ * privdrop / resources; master -> recycle / watchdog -> supervise; master
+ * -> activate -> ltable; wstatus.c, backoff.c, steerprog.c, args.c and
+ * proctitle.c are leaves. steer.c owns no part: it reads the slots and
+ * writes the listeners' steering programs through ltable / listener. A
+ * module reports upward only through a function pointer: the hooks the
+ * master installs at start-up (supervise_hooks, ops_hooks, control_hooks)
+ * or the completion callback a caller passes with a request (ops_done_fn,
+ * upgrade_done_fn). So no file calls a file that calls it. (recycle.c
+ * reads m->sup and m->stats and writes nothing; its replacements go
+ * through supervise.c.)
  *
  * This header is only for master/; nothing outside includes it.
  */
@@ -39,19 +42,12 @@
 #include "common/config.h"
 #include "common/stats.h"
 #include "master/backoff.h"
+#include "master/hang.h"
 #include "master/ltable.h"
 
 struct master;
 
 /* ---- supervise.c: m->sup ---------------------------------------------- */
-
-/* How far the master has gone with a worker that stopped beating. */
-enum hang_stage {
-	HANG_NONE,
-	HANG_CONTINUED,              /* it was stopped (SIGSTOP): SIGCONT sent */
-	HANG_ABORTED,                /* hung: SIGABRT sent */
-	HANG_KILLED,                 /* still there: SIGKILL sent */
-};
 
 /* One worker process. Lives from fork until reaped. */
 struct proc {
