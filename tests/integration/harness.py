@@ -996,6 +996,40 @@ def greeting_module(copy_to=None):
     return copy_to
 
 
+def spin_module():
+    """The module whose handler busy-loops its worker's event loop
+    (tests/modules/spin.c, built beside the binary): load it as "spin" and
+    route SPIN_ROUTE to hang a worker for real (hang_worker). A stopped
+    process is no hang: the master continues it. Raises Skip if not built."""
+    module = os.path.join(os.path.dirname(os.path.abspath(binary())), "modules", "spin.so")
+    if not os.path.exists(module):
+        raise Skip("no %s (make builds it with the integration target)" % module)
+    return module
+
+
+SPIN_ROUTE = {"path": "/spin", "handler": "spin.spin"}
+
+
+def hang_worker(port, pid, seconds=30, probe="/", tries=100):
+    """Hang worker pid for real: on a keep-alive connection that pid
+    accepted (found by asking for probe on new connections), GET
+    /spin?s=seconds, whose handler never lets its loop go (the server loads
+    spin_module() and routes SPIN_ROUTE). Returns that connection, to close
+    once done. AssertionError if none of tries connections reached pid."""
+    for _ in range(tries):
+        c = RawConn(port, timeout=3)
+        try:
+            c.send(request_bytes(probe, keepalive=True))
+            c.recv_response(timeout=3)
+            if server_pid_for_client_port(c.local_port, [pid], port) == pid:
+                c.send(request_bytes("/spin?s=%g" % seconds, keepalive=True))
+                return c
+        except (OSError, ConnectionError):
+            pass
+        c.close()
+    raise AssertionError("none of %d connections reached worker %d" % (tries, pid))
+
+
 def timeout(seconds):
     """Decorator: the runner's time limit for this test (default in run.py)."""
     def deco(fn):

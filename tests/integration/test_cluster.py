@@ -304,10 +304,7 @@ def test_no_queued_connection_lost_when_stopped_worker_killed():
 def spin_server(extra=()):
     """A Shoal of 2 workers whose /spin (tests/modules/spin.c) busy-loops its
     worker's event loop; Skip without the module."""
-    module = os.path.join(os.path.dirname(os.path.abspath(harness.binary())), "modules",
-                          "spin.so")
-    if not os.path.exists(module):
-        raise Skip("no %s (make builds it with the integration target)" % module)
+    module = harness.spin_module()
     port = harness.free_port()
     cfg = os.path.join(harness.tmpdir(), "spin.json")
     with open(cfg, "w") as f:
@@ -315,7 +312,7 @@ def spin_server(extra=()):
                    "modules": [{"name": "spin", "path": module}],
                    "routes": [{"path": "/", "handler": "hello"},
                               {"path": "/healthz", "handler": "health"},
-                              {"path": "/spin", "handler": "spin.spin"}]}, f)
+                              harness.SPIN_ROUTE]}, f)
     s = Shoal(["-c", cfg] + list(extra), workers=2)
     s.ports = [port]
     return s
