@@ -59,6 +59,10 @@ stats_release(struct stats *st, int idx)
 	st->exited.conns_accepted += STATS_GET(p->conns_accepted);
 	st->exited.bytes_in += STATS_GET(p->bytes_in);
 	st->exited.bytes_out += STATS_GET(p->bytes_out);
+	st->exited.redis_connects += STATS_GET(p->redis_connects);
+	st->exited.redis_commands += STATS_GET(p->redis_commands);
+	st->exited.redis_failed += STATS_GET(p->redis_failed);
+	st->exited.redis_timeouts += STATS_GET(p->redis_timeouts);
 	memset(p, 0, sizeof(*p));
 	STATS_SET(p->state, STATS_FREE);
 }

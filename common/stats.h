@@ -29,6 +29,14 @@ enum stats_state {
 	STATS_EXITED,
 };
 
+/* A worker's Redis client (worker/services/redis.c). */
+enum stats_redis {
+	STATS_REDIS_NONE,            /* no "redis" in the configuration */
+	STATS_REDIS_CONNECTING,      /* first connection under way */
+	STATS_REDIS_UP,              /* connected; PING answered */
+	STATS_REDIS_DOWN,            /* failed; commands fail at once */
+};
+
 struct stats_proc {
 	uint64_t pid;
 	uint64_t slot;
@@ -42,6 +50,13 @@ struct stats_proc {
 	uint64_t conns_open;
 	uint64_t bytes_in;
 	uint64_t bytes_out;
+	uint64_t redis_state;        /* enum stats_redis */
+	uint64_t redis_since_ms;     /* util_now_ms() when it last changed */
+	uint64_t redis_connects;     /* connections made (PING answered) */
+	uint64_t redis_commands;     /* commands asked for, refused ones too */
+	uint64_t redis_failed;       /* ... that failed: refused while down,
+	                                lost with the connection, timed out */
+	uint64_t redis_timeouts;     /* ... of which timed out */
 } __attribute__((aligned(64)));
 
 struct stats_totals {           /* counters of workers that have exited */
@@ -50,6 +65,10 @@ struct stats_totals {           /* counters of workers that have exited */
 	uint64_t conns_accepted;
 	uint64_t bytes_in;
 	uint64_t bytes_out;
+	uint64_t redis_connects;
+	uint64_t redis_commands;
+	uint64_t redis_failed;
+	uint64_t redis_timeouts;
 };
 
 struct stats {

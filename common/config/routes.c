@@ -249,7 +249,7 @@ cfg_route(const struct cfg_ctx *c, struct config *cfg, size_t i, json_t *obj)
 	if (strchr(r->handler, '.') != NULL) {
 		if (cfg_route_module(c, cfg, i, r->handler) == -1)
 			return -1;
-	} else if (cfg_route_check != NULL && cfg_route_check(obj, why,
+	} else if (cfg_route_check != NULL && cfg_route_check(obj, cfg, why,
 	    sizeof(why)) == -1) {
 		return cfg_route_rejected(c, i, obj, why);
 	}
