@@ -29,11 +29,39 @@ operation(enum op_kind kind)
 	}
 }
 
+static const char *
+redis_state(uint64_t st)
+{
+	switch (st) {
+	case STATS_REDIS_CONNECTING: return "connecting";
+	case STATS_REDIS_UP: return "up";
+	case STATS_REDIS_DOWN: return "down";
+	default: return "none";
+	}
+}
+
+/* A worker's Redis client, from its stats: state, for how long, counts. */
+static json_t *
+redis_json(const struct stats_proc *sp, uint64_t now_ms)
+{
+	uint64_t since = STATS_GET(sp->redis_since_ms);
+
+	return json_pack("{s:s, s:f, s:I, s:I, s:I, s:I}",
+	    "state", redis_state(STATS_GET(sp->redis_state)),
+	    "for", since != 0 && now_ms > since ?
+	    (double)(now_ms - since) / 1000 : 0.0,
+	    "connects", (json_int_t)STATS_GET(sp->redis_connects),
+	    "commands", (json_int_t)STATS_GET(sp->redis_commands),
+	    "failed", (json_int_t)STATS_GET(sp->redis_failed),
+	    "timeouts", (json_int_t)STATS_GET(sp->redis_timeouts));
+}
+
 json_t *
 status_json(struct master *m)
 {
-	json_t *procs = json_array(), *slots = json_array();
+	json_t *procs = json_array(), *slots = json_array(), *st, *proc;
 	double now = util_now();
+	uint64_t now_ms = util_now_ms();
 	struct proc *p;
 	uint64_t requests = m->stats->exited.requests;
 	uint64_t accepted = m->stats->exited.conns_accepted;
@@ -44,7 +72,7 @@ status_json(struct master *m)
 
 		requests += STATS_GET(sp->requests);
 		accepted += STATS_GET(sp->conns_accepted);
-		json_array_append_new(procs, json_pack("{s:i, s:i, s:i, s:s, "
+		proc = json_pack("{s:i, s:i, s:i, s:s, "
 		    "s:f, s:i, s:I, s:I, s:I, s:b}",
 		    "slot", (int)p->slot, "pid", (int)p->pid,
 		    "generation", (int)p->generation, "state", proc_state(p),
@@ -52,7 +80,10 @@ status_json(struct master *m)
 		    "requests", (json_int_t)STATS_GET(sp->requests),
 		    "connections", (json_int_t)STATS_GET(sp->conns_open),
 		    "accepted", (json_int_t)STATS_GET(sp->conns_accepted),
-		    "crash_looping", s->crash_looping));
+		    "crash_looping", s->crash_looping);
+		if (proc != NULL && m->cfg.redis.address != NULL)
+			json_object_set_new(proc, "redis", redis_json(sp, now_ms));
+		json_array_append_new(procs, proc);
 	}
 	for (unsigned i = 0; i < m->sup.nslots_total; i++) {
 		struct slot *s = &m->sup.slots[i];
@@ -62,7 +93,7 @@ status_json(struct master *m)
 		    "restarts", (int)s->restarts, "crash_looping",
 		    s->crash_looping, "retiring", s->retiring));
 	}
-	return json_pack("{s:i, s:i, s:s, s:s, s:f, s:i, s:i, s:s?, s:i, "
+	st = json_pack("{s:i, s:i, s:s, s:s, s:f, s:i, s:i, s:s?, s:i, "
 	    "s:s, s:o, s:o, s:{s:I, s:I}}",
 	    "v", 1, "pid", (int)getpid(), "version", SHOAL_VERSION,
 	    "state", m->state == MASTER_STOPPING ? "stopping" :
@@ -75,4 +106,8 @@ status_json(struct master *m)
 	    "slots", slots, "processes", procs,
 	    "totals", "requests", (json_int_t)requests,
 	    "accepted", (json_int_t)accepted);
+	if (st != NULL && m->cfg.redis.address != NULL)
+		json_object_set_new(st, "redis", json_pack("{s:s}", "address",
+		    m->cfg.redis.address));
+	return st;
 }

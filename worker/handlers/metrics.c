@@ -4,6 +4,7 @@
  * counters of exited ones, so no counter ever goes backwards).
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "common/stats.h"
@@ -19,6 +20,56 @@ static const char *const state_names[] = {
 	[STATS_READY] = "serving", [STATS_DRAINING] = "draining",
 	[STATS_EXITED] = "exited",
 };
+
+/*
+ * The workers' Redis clients, if any worker has one: up per process, and
+ * counters over all workers ever (exited ones folded in).
+ */
+static void
+metrics_redis(struct buf *b, const struct stats *st)
+{
+	uint64_t connects = st->exited.redis_connects;
+	uint64_t commands = st->exited.redis_commands;
+	uint64_t failed = st->exited.redis_failed;
+	uint64_t timeouts = st->exited.redis_timeouts;
+	bool any = false;
+
+	for (size_t i = 0; i < STATS_MAX_PROCS; i++) {
+		const struct stats_proc *p = &st->procs[i];
+		uint64_t s = STATS_GET(p->state), rs = STATS_GET(p->redis_state);
+
+		if (s == STATS_FREE || rs == STATS_REDIS_NONE)
+			continue;
+		if (!any)
+			buf_append_str(b, "# HELP shoal_redis_up 1 if the worker's "
+			    "Redis connection is up (PING answered), else 0.\n"
+			    "# TYPE shoal_redis_up gauge\n");
+		any = true;
+		connects += STATS_GET(p->redis_connects);
+		commands += STATS_GET(p->redis_commands);
+		failed += STATS_GET(p->redis_failed);
+		timeouts += STATS_GET(p->redis_timeouts);
+		buf_printf(b, "shoal_redis_up{slot=\"%" PRIu64 "\",pid=\"%" PRIu64
+		    "\"} %d\n", STATS_GET(p->slot), STATS_GET(p->pid),
+		    rs == STATS_REDIS_UP);
+	}
+	if (!any && connects == 0 && commands == 0)
+		return;
+	buf_printf(b,
+	    "# HELP shoal_redis_connects_total Redis connections made (PING answered).\n"
+	    "# TYPE shoal_redis_connects_total counter\n"
+	    "shoal_redis_connects_total %" PRIu64 "\n"
+	    "# HELP shoal_redis_commands_total Redis commands handlers asked for.\n"
+	    "# TYPE shoal_redis_commands_total counter\n"
+	    "shoal_redis_commands_total %" PRIu64 "\n"
+	    "# HELP shoal_redis_commands_failed_total Redis commands refused while down, lost with a connection, or timed out.\n"
+	    "# TYPE shoal_redis_commands_failed_total counter\n"
+	    "shoal_redis_commands_failed_total %" PRIu64 "\n"
+	    "# HELP shoal_redis_commands_timed_out_total Redis commands without a reply within command_timeout.\n"
+	    "# TYPE shoal_redis_commands_timed_out_total counter\n"
+	    "shoal_redis_commands_timed_out_total %" PRIu64 "\n",
+	    connects, commands, failed, timeouts);
+}
 
 static void
 metrics_handle(struct http_request *req, struct http_response *resp,
@@ -88,6 +139,7 @@ metrics_handle(struct http_request *req, struct http_response *resp,
 	    "# HELP shoal_scrape_time_ms Monotonic clock of this scrape.\n"
 	    "# TYPE shoal_scrape_time_ms gauge\nshoal_scrape_time_ms %" PRIu64 "\n",
 	    accepted, open, in, out, now);
+	metrics_redis(b, st);
 	http_response_buf(resp, 200, "text/plain; version=0.0.4");
 }
 

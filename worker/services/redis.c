@@ -91,6 +91,7 @@ struct rconn {
 	struct cmd_queue inflight;   /* issued, oldest first */
 	struct event *deadline_ev;   /* the oldest command's deadline */
 	bool deadline_armed;
+	uint64_t deadline_ms;        /* ... for which it is armed */
 	struct event *retry_ev;      /* the backoff's */
 };
 
@@ -157,20 +158,26 @@ rconn_set_state(struct rconn *c, enum rconn_state st)
 		STATS_ADD((r)->stats->field, (n));                         \
 } while (0)
 
-/* Sleep until the oldest command's deadline, unless already asleep. */
+/*
+ * Sleep until the oldest command's deadline, unless already asleep until
+ * then or sooner. Deadlines grow in issue order but for the handshake's,
+ * whose connect_timeout may be longer than command_timeout: a command
+ * issued behind it may have to wake the timer sooner.
+ */
 static void
-deadline_arm(struct rconn *c)
+deadline_arm(struct rconn *c, uint64_t deadline_ms)
 {
-	struct redis_cmd *oldest = TAILQ_FIRST(&c->inflight);
 	uint64_t now;
 	struct timeval tv;
 
-	if (c->deadline_armed || oldest == NULL)
+	if (c->deadline_armed && c->deadline_ms <= deadline_ms)
 		return;
 	now = util_now_ms();
-	tv_ms(&tv, oldest->deadline_ms > now ? oldest->deadline_ms - now : 0);
-	if (event_add(c->deadline_ev, &tv) == 0)
+	tv_ms(&tv, deadline_ms > now ? deadline_ms - now : 0);
+	if (event_add(c->deadline_ev, &tv) == 0) {
 		c->deadline_armed = true;
+		c->deadline_ms = deadline_ms;
+	}
 }
 
 /*
@@ -307,7 +314,7 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
 	if (oldest == NULL)
 		return;
 	if (oldest->deadline_ms > util_now_ms()) {
-		deadline_arm(c);
+		deadline_arm(c, oldest->deadline_ms);
 		return;
 	}
 	oldest->timed_out = true;
@@ -382,7 +389,7 @@ rconn_connect(struct rconn *c)
 	}
 	ping->handshake = true;
 	TAILQ_INSERT_TAIL(&c->inflight, ping, entry);
-	deadline_arm(c);
+	deadline_arm(c, ping->deadline_ms);
 }
 
 /* Would a command be sent now? Refused while down, even while a new
@@ -422,7 +429,7 @@ rconn_issue(struct rconn *c, redis_reply_fn *cb, void *arg,
 		return NULL;
 	}
 	TAILQ_INSERT_TAIL(&c->inflight, cmd, entry);
-	deadline_arm(c);
+	deadline_arm(c, cmd->deadline_ms);
 	return cmd;
 }
 
