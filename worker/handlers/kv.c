@@ -220,11 +220,6 @@ kv_handle(struct http_request *req, struct http_response *resp, void *state)
 		goto out;
 	}
 	keylen = kv->prefix_len + (size_t)n;
-	/* Refused at once while down, before a handle is made for it. */
-	if (!redis_ready(req->redis)) {
-		kv_unavailable(resp, ENOTCONN);
-		goto out;
-	}
 	if ((d = http_defer(req, resp, NULL, NULL)) == NULL) {
 		kv_text(resp, 500, LIT("out of memory\n"));
 		goto out;
@@ -250,14 +245,18 @@ kv_handle(struct http_request *req, struct http_response *resp, void *state)
 		argc = 2;
 		break;
 	}
-	/* hiredis copies the words: key and body may go when this returns. */
+	/*
+	 * hiredis copies the words: key and body may go when this returns.
+	 * Refused (Redis down, or no client at all): answered now, through
+	 * the handle, and counted by the client as a failed command.
+	 */
 	if (redis_commandv(req->redis, kv_reply, d, argc, argv, argvlen) ==
 	    NULL) {
-		if (errno == ENOTCONN)
-			kv_unavailable(http_deferred_response(d), ENOTCONN);
-		else
+		if (errno == ENOMEM)
 			kv_text(http_deferred_response(d), 500,
-			    LIT("cannot send the command\n"));
+			    LIT("out of memory\n"));
+		else
+			kv_unavailable(http_deferred_response(d), ENOTCONN);
 		http_deferred_send(d);
 	}
 out:
