@@ -4,12 +4,13 @@
 #   make run             install missing packages, build, run on the embedded default config
 #   make test            install what the tests need, build, run unit + integration tests
 #   make bench           side-by-side benchmark against NGINX and Node's cluster
+#   make bench-ws        WebSocket echo beside Node's cluster with the ws package
 #   make fuzz            libFuzzer run of the request path (FUZZ_TIME=60 seconds)
 #   make SANITIZE=address,undefined ...   instrumented build (in build-san/)
 #   make V=1             show the full compiler command lines
 
 CC      ?= cc
-PKGS    := libevent libevent_pthreads jansson libsystemd hiredis
+PKGS    := libevent libevent_pthreads jansson libsystemd nettle hiredis
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -23,8 +24,9 @@ CFLAGS  ?=
 CPPFLAGS += -I. -D_GNU_SOURCE -DSHOAL_VERSION='"$(VERSION)"'
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS) \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -ljansson -lsystemd -lhiredis) \
-           -lhttp_parser -lpthread -lm
+# Debian's libwslay-dev ships no pkg-config file.
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -ljansson -lsystemd -lnettle -lhiredis) \
+           -lwslay -lhttp_parser -lpthread -lm
 
 ifdef SANITIZE
 BUILD   ?= build-san
@@ -47,7 +49,7 @@ Q   = @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-.PHONY: all run test unit integration bench deps test-deps clean fuzz install
+.PHONY: all run test unit integration bench bench-ws deps test-deps clean fuzz install
 
 all: $(BUILD)/shoal
 
@@ -98,6 +100,10 @@ test: test-deps
 bench: $(BUILD)/shoal
 	@scripts/deps --bench
 	@scripts/bench --binary $(BUILD)/shoal
+
+bench-ws: $(BUILD)/shoal
+	@scripts/deps --bench
+	@scripts/bench-ws --binary $(BUILD)/shoal
 
 # ---- fuzzing ---------------------------------------------------------------
 # build-fuzz/fuzz_http: every object but main.o, built by clang with

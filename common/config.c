@@ -149,6 +149,20 @@ static const struct cfg_key cfg_keys[] = {
 	  .offset = CFG_OFF(http.handler_timeout), .min = 0, .max = 86400,
 	  .def = 30, .help = "seconds a handler may take to answer a deferred "
 	  "response before 504 (0: no limit)" },
+	{ .name = "websocket_max_message", .kind = CFG_SIZE,
+	  .offset = CFG_OFF(http.websocket_max_message), .min = 125,
+	  .max = 1073741824.0 /* 1 GiB */, .def = 1048576,
+	  .help = "bytes of a received WebSocket message before 1009" },
+	{ .name = "websocket_idle_timeout", .kind = CFG_SECONDS,
+	  .offset = CFG_OFF(http.websocket_idle_timeout), .min = 0,
+	  .max = 86400, .def = 60,
+	  .help = "seconds of WebSocket silence before a ping, and then before "
+	  "closing (0: no pings)" },
+	{ .name = "websocket_send_queue", .kind = CFG_SIZE,
+	  .offset = CFG_OFF(http.websocket_send_queue), .min = 1024,
+	  .max = 1073741824.0 /* 1 GiB */, .def = 1048576,
+	  .help = "bytes waiting to be sent to a WebSocket client before it is "
+	  "closed with 1008" },
 	{ .name = "max_connections", .kind = CFG_SIZE,
 	  .offset = CFG_OFF(http.max_connections), .min = 1, .max = 1000000,
 	  .def = 10000, .help = "open connections per worker" },

@@ -12,6 +12,7 @@
  *   release  let go without an answer (the client gets a 500)
  *   never    no answer at all (handler_timeout answers 504)
  *   now      answer inside the handler, no timer
+ *   ws       accept a WebSocket handshake (an echo), from the timer
  * GET /later/stats — {"cancels": C, "pending": P, "late": L}: cancel
  * callbacks run, handles still held, answers sent after a cancel.
  */
@@ -21,11 +22,22 @@
 #include <event2/event.h>
 
 #include "worker/api/module.h"
+#include "worker/api/ws.h"
 
 int shoal_module_init(const struct module_api *api, const json_t *config,
     char *err, size_t errlen);
 
-enum what { SEND, STREAM, RELEASE, NEVER, NOW };
+enum what { SEND, STREAM, RELEASE, NEVER, NOW, WS };
+
+static void
+ws_echo(struct ws *ws, enum ws_opcode op, const void *data, size_t len,
+    void *arg)
+{
+	(void)arg;
+	ws_send(ws, op, data, len);
+}
+
+static const struct ws_handler echo = { .on_message = ws_echo };
 
 struct job {
 	struct http_deferred *d;
@@ -90,6 +102,12 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	case RELEASE:
 		http_deferred_release(j->d);
 		break;
+	case WS:
+		/* Accepted later, e.g. once a backend said the client may. */
+		http_websocket_accept(http_deferred_request(j->d), resp, &echo,
+		    NULL, NULL);
+		http_deferred_send(j->d);
+		break;
 	case STREAM:
 		/* The deferred response becomes a stream; the handle goes to
 		 * the engine with the send, the stream stays ours. */
@@ -150,7 +168,8 @@ later(struct http_request *req, struct http_response *resp, void *state)
 	j->what = query_is(req, "do=stream") ? STREAM :
 	    query_is(req, "do=release") ? RELEASE :
 	    query_is(req, "do=never") ? NEVER :
-	    query_is(req, "do=now") ? NOW : SEND;
+	    query_is(req, "do=now") ? NOW :
+	    query_is(req, "do=ws") ? WS : SEND;
 	if ((j->d = http_defer(req, resp, on_cancel, j)) == NULL) {
 		free(j);
 		goto fail;

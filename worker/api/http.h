@@ -22,10 +22,10 @@
  * setters (any body kind, a stream included) and calling
  * http_deferred_send(). See "deferred responses" below.
  *
- * This header, worker/api/module.h, worker/api/pool.h and
- * worker/api/redis.h are the whole interface of handlers, built-in
- * (worker/handlers/) or in application modules; the shoal binary exports
- * their symbols (and common/buf.h's).
+ * This header, worker/api/ws.h (WebSocket), worker/api/module.h,
+ * worker/api/pool.h and worker/api/redis.h are the whole interface of
+ * handlers, built-in (worker/handlers/) or in application modules; the
+ * shoal binary exports their symbols (and common/buf.h's).
  */
 #ifndef SHOAL_HTTP_H
 #define SHOAL_HTTP_H
@@ -79,6 +79,7 @@ struct http_request {
 
 struct http_stream;
 struct http_deferred;
+struct ws;
 
 struct http_response {
 	int status;
@@ -93,6 +94,7 @@ struct http_response {
 	struct http_stream *stream;  /* streamed body, if any */
 	bool close;                  /* close the connection after this response */
 	struct http_deferred *deferred;  /* set by http_defer: answered later */
+	struct ws *websocket;        /* set by http_websocket_accept (ws.h) */
 };
 
 /* The value of the first header named name (case-insensitive), or NULL. */

@@ -24,6 +24,8 @@ extern const struct handler_def primes_handler;
 extern const struct handler_def static_handler;
 /* metrics.c: Prometheus text of the shared stats */
 extern const struct handler_def metrics_handler;
+/* ws_echo.c: a WebSocket that echoes */
+extern const struct handler_def ws_echo_handler;
 /* kv.c: values in Redis (worker/api/redis.h), answered later */
 extern const struct handler_def kv_handler;
 

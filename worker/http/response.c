@@ -5,6 +5,8 @@
  */
 #include "worker/http/response.h"
 
+#include "worker/http/ws.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -109,6 +111,7 @@ http_status_reason(int status)
 {
 	switch (status) {
 	case 100: return "Continue";
+	case 101: return "Switching Protocols";
 	case 200: return "OK";
 	case 201: return "Created";
 	case 204: return "No Content";
@@ -127,6 +130,7 @@ http_status_reason(int status)
 	case 414: return "URI Too Long";
 	case 416: return "Range Not Satisfiable";
 	case 417: return "Expectation Failed";
+	case 426: return "Upgrade Required";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
@@ -271,6 +275,10 @@ response_discard(struct http_response *resp)
 		 * frees the handle. */
 		stream_attach(resp->stream, NULL, false, true, NULL, NULL, &open);
 		resp->stream = NULL;
+	}
+	if (resp->websocket != NULL) {
+		ws_discard(resp->websocket, true);   /* its handler is told */
+		resp->websocket = NULL;
 	}
 	drop_file(resp);
 	buf_free(&resp->headers);

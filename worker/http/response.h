@@ -73,7 +73,8 @@ int response_frame(struct buf *out, const struct response_clock *clk,
     struct http_response *resp, struct response_framing *f);
 
 /* Drop resp without sending it: free its buffers, close its file, close
- * its stream for the handler (which still ends it). */
+ * its stream for the handler (which still ends it), drop a WebSocket
+ * accepted in it (its on_close runs). */
 void response_discard(struct http_response *resp);
 
 /* Append the interim "100 Continue" a client waits for before it sends a
