@@ -6,6 +6,9 @@
 #   make bench           side-by-side benchmark against NGINX and Node's cluster
 #   make bench-ws        WebSocket echo beside Node's cluster with the ws package
 #   make fuzz            libFuzzer run of the request path (FUZZ_TIME=60 seconds)
+#   make install         binary, man page, systemd unit, example config, module
+#                        API headers and shoal.pc under PREFIX (/usr/local),
+#                        staged under DESTDIR if set; make uninstall
 #   make SANITIZE=address,undefined ...   instrumented build (in build-san/)
 #   make V=1             show the full compiler command lines
 
@@ -49,7 +52,8 @@ Q   = @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-.PHONY: all run test unit integration bench bench-ws deps test-deps clean fuzz install
+.PHONY: all run test unit integration bench bench-ws deps test-deps clean fuzz install \
+        uninstall
 
 all: $(BUILD)/shoal
 
@@ -145,6 +149,65 @@ fuzz:
 	        "reproduce with $(FUZZ_BUILD)/fuzz_http FILE" >&2; exit 1; }
 	@grep -E '^(#[0-9]+\s+DONE|Done|stat::)' $(FUZZ_BUILD)/fuzz.log || tail -n 5 $(FUZZ_BUILD)/fuzz.log
 	@echo "fuzz_http: no finding (full log: $(FUZZ_BUILD)/fuzz.log)"
+
+# ---- install -----------------------------------------------------------------
+# The module API is worker/api/*.h and what they include from the tree
+# (common/buf.h), installed as they sit in it under $(INCLUDEDIR)/shoal/, so
+# their #include "common/buf.h" lines work with shoal.pc's -I; the compiler
+# lists them, so a header the API comes to include is installed with it.
+# The unit and the man page name the paths of this PREFIX. An existing
+# $(SYSCONFDIR)/shoal/shoal.json is never overwritten, and is removed by
+# uninstall only if it is still the example.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+DOCDIR     ?= $(DATADIR)/doc/shoal
+PKGCONFIGDIR   ?= $(LIBDIR)/pkgconfig
+SYSTEMDUNITDIR ?= $(LIBDIR)/systemd/system
+SYSCONFDIR ?= /etc
+INSTALL    ?= install
+
+API_HEADERS = $(sort $(filter common/%.h worker/%.h,$(subst :, ,$(shell \
+              $(CC) $(CPPFLAGS) $(shell pkg-config --cflags jansson 2>/dev/null) \
+              -MM worker/api/*.h | tr -d '\\'))))
+EDIT = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+           -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+           -e 's|@VERSION@|$(VERSION)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+           -e 's|@SYSTEMDUNITDIR@|$(SYSTEMDUNITDIR)|g'
+
+install: $(BUILD)/shoal
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(SYSCONFDIR)/shoal
+	$(INSTALL) -m 755 $(BUILD)/shoal $(DESTDIR)$(BINDIR)/shoal
+	$(EDIT) scripts/man/shoal.1 > $(DESTDIR)$(MANDIR)/man1/shoal.1
+	chmod 644 $(DESTDIR)$(MANDIR)/man1/shoal.1
+	sed -e 's|/usr/local/bin/shoal|$(BINDIR)/shoal|g' \
+	    -e 's|/etc/shoal/|$(SYSCONFDIR)/shoal/|g' scripts/systemd/shoal.service \
+	    > $(DESTDIR)$(SYSTEMDUNITDIR)/shoal.service
+	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/shoal.service
+	$(INSTALL) -m 644 scripts/config/shoal.json scripts/nginx/shoal.conf \
+	    $(DESTDIR)$(DOCDIR)/
+	$(INSTALL) -m 644 tests/modules/greeting.c $(DESTDIR)$(DOCDIR)/module-example.c
+	test -e $(DESTDIR)$(SYSCONFDIR)/shoal/shoal.json || \
+	    $(INSTALL) -m 644 scripts/config/shoal.json $(DESTDIR)$(SYSCONFDIR)/shoal/
+	for h in $(API_HEADERS); do \
+	    $(INSTALL) -d $(DESTDIR)$(INCLUDEDIR)/shoal/$$(dirname $$h) && \
+	    $(INSTALL) -m 644 $$h $(DESTDIR)$(INCLUDEDIR)/shoal/$$h || exit 1; \
+	done
+	$(EDIT) scripts/config/shoal.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/shoal.pc
+	chmod 644 $(DESTDIR)$(PKGCONFIGDIR)/shoal.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/shoal $(DESTDIR)$(MANDIR)/man1/shoal.1 \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/shoal.service $(DESTDIR)$(PKGCONFIGDIR)/shoal.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/shoal $(DESTDIR)$(DOCDIR)
+	if cmp -s scripts/config/shoal.json $(DESTDIR)$(SYSCONFDIR)/shoal/shoal.json; then \
+	    rm -f $(DESTDIR)$(SYSCONFDIR)/shoal/shoal.json; \
+	    rmdir $(DESTDIR)$(SYSCONFDIR)/shoal 2>/dev/null || true; fi
 
 clean:
 	rm -rf build build-san build-fuzz

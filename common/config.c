@@ -112,6 +112,11 @@ static const struct cfg_key cfg_keys[] = {
 	  "inline)" },
 	{ .name = "access_log", .kind = CFG_PATH, .offset = CFG_OFF(access_log),
 	  .help = "file to append one line per request to (null: none)" },
+	/* In the order of enum config_log_format. */
+	{ .name = "access_log_format", .kind = CFG_CHOICE,
+	  .offset = CFG_OFF(access_log_format), .defstr = "common",
+	  .choices = (const char *const[]){ "common", "combined", "json", NULL },
+	  .help = "common, combined (with referer and user agent) or json" },
 	{ .name = "log_level", .kind = CFG_LOG_LEVEL,
 	  .offset = CFG_OFF(log_level), .defstr = "info",
 	  .help = "error, warn, notice, info or debug" },
@@ -352,6 +357,7 @@ cfg_apply(const struct cfg_ctx *c, struct config *cfg, const struct cfg_key *k,
 	case CFG_AUTO_INT:
 	case CFG_PATH:
 	case CFG_LOG_LEVEL:
+	case CFG_CHOICE:
 		break;
 	}
 	if (cfg_scalar(k, v, cfg, why, sizeof(why)) == -1)
@@ -513,6 +519,17 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 	tmp.workers_auto = tmp.workers == 0;    /* "auto" is stored as 0 */
 
 	/*
+	 * A listen object's own "routes": after the rows, since a route may
+	 * name a module's handler. Only a file has listen objects (a --listen
+	 * flag is an address string).
+	 */
+	k = cfg_key_by_name("listen");
+	if (from[k - cfg_keys] == CFG_FROM_FILE &&
+	    cfg_apply_listen_routes(&c, &tmp, json_object_get(root,
+	    "listen")) == -1)
+		goto err;
+
+	/*
 	 * The backoff grows from min to max, so min > max is meaningless.
 	 * Blame whichever the user set; if both, the cap.
 	 */
@@ -578,6 +595,7 @@ cfg_flag_value(const struct cfg_key *k, const char *value)
 		break;
 	case CFG_PATH:
 	case CFG_LOG_LEVEL:
+	case CFG_CHOICE:
 	case CFG_LIST:
 	case CFG_STRUCT:
 	case CFG_OBJECT:
@@ -656,6 +674,12 @@ err:
 }
 
 const char *
+config_key_name(size_t i)
+{
+	return i < ARRAY_SIZE(cfg_keys) ? cfg_keys[i].name : NULL;
+}
+
+const char *
 config_default_text(void)
 {
 	return cfg_default_json;
@@ -668,17 +692,13 @@ config_free(struct config *cfg)
 
 	if (cfg == NULL)
 		return;
-	for (i = 0; i < cfg->nlisten; i++)
+	for (i = 0; i < cfg->nlisten; i++) {
 		free(cfg->listen[i].text);
+		cfg_free_routes(cfg->listen[i].routes, cfg->listen[i].nroutes);
+	}
 	free(cfg->listen);
 	free(cfg->trusted);
-	for (i = 0; i < cfg->nroutes; i++) {
-		free(cfg->routes[i].path);
-		free(cfg->routes[i].handler);
-		free(cfg->routes[i].where);
-		json_decref(cfg->routes[i].spec);
-	}
-	free(cfg->routes);
+	cfg_free_routes(cfg->routes, cfg->nroutes);
 	for (i = 0; i < cfg->nmodules; i++) {
 		free(cfg->modules[i].name);
 		free(cfg->modules[i].path);

@@ -39,6 +39,14 @@ struct listen_addr {
 	bool proxy_protocol;         /* connections start with a PROXY v1/v2 header */
 	int mode;                    /* unix: permission bits of the file; -1: 0666 */
 	int uid, gid;                /* unix: owner and group of the file; -1: unchanged */
+	/*
+	 * The object's own "routes", which its connections are answered by
+	 * instead of the top-level ones (an admin listener with /metrics);
+	 * NULL: the top-level routes. Owned by the config that loaded it: a
+	 * copy of the struct (the master's listener table) must not use them.
+	 */
+	struct route_cfg *routes;
+	size_t nroutes;
 };
 
 /* An address range of "trusted_proxies". */
@@ -67,6 +75,13 @@ struct http_limits {
 	size_t max_connections;      /* open connections per worker */
 };
 
+/* "access_log_format": what a line of the access log holds. */
+enum config_log_format {
+	CONFIG_LOG_COMMON,           /* Common Log Format */
+	CONFIG_LOG_COMBINED,         /* ... plus referer and user agent */
+	CONFIG_LOG_JSON,             /* one JSON object a line, every field */
+};
+
 /*
  * One entry of "routes":
  *   {"path": "/static/", "match": "prefix", "methods": ["GET"],
@@ -81,6 +96,8 @@ struct route_cfg {
 	char *handler;               /* accepted by the route checker */
 	json_t *spec;                /* the route object (own reference) */
 	char *where;                 /* "shoal.json:7:5", for run-time messages */
+	char *key;                   /* "routes[3]", "listen[1].routes[0]": how
+	                                messages name it */
 };
 
 /*
@@ -148,6 +165,7 @@ struct config {
 	double ready_timeout;        /* new workers must be ready within it */
 	char *log_file;              /* NULL: stderr */
 	char *access_log;            /* NULL: no access log */
+	int access_log_format;       /* enum config_log_format */
 	int threads;                 /* per worker, for CPU-heavy handlers */
 	int log_level;               /* enum log_level */
 
@@ -187,6 +205,10 @@ int config_load(struct config *cfg, const char *path, const json_t *overrides,
  */
 int config_override(json_t *overrides, const char *name, const char *value,
     char *err, size_t errlen);
+
+/* The name of key i of the table ("worker_timeout"), in the order they are
+ * applied; NULL past the last. For `shoal --keys`: every key there is. */
+const char *config_key_name(size_t i);
 
 /* The embedded default configuration (JSON text), used when no -c is given. */
 const char *config_default_text(void);

@@ -157,10 +157,15 @@ print_redis(json_t *st)
 			continue;
 		util_fmt_duration(json_number_value(json_object_get(
 		    json_object_get(p, "redis"), "for")), dur, sizeof(dur));
-		printf("; slot %d (pid %d) %s for %s",
-		    (int)json_integer_value(json_object_get(p, "slot")),
-		    (int)json_integer_value(json_object_get(p, "pid")),
-		    redis_state_of(p), dur);
+		if (*redis_state_of(p) == '\0')     /* no client yet */
+			printf("; slot %d (pid %d) starting",
+			    (int)json_integer_value(json_object_get(p, "slot")),
+			    (int)json_integer_value(json_object_get(p, "pid")));
+		else
+			printf("; slot %d (pid %d) %s for %s",
+			    (int)json_integer_value(json_object_get(p, "slot")),
+			    (int)json_integer_value(json_object_get(p, "pid")),
+			    redis_state_of(p), dur);
 	}
 	printf("\n");
 }

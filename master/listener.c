@@ -116,6 +116,9 @@ init(struct listener *l, const struct listen_addr *addr, char *err,
 {
 	memset(l, 0, sizeof(*l));
 	l->addr = *addr;
+	/* A worker finds its address's routes in its own configuration. */
+	l->addr.routes = NULL;
+	l->addr.nroutes = 0;
 	if ((l->addr.text = strdup(addr->text)) == NULL) {
 		snprintf(err, errlen, "%s: out of memory", addr->text);
 		return -1;

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "master/cli.h"
 #include "master/master.h"
+#include "worker/app/check.h"
 #include "worker/app/registry.h"
 
 #define EXIT_USAGE 2
@@ -30,11 +31,14 @@ static const char usage_text[] =
 "usage: shoal [-c FILE] [OPTIONS]          run the server\n"
 "       shoal --check [-c FILE] [OPTIONS]  validate the configuration, exit 0 or 2\n"
 "       shoal status|reload|upgrade|scale N|stop [--control PATH]\n"
-"       shoal --help | --version\n"
+"       shoal --help | --version | --keys | --handlers\n"
 "\n"
 "  -c, --config FILE         JSON configuration file (default: the embedded one:\n"
 "                            listen 127.0.0.1:8080, one worker per CPU)\n"
-"  -t, --check               validate the configuration and exit\n"
+"  -t, --check               validate the configuration (loading its modules,\n"
+"                            as a worker would) and exit\n"
+"  --keys, --handlers        list every configuration key, every built-in\n"
+"                            handler, one a line\n"
 "\n"
 "Every configuration key is also a flag, and a flag overrides the file:\n"
 "  --listen ADDR             host:port, [v6]:port, *:port, unix:/path\n"
@@ -102,6 +106,17 @@ main(int argc, char **argv)
 			rc = 0;
 			goto out;
 		}
+		/* For scripts and tests: what the documentation must cover. */
+		if (strcmp(arg, "--keys") == 0 || strcmp(arg, "--handlers") == 0) {
+			const char *item;
+
+			for (size_t k = 0; (item = arg[2] == 'k' ?
+			    config_key_name(k) : registry_builtin_name(k)) != NULL;
+			    k++)
+				puts(item);
+			rc = 0;
+			goto out;
+		}
 		if (strcmp(arg, "-t") == 0 || strcmp(arg, "--check") == 0) {
 			check = true;
 			continue;
@@ -144,6 +159,14 @@ main(int argc, char **argv)
 
 	if (config_load(&cfg, config_path, overrides, err, sizeof(err)) == -1) {
 		fprintf(stderr, "shoal: %s\n", err);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	/* Only a check loads application code, in this process that ends
+	 * here; the master never does. */
+	if (check && app_check_config(&cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "shoal: %s\n", err);
+		config_free(&cfg);
 		rc = EXIT_USAGE;
 		goto out;
 	}

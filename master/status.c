@@ -29,37 +29,10 @@ operation(enum op_kind kind)
 	}
 }
 
-static const char *
-redis_state(uint64_t st)
-{
-	switch (st) {
-	case STATS_REDIS_CONNECTING: return "connecting";
-	case STATS_REDIS_UP: return "up";
-	case STATS_REDIS_DOWN: return "down";
-	default: return "none";
-	}
-}
-
-/* A worker's Redis client, from its stats: state, for how long, counts. */
-static json_t *
-redis_json(const struct stats_proc *sp, uint64_t now_ms)
-{
-	uint64_t since = STATS_GET(sp->redis_since_ms);
-
-	return json_pack("{s:s, s:f, s:I, s:I, s:I, s:I}",
-	    "state", redis_state(STATS_GET(sp->redis_state)),
-	    "for", since != 0 && now_ms > since ?
-	    (double)(now_ms - since) / 1000 : 0.0,
-	    "connects", (json_int_t)STATS_GET(sp->redis_connects),
-	    "commands", (json_int_t)STATS_GET(sp->redis_commands),
-	    "failed", (json_int_t)STATS_GET(sp->redis_failed),
-	    "timeouts", (json_int_t)STATS_GET(sp->redis_timeouts));
-}
-
 json_t *
 status_json(struct master *m)
 {
-	json_t *procs = json_array(), *slots = json_array(), *st, *proc;
+	json_t *procs = json_array(), *slots = json_array(), *st, *proc, *r;
 	double now = util_now();
 	uint64_t now_ms = util_now_ms();
 	struct proc *p;
@@ -81,8 +54,8 @@ status_json(struct master *m)
 		    "connections", (json_int_t)STATS_GET(sp->conns_open),
 		    "accepted", (json_int_t)STATS_GET(sp->conns_accepted),
 		    "crash_looping", s->crash_looping);
-		if (proc != NULL && m->cfg.redis.address != NULL)
-			json_object_set_new(proc, "redis", redis_json(sp, now_ms));
+		if (proc != NULL && (r = stats_redis_json(sp, now_ms)) != NULL)
+			json_object_set_new(proc, "redis", r);
 		json_array_append_new(procs, proc);
 	}
 	for (unsigned i = 0; i < m->sup.nslots_total; i++) {

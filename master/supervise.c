@@ -25,6 +25,10 @@
 /* Between SIGABRT and SIGKILL for a hung worker. */
 #define HANG_KILL_GRACE 2.0
 
+/* The stats region counts restarts per slot. */
+_Static_assert(STATS_MAX_SLOTS >= CONFIG_MAX_WORKERS,
+    "STATS_MAX_SLOTS below CONFIG_MAX_WORKERS");
+
 static void on_respawn(evutil_socket_t fd, short what, void *arg);
 
 static struct proc *
@@ -302,6 +306,7 @@ supervise_reap(struct master *m)
 {
 	struct wstatus_exit e;
 	enum wstatus_kind kind;
+	enum stats_restart why;
 	struct proc *p;
 	struct slot *s;
 	char line[192];
@@ -338,10 +343,15 @@ supervise_reap(struct master *m)
 		}
 		if (s->proc == p)
 			s->proc = NULL;
+		why = kind == WSTATUS_BOOT_FAILURE ? STATS_RESTART_BOOT :
+		    p->hang_stage > 0 ? STATS_RESTART_HANG : STATS_RESTART_CRASH;
 		proc_free(m, p);
 		if (s->proc == NULL && !m->sup.stopping && !s->retiring &&
-		    s->index < m->sup.nslots)
+		    s->index < m->sup.nslots) {
+			/* For the metrics handlers (shoal_worker_restarts_total). */
+			stats_count_restart(m->stats, s->index, why);
 			schedule_respawn(m, s, e.uptime);
+		}
 	}
 	m->sup.hooks.reaped(m);
 }

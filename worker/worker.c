@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <event2/event.h>
@@ -46,7 +48,11 @@ struct worker;
 struct wlistener {
 	struct worker *w;
 	int fd;
-	bool proxy_protocol;         /* connections start with a PROXY header */
+	struct conn_listener conn;   /* what its connections are told: PROXY
+	                                header or not, and this wlistener */
+	struct router *own;          /* its address's own routes; NULL: the
+	                                worker's (top-level) router */
+	const char *text;            /* its address, "127.0.0.1:9100" */
 	struct event *ev;
 };
 
@@ -76,16 +82,18 @@ struct worker {
 	bool draining;
 };
 
-/* conn_dispatch_fn: the worker's part of a request, then the router. */
+/* conn_dispatch_fn: the worker's part of a request, then the router of
+ * the listener (arg) it came in on. */
 static void
 dispatch(void *arg, struct http_request *req, struct http_response *resp)
 {
-	struct worker *w = arg;
+	struct wlistener *wl = arg;
+	struct worker *w = wl->w;
 
 	req->pool = w->pool;
 	req->redis = w->redis;
 	req->stats = w->board;
-	router_dispatch(w->router, req, resp);
+	router_dispatch(wl->own != NULL ? wl->own : w->router, req, resp);
 }
 
 static void
@@ -132,7 +140,7 @@ on_accept(evutil_socket_t fd, short what, void *arg)
 		if (cfd >= 0) {
 			w->fd_starved = false;
 			conn_accept(&w->conns, cfd, (struct sockaddr *)&sa, salen,
-			    wl->proxy_protocol);
+			    &wl->conn);
 			continue;
 		}
 		switch (errno) {
@@ -314,6 +322,36 @@ on_ipc(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* What the metrics say of this process: resident memory and CPU time. */
+static void
+usage_update(struct worker *w)
+{
+	struct rusage ru;
+	unsigned long long size, resident;
+	char text[128];
+	ssize_t n = -1;
+	int fd;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		STATS_SET(w->stats->cpu_user_us, (uint64_t)ru.ru_utime.tv_sec *
+		    1000000 + (uint64_t)ru.ru_utime.tv_usec);
+		STATS_SET(w->stats->cpu_system_us, (uint64_t)ru.ru_stime.tv_sec *
+		    1000000 + (uint64_t)ru.ru_stime.tv_usec);
+	}
+	/* "size resident shared ...", in pages. Opened each time: a worker
+	 * holds no descriptor but its own sockets, IPC and logs. */
+	if ((fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, text, sizeof(text) - 1);
+		close(fd);
+	}
+	if (n > 0) {
+		text[n] = '\0';
+		if (sscanf(text, "%llu %llu", &size, &resident) == 2)
+			STATS_SET(w->stats->rss_bytes, resident *
+			    (unsigned long long)sysconf(_SC_PAGESIZE));
+	}
+}
+
 static void
 on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
@@ -322,6 +360,33 @@ on_heartbeat(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	STATS_SET(w->stats->heartbeat_ms, util_now_ms());
+	usage_update(w);
+}
+
+/*
+ * The routers: the top-level routes', and one for each of our listeners
+ * whose address has routes of its own (an admin listener). Our listeners
+ * come from the master's table; their routes from our configuration.
+ */
+static int
+routers_new(struct worker *w, char *err, size_t errlen)
+{
+	const struct config *cfg = w->cfg;
+
+	if ((w->router = router_new(cfg->routes, cfg->nroutes, w->modules, err,
+	    errlen)) == NULL)
+		return -1;
+	for (size_t i = 0; i < w->nlisten; i++)
+		for (size_t j = 0; j < cfg->nlisten; j++) {
+			if (strcmp(cfg->listen[j].text, w->listeners[i].text) != 0 ||
+			    cfg->listen[j].routes == NULL)
+				continue;
+			w->listeners[i].own = router_new(cfg->listen[j].routes,
+			    cfg->listen[j].nroutes, w->modules, err, errlen);
+			if (w->listeners[i].own == NULL)
+				return -1;
+		}
+	return 0;
 }
 
 static void
@@ -387,16 +452,19 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 		log_error("%s", err);
 		return -1;
 	}
-	if ((w->router = router_new(w->cfg, w->modules, err,
-	    sizeof(err))) == NULL) {
+	for (size_t i = 0; i < w->cfg->nmodules; i++)
+		log_info("module %s loaded from %s", w->cfg->modules[i].name,
+		    w->cfg->modules[i].path);
+	if (routers_new(w, err, sizeof(err)) == -1) {
 		log_error("%s", err);
 		return -1;
 	}
 	if (conn_ctx_init(&w->conns, w->base, w->cfg, w->stats) == -1)
 		return -1;
-	/* The engine knows no routes: it hands each request to dispatch. */
+	/* The engine knows no routes: it hands each request to dispatch,
+	 * with the listener it came in on. */
 	w->conns.dispatch = dispatch;
-	w->conns.dispatch_arg = w;
+	usage_update(w);
 	/* At most 1024 jobs wait per worker; beyond that handlers answer 503. */
 	if ((w->pool = pool_new(w->base, (unsigned)w->cfg->threads, 1024, err,
 	    sizeof(err))) == NULL) {
@@ -412,8 +480,8 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 		return -1;
 	}
 	if (w->cfg->access_log != NULL &&
-	    (w->conns.access = accesslog_open(w->cfg->access_log, w->base, err,
-	    sizeof(err))) == NULL) {
+	    (w->conns.access = accesslog_open(w->cfg->access_log,
+	    w->cfg->access_log_format, w->base, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		return -1;
 	}
@@ -453,6 +521,8 @@ worker_free(struct worker *w)
 	                                      handlers that are still loaded */
 	accesslog_close(w->conns.access);  /* after the last request is logged */
 	router_free(w->router);        /* before the code it calls is unloaded */
+	for (size_t i = 0; i < w->nlisten; i++)
+		router_free(w->listeners[i].own);
 	modules_free(w->modules);
 	for (size_t i = 0; i < w->nlisten; i++) {
 		if (w->listeners[i].ev != NULL)
@@ -498,7 +568,10 @@ worker_run(const struct worker_boot *boot)
 	for (size_t i = 0; i < w.nlisten; i++) {
 		w.listeners[i].w = &w;
 		w.listeners[i].fd = boot->listen_fds[i];
-		w.listeners[i].proxy_protocol = boot->listen_addrs[i]->proxy_protocol;
+		w.listeners[i].text = boot->listen_addrs[i]->text;
+		w.listeners[i].conn.proxy_protocol =
+		    boot->listen_addrs[i]->proxy_protocol;
+		w.listeners[i].conn.dispatch_arg = &w.listeners[i];
 	}
 
 	log_set_role("worker", (int)boot->slot);

@@ -39,6 +39,7 @@ enum cfg_kind {
 	                 * max -> int */
 	CFG_PATH,       /* non-empty string or null -> char *, malloc'd */
 	CFG_LOG_LEVEL,  /* level name -> int (enum log_level) */
+	CFG_CHOICE,     /* one of the strings .choices -> int, its index */
 	/* Checked and stored by the row's apply function. */
 	CFG_LIST,       /* an array, each repeated flag one element ("listen") */
 	CFG_STRUCT,     /* anything, from the config file only ("routes") */
@@ -86,6 +87,7 @@ struct cfg_key {
 	                         * null. CFG_LIST: the one element (NULL: none);
 	                         * CFG_STRUCT: JSON text */
 	const char *help;
+	const char *const *choices;     /* CFG_CHOICE: the names, NULL-ended */
 	cfg_apply_fn *apply;    /* CFG_LIST, CFG_STRUCT */
 	const struct cfg_key *members;  /* CFG_OBJECT: its member rows, */
 	size_t nmembers;                /* scalars all */

@@ -192,8 +192,9 @@ badport:
 
 /* ---- listen ------------------------------------------------------------- */
 
+/* "routes" is checked after the modules are (config/routes.c). */
 static const char *const cfg_listen_keys[] = {
-	"address", "proxy_protocol", "mode", "owner", "group",
+	"address", "proxy_protocol", "mode", "owner", "group", "routes",
 };
 
 /*

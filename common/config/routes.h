@@ -22,6 +22,16 @@
 int cfg_apply_routes(const struct cfg_ctx *c, struct config *cfg,
     const struct cfg_key *k, json_t *v, enum cfg_from from);
 
+/* The "routes" of the listen objects in listen (the file's "listen"
+ * value, whose entries cfg->listen already holds) into cfg->listen[i].
+ * After "modules" and "routes": the same checks as the top-level ones,
+ * located at listen[i].routes[j]. 0, or -1 with c->err written. */
+int cfg_apply_listen_routes(const struct cfg_ctx *c, struct config *cfg,
+    json_t *listen);
+
+/* Free n routes and the array. */
+void cfg_free_routes(struct route_cfg *routes, size_t n);
+
 #pragma GCC visibility pop
 
 #endif

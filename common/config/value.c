@@ -54,6 +54,29 @@ cfg_why(char *why, size_t whylen, const char *fmt, ...)
 	return -1;
 }
 
+/* v, one of k->choices: its index into *out. */
+static int
+cfg_choice(const struct cfg_key *k, const json_t *v, int *out, char *why,
+    size_t whylen)
+{
+	char got[80], list[256];
+	size_t i, len = 0;
+
+	for (i = 0; json_is_string(v) && k->choices[i] != NULL; i++)
+		if (strcmp(json_string_value(v), k->choices[i]) == 0) {
+			*out = (int)i;
+			return 0;
+		}
+	/* "expected \"common\", \"combined\" or \"json\"" */
+	list[0] = '\0';
+	for (i = 0; k->choices[i] != NULL && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\"",
+		    i == 0 ? "" : k->choices[i + 1] == NULL ? " or " : ", ",
+		    k->choices[i]);
+	return cfg_why(why, whylen, "expected %s, got %s", list,
+	    cfg_describe(v, got, sizeof(got)));
+}
+
 int
 cfg_scalar(const struct cfg_key *k, const json_t *v, void *base, char *why,
     size_t whylen)
@@ -119,6 +142,8 @@ cfg_scalar(const struct cfg_key *k, const json_t *v, void *base, char *why,
 			    cfg_describe(v, got, sizeof(got)));
 		*(int *)field = level;
 		return 0;
+	case CFG_CHOICE:
+		return cfg_choice(k, v, (int *)field, why, whylen);
 	case CFG_LIST:
 	case CFG_STRUCT:
 	case CFG_OBJECT:
@@ -141,6 +166,7 @@ cfg_default_value(const struct cfg_key *k)
 		    json_integer((json_int_t)k->def);
 	case CFG_PATH:
 	case CFG_LOG_LEVEL:
+	case CFG_CHOICE:
 		return k->defstr == NULL ? json_null() : json_string(k->defstr);
 	case CFG_LIST:
 		return k->defstr == NULL ? json_array() : json_string(k->defstr);

@@ -60,6 +60,7 @@ struct fuzz {
 	struct router *router;
 	struct stats_proc stats;
 	struct conn_ctx ctx;
+	struct conn_listener listener;   /* no PROXY header; the router */
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -129,14 +130,15 @@ fuzz_get(void)
 	f.cfg.http.websocket_max_message = 4096;
 	f.cfg.http.websocket_send_queue = 8192;
 	/* The default configuration loads no modules. */
-	if ((f.router = router_new(&f.cfg, NULL, err, sizeof(err))) == NULL) {
+	if ((f.router = router_new(f.cfg.routes, f.cfg.nroutes, NULL, err,
+	    sizeof(err))) == NULL) {
 		fprintf(stderr, "fuzz_http: router_new: %s\n", err);
 		abort();
 	}
 	if (conn_ctx_init(&f.ctx, f.base, &f.cfg, &f.stats) == -1)
 		die("conn_ctx_init failed");
 	f.ctx.dispatch = dispatch;
-	f.ctx.dispatch_arg = f.router;
+	f.listener.dispatch_arg = f.router;
 	ready = 1;
 	return &f;
 }
@@ -237,7 +239,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sv) == -1)
 		die("socketpair failed");
-	conn_accept(&f->ctx, sv[1], NULL, 0, false);
+	conn_accept(&f->ctx, sv[1], NULL, 0, &f->listener);
 
 	piece = split_size(data[0], size - 1);
 	if (data[0] & 8)

@@ -783,6 +783,58 @@ def test_client_address_from_forwarded_headers_through_nginx():
                 headers, echo.get("client"), want)
 
 
+def example_server(port, upstream_port):
+    """scripts/nginx/shoal.conf itself, listening on 127.0.0.1:port with
+    shoal on 127.0.0.1:upstream_port: what the example does is what runs."""
+    path = os.path.join(harness.repo_root(), "scripts", "nginx", "shoal.conf")
+    with open(path) as f:
+        text = f.read()
+    for old, new in (("listen 80;", "listen 127.0.0.1:%d;" % port),
+                     ("server 127.0.0.1:8080;", "server 127.0.0.1:%d;" % upstream_port)):
+        assert text.count(old) == 1, "%s: expected one %r to adapt" % (path, old)
+        text = text.replace(old, new)
+    return text
+
+
+@harness.timeout(30)
+def test_example_config_forwards_client_address_on_every_location():
+    """scripts/nginx/shoal.conf sets the forwarded headers once, at the server
+    level, so that every location passes them: requests from 127.0.0.2 to
+    /, /echo, /events (unbuffered stream) and /healthz all reach shoal with
+    X-Forwarded-For 127.0.0.2, and shoal's access log (trusted_proxies
+    127.0.0.1/32) names 127.0.0.2 for each, never NGINX's 127.0.0.1."""
+    d = harness.tmpdir()
+    alog = os.path.join(d, "shoal-access.log")
+    routes = ROUTES + [{"path": "/events", "handler": "ticker", "interval": 0.1,
+                        "count": 3}]
+    tport = harness.free_port()
+    s = start_server(["127.0.0.1:%d" % tport], workers=1,
+                     extra={"routes": routes, "trusted_proxies": ["127.0.0.1/32"],
+                            "access_log": alog, "access_log_format": "json"})
+    nport = harness.free_port()
+    Nginx(http=example_server(nport, tport), ports=[nport]).start()
+    wait_through(nport)
+    echo = echo_via(BoundConn(nport, CLIENT_SRC), what="GET /echo via the example")
+    assert echo.get("client") == CLIENT_SRC, "GET /echo: client %r" % echo.get("client")
+    for path, want in (("/", HELLO), ("/healthz", b"ok"), ("/events", b"data: ")):
+        code, h, body = get_via(BoundConn(nport, CLIENT_SRC), path)
+        assert code == 200 and body.startswith(want), "GET %s via NGINX -> %d %r" % (
+            path, code, body[:200])
+    assert s.stop() == 0                    # flushes the access log
+    recs = [json.loads(l) for l in open(alog).read().splitlines()]
+    seen = {}
+    for r in recs:
+        if r["target"] in ("/", "/echo", "/events", "/healthz"):
+            seen.setdefault(r["target"], set()).add(r["client"])
+    note("shoal's access log, client by path: %s" % seen)
+    for path in ("/", "/echo", "/events", "/healthz"):
+        assert CLIENT_SRC in seen.get(path, ()), \
+            "no request for %s from %s in shoal's access log: the location does not " \
+            "forward the client's address (clients seen: %s)" % (path, CLIENT_SRC, seen)
+    ev = [r for r in recs if r["target"] == "/events" and r["client"] == CLIENT_SRC]
+    assert ev and ev[0]["duration"] >= 0.2, "the stream's duration: %s" % ev
+
+
 @harness.timeout(30)
 def test_forwarded_headers_from_untrusted_peer_ignored():
     usock = sock_path("http.sock")

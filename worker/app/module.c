@@ -4,11 +4,11 @@
 #include "worker/app/module.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "common/log.h"
+#include <unistd.h>
 
 #define MODULE_MAX_HANDLERS 256
 
@@ -19,6 +19,7 @@ struct module_handler {
 
 struct modules {
 	void *handles[CONFIG_MAX_MODULES];
+	const char *names[CONFIG_MAX_MODULES];  /* of the loaded ones */
 	size_t nhandles;
 	struct module_handler handlers[MODULE_MAX_HANDLERS];
 	size_t nhandlers;
@@ -43,6 +44,35 @@ add_handler(void *ctx, const struct handler_def *def)
 	return 0;
 }
 
+/*
+ * Why dlopen refused mc->path, into err. A file that is no ELF object at
+ * all is said plainly; dlerror's own words follow in parentheses.
+ */
+static void
+load_error(const struct module_cfg *mc, size_t i, const char *why, char *err,
+    size_t errlen)
+{
+	size_t plen = strlen(mc->path);
+	unsigned char magic[4];
+	ssize_t n = -1;
+	int fd;
+
+	/* dlerror starts with the path: "/x/app.so: invalid ELF header". */
+	if (strncmp(why, mc->path, plen) == 0 && strncmp(why + plen, ": ",
+	    2) == 0)
+		why += plen + 2;
+	if ((fd = open(mc->path, O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read(fd, magic, sizeof(magic));
+		close(fd);
+	}
+	if (n != -1 && (n < 4 || memcmp(magic, "\177ELF", 4) != 0))
+		snprintf(err, errlen, "%s: modules[%zu].path: %s: not a shared "
+		    "object (%s)", mc->where, i, mc->path, why);
+	else
+		snprintf(err, errlen, "%s: modules[%zu].path: %s: %s", mc->where,
+		    i, mc->path, why);
+}
+
 struct modules *
 modules_load(const struct config *cfg, char *err, size_t errlen)
 {
@@ -61,31 +91,41 @@ modules_load(const struct config *cfg, char *err, size_t errlen)
 
 		/* RTLD_LOCAL: modules do not see each other's symbols. */
 		if ((h = dlopen(mc->path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-			snprintf(err, errlen, "%s: module %s: %s", mc->where,
-			    mc->name, dlerror());
+			load_error(mc, i, dlerror(), err, errlen);
 			goto err;
 		}
+		mods->names[mods->nhandles] = mc->name;
 		mods->handles[mods->nhandles++] = h;
 		*(void **)&init = dlsym(h, "shoal_module_init");
 		if (init == NULL) {
-			snprintf(err, errlen, "%s: module %s: %s exports no "
-			    "shoal_module_init", mc->where, mc->name, mc->path);
+			snprintf(err, errlen, "%s: modules[%zu].path: %s exports "
+			    "no shoal_module_init", mc->where, i, mc->path);
 			goto err;
 		}
 		mods->loading = mc->name;
 		if (init(&api, json_object_get(mc->spec, "config"), why,
 		    sizeof(why)) == -1) {
-			snprintf(err, errlen, "%s: module %s: %s", mc->where,
-			    mc->name, why[0] ? why : "initialisation failed");
+			snprintf(err, errlen, "%s: modules[%zu]: module %s: %s",
+			    mc->where, i, mc->name, why[0] ? why :
+			    "initialisation failed");
 			goto err;
 		}
-		log_info("module %s loaded from %s", mc->name, mc->path);
 	}
 	mods->loading = NULL;
 	return mods;
 err:
 	modules_free(mods);
 	return NULL;
+}
+
+bool
+modules_loaded(const struct modules *mods, const char *name, size_t len)
+{
+	for (size_t i = 0; mods != NULL && i < mods->nhandles; i++)
+		if (strlen(mods->names[i]) == len &&
+		    memcmp(mods->names[i], name, len) == 0)
+			return true;
+	return false;
 }
 
 const struct handler_def *

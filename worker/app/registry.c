@@ -23,7 +23,8 @@ static const struct builtin {
 	{ &hello_handler, 0 }, { &welcome_handler, 0 }, { &json_handler, 0 },
 	{ &health_handler, 0 }, { &echo_handler, 0 }, { &ticker_handler, 0 },
 	{ &primes_handler, 0 }, { &static_handler, 0 }, { &metrics_handler, 0 },
-	{ &ws_echo_handler, 0 }, { &kv_handler, NEEDS_REDIS },
+	{ &status_handler, 0 }, { &ws_echo_handler, 0 },
+	{ &kv_handler, NEEDS_REDIS },
 };
 
 static const struct builtin *
@@ -43,6 +44,13 @@ registry_builtin(const char *name)
 	const struct builtin *b = builtin_find(name);
 
 	return b != NULL ? b->def : NULL;
+}
+
+const char *
+registry_builtin_name(size_t i)
+{
+	return i < sizeof(builtin) / sizeof(builtin[0]) ? builtin[i].def->name :
+	    NULL;
 }
 
 int
@@ -68,24 +76,36 @@ registry_check_route(const json_t *route, const struct config *cfg,
 }
 
 const struct handler_def *
-registry_lookup(const struct modules *mods, const json_t *route,
-    const char *name, char *err, size_t errlen)
+registry_resolve(const struct modules *mods, const struct route_cfg *rc,
+    char *err, size_t errlen)
 {
+	const char *name = rc->handler, *dot = strchr(name, '.');
 	const struct handler_def *def;
 	char why[512] = "";
+	int len;
 
-	if (strchr(name, '.') == NULL) {
-		def = registry_builtin(name);
-	} else {
-		/* A module's handler: the master could not check it. */
-		def = modules_find(mods, name);
-		if (def != NULL && def->check != NULL &&
-		    def->check(route, why, sizeof(why)) == -1) {
-			snprintf(err, errlen, "handler %s: %s", name, why);
-			return NULL;
-		}
+	if (dot == NULL) {
+		if ((def = registry_builtin(name)) == NULL)
+			snprintf(err, errlen, "%s: %s.handler: unknown handler "
+			    "\"%s\"", rc->where, rc->key, name);
+		return def;
 	}
-	if (def == NULL)
-		snprintf(err, errlen, "unknown handler \"%s\"", name);
+	/* A module's handler: the master could not check it. */
+	len = (int)(dot - name);
+	if (!modules_loaded(mods, name, (size_t)len)) {
+		snprintf(err, errlen, "%s: %s.handler: module \"%.*s\" is not "
+		    "loaded", rc->where, rc->key, len, name);
+		return NULL;
+	}
+	if ((def = modules_find(mods, name)) == NULL) {
+		snprintf(err, errlen, "%s: %s.handler: module \"%.*s\" has no "
+		    "handler \"%s\"", rc->where, rc->key, len, name, dot + 1);
+		return NULL;
+	}
+	if (def->check != NULL && def->check(rc->spec, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "%s: %s: handler %s: %s", rc->where,
+		    rc->key, name, why);
+		return NULL;
+	}
 	return def;
 }

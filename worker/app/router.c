@@ -40,21 +40,20 @@ route_order(const void *a, const void *b)
 }
 
 struct router *
-router_new(const struct config *cfg, const struct modules *mods, char *err,
-    size_t errlen)
+router_new(const struct route_cfg *routes, size_t n, const struct modules *mods,
+    char *err, size_t errlen)
 {
 	struct router *r;
 	char why[768];
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (r->routes = calloc(cfg->nroutes ? cfg->nroutes : 1,
-	    sizeof(*r->routes))) == NULL) {
+	    (r->routes = calloc(n ? n : 1, sizeof(*r->routes))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		free(r);
 		return NULL;
 	}
-	for (size_t i = 0; i < cfg->nroutes; i++) {
-		const struct route_cfg *rc = &cfg->routes[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct route_cfg *rc = &routes[i];
 		struct route *rt = &r->routes[i];
 
 		rt->path = rc->path;
@@ -63,17 +62,13 @@ router_new(const struct config *cfg, const struct modules *mods, char *err,
 		rt->methods = rc->methods;
 		if (rt->methods & (1ull << HTTP_GET))
 			rt->methods |= 1ull << HTTP_HEAD;
-		why[0] = '\0';
-		rt->def = registry_lookup(mods, rc->spec, rc->handler, why,
-		    sizeof(why));
-		if (rt->def == NULL) {
-			snprintf(err, errlen, "%s: %s", rc->where, why);
+		if ((rt->def = registry_resolve(mods, rc, err, errlen)) == NULL)
 			goto err;
-		}
+		why[0] = '\0';
 		if (rt->def->init != NULL &&
 		    rt->def->init(rc->spec, &rt->state, why, sizeof(why)) == -1) {
-			snprintf(err, errlen, "%s: handler %s: %s", rc->where,
-			    rc->handler, why);
+			snprintf(err, errlen, "%s: %s: handler %s: %s", rc->where,
+			    rc->key, rc->handler, why);
 			goto err;
 		}
 		r->n++;

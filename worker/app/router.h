@@ -18,12 +18,14 @@ struct router;
 struct modules;
 
 /*
- * Build the router for cfg->routes, running each handler's per-worker init;
+ * Build the router for routes[0..n) (the configuration's top-level routes,
+ * or a listen object's), running each handler's per-worker init;
  * "module.name" handlers come from mods (may be NULL). NULL with a reason
- * in err (naming the route's location) on failure.
+ * in err (naming the route and its location) on failure. The router
+ * borrows the routes' strings: they must outlive it.
  */
-struct router *router_new(const struct config *cfg, const struct modules *mods,
-    char *err, size_t errlen);
+struct router *router_new(const struct route_cfg *routes, size_t n,
+    const struct modules *mods, char *err, size_t errlen);
 
 /* Find req's route and run its handler on resp. */
 void router_dispatch(const struct router *r, struct http_request *req,

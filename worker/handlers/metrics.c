@@ -1,74 +1,143 @@
 /*
- * metrics — the "metrics" handler: Prometheus text exposition of the
- * shared stats region (every worker of this master, plus the folded-in
- * counters of exited ones, so no counter ever goes backwards).
+ * metrics — the "metrics" handler: Prometheus text exposition (format
+ * 0.0.4) of the shared stats region: every worker of this master, plus
+ * the folded-in counters of exited ones, so no counter ever goes
+ * backwards across reloads.
+ *
+ * Series are stable: per-worker metrics carry only the slot label, for
+ * the slot's current process (a restart or a reload does not make new
+ * series); which process that is, its pid and generation, is
+ * shoal_worker_info's. Names follow Prometheus' conventions (base units,
+ * _total on counters), which `promtool check metrics` checks.
  */
 #include <inttypes.h>
-#include <stdbool.h>
 #include <stdio.h>
 
 #include "common/stats.h"
 #include "common/util.h"
 #include "worker/api/http.h"
+#include "worker/handlers/board.h"
 #include "worker/handlers/builtin.h"
 #include "worker/handlers/options.h"
 
 #define LIT(s) s, sizeof(s) - 1
 
-static const char *const state_names[] = {
-	[STATS_FREE] = "free", [STATS_SPAWNING] = "spawning",
-	[STATS_READY] = "serving", [STATS_DRAINING] = "draining",
-	[STATS_EXITED] = "exited",
-};
-
-/*
- * The workers' Redis clients, if any worker has one: up per process, and
- * counters over all workers ever (exited ones folded in).
- */
+/* "# HELP" and "# TYPE" of a family. */
 static void
-metrics_redis(struct buf *b, const struct stats *st)
+family(struct buf *b, const char *name, const char *type, const char *help)
 {
-	uint64_t connects = st->exited.redis_connects;
-	uint64_t commands = st->exited.redis_commands;
-	uint64_t failed = st->exited.redis_failed;
-	uint64_t timeouts = st->exited.redis_timeouts;
-	bool any = false;
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
 
+/* The per-slot families: up, info, restarts, memory, CPU. */
+static void
+slots(struct buf *b, const struct stats *st)
+{
+	const struct stats_proc *cur[STATS_MAX_SLOTS];
+	unsigned n = board_slots(st, cur), s, r;
+
+	family(b, "shoal_worker_up", "gauge",
+	    "1 if the slot's worker is serving, else 0.");
+	for (s = 0; s < n; s++)
+		buf_printf(b, "shoal_worker_up{slot=\"%u\"} %d\n", s,
+		    cur[s] != NULL && STATS_GET(cur[s]->state) == STATS_READY);
+	family(b, "shoal_worker_info", "gauge",
+	    "Worker processes alive: slot, pid and generation.");
 	for (size_t i = 0; i < STATS_MAX_PROCS; i++) {
 		const struct stats_proc *p = &st->procs[i];
-		uint64_t s = STATS_GET(p->state), rs = STATS_GET(p->redis_state);
 
-		if (s == STATS_FREE || rs == STATS_REDIS_NONE)
-			continue;
-		if (!any)
-			buf_append_str(b, "# HELP shoal_redis_up 1 if the worker's "
-			    "Redis connection is up (PING answered), else 0.\n"
-			    "# TYPE shoal_redis_up gauge\n");
-		any = true;
-		connects += STATS_GET(p->redis_connects);
-		commands += STATS_GET(p->redis_commands);
-		failed += STATS_GET(p->redis_failed);
-		timeouts += STATS_GET(p->redis_timeouts);
-		buf_printf(b, "shoal_redis_up{slot=\"%" PRIu64 "\",pid=\"%" PRIu64
-		    "\"} %d\n", STATS_GET(p->slot), STATS_GET(p->pid),
-		    rs == STATS_REDIS_UP);
+		if (board_live(p))
+			buf_printf(b, "shoal_worker_info{slot=\"%" PRIu64 "\",pid=\""
+			    "%" PRIu64 "\",generation=\"%" PRIu64 "\"} 1\n",
+			    STATS_GET(p->slot), STATS_GET(p->pid),
+			    STATS_GET(p->generation));
 	}
-	if (!any && connects == 0 && commands == 0)
-		return;
-	buf_printf(b,
-	    "# HELP shoal_redis_connects_total Redis connections made (PING answered).\n"
-	    "# TYPE shoal_redis_connects_total counter\n"
-	    "shoal_redis_connects_total %" PRIu64 "\n"
-	    "# HELP shoal_redis_commands_total Redis commands handlers asked for.\n"
-	    "# TYPE shoal_redis_commands_total counter\n"
-	    "shoal_redis_commands_total %" PRIu64 "\n"
-	    "# HELP shoal_redis_commands_failed_total Redis commands refused while down, lost with a connection, or timed out.\n"
-	    "# TYPE shoal_redis_commands_failed_total counter\n"
-	    "shoal_redis_commands_failed_total %" PRIu64 "\n"
-	    "# HELP shoal_redis_commands_timed_out_total Redis commands without a reply within command_timeout.\n"
-	    "# TYPE shoal_redis_commands_timed_out_total counter\n"
-	    "shoal_redis_commands_timed_out_total %" PRIu64 "\n",
-	    connects, commands, failed, timeouts);
+	family(b, "shoal_worker_restarts_total", "counter",
+	    "Workers the master replaced in the slot, by reason.");
+	for (s = 0; s < n; s++)
+		for (r = 0; r < STATS_RESTART_REASONS; r++)
+			buf_printf(b, "shoal_worker_restarts_total{slot=\"%u\","
+			    "reason=\"%s\"} %" PRIu64 "\n", s, stats_restart_name[r],
+			    STATS_GET(st->restarts[s][r]));
+	family(b, "shoal_worker_resident_memory_bytes", "gauge",
+	    "Resident memory of the slot's worker.");
+	for (s = 0; s < n; s++)
+		if (cur[s] != NULL)
+			buf_printf(b, "shoal_worker_resident_memory_bytes{slot=\"%u\"}"
+			    " %" PRIu64 "\n", s, STATS_GET(cur[s]->rss_bytes));
+	family(b, "shoal_worker_cpu_seconds_total", "counter",
+	    "CPU time of the slot's worker (restarts from 0 with a new one).");
+	for (s = 0; s < n; s++) {
+		if (cur[s] == NULL)
+			continue;
+		buf_printf(b, "shoal_worker_cpu_seconds_total{slot=\"%u\",mode="
+		    "\"user\"} %.6f\n", s,
+		    (double)STATS_GET(cur[s]->cpu_user_us) / 1e6);
+		buf_printf(b, "shoal_worker_cpu_seconds_total{slot=\"%u\",mode="
+		    "\"system\"} %.6f\n", s,
+		    (double)STATS_GET(cur[s]->cpu_system_us) / 1e6);
+	}
+}
+
+static void
+histogram(struct buf *b, const struct board_totals *t)
+{
+	uint64_t count = 0;
+	size_t i;
+
+	family(b, "shoal_request_duration_seconds", "histogram",
+	    "From a request's first byte to its response (a file's or a "
+	    "stream's end).");
+	for (i = 0; i < STATS_DURATION_BUCKETS; i++) {
+		count += t->duration[i];
+		if (i + 1 < STATS_DURATION_BUCKETS)
+			buf_printf(b, "shoal_request_duration_seconds_bucket{le=\"%g\"}"
+			    " %" PRIu64 "\n", stats_duration_le[i], count);
+		else
+			buf_printf(b, "shoal_request_duration_seconds_bucket{le="
+			    "\"+Inf\"} %" PRIu64 "\n", count);
+	}
+	buf_printf(b, "shoal_request_duration_seconds_sum %.6f\n"
+	    "shoal_request_duration_seconds_count %" PRIu64 "\n",
+	    (double)t->duration_us / 1e6, count);
+}
+
+/* The workers' Redis clients, if any has one: up per slot, and counters
+ * over all workers ever. -1 if memory ran out. */
+static int
+redis(struct buf *b, const struct stats *st, const struct board_totals *t)
+{
+	const struct stats_proc *cur[STATS_MAX_SLOTS];
+	unsigned n, s;
+
+	if (!t->redis)
+		return 0;
+	n = board_slots(st, cur);
+	family(b, "shoal_redis_up", "gauge",
+	    "1 if the slot's worker is connected to Redis (PING answered), "
+	    "else 0.");
+	for (s = 0; s < n; s++)
+		if (cur[s] != NULL && STATS_GET(cur[s]->redis_state) !=
+		    STATS_REDIS_NONE)
+			buf_printf(b, "shoal_redis_up{slot=\"%u\"} %d\n", s,
+			    STATS_GET(cur[s]->redis_state) == STATS_REDIS_UP);
+	family(b, "shoal_redis_connects_total", "counter",
+	    "Connections to Redis made (PING answered).");
+	buf_printf(b, "shoal_redis_connects_total %" PRIu64 "\n",
+	    t->redis_connects);
+	family(b, "shoal_redis_commands_total", "counter",
+	    "Redis commands handlers asked for.");
+	buf_printf(b, "shoal_redis_commands_total %" PRIu64 "\n",
+	    t->redis_commands);
+	family(b, "shoal_redis_commands_failed_total", "counter",
+	    "Redis commands refused while down, lost with a connection, or "
+	    "timed out.");
+	buf_printf(b, "shoal_redis_commands_failed_total %" PRIu64 "\n",
+	    t->redis_failed);
+	family(b, "shoal_redis_commands_timed_out_total", "counter",
+	    "Redis commands without a reply within command_timeout.");
+	return buf_printf(b, "shoal_redis_commands_timed_out_total %" PRIu64
+	    "\n", t->redis_timeouts);
 }
 
 static void
@@ -77,75 +146,48 @@ metrics_handle(struct http_request *req, struct http_response *resp,
 {
 	const struct stats *st = req->stats;
 	struct buf *b = &resp->body_buf;
-	uint64_t requests = 0, accepted = 0, open = 0, in = 0, out = 0;
-	uint64_t responses[6] = { 0 }, now = util_now_ms();
-	unsigned workers = 0;
+	struct board_totals t;
 
 	(void)state;
 	if (st == NULL) {
 		http_response_static(resp, 503, "text/plain", LIT("no stats\n"));
 		return;
 	}
-	buf_append_str(b,
-	    "# HELP shoal_worker_up Worker processes by slot, pid, generation and state.\n"
-	    "# TYPE shoal_worker_up gauge\n");
-	for (size_t i = 0; i < STATS_MAX_PROCS; i++) {
-		const struct stats_proc *p = &st->procs[i];
-		uint64_t s = STATS_GET(p->state);
-
-		if (s == STATS_FREE || s >= ARRAY_SIZE(state_names))
-			continue;
-		workers++;
-		requests += STATS_GET(p->requests);
-		accepted += STATS_GET(p->conns_accepted);
-		open += STATS_GET(p->conns_open);
-		in += STATS_GET(p->bytes_in);
-		out += STATS_GET(p->bytes_out);
-		for (size_t k = 0; k < ARRAY_SIZE(responses); k++)
-			responses[k] += STATS_GET(p->responses[k]);
-		buf_printf(b, "shoal_worker_up{slot=\"%" PRIu64 "\",pid=\"%" PRIu64
-		    "\",generation=\"%" PRIu64 "\",state=\"%s\"} 1\n",
-		    STATS_GET(p->slot), STATS_GET(p->pid),
-		    STATS_GET(p->generation), state_names[s]);
-	}
-	requests += st->exited.requests;
-	accepted += st->exited.conns_accepted;
-	in += st->exited.bytes_in;
-	out += st->exited.bytes_out;
-	for (size_t k = 0; k < ARRAY_SIZE(responses); k++)
-		responses[k] += st->exited.responses[k];
-	buf_printf(b,
-	    "# HELP shoal_workers Worker processes alive.\n"
-	    "# TYPE shoal_workers gauge\nshoal_workers %u\n"
-	    "# HELP shoal_requests_total Requests answered (all workers, ever).\n"
-	    "# TYPE shoal_requests_total counter\nshoal_requests_total %" PRIu64 "\n"
-	    "# HELP shoal_responses_total Responses by status class.\n"
-	    "# TYPE shoal_responses_total counter\n",
-	    workers, requests);
-	for (size_t k = 1; k < ARRAY_SIZE(responses); k++)
+	board_totals(st, &t);
+	family(b, "shoal_build_info", "gauge", "The version of shoal serving.");
+	buf_printf(b, "shoal_build_info{version=\"%s\"} 1\n", SHOAL_VERSION);
+	family(b, "shoal_workers", "gauge", "Worker processes alive.");
+	buf_printf(b, "shoal_workers %u\n", t.procs);
+	slots(b, st);
+	family(b, "shoal_requests_total", "counter",
+	    "Requests answered (all workers, ever).");
+	buf_printf(b, "shoal_requests_total %" PRIu64 "\n", t.requests);
+	family(b, "shoal_responses_total", "counter", "Responses by status class.");
+	for (size_t k = 1; k < ARRAY_SIZE(t.responses); k++)
 		buf_printf(b, "shoal_responses_total{class=\"%zuxx\"} %" PRIu64 "\n",
-		    k, responses[k]);
-	buf_printf(b,
-	    "# HELP shoal_connections_accepted_total Connections accepted.\n"
-	    "# TYPE shoal_connections_accepted_total counter\n"
-	    "shoal_connections_accepted_total %" PRIu64 "\n"
-	    "# HELP shoal_connections_open Connections open now.\n"
-	    "# TYPE shoal_connections_open gauge\nshoal_connections_open %" PRIu64 "\n"
-	    "# HELP shoal_bytes_received_total Bytes read from clients.\n"
-	    "# TYPE shoal_bytes_received_total counter\n"
-	    "shoal_bytes_received_total %" PRIu64 "\n"
-	    "# HELP shoal_bytes_sent_total Bytes written to clients.\n"
-	    "# TYPE shoal_bytes_sent_total counter\nshoal_bytes_sent_total %" PRIu64 "\n"
-	    "# HELP shoal_scrape_time_ms Monotonic clock of this scrape.\n"
-	    "# TYPE shoal_scrape_time_ms gauge\nshoal_scrape_time_ms %" PRIu64 "\n",
-	    accepted, open, in, out, now);
-	metrics_redis(b, st);
+		    k, t.responses[k]);
+	histogram(b, &t);
+	family(b, "shoal_connections_accepted_total", "counter",
+	    "Connections accepted.");
+	buf_printf(b, "shoal_connections_accepted_total %" PRIu64 "\n",
+	    t.accepted);
+	family(b, "shoal_connections_open", "gauge", "Connections open now.");
+	buf_printf(b, "shoal_connections_open %" PRIu64 "\n", t.open);
+	family(b, "shoal_bytes_received_total", "counter",
+	    "Bytes read from clients.");
+	buf_printf(b, "shoal_bytes_received_total %" PRIu64 "\n", t.bytes_in);
+	family(b, "shoal_bytes_sent_total", "counter", "Bytes written to clients.");
+	if (buf_printf(b, "shoal_bytes_sent_total %" PRIu64 "\n",
+	    t.bytes_out) == -1 || redis(b, st, &t) == -1) {
+		http_response_static(resp, 500, "text/plain", LIT("out of memory\n"));
+		return;
+	}
 	http_response_buf(resp, 200, "text/plain; version=0.0.4");
 }
 
 const struct handler_def metrics_handler = {
 	.name = "metrics",
-	.help = "Prometheus text: requests, responses, connections, workers",
+	.help = "Prometheus text: requests, durations, connections, workers",
 	.check = options_check_none,
 	.handle = metrics_handle,
 };

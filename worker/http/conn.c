@@ -83,8 +83,8 @@ struct conn {
 	bool defer_head;         /* the deferred request was a HEAD ... */
 	bool defer_http10;       /* ... from an HTTP/1.0 client */
 	double head_started;     /* for the header_timeout deadline */
-	double began;            /* util_now() at the request's first byte,
-	                            for the access log */
+	double began;            /* util_now() at the request's first byte:
+	                            its duration (stats, access log) */
 	double idle_since;       /* when it last went idle (keep-alive) */
 	unsigned long requests;  /* requests received on this connection */
 	size_t lingered;
@@ -98,6 +98,10 @@ struct conn {
 	struct http_stream *stream;
 	struct http_deferred *deferred;  /* a response the handler owes */
 	struct ws *upgrade;      /* accepted WebSocket, handed over next */
+	const struct conn_listener *listener;
+	uint64_t sent;           /* bytes written, ever: output positions */
+	struct buf logq;         /* access log: responses framed, not yet
+	                            complete (accesslog.h) */
 	char client[56];         /* "127.0.0.1:51234", "[::1]:5", "unix" */
 	union {                  /* the peer, or the PROXY header's source */
 		struct sockaddr sa;
@@ -156,6 +160,10 @@ conn_free(struct conn *c)
 	}
 	if (c->upgrade != NULL)
 		ws_discard(c->upgrade, true);
+	if (c->busy)          /* a stream, file or deferred answer cut short */
+		stats_observe(ctx->stats, util_now() - c->began);
+	if (ctx->access != NULL)
+		accesslog_abandon(ctx->access, &c->logq, c->sent);
 	LIST_REMOVE(c, entry);
 	buf_free(&c->out);
 	buf_free(&c->held);
@@ -249,6 +257,15 @@ conn_await_input(struct conn *c)
 
 enum flush_result { FLUSH_DONE, FLUSH_WAIT, FLUSH_GONE };
 
+/* The output position after everything queued: what is written, what
+ * waits in out, what is left of a file body. */
+static uint64_t
+conn_queued(const struct conn *c)
+{
+	return c->sent + (c->out.len - c->out_off) +
+	    (c->file_fd >= 0 ? (uint64_t)c->file_left : 0);
+}
+
 /* Write the output buffer, then the file body if any. */
 static enum flush_result
 conn_flush(struct conn *c)
@@ -271,6 +288,7 @@ conn_flush(struct conn *c)
 				c->out_off += (size_t)n;
 			else
 				c->file_left -= n;
+			c->sent += (uint64_t)n;
 			STATS_ADD(c->ctx->stats->bytes_out, n);
 			continue;
 		}
@@ -280,6 +298,8 @@ conn_flush(struct conn *c)
 			c->state = CONN_WRITE;
 			tv = loop_tv(c->ctx->limits->write_timeout);
 			conn_watch(c, EV_WRITE, &tv);
+			if (c->ctx->access != NULL)
+				accesslog_progress(c->ctx->access, &c->logq, c->sent);
 			return FLUSH_WAIT;
 		}
 		/* EPIPE, ECONNRESET: the client is gone. n == 0: the file
@@ -294,7 +314,10 @@ conn_flush(struct conn *c)
 		close(c->file_fd);
 		c->file_fd = -1;
 		c->busy = false;
+		stats_observe(c->ctx->stats, util_now() - c->began);
 	}
+	if (c->ctx->access != NULL)
+		accesslog_progress(c->ctx->access, &c->logq, c->sent);
 	return FLUSH_DONE;
 }
 
@@ -306,9 +329,12 @@ conn_stream_wake(void *arg, enum stream_wake why)
 {
 	struct conn *c = arg;
 
+	if (c->ctx->access != NULL)
+		accesslog_extend(&c->logq, conn_queued(c), why == STREAM_MORE);
 	if (why != STREAM_MORE) {
 		c->stream = NULL;
 		c->busy = false;
+		stats_observe(c->ctx->stats, util_now() - c->began);
 		if (why == STREAM_BROKEN)
 			c->close_after = true;
 	}
@@ -316,10 +342,36 @@ conn_stream_wake(void *arg, enum stream_wake why)
 		conn_run(c);             /* not already waiting to write: send now */
 }
 
-/* Frame resp onto the output buffer and take over its file or stream. */
+/*
+ * The response just framed at out[at..] (its head, and its body or the
+ * start of it), for the access log: its body starts after the head's
+ * blank line.
+ */
+static void
+conn_log(struct conn *c, const struct http_request *req, const char *client,
+    int status, uint64_t before, size_t at)
+{
+	struct accesslog_entry e = {
+		.client = client, .req = req, .status = status,
+		.began = c->began, .end = conn_queued(c),
+		.open = c->stream != NULL,
+	};
+	const char *blank = memmem(c->out.p + at, c->out.len - at, "\r\n\r\n",
+	    4);
+
+	e.body_at = blank != NULL ? before + (uint64_t)(blank + 4 -
+	    (c->out.p + at)) : e.end;
+	accesslog_push(c->ctx->access, &c->logq, &e);
+}
+
+/*
+ * Frame resp, the answer to req (NULL: a request refused before it could
+ * be read) from client, onto the output buffer and take over its file or
+ * stream.
+ */
 static void
 conn_respond(struct conn *c, struct http_response *resp, bool head_only,
-    bool http10)
+    bool http10, const struct http_request *req, const char *client)
 {
 	struct conn_ctx *ctx = c->ctx;
 	struct response_framing f = {
@@ -328,7 +380,10 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 		.wake = conn_stream_wake, .wake_arg = c,
 	};
 	struct timeval tv;
-	unsigned cls = (unsigned)resp->status / 100;
+	int status = resp->status;
+	unsigned cls = (unsigned)status / 100;
+	uint64_t before = conn_queued(c);
+	size_t at = c->out.len;
 	int r;
 
 	if (resp->websocket != NULL) {
@@ -362,6 +417,11 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 		}
 	}
 	STATS_ADD(ctx->stats->responses[cls <= 5 ? cls : 0], 1);
+	if (ctx->access != NULL)
+		conn_log(c, req, client, status, before, r == -1 ? c->out.len : at);
+	/* A file or a stream is timed when it ends (conn_flush, the wake). */
+	if (!c->busy)
+		stats_observe(ctx->stats, util_now() - c->began);
 }
 
 /* Answer a refused request with status and close. */
@@ -369,15 +429,26 @@ static void
 conn_error(struct conn *c, int status)
 {
 	struct http_response resp;
+	struct http_request req, *seen = NULL;
 	const char *reason = http_status_reason(status);
 
 	memset(&resp, 0, sizeof(resp));
 	resp.file_fd = -1;
 	http_response_static(&resp, status, "text/plain", reason, strlen(reason));
 	c->close_after = true;
-	request_abandon(&c->rd);
+	/* Refused before the parser saw a request begin: it begins now. */
+	if (!c->rd.in_message)
+		c->began = util_now();
+	/* Refused past its head (413, a stalled body's 408): the access log
+	 * still has its request line. */
+	if (c->ctx->access != NULL && c->rd.in_body) {
+		memset(&req, 0, sizeof(req));
+		request_view(&c->rd, &req, c->ctx->hdr_view);
+		seen = &req;
+	}
 	/* A HEAD gets the head only, even of an error. */
-	conn_respond(c, &resp, request_is_head(&c->rd), false);
+	conn_respond(c, &resp, request_is_head(&c->rd), false, seen, c->client);
+	request_abandon(&c->rd);
 }
 
 /* ---- the request reader's hooks ----------------------------------------- */
@@ -390,8 +461,7 @@ on_request_begin(struct request_reader *r)
 	c->requests++;
 	c->state = CONN_HEAD;
 	c->head_started = loop_now(c->ctx->base);
-	if (c->ctx->access != NULL)
-		c->began = util_now();   /* the loop's cached time is too coarse */
+	c->began = util_now();   /* the loop's cached time is too coarse */
 }
 
 static int
@@ -446,17 +516,6 @@ conn_client(struct conn *c, const struct http_request *req, char *out,
 	return out;
 }
 
-static void
-conn_log(struct conn *c, const struct http_request *req,
-    const struct http_response *resp)
-{
-	if (c->ctx->access != NULL)
-		accesslog_write(c->ctx->access, req->client, req, resp->status,
-		    resp->stream != NULL ? -1 : resp->file_fd >= 0 ?
-		    (long long)resp->file_len : (long long)resp->body_len,
-		    util_now() - c->began);
-}
-
 /* The handler of a deferred response answered, let go, or ran out of
  * time: frame what the client gets. */
 static void
@@ -478,8 +537,8 @@ conn_deferred_wake(void *arg, struct http_deferred *d,
 		    http_status_reason(status), strlen(http_status_reason(status)));
 		resp = &err;
 	}
-	conn_log(c, http_deferred_request(d), resp);
-	conn_respond(c, resp, c->defer_head, c->defer_http10);
+	conn_respond(c, resp, c->defer_head, c->defer_http10,
+	    http_deferred_request(d), http_deferred_request(d)->client);
 	deferred_detach(d);
 	if (c->state == CONN_STREAM)
 		conn_run(c);             /* not inside on_request: send now */
@@ -517,7 +576,7 @@ on_request(struct request_reader *r)
 	req.base = ctx->base;
 
 	STATS_ADD(ctx->stats->requests, 1);
-	ctx->dispatch(ctx->dispatch_arg, &req, &resp);
+	ctx->dispatch(c->listener->dispatch_arg, &req, &resp);
 
 	if (!request_keep_alive(r) || ctx->draining)
 		c->close_after = true;
@@ -526,8 +585,8 @@ on_request(struct request_reader *r)
 		    request_is_http10(r));
 		response_discard(&resp);     /* nothing of it is sent */
 	} else {
-		conn_log(c, &req, &resp);
-		conn_respond(c, &resp, request_is_head(r), request_is_http10(r));
+		conn_respond(c, &resp, request_is_head(r), request_is_http10(r),
+		    &req, req.client);
 	}
 	/* Stop after a closing response (the rest is dropped), one whose
 	 * body comes later or a switch to WebSocket (the rest waits in held). */
@@ -841,7 +900,7 @@ format_client(char *out, size_t len, const struct sockaddr *sa)
 
 void
 conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
-    socklen_t salen, bool proxy_protocol)
+    socklen_t salen, const struct conn_listener *l)
 {
 	struct conn *c;
 	struct timeval tv;
@@ -862,7 +921,8 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 	c->ctx = ctx;
 	c->fd = fd;
 	c->file_fd = -1;
-	c->awaiting_proxy = proxy_protocol;
+	c->listener = l;
+	c->awaiting_proxy = l->proxy_protocol;
 	format_client(c->client, sizeof(c->client), c->peer_unix ? NULL :
 	    &c->peer.sa);
 	request_init(&c->rd, &ctx->hooks);

@@ -27,10 +27,18 @@ struct http_request;
 struct http_response;
 struct accesslog;
 
-/* Answers a whole request: fills in resp. The worker's adds what is its
- * own to req (pool, stats) and hands it to the router. */
+/* Answers a whole request: fills in resp. arg is the dispatch_arg of the
+ * listener the connection came from. The worker's adds what is its own to
+ * req (pool, stats) and hands it to that listener's router. */
 typedef void conn_dispatch_fn(void *arg, struct http_request *req,
     struct http_response *resp);
+
+/* What a listening socket tells the connections accepted on it; it must
+ * outlive them. */
+struct conn_listener {
+	bool proxy_protocol;         /* they start with a PROXY v1/v2 header */
+	void *dispatch_arg;          /* for ctx->dispatch, with their requests */
+};
 
 struct conn;
 LIST_HEAD(conn_list, conn);
@@ -50,7 +58,6 @@ struct conn_ctx {
 	size_t rbuf_size;
 	struct http_header *hdr_view;    /* max_headers entries */
 	conn_dispatch_fn *dispatch;      /* set by the worker */
-	void *dispatch_arg;
 	struct accesslog *access;        /* set by the worker; NULL: none */
 
 	/* The Date header, and the 200 status line with Server and Date,
@@ -82,11 +89,12 @@ void conn_ctx_free(struct conn_ctx *ctx);
 /*
  * Serve an accepted socket (non-blocking, close-on-exec); the connection
  * owns fd from here on, even on failure. sa is the peer (NULL or AF_UNIX
- * for a Unix-domain peer). With proxy_protocol the connection must start
- * with a PROXY v1/v2 header, whose source address then stands for the peer.
+ * for a Unix-domain peer). With l->proxy_protocol the connection must
+ * start with a PROXY v1/v2 header, whose source address then stands for
+ * the peer.
  */
 void conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
-    socklen_t salen, bool proxy_protocol);
+    socklen_t salen, const struct conn_listener *l);
 
 /*
  * Drain: idle connections are closed now (lingering close), busy ones after

@@ -75,6 +75,12 @@ static const struct cfg_key s_path = { .name = "path", .kind = CFG_PATH,
     .offset = S_OFF(path), .defstr = "/tmp/x.sock" };
 static const struct cfg_key s_level = { .name = "level",
     .kind = CFG_LOG_LEVEL, .offset = S_OFF(level), .defstr = "info" };
+static const struct cfg_key s_choice = { .name = "format",
+    .kind = CFG_CHOICE, .offset = S_OFF(level), .defstr = "common",
+    .choices = (const char *const[]){ "common", "combined", "json", NULL } };
+static const struct cfg_key s_pair = { .name = "pair",
+    .kind = CFG_CHOICE, .offset = S_OFF(level), .defstr = "a",
+    .choices = (const char *const[]){ "a", "b", NULL } };
 
 /* Check text (JSON) against k into s: the reason, or "" if it passed. */
 static const char *
@@ -146,8 +152,25 @@ test_scalar(void **state)
 	assert_string_equal(scalar(&s_level, "3", &s), "expected \"error\", "
 	    "\"warn\", \"notice\", \"info\" or \"debug\", got 3");
 
+	/* A choice: its index; the message lists them all. */
+	assert_string_equal(scalar(&s_choice, "\"json\"", &s), "");
+	assert_int_equal(s.level, 2);
+	assert_string_equal(scalar(&s_choice, "\"common\"", &s), "");
+	assert_int_equal(s.level, 0);
+	assert_string_equal(scalar(&s_choice, "\"JSON\"", &s), "expected "
+	    "\"common\", \"combined\" or \"json\", got \"JSON\"");
+	assert_string_equal(scalar(&s_choice, "1", &s), "expected "
+	    "\"common\", \"combined\" or \"json\", got 1");
+	assert_string_equal(scalar(&s_pair, "null", &s), "expected \"a\" or "
+	    "\"b\", got null");
+
 	/* Not a scalar: a bug in a table, said rather than ignored. */
-	assert_string_equal(scalar(&list, "1", &s), "unhandled kind 6");
+	{
+		char want[32];
+
+		snprintf(want, sizeof(want), "unhandled kind %d", (int)CFG_LIST);
+		assert_string_equal(scalar(&list, "1", &s), want);
+	}
 }
 
 static void

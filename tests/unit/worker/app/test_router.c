@@ -28,6 +28,7 @@ struct route_spec {
 static struct config cfg;
 static struct route_cfg rcs[16];
 static char wheres[16][32];
+static char keys[16][32];
 static char paths[16][64];       /* one copy per route: told apart by address */
 
 /* The probe: answers 200 and records its route (state = index + 1). */
@@ -63,6 +64,8 @@ config_of(const struct route_spec *spec, size_t n)
 		    spec[i].handler : "hello");
 		rcs[i].spec = NULL;
 		rcs[i].where = wheres[i];
+		snprintf(keys[i], sizeof(keys[i]), "routes[%zu]", i);
+		rcs[i].key = keys[i];
 	}
 	cfg.routes = rcs;
 	cfg.nroutes = n;
@@ -77,7 +80,7 @@ probed_router(const struct route_spec *spec, size_t n)
 	char err[256];
 
 	config_of(spec, n);
-	r = router_new(&cfg, NULL, err, sizeof(err));
+	r = router_new(cfg.routes, cfg.nroutes, NULL, err, sizeof(err));
 	assert_non_null(r);
 	for (size_t i = 0; i < r->n; i++) {
 		size_t k;
@@ -238,7 +241,7 @@ test_no_route_404(void **state)
 	{
 		char err[64];
 
-		r = router_new(&cfg, NULL, err, sizeof(err));
+		r = router_new(cfg.routes, cfg.nroutes, NULL, err, sizeof(err));
 		assert_non_null(r);
 		assert_int_equal(request(r, HTTP_GET, "/", &resp), 404);
 		router_free(r);
@@ -327,13 +330,14 @@ test_errors_name_the_route(void **state)
 
 	(void)state;
 	config_of(unknown, 2);
-	assert_null(router_new(&cfg, NULL, err, sizeof(err)));
-	assert_string_equal(err, "test.json:2:5: unknown handler \"helo\"");
+	assert_null(router_new(cfg.routes, cfg.nroutes, NULL, err, sizeof(err)));
+	assert_string_equal(err,
+	    "test.json:2:5: routes[1].handler: unknown handler \"helo\"");
 	/* a module's handler, without the module loaded */
 	config_of(module, 1);
-	assert_null(router_new(&cfg, NULL, err, sizeof(err)));
+	assert_null(router_new(cfg.routes, cfg.nroutes, NULL, err, sizeof(err)));
 	assert_string_equal(err,
-	    "test.json:1:5: unknown handler \"app.greet\"");
+	    "test.json:1:5: routes[0].handler: module \"app\" is not loaded");
 }
 
 /* The real handlers run when not probed: the route's state is theirs. */
@@ -350,7 +354,7 @@ test_real_handlers(void **state)
 
 	(void)state;
 	config_of(spec, 2);
-	r = router_new(&cfg, NULL, err, sizeof(err));
+	r = router_new(cfg.routes, cfg.nroutes, NULL, err, sizeof(err));
 	assert_non_null(r);
 	assert_int_equal(request(r, HTTP_GET, "/", &resp), 200);
 	assert_int_equal(resp.body_len, 13);
