@@ -5,6 +5,7 @@
 #   make test            install what the tests need, build, run unit + integration tests
 #   make bench           side-by-side benchmark against NGINX and Node's cluster
 #   make bench-ws        WebSocket echo beside Node's cluster with the ws package
+#   make bench-kv        kv GET through Redis beside Node's cluster with the redis package
 #   make fuzz            libFuzzer run of the request path (FUZZ_TIME=60 seconds)
 #   make install         binary, man page, systemd unit, example config, module
 #                        API headers and shoal.pc under PREFIX (/usr/local),
@@ -52,7 +53,7 @@ Q   = @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-.PHONY: all run test unit integration bench bench-ws deps test-deps clean fuzz install \
+.PHONY: all run test unit integration bench bench-ws bench-kv deps test-deps clean fuzz install \
         uninstall
 
 all: $(BUILD)/shoal
@@ -108,6 +109,10 @@ bench: $(BUILD)/shoal
 bench-ws: $(BUILD)/shoal
 	@scripts/deps --bench
 	@scripts/bench-ws --binary $(BUILD)/shoal
+
+bench-kv: $(BUILD)/shoal
+	@scripts/deps --bench
+	@scripts/bench-kv --binary $(BUILD)/shoal
 
 # ---- fuzzing ---------------------------------------------------------------
 # build-fuzz/fuzz_http: every object but main.o, built by clang with
