@@ -72,9 +72,11 @@ struct http_request {
 	struct event_base *base;     /* the worker's loop, for timers of streams */
 	struct pool *pool;           /* the worker's threads, for CPU-heavy work
 	                                (worker/api/pool.h) */
+	const struct stats *stats;   /* every worker's counters (common/stats.h) */
+	/* Added last, so that a module built before it finds the fields
+	 * above where they were. */
 	struct redis *redis;         /* the worker's Redis client
 	                                (worker/api/redis.h); NULL: none */
-	const struct stats *stats;   /* every worker's counters (common/stats.h) */
 };
 
 struct http_stream;
