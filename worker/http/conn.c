@@ -116,6 +116,7 @@ struct conn {
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
 static void conn_run(struct conn *c);
+static uint64_t conn_queued(const struct conn *c);
 static void format_client(char *out, size_t len, const struct sockaddr *sa);
 
 /* Free what an idle connection does not need. */
@@ -160,7 +161,8 @@ conn_free(struct conn *c)
 	}
 	if (c->upgrade != NULL)
 		ws_discard(c->upgrade, true);
-	if (c->busy)          /* a stream, file or deferred answer cut short */
+	if (c->busy)                     /* a stream, file or deferred answer
+	                                    cut short */
 		stats_observe(ctx->stats, util_now() - c->began);
 	if (ctx->access != NULL)
 		accesslog_abandon(ctx->access, &c->logq, c->sent);
@@ -181,6 +183,12 @@ conn_upgrade(struct conn *c)
 	c->upgrade = NULL;
 	event_del(&c->ev);
 	LIST_REMOVE(c, entry);       /* still counted in nconns: ws.c's now */
+	if (c->ctx->access != NULL) {
+		/* The 101 (and what came before it) is as good as sent: ws.c
+		 * writes it now. */
+		accesslog_progress(c->ctx->access, &c->logq, conn_queued(c));
+		accesslog_abandon(c->ctx->access, &c->logq, conn_queued(c));
+	}
 	ws_start(&c->ctx->ws, ws, c->fd, &c->out, c->out_off, c->held.p,
 	    c->held.len);
 	buf_free(&c->held);
