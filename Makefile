@@ -218,5 +218,5 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(MODULES:.so=.d)
 -include $(FUZZ_OBJ:.o=.d)

@@ -17,7 +17,7 @@
 #include "common/util.h"
 
 /* "shoalST" and a layout number: bump it when struct stats changes. */
-#define STATS_MAGIC 0x73686f616c535403ull
+#define STATS_MAGIC 0x73686f616c535404ull
 
 /* Where an entry's counters start: after pid, slot, generation and state,
  * which are set one by one (the state last). */
