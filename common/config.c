@@ -29,6 +29,7 @@
 #include "common/config/diag.h"
 #include "common/config/listen.h"
 #include "common/config/modules.h"
+#include "common/config/redis.h"
 #include "common/config/routes.h"
 #include "common/config/value.h"
 #include "common/log.h"         /* enum log_level, of "log_level" */
@@ -161,6 +162,24 @@ static const struct cfg_key cfg_keys[] = {
 	{ .name = "write_timeout", .kind = CFG_SECONDS,
 	  .offset = CFG_OFF(http.write_timeout), .min = 0.1, .max = 3600,
 	  .def = 30, .help = "seconds a client may stall reading a response" },
+	{ .name = "handler_timeout", .kind = CFG_SECONDS,
+	  .offset = CFG_OFF(http.handler_timeout), .min = 0, .max = 86400,
+	  .def = 30, .help = "seconds a handler may take to answer a deferred "
+	  "response before 504 (0: no limit)" },
+	{ .name = "websocket_max_message", .kind = CFG_SIZE,
+	  .offset = CFG_OFF(http.websocket_max_message), .min = 125,
+	  .max = 1073741824.0 /* 1 GiB */, .def = 1048576,
+	  .help = "bytes of a received WebSocket message before 1009" },
+	{ .name = "websocket_idle_timeout", .kind = CFG_SECONDS,
+	  .offset = CFG_OFF(http.websocket_idle_timeout), .min = 0,
+	  .max = 86400, .def = 60,
+	  .help = "seconds of WebSocket silence before a ping, and then before "
+	  "closing (0: no pings)" },
+	{ .name = "websocket_send_queue", .kind = CFG_SIZE,
+	  .offset = CFG_OFF(http.websocket_send_queue), .min = 1024,
+	  .max = 1073741824.0 /* 1 GiB */, .def = 1048576,
+	  .help = "bytes waiting to be sent to a WebSocket client before it is "
+	  "closed with 1008" },
 	{ .name = "max_connections", .kind = CFG_SIZE,
 	  .offset = CFG_OFF(http.max_connections), .min = 1, .max = 1000000,
 	  .def = 10000, .help = "open connections per worker" },
@@ -192,6 +211,11 @@ static const struct cfg_key cfg_keys[] = {
 	  .arg = "CIDR|unix",
 	  .help = "peers whose X-Forwarded-For is believed: address, CIDR range "
 	  "or \"unix\"" },
+	/* Before "routes": a route's handler may need Redis ("kv"). */
+	{ .name = "redis", .kind = CFG_STRUCT, .offset = CFG_OFF(redis),
+	  .defstr = "{}", .apply = cfg_apply_redis,
+	  .help = "the Redis server of the workers' client: {\"address\": "
+	  "\"127.0.0.1:6379\", ...} (config file only)" },
 	/*
 	 * "modules" comes before "routes" (rows are applied in this order,
 	 * not the file's) because a route may name a module's handler.
@@ -841,6 +865,7 @@ config_free(struct config *cfg)
 	}
 	free(cfg->modules);
 	free(cfg->cpu_sets);
+	free(cfg->redis.address);
 	/* The strings of the scalar keys (pid_file, log_file, ...). */
 	cfg_free_values(cfg_keys, ARRAY_SIZE(cfg_keys), cfg);
 	free(cfg->source);
