@@ -855,6 +855,35 @@ class Shoal:
             return w if set(w) == set(range(n)) else None
         return wait_until(ok, timeout, 0.01, "%d workers in slots 0..%d" % (n, n - 1))
 
+    def queue_unseen(self, act, n=40, settle=0.3, then=None):
+        """With the master stopped (SIGSTOP), run act() (stop or kill a
+        worker), then open n connections, each with a GET / sent: the master
+        cannot steer them away from a slot whose worker it has not seen go
+        (the window between a worker's end and the master noticing,
+        stretched). After settle seconds, then() runs if given, and the
+        master is continued. Returns (connections, how many of them were
+        still unanswered after settle, i.e. waited in a queue)."""
+        conns = []
+        os.kill(self.pid, signal.SIGSTOP)
+        try:
+            act()
+            for _ in range(n):
+                c = RawConn(self.port, timeout=5)
+                conns.append(c)
+                c.send(request_bytes("/"))
+            time.sleep(settle)
+            waiting = sum(1 for c in conns if not c.readable(0))
+            if then is not None:
+                then()
+        except BaseException:
+            for c in conns:
+                c.close()
+            raise
+        finally:
+            os.kill(self.pid, signal.SIGCONT)
+        note("%d of %d connections waiting in a queue with the master stopped" % (waiting, n))
+        return conns, waiting
+
     # -- log
 
     def log_text(self):
@@ -1128,6 +1157,40 @@ def greeting_module(copy_to=None):
     with open(module, "rb") as src, open(copy_to, "wb") as dst:
         dst.write(src.read())
     return copy_to
+
+
+def spin_module():
+    """The module whose handler busy-loops its worker's event loop
+    (tests/modules/spin.c, built beside the binary): load it as "spin" and
+    route SPIN_ROUTE to hang a worker for real (hang_worker). A stopped
+    process is no hang: the master continues it. Raises Skip if not built."""
+    module = os.path.join(os.path.dirname(os.path.abspath(binary())), "modules", "spin.so")
+    if not os.path.exists(module):
+        raise Skip("no %s (make builds it with the integration target)" % module)
+    return module
+
+
+SPIN_ROUTE = {"path": "/spin", "handler": "spin.spin"}
+
+
+def hang_worker(port, pid, seconds=30, probe="/", tries=100):
+    """Hang worker pid for real: on a keep-alive connection that pid
+    accepted (found by asking for probe on new connections), GET
+    /spin?s=seconds, whose handler never lets its loop go (the server loads
+    spin_module() and routes SPIN_ROUTE). Returns that connection, to close
+    once done. AssertionError if none of tries connections reached pid."""
+    for _ in range(tries):
+        c = RawConn(port, timeout=3)
+        try:
+            c.send(request_bytes(probe, keepalive=True))
+            c.recv_response(timeout=3)
+            if server_pid_for_client_port(c.local_port, [pid], port) == pid:
+                c.send(request_bytes("/spin?s=%g" % seconds, keepalive=True))
+                return c
+        except (OSError, ConnectionError):
+            pass
+        c.close()
+    raise AssertionError("none of %d connections reached worker %d" % (tries, pid))
 
 
 def timeout(seconds):
