@@ -653,11 +653,17 @@ class Shoal:
     ports: how many listen ports to pick (with raw=False and no --listen in args).
     rlimits: {resource.RLIMIT_X: (soft, hard)} set in the child before exec
     (the workers inherit them).
+    wrap: a command that execs the rest of its arguments, put in front of the
+    binary (e.g. ["ip", "netns", "exec", NAME] runs shoal in a network
+    namespace, see netns.py); the pid kept is still shoal's, because it
+    execs. host: the address the readiness check connects to.
     """
 
     def __init__(self, args=(), workers=None, ports=1, raw=False, log_level=None,
-                 host="127.0.0.1", name="shoal", cwd=None, env=None, rlimits=None):
+                 host="127.0.0.1", name="shoal", cwd=None, env=None, rlimits=None,
+                 wrap=None):
         self.args = list(args)
+        self.wrap = list(wrap or [])
         self.rlimits = dict(rlimits or {})
         self.host = host
         self.ports = []
@@ -707,7 +713,7 @@ class Shoal:
     # -- life cycle
 
     def start(self, wait=True, timeout=10.0, need_log=True):
-        cmd = [binary()] + self.args
+        cmd = self.wrap + [binary()] + self.args
         note("start: " + " ".join(cmd))
         with open(self.out_path, "ab") as logf:
             self.proc = subprocess.Popen(

@@ -337,12 +337,15 @@ class Phases:
 
     servers: one Shoal or a list of them (a test may change the list between
     phases, e.g. a host's shoal started again); labels: a name per load for
-    the report (default: the upstreams of test_nginx.py's two loads)."""
+    the report (default: the upstreams of test_nginx.py's two loads);
+    by_upstream: each phase's line says how many requests each upstream
+    address answered (a row's "upstreams" always has the counts)."""
 
     def __init__(self, servers, ng, loads, labels=("load via TCP upstream",
-                                                   "load via Unix upstream")):
+                                                   "load via Unix upstream"), by_upstream=False):
         self.servers = servers if isinstance(servers, (list, tuple)) else [servers]
         self.ng, self.loads, self.labels = ng, loads, labels
+        self.by_upstream = by_upstream      # each phase's line counts requests by upstream
         self.rows = []
 
     def mark(self):
@@ -375,6 +378,9 @@ class Phases:
             "shoal": lines,
             "extra": extra,
         }
+        if self.by_upstream:
+            row["extra"] = "; ".join(x for x in (extra, "answered by %s" % ", ".join(
+                "%s %d" % kv for kv in sorted(upstreams.items()))) if x)
         self.rows.append(row)
         note(self.line(row))
         return row
