@@ -81,7 +81,10 @@ def start_host(net, host, config):
 class Cluster:
     """Network, Redis, a shoal per host, NGINX over them (not yet a load)."""
 
-    def __init__(self, redis_client=False, fail_timeout=2):
+    def __init__(self, fail_timeout=2):
+        # the hosts' configurations name the shared Redis where the binary
+        # has a Redis client
+        redis_client = binary_has("--keys", "redis")
         self.net = netns.Network(list(HOSTS) + ["redis"])
         self.hosts = [self.net.host(n) for n in HOSTS]
         self.redis = netns.redis_server(self.net.host("redis"))
