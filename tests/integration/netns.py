@@ -261,6 +261,15 @@ class Host:
                    % (pid, want))
         assert self.holds(pid), "pid %d (%s) is not in namespace %s" % (pid, program, self.ns)
 
+    def unplug(self):
+        """The host's cable out: its bridge port down. Nothing reaches it
+        and nothing answers (no reset, no refusal), as with a host that
+        lost power or its network; its processes keep running."""
+        _ip("link", "set", self.veth, "down")
+
+    def plug(self):
+        _ip("link", "set", self.veth, "up")
+
     def run(self, cmd, timeout=10):
         """A short command inside the host: (status, stdout, stderr)."""
         p = subprocess.run(self.wrap + list(cmd), stdin=subprocess.DEVNULL,

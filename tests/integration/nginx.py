@@ -375,6 +375,7 @@ class Phases:
             "retried": [r for r in recs if len(upstream_codes(r)) > 1],
             "errors": self.ng.bad_error_lines(e0, e1),
             "upstreams": upstreams,       # requests by the address that answered last
+            "times": sorted(float(r["request_time"]) for r in recs),   # NGINX's, seconds
             "shoal": lines,
             "extra": extra,
         }

@@ -81,7 +81,7 @@ def start_host(net, host, config):
 class Cluster:
     """Network, Redis, a shoal per host, NGINX over them (not yet a load)."""
 
-    def __init__(self, fail_timeout=2):
+    def __init__(self, fail_timeout=2, proxy_extra=None):
         # the hosts' configurations name the shared Redis where the binary
         # has a Redis client
         redis_client = binary_has("--keys", "redis")
@@ -98,8 +98,12 @@ class Cluster:
         self.servers = "\n    ".join(
             "server %s:%d max_fails=1 fail_timeout=%ds;" % (h.addr, PORT, fail_timeout)
             for h in self.hosts)
-        self.nginx = Nginx(http=example_server(self.port, servers=self.servers),
-                           ports=[self.port], name="nginx").start()
+        http = example_server(self.port, servers=self.servers)
+        if proxy_extra:     # more proxy_* directives at the server level
+            anchor = "proxy_next_upstream error timeout;"
+            assert http.count(anchor) == 1, "the example has no single %r" % anchor
+            http = http.replace(anchor, anchor + "\n    " + proxy_extra)
+        self.nginx = Nginx(http=http, ports=[self.port], name="nginx").start()
         wait_through(self.port)
 
     def close(self):
@@ -264,7 +268,7 @@ def test_rolling_reload_and_upgrade_of_every_host_under_load():
                 rc, out, err = ctl(s.control, "reload")
                 assert rc == 0, "reload of %s: exit %d, %r %r" % (h.name, rc, out, err)
                 st = settled(s.control, WORKERS)
-                ld.wait_ok(100)
+                ld.wait_ok(300)
                 ph.close("reload %s" % h.name, m, "generation %s" % st["generation"])
             for h, s, masters in zip(c.hosts, c.shoals, c.masters):
                 m = ph.mark()
@@ -281,7 +285,7 @@ def test_rolling_reload_and_upgrade_of_every_host_under_load():
                 assert st["pid"] == new and h.holds(new), \
                     "%s: status from %s, new master %d in %s: %s" % (
                         h.name, st["pid"], new, h.ns, h.holds(new))
-                ld.wait_ok(100)
+                ld.wait_ok(300)
                 ph.close("upgrade %s" % h.name, m, "master %d -> %d" % (old, new))
             m = ph.mark()
             ld.wait_ok(300)
@@ -399,6 +403,69 @@ def test_host_failures_fail_over_through_nginx():
         assert down["upstreams"].get(h2.addr, 0) == 0, summary
         assert all(down["upstreams"].get(h.addr, 0) > 0 for h in (c.hosts[0], c.hosts[2])), \
             summary
+    finally:
+        c.close()
+
+
+@harness.timeout(60)
+def test_host_unplugged_fails_over_after_the_timeouts():
+    """Under load through NGINX (with proxy_connect_timeout 1s and
+    proxy_read_timeout 2s), h3's cable is pulled: its bridge port goes
+    down, so nothing is refused or reset, nothing answers at all. Then it is
+    plugged back.
+
+    Expected, and asserted: the client sees no failure, but the requests
+    NGINX had sent to h3 (in flight, or sent on an idle keep-alive
+    connection to h3 before NGINX knew) wait for proxy_read_timeout, and new
+    connections to h3 for proxy_connect_timeout, before NGINX retries them
+    on another host ("upstream timed out" in its error log); the slowest
+    request takes about that long, and no request is answered by h3 while
+    it is away. Once plugged back, h3 answers again."""
+    c = Cluster(fail_timeout=1,
+                proxy_extra="proxy_connect_timeout 1s;\n    proxy_read_timeout 2s;")
+    h3 = c.hosts[2]
+    try:
+        ld = start_load(c.port)
+        ph = Phases(c.shoals, c.nginx, [ld], labels=("load through NGINX",),
+                    by_upstream=True)
+        try:
+            m = ph.mark()
+            ld.wait_ok(200)
+            ph.close("steady", m)
+
+            m = ph.mark()
+            h3.unplug()
+            time.sleep(2.5)             # past proxy_read_timeout
+            ld.wait_ok(100)
+            cut = ph.close("h3 unplugged", m)
+
+            m = ph.mark()
+            ld.wait_ok(300)
+            away = ph.close("h3 away", m)
+
+            m = ph.mark()
+            h3.plug()
+            answered_again(c, h3, m["ng"][1])
+            ld.wait_ok(100)
+            ph.close("h3 plugged back", m)
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, ph.report()))
+        finally:
+            h3.plug()
+            ld.stop()
+        slow = cut["times"]
+        t = totals(ph.rows)
+        summary = ("h3 unplugged under load through NGINX: %s; in the 2.5 s after the cut: "
+                   "%d requests, %d retried on another host, %d upstream error-log lines, the "
+                   "slowest %.3fs, %d over 0.5 s; while away: %s; load: %s" % (
+                       fmt_totals(t), cut["requests"], len(cut["retried"]), len(cut["errors"]),
+                       slow[-1] if slow else 0.0, sum(1 for x in slow if x > 0.5),
+                       away["upstreams"], ld.summary()))
+        note(summary)
+        assert not ld.errors, "load client bug: %s" % ld.errors[0]
+        assert t["failed"] == 0 and t["non2xx"] == 0, "%s\n%s" % (summary, ph.report())
+        assert away["upstreams"].get(h3.addr, 0) == 0, summary
+        assert slow and slow[-1] < 4.0, summary
     finally:
         c.close()
 
