@@ -321,23 +321,28 @@ class Network:
             raise
 
     def _build(self, names):
-        lock_path = os.path.join(tempfile.gettempdir(), "shoal-netns.lock")
-        with open(lock_path, "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)     # released when the file closes
+        first = "%s%s-%s" % (NS_PREFIX, self.tag.replace(".", "-"), names[0])
+        rc, _, err = _ip("netns", "add", first, check=False)
+        if rc != 0:
+            raise Skip("network namespaces not permitted here (ip netns add: %s)" % err)
+        self._made["ns"].append(first)
+        # read-only is enough for flock, and works on a lock file another
+        # user made
+        lock = os.open(os.path.join(tempfile.gettempdir(), "shoal-netns.lock"),
+                       os.O_RDONLY | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             self.subnet = _pick_subnet()
             hosts = list(self.subnet.hosts())
             self.gateway = str(hosts[0])
-            first = "%s%s-%s" % (NS_PREFIX, self.tag.replace(".", "-"), names[0])
-            rc, _, err = _ip("netns", "add", first, check=False)
-            if rc != 0:
-                raise Skip("network namespaces not permitted here (ip netns add: %s)" % err)
-            self._made["ns"].append(first)
             rc, _, err = _ip("link", "add", self.bridge, "type", "bridge", check=False)
             if rc != 0:
                 raise Skip("cannot make a bridge here (ip link add type bridge: %s)" % err)
             self._made["bridge"] = True
             _ip("addr", "add", "%s/%d" % (self.gateway, self.subnet.prefixlen), "dev", self.bridge)
             _ip("link", "set", self.bridge, "up")
+        finally:
+            os.close(lock)          # and with it the lock
         for i, name in enumerate(names):
             h = Host(self, name, i, str(hosts[10 + i]))
             if h.ns not in self._made["ns"]:
