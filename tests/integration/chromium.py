@@ -138,11 +138,7 @@ class Chromium:
         return self.stop()
 
     def log_tail(self, n=40):
-        try:
-            with open(self.log_path, "rb") as f:
-                return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
-        except OSError:
-            return ""
+        return harness.file_tail(self.log_path, n)
 
 
 class Driver:
@@ -202,11 +198,7 @@ class Driver:
         return a
 
     def log_tail(self, n=40):
-        try:
-            with open(self.log_path, "rb") as f:
-                return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
-        except OSError:
-            return ""
+        return harness.file_tail(self.log_path, n)
 
     def _cleanup(self):
         if self.proc.poll() is None:

@@ -250,6 +250,15 @@ def alive(pid):
     return st is not None and st not in ("Z", "X")
 
 
+def file_tail(path, n=40):
+    """The last n lines of a log file ("" if it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
 def comm(pid):
     try:
         with open("/proc/%d/comm" % pid) as f:

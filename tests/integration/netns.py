@@ -194,11 +194,7 @@ class NsProcess:
         return self.proc.poll() is None
 
     def log_tail(self, n=40):
-        try:
-            with open(self.log_path, "rb") as f:
-                return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
-        except OSError:
-            return ""
+        return harness.file_tail(self.log_path, n)
 
     def stop(self, sig=signal.SIGTERM, timeout=2.0):
         """sig to the process, then SIGKILL to its group after timeout."""

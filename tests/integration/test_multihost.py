@@ -114,11 +114,21 @@ class Cluster:
             note("teardown: " + r)
 
 
-def start_load(port):
-    ld = Load(port, keepalive=3, oneshot=1, pause=0.002, max_seconds=90)
+def start_phases(c, name="steady", n=200):
+    """A load through c's NGINX, its Phases, and a first phase of n
+    requests: (load, phases)."""
+    ld = Load(c.port, keepalive=3, oneshot=1, pause=0.002, max_seconds=90)
     ld.start()
-    ld.wait_ok(200, timeout=10)
-    return ld
+    try:
+        ld.wait_ok(200, timeout=10)
+        ph = Phases(c.shoals, c.nginx, [ld], labels=("load through NGINX",), by_upstream=True)
+        m = ph.mark()
+        ld.wait_ok(n)
+        ph.close(name, m)
+    except BaseException:
+        ld.stop()
+        raise
+    return ld, ph
 
 
 def clean(row):
@@ -256,13 +266,8 @@ def test_rolling_reload_and_upgrade_of_every_host_under_load():
     errors in NGINX's error log; every host answers before and after."""
     c = Cluster()
     try:
-        ld = start_load(c.port)
-        ph = Phases(c.shoals, c.nginx, [ld], labels=("load through NGINX",),
-                    by_upstream=True)
+        ld, ph = start_phases(c, "steady (before)", 300)
         try:
-            m = ph.mark()
-            ld.wait_ok(300)
-            ph.close("steady (before)", m)
             for h, s in zip(c.hosts, c.shoals):
                 m = ph.mark()
                 rc, out, err = ctl(s.control, "reload")
@@ -341,13 +346,8 @@ def test_host_failures_fail_over_through_nginx():
     h2 = c.hosts[1]
     s1, s2 = c.shoals[0], c.shoals[1]
     try:
-        ld = start_load(c.port)
-        ph = Phases(c.shoals, c.nginx, [ld], labels=("load through NGINX",),
-                    by_upstream=True)
+        ld, ph = start_phases(c)
         try:
-            m = ph.mark()
-            ld.wait_ok(200)
-            ph.close("steady", m)
 
             m = ph.mark()
             victims = list(s1.workers().values())
@@ -425,13 +425,8 @@ def test_host_unplugged_fails_over_after_the_timeouts():
                 proxy_extra="proxy_connect_timeout 1s;\n    proxy_read_timeout 2s;")
     h3 = c.hosts[2]
     try:
-        ld = start_load(c.port)
-        ph = Phases(c.shoals, c.nginx, [ld], labels=("load through NGINX",),
-                    by_upstream=True)
+        ld, ph = start_phases(c)
         try:
-            m = ph.mark()
-            ld.wait_ok(200)
-            ph.close("steady", m)
 
             m = ph.mark()
             h3.unplug()
