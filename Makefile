@@ -3,7 +3,8 @@
 #   make                 build build/shoal
 #   make run             install missing packages, build, run on the embedded default config
 #   make test            install what the tests need, build, run unit + integration tests
-#   make bench           side-by-side benchmark against NGINX and Node's cluster
+#   make bench           side-by-side benchmark against NGINX, h2o, Node's cluster and
+#                        a floor (BENCH_ARGS="--quick" for a smoke run under a minute)
 #   make fuzz            libFuzzer run of the request path (FUZZ_TIME=60 seconds)
 #   make install         binary, man page, systemd unit, example config, module
 #                        API headers and shoal.pc under PREFIX (/usr/local),
@@ -101,7 +102,7 @@ test: test-deps
 
 bench: $(BUILD)/shoal
 	@scripts/deps --bench
-	@scripts/bench --binary $(BUILD)/shoal
+	@scripts/bench --binary $(BUILD)/shoal $(BENCH_ARGS)
 
 # ---- fuzzing ---------------------------------------------------------------
 # build-fuzz/fuzz_http: every object but main.o, built by clang with
@@ -184,7 +185,7 @@ install: $(BUILD)/shoal
 	    > $(DESTDIR)$(SYSTEMDUNITDIR)/shoal.service
 	chmod 644 $(DESTDIR)$(SYSTEMDUNITDIR)/shoal.service
 	$(INSTALL) -m 644 scripts/config/shoal.json scripts/nginx/shoal.conf \
-	    $(DESTDIR)$(DOCDIR)/
+	    scripts/systemd/shoal.socket $(DESTDIR)$(DOCDIR)/
 	$(INSTALL) -m 644 tests/modules/greeting.c $(DESTDIR)$(DOCDIR)/module-example.c
 	test -e $(DESTDIR)$(SYSCONFDIR)/shoal/shoal.json || \
 	    $(INSTALL) -m 644 scripts/config/shoal.json $(DESTDIR)$(SYSCONFDIR)/shoal/

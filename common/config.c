@@ -24,6 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/config/account.h"
+#include "common/config/cpus.h"
 #include "common/config/diag.h"
 #include "common/config/listen.h"
 #include "common/config/modules.h"
@@ -45,9 +47,11 @@
  *    kind (key.h), offset, range and default; a line in the README's
  *    table of keys; a test in tests/unit/common/test_config.c.
  *  - A scalar (CFG_INT, CFG_SIZE, CFG_SECONDS, CFG_AUTO_INT, CFG_PATH,
- *    CFG_LOG_LEVEL) needs nothing more: cfg_scalar (config/value.c)
- *    checks it against the range, the error names the key and where its
- *    value came from, config_free frees a CFG_PATH.
+ *    CFG_STRING, CFG_LOG_LEVEL, CFG_BYTES) needs nothing more:
+ *    cfg_scalar (config/value.c) checks it against the range, the error
+ *    names the key and where its value came from, config_free frees a
+ *    CFG_PATH or CFG_STRING. `shoal --help` lists it, with .help and
+ *    .arg (what follows the flag; the kind names it when NULL).
  *  - An object of scalars ("redis": {"address": ..., "timeout": ...}): a
  *    struct for it in config.h, a table of member rows like these (offsets
  *    into that struct), and a row of kind CFG_OBJECT whose .members and
@@ -64,14 +68,14 @@
  *    .defstr as JSON text.
  *  - A new scalar kind: its enum value in key.h, then the cases -Wswitch
  *    asks for (cfg_scalar and cfg_default_value in config/value.c,
- *    cfg_apply and cfg_flag_value here).
+ *    cfg_apply, cfg_flag_value and cfg_arg_name here).
  *  - A check across keys (respawn_delay_min <= respawn_delay_max) goes
  *    in config_load, after the rows are applied.
  */
 static const struct cfg_key cfg_keys[] = {
 	{ .name = "listen", .kind = CFG_LIST, .offset = CFG_OFF(listen),
 	  .min = 1, .max = CONFIG_MAX_LISTEN, .defstr = "127.0.0.1:8080",
-	  .apply = cfg_apply_listen,
+	  .apply = cfg_apply_listen, .arg = "ADDR",
 	  .help = "address to listen on: host:port, [v6]:port, *:port or "
 	  "unix:/path" },
 	{ .name = "backlog", .kind = CFG_INT, .offset = CFG_OFF(backlog),
@@ -99,6 +103,13 @@ static const struct cfg_key cfg_keys[] = {
 	{ .name = "control_socket", .kind = CFG_PATH,
 	  .offset = CFG_OFF(control_socket), .defstr = "/tmp/shoal.sock",
 	  .help = "Unix socket of the control protocol, mode 0600 (null: none)" },
+	{ .name = "user", .kind = CFG_STRING, .offset = CFG_OFF(user),
+	  .arg = "NAME",
+	  .help = "user the workers run as; the master keeps its own, to "
+	  "bind, log and reload (null: the master's)" },
+	{ .name = "group", .kind = CFG_STRING, .offset = CFG_OFF(group),
+	  .arg = "NAME",
+	  .help = "group the workers run as (null: the user's primary group)" },
 	{ .name = "ready_timeout", .kind = CFG_SECONDS,
 	  .offset = CFG_OFF(ready_timeout), .min = 0.1, .max = 3600, .def = 30,
 	  .help = "seconds new workers (reload, scale, upgrade) have to be "
@@ -115,6 +126,7 @@ static const struct cfg_key cfg_keys[] = {
 	{ .name = "access_log_format", .kind = CFG_CHOICE,
 	  .offset = CFG_OFF(access_log_format), .defstr = "common",
 	  .choices = (const char *const[]){ "common", "combined", "json", NULL },
+	  .arg = "common|combined|json",
 	  .help = "common, combined (with referer and user agent) or json" },
 	{ .name = "log_level", .kind = CFG_LOG_LEVEL,
 	  .offset = CFG_OFF(log_level), .defstr = "info",
@@ -152,8 +164,32 @@ static const struct cfg_key cfg_keys[] = {
 	{ .name = "max_connections", .kind = CFG_SIZE,
 	  .offset = CFG_OFF(http.max_connections), .min = 1, .max = 1000000,
 	  .def = 10000, .help = "open connections per worker" },
+	{ .name = "max_requests", .kind = CFG_SIZE,
+	  .offset = CFG_OFF(max_requests), .min = 0, .max = 1e12, .def = 0,
+	  .help = "requests after which a worker is replaced (0: never)" },
+	{ .name = "max_requests_jitter", .kind = CFG_SIZE,
+	  .offset = CFG_OFF(max_requests_jitter), .min = 0, .max = 1e12,
+	  .def = 0, .help = "adds 0 to N requests, at random per worker, to "
+	  "max_requests, so that workers are not all replaced at once" },
+	{ .name = "max_memory", .kind = CFG_BYTES,
+	  .offset = CFG_OFF(max_memory), .min = 0,
+	  .max = 1099511627776.0 /* 1 TiB */, .def = 0, .arg = "BYTES",
+	  .help = "resident memory above which a worker is replaced: bytes, "
+	  "or with K, M or G (\"512M\"); 0: no limit" },
+	{ .name = "worker_cpu_affinity", .kind = CFG_LIST,
+	  .offset = CFG_OFF(cpu_sets), .min = 0, .max = CONFIG_MAX_WORKERS,
+	  .apply = cfg_apply_cpu_affinity, .arg = "auto|CPUS",
+	  .help = "\"auto\" (worker k on the k-th CPU allowed) or a CPU list "
+	  "per worker, such as 0 or 2-3; none by default" },
+	/* "auto" (0) raises the soft limit to the hard one. */
+	{ .name = "rlimit_nofile", .kind = CFG_AUTO_INT,
+	  .offset = CFG_OFF(rlimit_nofile), .min = 64, .max = 1073741816,
+	  .defstr = "auto",
+	  .help = "open-file limit of master and workers (RLIMIT_NOFILE); "
+	  "auto: the hard limit" },
 	{ .name = "trusted_proxies", .kind = CFG_LIST, .offset = CFG_OFF(trusted),
 	  .min = 0, .max = CFG_MAX_TRUSTED, .apply = cfg_apply_trusted,
+	  .arg = "CIDR|unix",
 	  .help = "peers whose X-Forwarded-For is believed: address, CIDR range "
 	  "or \"unix\"" },
 	/*
@@ -332,7 +368,9 @@ cfg_apply(const struct cfg_ctx *c, struct config *cfg, const struct cfg_key *k,
 	case CFG_SECONDS:
 	case CFG_AUTO_INT:
 	case CFG_PATH:
+	case CFG_STRING:
 	case CFG_LOG_LEVEL:
+	case CFG_BYTES:
 	case CFG_CHOICE:
 		break;
 	}
@@ -378,6 +416,36 @@ cfg_check_keys(const struct cfg_ctx *c, json_t *obj, enum cfg_from from)
 		return cfg_fail_at(c, path, 1, NULL, "unknown key %s%s",
 		    cfg_quote(key, quoted, sizeof(quoted)), sugg);
 	}
+	return 0;
+}
+
+/*
+ * The checks that involve more than one row, after all are applied; from[]
+ * says where each row's value came from, to locate the error.
+ */
+static int
+cfg_check_across(const struct cfg_ctx *c, struct config *cfg,
+    const enum cfg_from *from)
+{
+	const struct cfg_key *ku = cfg_key_by_name("user");
+	const struct cfg_key *kg = cfg_key_by_name("group");
+	const struct cfg_key *kr = cfg_key_by_name("rlimit_nofile");
+
+	if (cfg_resolve_account(c, cfg, ku, from[ku - cfg_keys], kg,
+	    from[kg - cfg_keys]) == -1)
+		return -1;
+	/*
+	 * A limit given as a number must hold a worker's connections: one
+	 * that does not is a mistake now, not a worker out of descriptors
+	 * under load. "auto" is the hard limit, known only at start-up,
+	 * where it is checked (master/preflight.c).
+	 */
+	if (cfg->rlimit_nofile != 0 && (size_t)cfg->rlimit_nofile <
+	    cfg->http.max_connections + CONFIG_FD_RESERVE)
+		return cfg_fail(c, kr, from[kr - cfg_keys], -1, "%d is too "
+		    "small for max_connections %zu: each worker needs "
+		    "max_connections + %d descriptors", cfg->rlimit_nofile,
+		    cfg->http.max_connections, CONFIG_FD_RESERVE);
 	return 0;
 }
 
@@ -525,6 +593,9 @@ config_load(struct config *cfg, const char *path, const json_t *overrides,
 		goto err;
 	}
 
+	if (cfg_check_across(&c, &tmp, from) == -1)
+		goto err;
+
 	json_decref(dflt);
 	json_decref(ovr);
 	json_decref(root);
@@ -569,7 +640,19 @@ cfg_flag_value(const struct cfg_key *k, const char *value)
 		    d == d && d - d == 0)
 			return json_real(d);
 		break;
+	case CFG_BYTES:
+		errno = 0;
+		n = strtoll(value, &end, 10);
+		if (errno == 0 && end != value && *end == '\0')
+			return json_integer((json_int_t)n);
+		break;                   /* "512M" stays a string */
 	case CFG_PATH:
+	case CFG_STRING:
+		/* As in the file: null is none ("--control-socket null"); a
+		 * file of that name is "./null". */
+		if (strcmp(value, "null") == 0)
+			return json_null();
+		break;
 	case CFG_LOG_LEVEL:
 	case CFG_CHOICE:
 	case CFG_LIST:
@@ -649,6 +732,81 @@ err:
 	return -1;
 }
 
+/* What follows a key's flag in --help when its row does not say. */
+static const char *
+cfg_arg_name(const struct cfg_key *k)
+{
+	if (k->arg != NULL)
+		return k->arg;
+	switch (k->kind) {
+	case CFG_INT:
+	case CFG_SIZE:
+		return "N";
+	case CFG_SECONDS:
+		return "SEC";
+	case CFG_AUTO_INT:
+		return "N|auto";
+	case CFG_PATH:
+		return "PATH";
+	case CFG_STRING:
+		return "NAME";
+	case CFG_LOG_LEVEL:
+		return "LEVEL";
+	case CFG_BYTES:
+		return "BYTES";
+	case CFG_CHOICE:
+		return "NAME";
+	case CFG_LIST:
+		return "VALUE";
+	case CFG_STRUCT:
+	case CFG_OBJECT:
+		break;
+	}
+	return "";
+}
+
+bool
+config_key_info(size_t i, struct config_key_info *out)
+{
+	const struct cfg_key *k;
+	char num[32];
+
+	if (i >= ARRAY_SIZE(cfg_keys))
+		return false;
+	k = &cfg_keys[i];
+	memset(out, 0, sizeof(*out));
+	out->name = k->name;
+	out->arg = cfg_arg_name(k);
+	out->help = k->help;
+	out->flag = cfg_is_flag(k);
+	out->repeated = cfg_is_repeated(k);
+	switch (k->kind) {
+	case CFG_INT:
+	case CFG_SIZE:
+	case CFG_SECONDS:
+	case CFG_BYTES:
+		snprintf(out->def, sizeof(out->def), "%s",
+		    cfg_num(k->def, num, sizeof(num)));
+		break;
+	case CFG_AUTO_INT:
+		snprintf(out->def, sizeof(out->def), "%s", k->defstr != NULL ?
+		    k->defstr : cfg_num(k->def, num, sizeof(num)));
+		break;
+	case CFG_PATH:
+	case CFG_STRING:
+	case CFG_LOG_LEVEL:
+	case CFG_CHOICE:
+	case CFG_LIST:
+		snprintf(out->def, sizeof(out->def), "%s", k->defstr != NULL ?
+		    k->defstr : "");
+		break;
+	case CFG_STRUCT:
+	case CFG_OBJECT:
+		break;
+	}
+	return true;
+}
+
 const char *
 config_key_name(size_t i)
 {
@@ -682,6 +840,7 @@ config_free(struct config *cfg)
 		json_decref(cfg->modules[i].spec);
 	}
 	free(cfg->modules);
+	free(cfg->cpu_sets);
 	/* The strings of the scalar keys (pid_file, log_file, ...). */
 	cfg_free_values(cfg_keys, ARRAY_SIZE(cfg_keys), cfg);
 	free(cfg->source);

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <jansson.h>
 
@@ -25,6 +26,12 @@
 #define CONFIG_MAX_LISTEN  64
 #define CONFIG_MAX_ROUTES  256
 #define CONFIG_MAX_MODULES 32
+/*
+ * Descriptors a worker needs besides its connections: listening sockets,
+ * IPC, logs, epoll and timers, the thread pool, files a handler opens. A
+ * worker's open-file limit must leave room for max_connections plus these.
+ */
+#define CONFIG_FD_RESERVE  64
 
 /*
  * One listen address. In the file, an entry is a string ("127.0.0.1:8080",
@@ -142,6 +149,25 @@ struct config {
 	int threads;                 /* per worker, for CPU-heavy handlers */
 	int log_level;               /* enum log_level */
 
+	/* Who the workers run as: the master stays as it was started (root,
+	 * to bind low ports, open logs and reload) and each worker switches
+	 * before it loads a module or accepts (master/privdrop.c). */
+	char *user;                  /* NULL: as the master */
+	char *group;                 /* NULL: the user's primary group */
+	int uid, gid;                /* resolved at load; -1 when user is unset */
+
+	/* Recycling: a worker is replaced in its slot (a new one accepts
+	 * first, then the old one drains) past either limit. */
+	size_t max_requests;         /* requests served; 0: no limit */
+	size_t max_requests_jitter;  /* each worker's limit: + random 0..this */
+	size_t max_memory;           /* resident set, bytes; 0: no limit */
+
+	/* Resources of the worker processes. */
+	bool cpu_affinity_auto;      /* worker k on the k-th CPU allowed */
+	cpu_set_t *cpu_sets;         /* else worker k on cpu_sets[k % n]; */
+	size_t ncpu_sets;            /* 0 and !auto: no affinity set */
+	int rlimit_nofile;           /* RLIMIT_NOFILE; 0: "auto", the hard limit */
+
 	struct http_limits http;
 
 	/* Peers whose X-Forwarded-For / X-Real-IP are believed. */
@@ -176,6 +202,21 @@ int config_load(struct config *cfg, const char *path, const json_t *overrides,
  */
 int config_override(json_t *overrides, const char *name, const char *value,
     char *err, size_t errlen);
+
+/* What `shoal --help` says of one key of the configuration. */
+struct config_key_info {
+	const char *name;            /* "worker_timeout" (flag: --worker-timeout) */
+	const char *arg;             /* "SEC", "PATH", "N|auto", ... */
+	const char *help;            /* one sentence */
+	char def[48];                /* the default as a flag would spell it;
+	                                "" when there is none */
+	bool flag;                   /* settable by a flag; else file only */
+	bool repeated;               /* the flag may be given several times */
+};
+
+/* Key i of the table (in the order they are applied) into out; false past
+ * the last. For `shoal --help`, so it lists every key there is. */
+bool config_key_info(size_t i, struct config_key_info *out);
 
 /* The name of key i of the table ("worker_timeout"), in the order they are
  * applied; NULL past the last. For `shoal --keys`: every key there is. */

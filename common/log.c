@@ -17,7 +17,8 @@ static struct {
 	enum log_level level;
 	char tag[32];
 	char path[4096];
-} lg = { 2, LOGL_INFO, "master", "" };
+	char first_error[256];       /* since log_error_mark; "" if none */
+} lg = { 2, LOGL_INFO, "master", "", "" };
 
 static const char *const level_names[] = {
 	[LOGL_ERROR] = "error", [LOGL_WARN] = "warn", [LOGL_NOTICE] = "notice",
@@ -116,6 +117,8 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	if (r > 0)
 		n += (size_t)r;
 	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (level == LOGL_ERROR && lg.first_error[0] == '\0' && n < sizeof(line))
+		snprintf(lg.first_error, sizeof(lg.first_error), "%s", line + n);
 	if (r > 0)
 		n += (size_t)r;
 	if (n > sizeof(line) - 2)
@@ -126,6 +129,18 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 		/* nothing sensible to do: the log is the error channel */
 	}
 	errno = saved;
+}
+
+void
+log_error_mark(void)
+{
+	lg.first_error[0] = '\0';
+}
+
+const char *
+log_first_error(void)
+{
+	return lg.first_error;
 }
 
 void

@@ -41,6 +41,15 @@ int log_reopen(void);
 /* The fd lines go to (2 for stderr): a forked worker keeps it open. */
 int log_fd(void);
 
+/*
+ * The first error logged since log_error_mark (or since the start): its
+ * message, without time and tag; "" if none. A worker that cannot start
+ * hands it to the master, which says why (the last error would only be
+ * "cannot start").
+ */
+const char *log_first_error(void);
+void log_error_mark(void);
+
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)

@@ -3,10 +3,24 @@
  */
 #include "common/stats.h"
 
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/util.h"
+
+/* "shoalST" and a layout number: bump it when struct stats changes. */
+#define STATS_MAGIC 0x73686f616c535403ull
+
+/* Where an entry's counters start: after pid, slot, generation and state,
+ * which are set one by one (the state last). */
+#define STATS_BODY offsetof(struct stats_proc, heartbeat_ms)
 
 /* From half a millisecond (a cached answer) to 10 s (a slow backend). */
 const double stats_duration_le[STATS_DURATION_BUCKETS - 1] = {
@@ -18,17 +32,74 @@ const char *const stats_restart_name[STATS_RESTART_REASONS] = {
 	[STATS_RESTART_CRASH] = "crash",
 	[STATS_RESTART_BOOT] = "boot_failure",
 	[STATS_RESTART_HANG] = "hang",
+	[STATS_RESTART_MAX_REQUESTS] = "max_requests",
+	[STATS_RESTART_MAX_MEMORY] = "max_memory",
 };
 
 struct stats *
-stats_create(void)
+stats_create(int *fd)
 {
+	struct stats *st;
+	void *p;
+	int saved;
+
+	/*
+	 * A memfd rather than anonymous memory: the same sharing across fork,
+	 * and an fd an upgrade can pass to the new master, which maps the
+	 * very same pages.
+	 */
+	*fd = memfd_create("shoal-stats", MFD_CLOEXEC);
+	if (*fd == -1)
+		return NULL;
+	if (ftruncate(*fd, (off_t)sizeof(struct stats)) == -1)
+		goto err;
+	p = mmap(NULL, sizeof(struct stats), PROT_READ | PROT_WRITE, MAP_SHARED,
+	    *fd, 0);
+	if (p == MAP_FAILED)
+		goto err;
+	st = p;
+	st->size = sizeof(*st);
+	st->magic = STATS_MAGIC;
+	return st;
+err:
+	saved = errno;
+	close(*fd);
+	*fd = -1;
+	errno = saved;
+	return NULL;
+}
+
+struct stats *
+stats_adopt(int fd, char *err, size_t errlen)
+{
+	struct stats *st;
+	struct stat sb;
 	void *p;
 
-	/* Anonymous and shared: inherited across fork, gone with the last user. */
-	p = mmap(NULL, sizeof(struct stats), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	if (fstat(fd, &sb) == -1) {
+		snprintf(err, errlen, "fstat(stats fd %d): %s", fd, strerror(errno));
+		return NULL;
+	}
+	if ((size_t)sb.st_size != sizeof(struct stats)) {
+		snprintf(err, errlen, "the old master's stats region is %lld bytes, "
+		    "ours %zu (another layout)", (long long)sb.st_size,
+		    sizeof(struct stats));
+		return NULL;
+	}
+	p = mmap(NULL, sizeof(struct stats), PROT_READ | PROT_WRITE, MAP_SHARED,
+	    fd, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "mmap(stats): %s", strerror(errno));
+		return NULL;
+	}
+	st = p;
+	if (st->magic != STATS_MAGIC || st->size != sizeof(*st)) {
+		snprintf(err, errlen, "the old master's stats region has another "
+		    "layout");
+		munmap(p, sizeof(struct stats));
+		return NULL;
+	}
+	return st;
 }
 
 void
@@ -43,15 +114,21 @@ stats_alloc(struct stats *st, unsigned slot, unsigned generation)
 {
 	for (int i = 0; i < STATS_MAX_PROCS; i++) {
 		struct stats_proc *p = &st->procs[i];
+		uint64_t free_state = STATS_FREE;
 
-		if (STATS_GET(p->state) != STATS_FREE)
+		/* Claimed with a compare-and-swap: during an upgrade the old
+		 * master releases entries while the new one claims them. */
+		if (!__atomic_compare_exchange_n(&p->state, &free_state,
+		    (uint64_t)STATS_SPAWNING, false, __ATOMIC_ACQ_REL,
+		    __ATOMIC_RELAXED))
 			continue;
-		memset(p, 0, sizeof(*p));
+		memset((char *)p + STATS_BODY, 0, sizeof(*p) - STATS_BODY);
+		STATS_SET(p->pid, 0);
 		STATS_SET(p->slot, slot);
 		STATS_SET(p->generation, generation);
 		STATS_SET(p->started_ms, util_now_ms());
 		STATS_SET(p->heartbeat_ms, util_now_ms());
-		STATS_SET(p->state, STATS_SPAWNING);
+		STATS_SET(p->master_pid, getpid());
 		return i;
 	}
 	return -1;
@@ -65,17 +142,50 @@ stats_release(struct stats *st, int idx)
 	if (idx < 0 || idx >= STATS_MAX_PROCS)
 		return;
 	p = &st->procs[idx];
-	st->exited.requests += STATS_GET(p->requests);
+	__atomic_fetch_add(&st->exited.requests, STATS_GET(p->requests),
+	    __ATOMIC_RELAXED);
 	for (size_t i = 0; i < ARRAY_SIZE(p->responses); i++)
-		st->exited.responses[i] += STATS_GET(p->responses[i]);
-	st->exited.conns_accepted += STATS_GET(p->conns_accepted);
-	st->exited.bytes_in += STATS_GET(p->bytes_in);
-	st->exited.bytes_out += STATS_GET(p->bytes_out);
+		__atomic_fetch_add(&st->exited.responses[i],
+		    STATS_GET(p->responses[i]), __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->exited.conns_accepted,
+	    STATS_GET(p->conns_accepted), __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->exited.bytes_in, STATS_GET(p->bytes_in),
+	    __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->exited.bytes_out, STATS_GET(p->bytes_out),
+	    __ATOMIC_RELAXED);
 	for (size_t i = 0; i < ARRAY_SIZE(p->duration); i++)
-		st->exited.duration[i] += STATS_GET(p->duration[i]);
-	st->exited.duration_us += STATS_GET(p->duration_us);
-	memset(p, 0, sizeof(*p));
-	STATS_SET(p->state, STATS_FREE);
+		__atomic_fetch_add(&st->exited.duration[i],
+		    STATS_GET(p->duration[i]), __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->exited.duration_us, STATS_GET(p->duration_us),
+	    __ATOMIC_RELAXED);
+	/* Everything but the state, then the state: a reader that sees FREE
+	 * skips the entry, one that sees it taken sees zeroes at worst. */
+	memset((char *)p + STATS_BODY, 0, sizeof(*p) - STATS_BODY);
+	STATS_SET(p->pid, 0);
+	STATS_SET(p->slot, 0);
+	STATS_SET(p->generation, 0);
+	__atomic_store_n(&p->state, (uint64_t)STATS_FREE, __ATOMIC_RELEASE);
+}
+
+unsigned
+stats_release_orphans(struct stats *st, pid_t master_pid)
+{
+	unsigned held = 0;
+
+	for (int i = 0; i < STATS_MAX_PROCS; i++) {
+		struct stats_proc *p = &st->procs[i];
+		pid_t pid = (pid_t)STATS_GET(p->pid);
+
+		if (STATS_GET(p->state) == STATS_FREE ||
+		    (pid_t)STATS_GET(p->master_pid) != master_pid)
+			continue;
+		if (pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)) {
+			held++;
+			continue;
+		}
+		stats_release(st, i);
+	}
+	return held;
 }
 
 void
@@ -94,6 +204,19 @@ stats_observe(struct stats_proc *p, double seconds)
 void
 stats_count_restart(struct stats *st, unsigned slot, enum stats_restart why)
 {
-	if (slot < STATS_MAX_SLOTS && why < STATS_RESTART_REASONS)
-		STATS_ADD(st->restarts[slot][why], 1);
+	if (slot >= STATS_MAX_SLOTS || why >= STATS_RESTART_REASONS)
+		return;
+	STATS_ADD(st->restarts[slot][why], 1);
+	STATS_SET(st->last_restart[slot], (uint64_t)why + 1);
+}
+
+void
+stats_set_boot_error(struct stats *st, int idx, const char *why)
+{
+	char *dst;
+
+	if (idx < 0 || idx >= STATS_MAX_PROCS || why == NULL)
+		return;
+	dst = st->procs[idx].boot_error;
+	snprintf(dst, STATS_REASON_MAX, "%s", why);
 }

@@ -1,16 +1,22 @@
 /*
  * stats — the shared-memory scoreboard.
  *
- * One MAP_SHARED anonymous region, created by the master before the first
- * fork, so every worker inherits it at the same address. It holds one slot
- * per worker process (not per socket slot: during a reload an old and a new
- * worker of the same socket slot live side by side). A worker writes only
- * its own slot; the master reads all of them, hands slots out and folds the
- * counters of exited workers into the totals, so no counter goes backwards.
+ * One MAP_SHARED region in a memfd, created by the master before the first
+ * fork, so every worker inherits it at the same address; a binary upgrade
+ * hands the memfd to the new master, which maps the same region, so every
+ * counter (requests, durations, restarts) goes on across the upgrade. It
+ * holds one entry per worker process (not per socket slot: during a
+ * reload an old and a new worker of the same socket slot live side by
+ * side) and, per socket slot, what outlives its workers (restarts by
+ * reason). A worker writes only its own entry; the master hands entries
+ * out, writes the slots' counters and folds the counters of exited
+ * workers into the totals, so no counter goes backwards.
  *
  * Fields are written by one process and read by others without locks: each
  * is a naturally aligned 64-bit word, written with relaxed atomics, so a
- * reader sees an old or a new value, never a torn one.
+ * reader sees an old or a new value, never a torn one. The totals are the
+ * exception: during an upgrade two masters fold into them, with atomic
+ * adds.
  */
 #ifndef SHOAL_STATS_H
 #define SHOAL_STATS_H
@@ -22,6 +28,8 @@
 #define STATS_MAX_PROCS 1024
 /* Socket slots: as many as workers may be configured (CONFIG_MAX_WORKERS). */
 #define STATS_MAX_SLOTS 512
+/* Why a worker could not start, as it said it (the first error it logged). */
+#define STATS_REASON_MAX 256
 
 /*
  * Request durations, from a request's first byte to its response framed
@@ -32,14 +40,20 @@
 #define STATS_DURATION_BUCKETS 14
 extern const double stats_duration_le[STATS_DURATION_BUCKETS - 1];
 
-/* Why the master replaced a worker in its slot. */
+/*
+ * Why the master replaced a worker in its slot: the reason label of
+ * shoal_worker_restarts_total{slot,reason}. Counted once per replacement,
+ * when the new worker is started.
+ */
 enum stats_restart {
-	STATS_RESTART_CRASH,         /* died while serving */
+	STATS_RESTART_CRASH,         /* died while serving, unasked */
 	STATS_RESTART_BOOT,          /* died before it was ready */
 	STATS_RESTART_HANG,          /* killed: no heartbeat for worker_timeout */
+	STATS_RESTART_MAX_REQUESTS,  /* recycled: served max_requests */
+	STATS_RESTART_MAX_MEMORY,    /* recycled: resident set above max_memory */
 	STATS_RESTART_REASONS,
 };
-/* "crash", "boot_failure", "hang": the reason label of the metrics. */
+/* "crash", "boot_failure", "hang", "max_requests", "max_memory". */
 extern const char *const stats_restart_name[STATS_RESTART_REASONS];
 
 enum stats_state {
@@ -70,6 +84,10 @@ struct stats_proc {
 	uint64_t rss_bytes;          /* resident set */
 	uint64_t cpu_user_us;        /* CPU time of the process, all threads */
 	uint64_t cpu_system_us;
+	uint64_t master_pid;         /* the master that handed the entry out */
+	/* Written by a worker that cannot start, before it exits: the first
+	 * error it logged ("modules[0]: dlopen(...): ..."), NUL-terminated. */
+	char boot_error[STATS_REASON_MAX];
 } __attribute__((aligned(64)));
 
 struct stats_totals {           /* counters of workers that have exited */
@@ -83,27 +101,52 @@ struct stats_totals {           /* counters of workers that have exited */
 };
 
 struct stats {
+	uint64_t magic;              /* the layout below (stats.c) */
+	uint64_t size;               /* sizeof(struct stats) */
 	struct stats_totals exited;
 	/* Workers replaced, by slot and reason; written by the master. */
 	uint64_t restarts[STATS_MAX_SLOTS][STATS_RESTART_REASONS];
+	/* The reason of each slot's last restart + 1; 0: none yet. */
+	uint64_t last_restart[STATS_MAX_SLOTS];
 	struct stats_proc procs[STATS_MAX_PROCS];
 };
 
-/* Map the region (zeroed). NULL with errno set on failure. */
-struct stats *stats_create(void);
+/*
+ * Create the region (zeroed) in a memfd. *fd is the memfd (close-on-exec),
+ * for an upgrade to hand over. NULL with errno set on failure.
+ */
+struct stats *stats_create(int *fd);
+
+/*
+ * Map the region of an inherited memfd (a binary upgrade). NULL with a
+ * reason in err if it cannot be mapped or was made by a build with
+ * another layout (then the caller makes a new one). fd stays the caller's.
+ */
+struct stats *stats_adopt(int fd, char *err, size_t errlen);
+
 void stats_destroy(struct stats *st);
 
-/* Master: find a free proc slot and mark it spawning; -1 if none is free. */
+/* Master: find a free proc entry and mark it spawning; -1 if none is free. */
 int stats_alloc(struct stats *st, unsigned slot, unsigned generation);
 /* Master: fold an exited proc's counters into the totals and free it. */
 void stats_release(struct stats *st, int idx);
 
+/*
+ * Master, after a failed upgrade: release every entry handed out by the
+ * master master_pid whose worker is gone (its counters are folded, so
+ * nothing is lost). Returns how many are still held by live workers.
+ */
+unsigned stats_release_orphans(struct stats *st, pid_t master_pid);
+
 /* Worker: count one request that took seconds (its own slot only). */
 void stats_observe(struct stats_proc *p, double seconds);
 
-/* Master: count a restart of slot for why. */
+/* Master: count a restart of slot for why (and make it the last one). */
 void stats_count_restart(struct stats *st, unsigned slot,
     enum stats_restart why);
+
+/* Worker: record why it cannot start (cut short to fit). */
+void stats_set_boot_error(struct stats *st, int idx, const char *why);
 
 /* Relaxed atomic store/load/add for the fields above. */
 #define STATS_SET(field, v)  __atomic_store_n(&(field), (uint64_t)(v), __ATOMIC_RELAXED)

@@ -2,12 +2,13 @@
  * cli — the client side of the control socket:
  *
  *   shoal status [--json]      shoal reload      shoal upgrade [--binary PATH]
- *   shoal scale N              shoal stop [--fast]
+ *   shoal scale N              shoal reopen      shoal stop [--fast]
  *
  * each with [--control PATH] (or -c FILE to take control_socket from a
- * configuration file) and [--timeout SEC]. Sends one JSON request, waits
- * for the one-line answer and prints it. Exit status: 0 done, 1 the
- * operation failed (the reason is printed), 2 usage, 3 no master answers.
+ * configuration file) and [--timeout SEC], read by args.c. Sends one JSON
+ * request, waits for the one-line answer and prints it. Exit status: 0
+ * done, 1 the operation failed (the reason is printed), 2 usage, 3 no
+ * master answers.
  */
 #include "master/cli.h"
 
@@ -25,26 +26,12 @@
 
 #include "common/config.h"
 #include "common/util.h"
+#include "master/args.h"
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
 #define EXIT_NO_MASTER 3
-
-static const char cli_usage[] =
-"usage: shoal status [--json]\n"
-"       shoal reload\n"
-"       shoal upgrade [--binary PATH]\n"
-"       shoal scale N\n"
-"       shoal stop [--fast]\n"
-"options: --control PATH (default /tmp/shoal.sock), -c FILE (read\n"
-"         control_socket from it), --timeout SEC (wait for the answer, 300)\n";
-
-static int
-usage(const char *msg, const char *arg)
-{
-	fprintf(stderr, "shoal: %s%s\n%s", msg, arg ? arg : "", cli_usage);
-	return EXIT_USAGE;
-}
+#define CONTROL_DEFAULT "/tmp/shoal.sock"
 
 /* Send request, read one line; NULL with a message printed on failure. */
 static json_t *
@@ -143,12 +130,16 @@ print_table(json_t *st)
 	    json_is_string(json_object_get(st, "operation")) ? "  operation " : "",
 	    json_is_string(json_object_get(st, "operation")) ?
 	    json_string_value(json_object_get(st, "operation")) : "");
-	printf("%-5s %-8s %-4s %-12s %-9s %-9s %-10s %-6s\n", "SLOT", "PID",
-	    "GEN", "STATE", "UPTIME", "RESTARTS", "REQUESTS", "CONNS");
+	printf("%-5s %-8s %-4s %-12s %-9s %-9s %-10s %-6s %s\n", "SLOT", "PID",
+	    "GEN", "STATE", "UPTIME", "RESTARTS", "REQUESTS", "CONNS",
+	    "LAST RESTART");
 	json_array_foreach(procs, i, p) {
+		const char *last = json_string_value(json_object_get(p,
+		    "last_restart"));
+
 		util_fmt_duration(json_number_value(json_object_get(p, "uptime")),
 		    up, sizeof(up));
-		printf("%-5d %-8d %-4d %-12s %-9s %-9d %-10lld %-6lld%s\n",
+		printf("%-5d %-8d %-4d %-12s %-9s %-9d %-10lld %-6lld %s%s\n",
 		    (int)json_integer_value(json_object_get(p, "slot")),
 		    (int)json_integer_value(json_object_get(p, "pid")),
 		    (int)json_integer_value(json_object_get(p, "generation")),
@@ -156,6 +147,7 @@ print_table(json_t *st)
 		    (int)json_integer_value(json_object_get(p, "restarts")),
 		    (long long)json_integer_value(json_object_get(p, "requests")),
 		    (long long)json_integer_value(json_object_get(p, "connections")),
+		    last ? last : "-",
 		    json_is_true(json_object_get(p, "crash_looping")) ?
 		    "  crash-looping" : "");
 	}
@@ -163,86 +155,50 @@ print_table(json_t *st)
 	    json_object_get(json_object_get(st, "totals"), "requests")));
 }
 
-bool
-cli_is_command(const char *arg)
+/* The control socket: --control, else the -c file's control_socket, else
+ * the default. NULL (said why) if the file cannot say. */
+static const char *
+control_path(const struct args *a, char *buf, size_t len)
 {
-	static const char *const cmds[] = { "status", "reload", "upgrade",
-	    "scale", "stop", NULL };
+	struct config cfg;
+	char err[1024];
 
-	for (size_t i = 0; cmds[i] != NULL; i++)
-		if (strcmp(arg, cmds[i]) == 0)
-			return true;
-	return false;
+	if (a->control != NULL)
+		return a->control;
+	if (a->config_path == NULL)
+		return CONTROL_DEFAULT;
+	if (config_load(&cfg, a->config_path, NULL, err, sizeof(err)) == -1) {
+		fprintf(stderr, "shoal: %s\n", err);
+		return NULL;
+	}
+	snprintf(buf, len, "%s", cfg.control_socket ? cfg.control_socket : "");
+	config_free(&cfg);
+	if (*buf == '\0') {
+		fprintf(stderr, "shoal: %s sets no control_socket (null): give "
+		    "--control PATH\n", a->config_path);
+		return NULL;
+	}
+	return buf;
 }
 
 int
-cli_main(int argc, char **argv)
+cli_main(const struct args *a)
 {
-	const char *cmd = argv[1], *control = NULL, *config_path = NULL;
-	const char *binary = NULL;
+	const char *cmd = a->command, *control;
 	json_t *req = NULL, *reply = NULL;
-	bool json_out = false, fast = false;
-	double timeout = 300;
-	long workers = 0;
-	char err[1024];
+	char path[4096];
 	int rc = EXIT_USAGE;
 
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i];
-		bool more = i + 1 < argc;
-
-		if (strcmp(a, "--json") == 0 && strcmp(cmd, "status") == 0)
-			json_out = true;
-		else if (strcmp(a, "--fast") == 0 && strcmp(cmd, "stop") == 0)
-			fast = true;
-		else if (strcmp(a, "--control") == 0 && more)
-			control = argv[++i];
-		else if (strcmp(a, "-c") == 0 && more)
-			config_path = argv[++i];
-		else if (strcmp(a, "--binary") == 0 && more &&
-		    strcmp(cmd, "upgrade") == 0)
-			binary = argv[++i];
-		else if (strcmp(a, "--timeout") == 0 && more)
-			timeout = atof(argv[++i]);
-		else if (strcmp(cmd, "scale") == 0 && workers == 0 &&
-		    (workers = strtol(a, NULL, 10)) > 0)
-			continue;
-		else
-			return usage("unexpected argument: ", a);
-	}
-	if (strcmp(cmd, "scale") == 0 && (workers < 1 ||
-	    workers > CONFIG_MAX_WORKERS))
-		return usage("scale needs a worker count from 1 to 512", NULL);
-	if (control == NULL && config_path != NULL) {
-		struct config cfg;
-
-		if (config_load(&cfg, config_path, NULL, err, sizeof(err)) == -1) {
-			fprintf(stderr, "shoal: %s\n", err);
-			return EXIT_USAGE;
-		}
-		static char path[4096];
-
-		snprintf(path, sizeof(path), "%s", cfg.control_socket ?
-		    cfg.control_socket : "");
-		control = path;
-		config_free(&cfg);
-		if (*control == '\0') {
-			fprintf(stderr, "shoal: %s sets no control_socket\n",
-			    config_path);
-			return EXIT_USAGE;
-		}
-	}
-	if (control == NULL)
-		control = "/tmp/shoal.sock";
-
+	if ((control = control_path(a, path, sizeof(path))) == NULL)
+		return EXIT_USAGE;
 	req = json_pack("{s:i, s:s}", "v", 1, "cmd", cmd);
-	if (binary != NULL)
-		json_object_set_new(req, "binary", json_string(binary));
-	if (workers > 0)
-		json_object_set_new(req, "workers", json_integer(workers));
-	if (fast)
+	if (a->binary != NULL)
+		json_object_set_new(req, "binary", json_string(a->binary));
+	if (a->workers > 0)
+		json_object_set_new(req, "workers", json_integer(a->workers));
+	if (a->fast)
 		json_object_set_new(req, "fast", json_true());
-	if ((reply = call(control, req, timeout)) == NULL) {
+	if ((reply = call(control, req, a->timeout)) == NULL) {
 		rc = EXIT_NO_MASTER;
 		goto out;
 	}
@@ -255,7 +211,7 @@ cli_main(int argc, char **argv)
 	if (strcmp(cmd, "status") == 0) {
 		json_t *st = json_object_get(reply, "status");
 
-		if (json_out) {
+		if (a->json) {
 			char *text = json_dumps(st, JSON_INDENT(2));
 
 			printf("%s\n", text ? text : "{}");

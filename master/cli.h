@@ -1,16 +1,14 @@
 /*
- * cli — `shoal status|reload|upgrade|scale|stop`: the control socket's
- * client, in the same binary as the server.
+ * cli — `shoal status|reload|upgrade|scale|reopen|stop`: the control
+ * socket's client, in the same binary as the server. args.c reads the
+ * command line; this sends the request and prints the answer.
  */
 #ifndef SHOAL_CLI_H
 #define SHOAL_CLI_H
 
-#include <stdbool.h>
+#include "master/args.h"
 
-/* True if arg names a client command. */
-bool cli_is_command(const char *arg);
-
-/* Run the command argv[1] with its options; returns the exit status. */
-int cli_main(int argc, char **argv);
+/* Run the command a names (a->mode ARGS_CLIENT); returns the exit status. */
+int cli_main(const struct args *a);
 
 #endif

@@ -5,7 +5,8 @@
  *   -> {"v":1,"cmd":"status"}
  *   <- {"ok":true,"status":{...}}
  *   -> {"v":1,"cmd":"reload"}          (also "upgrade" [+"binary"],
- *   <- {"ok":false,"error":"..."}       "scale" + "workers", "stop" [+"fast"])
+ *   <- {"ok":false,"error":"..."}       "scale" + "workers", "reopen",
+ *                                       "stop" [+"fast"])
  *
  * Reload, upgrade and scale answer when the operation has committed or
  * rolled back, so a client that waits for the answer knows the outcome.
@@ -154,6 +155,13 @@ handle(struct control_req *req, const char *line)
 		else
 			ops_request(m, OP_SCALE_UP,
 			    (unsigned)json_integer_value(n), 0, NULL, answer, req);
+	} else if (strcmp(cmd, "reopen") == 0) {
+		char err[512];
+
+		if (m->ctl.hooks.reopen(m, err, sizeof(err)) == -1)
+			control_reply(req, false, "%s", err);
+		else
+			control_reply(req, true, "log files reopened");
 	} else if (strcmp(cmd, "stop") == 0) {
 		bool fast = json_is_true(json_object_get(obj, "fast"));
 

@@ -17,10 +17,11 @@
 
 #include "common/util.h"
 
+/* One socket per slot (reuseport), or one shared by all. */
 static bool
 is_tcp(const struct listener *l)
 {
-	return l->addr.sa.ss_family != AF_UNIX;
+	return l->addr.sa.ss_family != AF_UNIX && !l->shared;
 }
 
 /*
@@ -250,7 +251,8 @@ listener_close(struct listener *l, bool unlink_file)
 	for (unsigned i = 0; i < l->nfds; i++)
 		if (l->fds[i] != -1)
 			close(l->fds[i]);
-	if (unlink_file && l->nfds > 0 && l->addr.sa.ss_family == AF_UNIX)
+	if (unlink_file && l->nfds > 0 && l->addr.sa.ss_family == AF_UNIX &&
+	    !l->systemd)
 		unlink(((struct sockaddr_un *)(void *)&l->addr.sa)->sun_path);
 	free(l->addr.text);
 	memset(l, 0, sizeof(*l));

@@ -15,7 +15,8 @@
  * closed (and with net.ipv4.tcp_migrate_req=1 the kernel would migrate any
  * straggler to a live socket).
  *
- * A Unix-domain address cannot use reuseport: one socket, shared by all.
+ * A Unix-domain address cannot use reuseport: one socket, shared by all;
+ * so is a TCP socket systemd passes without SO_REUSEPORT (activate.c).
  */
 #ifndef SHOAL_LISTENER_H
 #define SHOAL_LISTENER_H
@@ -27,10 +28,15 @@
 
 struct listener {
 	struct listen_addr addr;     /* addr.text owned (strdup) */
-	int fds[CONFIG_MAX_WORKERS]; /* TCP: one per slot; Unix: fds[0] */
+	int fds[CONFIG_MAX_WORKERS]; /* TCP: one per slot; shared: fds[0] */
 	unsigned nfds;
 	unsigned until_gen;          /* removed by a reload: serves only
 	                                generations before this one; 0: all */
+	bool shared;                 /* one socket for every slot: a Unix
+	                                address, or a socket from systemd
+	                                without SO_REUSEPORT (activate.c) */
+	bool systemd;                /* passed by systemd: its file (Unix) is
+	                                systemd's, never unlinked */
 };
 
 /*

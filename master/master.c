@@ -13,22 +13,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "master/activate.h"
 #include "master/control.h"
 #include "master/ops.h"
+#include "master/preflight.h"
+#include "master/privdrop.h"
+#include "master/proctitle.h"
+#include "master/recycle.h"
+#include "master/resources.h"
 #include "master/supervise.h"
 #include "master/types.h"
 #include "master/upgrade.h"
+#include "master/watchdog.h"
 
 static int pid_file_write(const char *path, pid_t takeover, char *err,
     size_t errlen);
 
 /* After a fast stop, how long workers get before SIGKILL. */
 #define FAST_STOP_GRACE 1.0
+/* At start-up, boot failures in a row of every slot before the master
+ * gives up (exit 1) instead of retrying for ever. */
+#define START_TRIES 3
 
 static void
 tv_from(struct timeval *tv, double seconds)
@@ -93,6 +104,34 @@ master_all_ready(struct master *m)
 	ops_open(m);
 }
 
+/*
+ * Reopen the log files (after rotation): ours, then tell the workers,
+ * which reopen theirs and the access log by path. 0, or -1 with why.
+ */
+static int
+master_reopen(struct master *m, const char *why, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	/* A rotation leaves new files owned by root: make them the workers'
+	 * before they reopen them by name. */
+	if (preflight_logs(&m->cfg, err, errlen) == -1) {
+		log_error("%s: %s", why, err);
+		rc = -1;
+	}
+	if (log_reopen() == -1) {
+		snprintf(err, errlen, "reopen(%s): %s", m->cfg.log_file,
+		    strerror(errno));
+		log_error("%s: %s", why, err);
+		rc = -1;
+	} else {
+		log_notice("%s: log files reopened", why);
+	}
+	/* The workers write their own logs (and the access log). */
+	supervise_signal_all(m, SIGUSR1);
+	return rc;
+}
+
 /* ---- hooks: how the modules below report back ------------------------- */
 
 static void
@@ -106,6 +145,8 @@ hook_worker_ready(struct master *m, struct proc *p)
 		m->all_ready_logged = true;
 		master_all_ready(m);
 	}
+	/* A replacement took over: an operation may wait for that. */
+	ops_on_exit(m);
 }
 
 static void
@@ -117,6 +158,18 @@ hook_next_failed(struct master *m, const char *what)
 static void
 hook_reaped(struct master *m)
 {
+	const char *why;
+
+	/* Workers that cannot boot at all: say why and exit non-zero (systemd
+	 * restarts or reports it), rather than retry for ever. */
+	if (m->state == MASTER_STARTING &&
+	    (why = supervise_boot_failing(m, START_TRIES)) != NULL) {
+		log_error("cannot start: every worker failed at boot %d times in a "
+		    "row; the last: %s", START_TRIES, why);
+		sd_notifyf(0, "STATUS=workers cannot start: %s", why);
+		m->exit_code = 1;
+		master_stop(m, true, "start-up failed");
+	}
 	ops_on_exit(m);
 	if (m->state == MASTER_STOPPING && supervise_none_left(m))
 		event_base_loopbreak(m->base);
@@ -134,6 +187,18 @@ hook_in_worker(struct master *m)
 {
 	control_close_in_worker(m);
 	upgrade_close_in_worker(m);
+	/* The mapping stays; the memfd is only for an upgrade to pass. */
+	if (m->stats_fd != -1)
+		close(m->stats_fd);
+}
+
+static int
+hook_become(const struct config *cfg, unsigned slot, char *err,
+    size_t errlen)
+{
+	if (resources_pin(cfg, slot, err, errlen) == -1)
+		return -1;
+	return privdrop_switch(cfg, err, errlen);
 }
 
 static void
@@ -150,15 +215,25 @@ hook_stop(struct master *m, bool fast, const char *why)
 	master_stop(m, fast, why);
 }
 
+static int
+hook_reopen(struct master *m, char *err, size_t errlen)
+{
+	return master_reopen(m, "reopen (control socket)", err, errlen);
+}
+
 static const struct supervise_hooks supervise_hooks = {
 	.worker_ready = hook_worker_ready,
 	.next_failed = hook_next_failed,
 	.reaped = hook_reaped,
 	.child_reaped = hook_child_reaped,
 	.in_worker = hook_in_worker,
+	.become = hook_become,
 };
 static const struct ops_hooks ops_hooks = { .upgraded = hook_upgraded };
-static const struct control_hooks control_hooks = { .stop = hook_stop };
+static const struct control_hooks control_hooks = {
+	.stop = hook_stop,
+	.reopen = hook_reopen,
+};
 
 /* ---- signals ------------------------------------------------------------ */
 
@@ -166,6 +241,7 @@ static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct master *m = arg;
+	char err[512];
 
 	(void)what;
 	switch (sig) {
@@ -182,12 +258,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		master_stop(m, true, "SIGINT");
 		break;
 	case SIGUSR1:
-		if (log_reopen() == -1)
-			log_error("reopen(%s): %s", m->cfg.log_file, strerror(errno));
-		else
-			log_notice("SIGUSR1: log files reopened");
-		/* The workers write their own logs (and the access log). */
-		supervise_signal_all(m, SIGUSR1);
+		master_reopen(m, "SIGUSR1", err, sizeof(err));
 		break;
 	case SIGHUP:
 		ops_request(m, OP_RELOAD, 0, 0, NULL, NULL, NULL);
@@ -207,9 +278,15 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
+	struct master *m = arg;
+
 	(void)fd;
 	(void)what;
-	supervise_tick(arg);
+	supervise_tick(m);
+	upgrade_tick(m);
+	/* Recycling waits for operations: a slot in a reload is theirs. */
+	if (m->state == MASTER_RUNNING && !ops_busy(m))
+		recycle_tick(m);
 }
 
 /*
@@ -330,6 +407,7 @@ pid_file_remove(struct master *m)
 static void
 master_free(struct master *m)
 {
+	watchdog_free(m);
 	ops_free(m);
 	upgrade_free(m);
 	supervise_free(m);
@@ -345,8 +423,50 @@ master_free(struct master *m)
 	if (m->base != NULL)
 		event_base_free(m->base);
 	stats_destroy(m->stats);
+	if (m->stats_fd != -1)
+		close(m->stats_fd);
 	config_free(&m->cfg);
 	json_decref(m->overrides);
+}
+
+/* "shoal: master" and the command line it was started with, for ps. */
+static void
+set_title(char **argv)
+{
+	char line[1024];
+	size_t n = 0;
+
+	line[0] = '\0';
+	for (size_t i = 0; argv[i] != NULL && n < sizeof(line); i++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s",
+		    i ? " " : "", argv[i]);
+	proctitle_set("shoal: master %s", line);
+	prctl(PR_SET_NAME, "shoal master");
+}
+
+/*
+ * The stats region: the old master's after an upgrade (the counters go
+ * on), else a new one. False (errno set) if none can be had.
+ */
+static bool
+open_stats(struct master *m)
+{
+	char err[256];
+
+	if (m->up.stats_fd != -1) {
+		if ((m->stats = stats_adopt(m->up.stats_fd, err,
+		    sizeof(err))) != NULL) {
+			m->stats_fd = m->up.stats_fd;
+			m->up.stats_fd = -1;
+			log_info("upgrade: counters go on in the old master's stats "
+			    "region");
+			return true;
+		}
+		log_warn("upgrade: %s; counters start again", err);
+		close(m->up.stats_fd);
+		m->up.stats_fd = -1;
+	}
+	return (m->stats = stats_create(&m->stats_fd)) != NULL;
 }
 
 static void
@@ -361,14 +481,30 @@ record_exe(struct master *m, char **argv)
 }
 
 int
+master_check(const struct config *cfg)
+{
+	char err[1024], warn[512];
+
+	if (preflight_run(cfg, PREFLIGHT_CHECK, err, sizeof(err), warn,
+	    sizeof(warn)) == -1) {
+		fprintf(stderr, "shoal: %s\n", err);
+		return 2;
+	}
+	if (warn[0] != '\0')
+		fprintf(stderr, "shoal: warning: %s\n", warn);
+	printf("shoal: configuration %s is valid\n", cfg->source);
+	return 0;
+}
+
+int
 master_main(struct config *cfg, const char *config_path, json_t *overrides,
     char **argv)
 {
 	struct master *m;
 	struct timeval tv;
-	char err[8192];
-	unsigned nslots;
-	int rc = 1, adopted;
+	char err[8192], warn[512];
+	unsigned nslots, scaled = 0;
+	int rc = 1, adopted, activated = 0;
 
 	/* Large (the slot table): on the heap, not the stack. */
 	if ((m = calloc(1, sizeof(*m))) == NULL) {
@@ -382,11 +518,20 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	m->overrides = overrides;
 	m->argv = argv;
 	m->started_at = util_now();
+	m->stats_fd = -1;
 	upgrade_init(m);
 	control_init(m);
 	record_exe(m, argv);
+	set_title(argv);
 	log_set_role("master", -1);
 	log_set_level((enum log_level)m->cfg.log_level);
+	/* What would fail later (after binding, or in every worker) fails
+	 * now, with the message --check gives. */
+	if (preflight_run(&m->cfg, PREFLIGHT_START, err, sizeof(err), warn,
+	    sizeof(warn)) == -1) {
+		fprintf(stderr, "shoal: %s\n", err);
+		goto out;
+	}
 	if (log_open(m->cfg.log_file) == -1) {
 		fprintf(stderr, "shoal: log_file %s: %s\n", m->cfg.log_file,
 		    strerror(errno));
@@ -395,23 +540,35 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	/* A dead client must be an EPIPE to handle, not a signal that kills. */
 	signal(SIGPIPE, SIG_IGN);
 
-	nslots = m->cfg.workers_auto ? (unsigned)util_cpu_count() :
-	    (unsigned)m->cfg.workers;
-	supervise_init(m, nslots, &supervise_hooks);
-	log_notice("shoal %s starting: %u worker%s (%s), config %s",
-	    SHOAL_VERSION, nslots, nslots == 1 ? "" : "s",
-	    m->cfg.workers_auto ? "auto" : "configured", m->cfg.source);
-
-	if ((m->stats = stats_create()) == NULL) {
-		log_error("mmap(stats): %s", strerror(errno));
-		goto out;
-	}
 	if (ltable_init(&m->listeners) == -1) {
 		log_error("out of memory");
 		goto out;
 	}
+	/* Sockets (and state) from an old master, or sockets from systemd;
+	 * then whatever the configuration adds. */
 	if ((adopted = upgrade_adopt(m, err, sizeof(err))) == -1 ||
-	    (adopted ? complete_listeners(m, err, sizeof(err)) :
+	    (!adopted && (activated = activate_adopt(m, err, sizeof(err))) == -1)) {
+		log_error("%s", err);
+		goto out;
+	}
+	nslots = m->cfg.workers_auto ? (unsigned)util_cpu_count() :
+	    (unsigned)m->cfg.workers;
+	/* A count set by scale goes on across an upgrade, unless the file's
+	 * "workers" changed meanwhile. */
+	if (adopted && m->up.scaled != 0 &&
+	    m->up.scaled_setting == m->cfg.workers)
+		nslots = scaled = m->up.scaled;
+	supervise_init(m, nslots, &supervise_hooks);
+	log_notice("shoal %s starting: %u worker%s (%s), config %s",
+	    SHOAL_VERSION, nslots, nslots == 1 ? "" : "s", scaled ? "set by scale" :
+	    m->cfg.workers_auto ? "auto" : "configured", m->cfg.source);
+	if (warn[0] != '\0')
+		log_warn("%s", warn);
+	if (!open_stats(m)) {
+		log_error("stats region: %s", strerror(errno));
+		goto out;
+	}
+	if ((adopted || activated > 0 ? complete_listeners(m, err, sizeof(err)) :
 	    open_listeners(m, err, sizeof(err))) == -1) {
 		log_error("%s", err);
 		goto out;
@@ -426,7 +583,8 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 		m->pid_file_written = true;
 	}
 	if ((m->base = event_base_new()) == NULL || add_signals(m) == -1 ||
-	    ops_init(m, &ops_hooks) == -1) {
+	    ops_init(m, &ops_hooks, m->up.generation + 1, scaled) == -1 ||
+	    watchdog_init(m) == -1) {
 		log_error("cannot set up the event loop");
 		goto out;
 	}
@@ -455,7 +613,7 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	/* Every worker is reaped (or was SIGKILLed and is reaped here). */
 	supervise_reap(m);
 	log_notice("stopped");
-	rc = 0;
+	rc = m->exit_code;
 out:
 	master_free(m);
 	free(m);

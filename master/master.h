@@ -23,4 +23,12 @@
 int master_main(struct config *cfg, const char *config_path,
     json_t *overrides, char **argv);
 
+/*
+ * `shoal --check`: the checks a start makes before it binds anything
+ * (files it will open, the pid file's directory, users, CPUs, limits) on
+ * cfg, as loaded. Prints the outcome; returns the exit status: 0 valid,
+ * 2 not, with the message a start would give.
+ */
+int master_check(const struct config *cfg);
+
 #endif

@@ -9,7 +9,8 @@
  * and whatever was opened for them is closed; the serving ones never
  * noticed), and its requester's callback is told which.
  *
- *   reload      new config -> new generation on every slot (same sockets)
+ *   reload      new config (checked as a start checks it: preflight.c) ->
+ *               new generation on every slot (same sockets)
  *   scale up    new slots: sockets join the reuseport groups, then workers
  *   scale down  steer new connections away from the retiring slots, let
  *               their workers empty their queues and drain, then close
@@ -26,6 +27,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "master/preflight.h"
 #include "master/supervise.h"
 #include "master/upgrade.h"
 
@@ -159,7 +161,7 @@ start_reload(struct master *m)
 	struct config *nc = &op->next_cfg;
 	struct ltable_plan plan;
 	unsigned n, gen = m->ops.generation, total = m->sup.nslots_total;
-	char err[1024];
+	char err[1024], warn[512];
 
 	log_notice("reload: reading %s", m->config_path ? m->config_path :
 	    "the embedded default configuration");
@@ -167,6 +169,14 @@ start_reload(struct master *m)
 	    sizeof(err)) == -1)
 		goto refuse;
 	op->has_next_cfg = true;
+	/* What the new workers would fail at boot (a log they cannot open, a
+	 * user that cannot be switched to) fails the reload instead; the new
+	 * logs are handed to the new user. */
+	if (preflight_run(nc, PREFLIGHT_RELOAD, err, sizeof(err), warn,
+	    sizeof(warn)) == -1)
+		goto refuse;
+	if (warn[0] != '\0')
+		log_warn("reload: %s", warn);
 	/* Every address in use now stays open until the old generation has
 	 * gone: the new ones must fit beside them, or nothing starts. */
 	if (ltable_plan(&m->listeners, nc->listen, nc->nlisten, gen, &plan, err,
@@ -174,6 +184,13 @@ start_reload(struct master *m)
 		goto refuse;
 	sd_notify(0, "RELOADING=1");
 	n = nc->workers_auto ? (unsigned)util_cpu_count() : (unsigned)nc->workers;
+	/* A count set by scale stands as long as the file's "workers" is what
+	 * it was: a reload applies the file's changes, not its old value. */
+	if (m->ops.scaled != 0 && nc->workers == m->cfg.workers) {
+		log_notice("reload: keeping the %u worker%s set by scale (\"workers\" "
+		    "unchanged)", m->ops.scaled, m->ops.scaled == 1 ? "" : "s");
+		n = m->ops.scaled;
+	}
 	op->next_nslots = n;
 
 	/* Addresses: kept ones keep their sockets; new ones are bound now for
@@ -221,6 +238,7 @@ start_scale(struct master *m, unsigned n)
 	}
 	op->next_nslots = n;
 	if (n == had) {
+		log_info("scale: already %u worker%s", n, n == 1 ? "" : "s");
 		reply(m, true, "already %u workers", n);
 		op_end(m);
 		return;
@@ -262,6 +280,8 @@ commit(struct master *m)
 	if (op->kind == OP_RELOAD) {
 		/* Slots beyond the new count retire like a scale-down. */
 		supervise_retire(m, n, m->sup.nslots);
+		if (op->next_cfg.workers != m->cfg.workers)
+			m->ops.scaled = 0;   /* the file's new count wins */
 		config_free(&m->cfg);
 		m->cfg = op->next_cfg;
 		op->has_next_cfg = false;
@@ -277,6 +297,7 @@ commit(struct master *m)
 		reply(m, true, "reloaded: generation %u serving with %u workers",
 		    m->ops.generation, n);
 	} else {
+		m->ops.scaled = n;
 		log_notice("scale: %u workers serving", n);
 		reply(m, true, "scaled to %u workers", n);
 	}
@@ -337,6 +358,7 @@ ops_on_exit(struct master *m)
 	collect(m);
 	if (m->ops.op.kind == OP_SCALE_DOWN &&
 	    m->sup.nslots_total == m->sup.nslots) {
+		m->ops.scaled = m->sup.nslots;
 		log_notice("scale: %u workers serving", m->sup.nslots);
 		reply(m, true, "scaled to %u workers", m->sup.nslots);
 		op_end(m);
@@ -381,10 +403,18 @@ start(struct master *m, struct pending *pe)
 	case OP_SCALE_UP:
 	case OP_SCALE_DOWN:
 		target = pe->arg;
-		if (pe->delta > 0)
+		if (pe->delta > 0) {
 			target = now + 1;
-		else if (pe->delta < 0)
-			target = now > 1 ? now - 1 : 1;
+		} else if (pe->delta < 0 && now <= 1) {
+			/* A signal has nobody to answer: the log says why. */
+			log_warn("SIGTTOU ignored: 1 worker is the minimum (SIGTERM "
+			    "stops shoal)");
+			reply(m, false, "1 worker is the minimum");
+			op_end(m);
+			break;
+		} else if (pe->delta < 0) {
+			target = now - 1;
+		}
 		start_scale(m, target);
 		break;
 	case OP_UPGRADE:
@@ -410,7 +440,7 @@ ops_next(struct master *m)
 	struct pending *pe;
 
 	while (m->ops.op.kind == OP_NONE && m->ops.open && !m->ops.shut &&
-	    !supervise_any_draining(m) &&
+	    !supervise_any_draining(m) && !supervise_replacing(m) &&
 	    m->sup.nslots_total == m->sup.nslots &&
 	    (pe = TAILQ_FIRST(&m->ops.pending)) != NULL) {
 		TAILQ_REMOVE(&m->ops.pending, pe, entry);
@@ -420,10 +450,12 @@ ops_next(struct master *m)
 }
 
 int
-ops_init(struct master *m, const struct ops_hooks *hooks)
+ops_init(struct master *m, const struct ops_hooks *hooks, unsigned generation,
+    unsigned scaled)
 {
 	TAILQ_INIT(&m->ops.pending);
-	m->ops.generation = 1;
+	m->ops.generation = generation;
+	m->ops.scaled = scaled;
 	m->ops.hooks = *hooks;
 	m->ops.timer = evtimer_new(m->base, on_timeout, m);
 	return m->ops.timer == NULL ? -1 : 0;

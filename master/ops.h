@@ -16,9 +16,13 @@
 
 #include "master/types.h"
 
-/* Generation 1 serves; operations wait for ops_open. -1 if the timer
- * cannot be made. */
-int ops_init(struct master *m, const struct ops_hooks *hooks);
+/*
+ * generation serves (1, or the one after the old master's after an
+ * upgrade); scaled: a worker count set by scale that goes on (0: none).
+ * Operations wait for ops_open. -1 if the timer cannot be made.
+ */
+int ops_init(struct master *m, const struct ops_hooks *hooks,
+    unsigned generation, unsigned scaled);
 
 /*
  * Start (or queue) an operation. kind OP_SCALE_UP stands for any scale: to

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "master/recycle.h"
 #include "master/supervise.h"
 
 static const char *
@@ -29,6 +30,33 @@ operation(enum op_kind kind)
 	}
 }
 
+/* Slot i's restarts: the total, and by reason (stats.h). */
+static json_t *
+restarts_by_reason(const struct stats *st, unsigned slot, unsigned *total)
+{
+	json_t *o = json_object();
+
+	*total = 0;
+	for (int r = 0; r < STATS_RESTART_REASONS; r++) {
+		uint64_t n = STATS_GET(st->restarts[slot][r]);
+
+		*total += (unsigned)n;
+		json_object_set_new(o, stats_restart_name[r],
+		    json_integer((json_int_t)n));
+	}
+	return o;
+}
+
+/* The reason of slot i's last restart, or NULL. */
+static const char *
+last_restart(const struct stats *st, unsigned slot)
+{
+	uint64_t r = STATS_GET(st->last_restart[slot]);
+
+	return r == 0 || r > STATS_RESTART_REASONS ? NULL :
+	    stats_restart_name[r - 1];
+}
+
 json_t *
 status_json(struct master *m)
 {
@@ -37,30 +65,39 @@ status_json(struct master *m)
 	struct proc *p;
 	uint64_t requests = m->stats->exited.requests;
 	uint64_t accepted = m->stats->exited.conns_accepted;
+	unsigned total;
 
 	TAILQ_FOREACH(p, &m->sup.procs, entry) {
 		struct stats_proc *sp = &m->stats->procs[p->stats_idx];
 		struct slot *s = &m->sup.slots[p->slot];
+		json_t *by = restarts_by_reason(m->stats, p->slot, &total);
 
 		requests += STATS_GET(sp->requests);
 		accepted += STATS_GET(sp->conns_accepted);
 		json_array_append_new(procs, json_pack("{s:i, s:i, s:i, s:s, "
-		    "s:f, s:i, s:I, s:I, s:I, s:b}",
+		    "s:f, s:i, s:o, s:s?, s:I, s:I, s:I, s:I, s:b}",
 		    "slot", (int)p->slot, "pid", (int)p->pid,
 		    "generation", (int)p->generation, "state", proc_state(p),
-		    "uptime", now - p->spawned_at, "restarts", (int)s->restarts,
+		    "uptime", now - p->spawned_at, "restarts", (int)total,
+		    "restarts_by_reason", by, "last_restart", last_restart(m->stats,
+		    p->slot),
 		    "requests", (json_int_t)STATS_GET(sp->requests),
 		    "connections", (json_int_t)STATS_GET(sp->conns_open),
 		    "accepted", (json_int_t)STATS_GET(sp->conns_accepted),
+		    "rss", (json_int_t)recycle_rss(p->pid),
 		    "crash_looping", s->crash_looping));
 	}
 	for (unsigned i = 0; i < m->sup.nslots_total; i++) {
 		struct slot *s = &m->sup.slots[i];
+		json_t *by = restarts_by_reason(m->stats, i, &total);
 
-		json_array_append_new(slots, json_pack("{s:i, s:i, s:i, s:b, s:b}",
+		json_array_append_new(slots, json_pack("{s:i, s:i, s:i, s:o, s:s?, "
+		    "s:s?, s:b, s:b}",
 		    "slot", (int)i, "pid", s->proc ? (int)s->proc->pid : 0,
-		    "restarts", (int)s->restarts, "crash_looping",
-		    s->crash_looping, "retiring", s->retiring));
+		    "restarts", (int)total, "restarts_by_reason", by,
+		    "last_restart", last_restart(m->stats, i),
+		    "last_exit", s->last_exit[0] ? s->last_exit : NULL,
+		    "crash_looping", s->crash_looping, "retiring", s->retiring));
 	}
 	return json_pack("{s:i, s:i, s:s, s:s, s:f, s:i, s:i, s:s?, s:i, "
 	    "s:s, s:o, s:o, s:{s:I, s:I}}",

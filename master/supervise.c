@@ -19,6 +19,7 @@
 #include "common/ipc.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "master/proctitle.h"
 #include "master/wstatus.h"
 #include "worker/worker.h"
 
@@ -54,13 +55,36 @@ proc_free(struct master *m, struct proc *p)
 	free(p);
 }
 
+static void drain(struct master *m, struct proc *p, bool fast);
+
 static void
 on_ready(struct master *m, struct proc *p)
 {
+	struct slot *s = &m->sup.slots[p->slot];
+	struct proc *old;
+
 	p->ready = true;
 	STATS_SET(m->stats->procs[p->stats_idx].state, STATS_READY);
 	log_notice("worker %u (pid %d) ready%s", p->slot, (int)p->pid,
-	    p->next ? " (new generation)" : "");
+	    p->next ? " (new generation)" : p->successor ? " (replacement)" : "");
+	if (!p->next) {
+		s->ever_ready = true;
+		s->boot_failures = 0;
+		s->down_since = 0;
+	}
+	if (p->successor && s->successor == p) {
+		/* It accepts on the slot's sockets already: only now does the
+		 * worker it replaces stop accepting and drain. */
+		old = s->proc;
+		s->proc = p;
+		s->successor = NULL;
+		p->successor = false;
+		if (old != NULL) {
+			log_notice("worker %u (pid %d) took over from pid %d, which "
+			    "drains", p->slot, (int)p->pid, (int)old->pid);
+			drain(m, old, false);
+		}
+	}
 	m->sup.hooks.worker_ready(m, p);
 }
 
@@ -113,12 +137,14 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 	struct worker_boot boot;
 	const struct listen_addr **addrs;
 	struct proc *p;
+	char err[512];
 	size_t nfds;
-	int *fds;
+	int *fds, rc;
 
-	/* If the master dies, so do we (the IPC hang-up is the other signal). */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master_pid)
-		_exit(1);
+	proctitle_set("shoal: worker %u (generation %u)", self->slot,
+	    self->generation);
+	/* The first error from here on is why this worker could not start. */
+	log_error_mark();
 
 	/*
 	 * The epoll instance is shared with the master across fork: freeing the
@@ -135,6 +161,19 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 		if (p->ipc_fd != -1)
 			close(p->ipc_fd);
 	m->sup.hooks.in_worker(m);
+	/*
+	 * Our user, CPUs and limits, before anything of the application runs
+	 * or a connection is accepted. Changing the user clears the
+	 * parent-death signal, so that is set after it.
+	 */
+	if (m->sup.hooks.become(cfg, self->slot, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		stats_set_boot_error(m->stats, self->stats_idx, err);
+		_exit(1);
+	}
+	/* If the master dies, so do we (the IPC hang-up is the other signal). */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != master_pid)
+		_exit(1);
 
 	fds = calloc(m->listeners.n ? m->listeners.n : 1, sizeof(*fds));
 	addrs = calloc(m->listeners.n ? m->listeners.n : 1, sizeof(*addrs));
@@ -158,14 +197,36 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 	boot.listen_fds = fds;
 	boot.listen_addrs = addrs;
 	boot.nlisten = nfds;
+	rc = worker_run(&boot);
+	if (rc != 0 && STATS_GET(m->stats->procs[self->stats_idx].state) ==
+	    STATS_SPAWNING)
+		stats_set_boot_error(m->stats, self->stats_idx, log_first_error());
 	/* _exit: atexit handlers and stdio buffers belong to the master. */
-	_exit(worker_run(&boot));
+	_exit(rc);
 }
+
+/* What a new worker is to its slot. */
+enum role {
+	ROLE_CURRENT,                /* the slot's worker */
+	ROLE_NEXT,                   /* of a generation not yet committed */
+	ROLE_SUCCESSOR,              /* the slot's worker, once it is ready */
+};
+
+static int spawn(struct master *m, unsigned slot, const struct config *cfg,
+    unsigned gen, enum role role);
 
 int
 supervise_spawn(struct master *m, unsigned slot, const struct config *cfg,
     unsigned gen, bool next)
 {
+	return spawn(m, slot, cfg, gen, next ? ROLE_NEXT : ROLE_CURRENT);
+}
+
+static int
+spawn(struct master *m, unsigned slot, const struct config *cfg,
+    unsigned gen, enum role role)
+{
+	bool next = role == ROLE_NEXT;
 	struct slot *s = &m->sup.slots[slot];
 	struct proc *p = NULL;
 	int fds[2] = { -1, -1 };
@@ -180,7 +241,14 @@ supervise_spawn(struct master *m, unsigned slot, const struct config *cfg,
 	p->slot = s->index;
 	p->generation = gen;
 	p->next = next;
+	p->successor = role == ROLE_SUCCESSOR;
 	p->ipc_fd = -1;
+	/* Each worker its own limit, so that workers started together are
+	 * not all replaced together (Gunicorn's max_requests_jitter). */
+	if (cfg->max_requests > 0)
+		p->max_requests = cfg->max_requests + (cfg->max_requests_jitter ?
+		    (uint64_t)(drand48() * (double)(cfg->max_requests_jitter + 1)) :
+		    0);
 	p->stats_idx = stats_alloc(m->stats, s->index, gen);
 	if (p->stats_idx == -1) {
 		log_error("spawn worker %u: no free stats slot", s->index);
@@ -214,8 +282,10 @@ supervise_spawn(struct master *m, unsigned slot, const struct config *cfg,
 	if (p->ipc_ev == NULL || event_add(p->ipc_ev, NULL) == -1)
 		log_error("worker %u: cannot watch its IPC socket", s->index);
 	TAILQ_INSERT_TAIL(&m->sup.procs, p, entry);
-	if (next) {
+	if (role == ROLE_NEXT) {
 		s->next = p;
+	} else if (role == ROLE_SUCCESSOR) {
+		s->successor = p;
 	} else {
 		s->proc = p;
 		s->generation = gen;
@@ -248,7 +318,6 @@ schedule_respawn(struct master *m, struct slot *s, double uptime)
 		    "retrying with growing delays up to %.1fs", s->index,
 		    s->backoff.quick_deaths, policy->max);
 	}
-	s->restarts++;
 	if (s->respawn_ev == NULL &&
 	    (s->respawn_ev = evtimer_new(m->base, on_respawn, s)) == NULL) {
 		log_error("slot %u: cannot arm a respawn timer", s->index);
@@ -292,6 +361,8 @@ supervise_init(struct master *m, unsigned nslots,
 		sup->slots[i].m = m;
 		sup->slots[i].index = i;
 	}
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
+		sup->slots[i].down_since = util_now();
 	sup->nslots = nslots;
 	sup->nslots_total = nslots;
 	sup->backoff.min = m->cfg.respawn_delay_min;
@@ -307,6 +378,7 @@ supervise_reap(struct master *m)
 	struct wstatus_exit e;
 	enum wstatus_kind kind;
 	enum stats_restart why;
+	const char *boot_error;
 	struct proc *p;
 	struct slot *s;
 	char line[192];
@@ -330,8 +402,31 @@ supervise_reap(struct master *m)
 		};
 		kind = wstatus_classify(&e);
 		wstatus_line(&e, kind == WSTATUS_BOOT_FAILURE, line, sizeof(line));
-		log_msg(kind == WSTATUS_CLEAN ? LOGL_INFO : LOGL_ERROR, "%s", line);
 		s = &m->sup.slots[p->slot];
+		boot_error = m->stats->procs[p->stats_idx].boot_error;
+		if (kind == WSTATUS_BOOT_FAILURE && boot_error[0] != '\0')
+			log_error("%s: %.*s", line, STATS_REASON_MAX, boot_error);
+		else
+			log_msg(kind == WSTATUS_CLEAN ? LOGL_INFO : LOGL_ERROR, "%s",
+			    line);
+		if (!p->draining)
+			snprintf(s->last_exit, sizeof(s->last_exit), "%s%s%.*s", line,
+			    boot_error[0] != '\0' ? ": " : "", STATS_REASON_MAX,
+			    boot_error);
+		if (p->successor) {
+			/* A replacement that never took over: the worker it was to
+			 * replace goes on; try again later. */
+			if (s->successor == p)
+				s->successor = NULL;
+			if (s->proc != NULL)
+				s->proc->replaced = false;
+			s->replace_after = util_now() + m->sup.backoff.max;
+			log_error("slot %u: the replacement failed; worker %u (pid "
+			    "%d) goes on serving", s->index, s->index,
+			    s->proc ? (int)s->proc->pid : 0);
+			proc_free(m, p);
+			continue;
+		}
 		if (p->next) {
 			/* A new generation's worker: the operation fails. */
 			wstatus_line(&e, false, line, sizeof(line));
@@ -341,14 +436,25 @@ supervise_reap(struct master *m)
 			m->sup.hooks.next_failed(m, line);
 			continue;
 		}
-		if (s->proc == p)
+		if (s->proc == p) {
 			s->proc = NULL;
+			if (s->down_since == 0)
+				s->down_since = util_now();
+			if (!p->ready && !p->draining)
+				s->boot_failures++;
+			/* Its replacement, still booting, takes the slot now. */
+			if (s->successor != NULL) {
+				s->proc = s->successor;
+				s->successor = NULL;
+				s->proc->successor = false;
+			}
+		}
 		why = kind == WSTATUS_BOOT_FAILURE ? STATS_RESTART_BOOT :
 		    p->hang_stage > 0 ? STATS_RESTART_HANG : STATS_RESTART_CRASH;
 		proc_free(m, p);
 		if (s->proc == NULL && !m->sup.stopping && !s->retiring &&
 		    s->index < m->sup.nslots) {
-			/* For the metrics handlers (shoal_worker_restarts_total). */
+			/* For status and the metrics (shoal_worker_restarts_total). */
 			stats_count_restart(m->stats, s->index, why);
 			schedule_respawn(m, s, e.uptime);
 		}
@@ -445,6 +551,9 @@ supervise_promote(struct master *m, unsigned from, unsigned to)
 		s->backoff.quick_deaths = 0;
 		s->crash_looping = false;
 		s->retiring = false;
+		s->ever_ready = true;    /* the promoted worker is ready */
+		s->boot_failures = 0;
+		s->down_since = 0;
 		if (s->respawn_ev != NULL)
 			evtimer_del(s->respawn_ev);
 		if (old != NULL)
@@ -528,8 +637,10 @@ supervise_any_draining(const struct master *m)
 {
 	const struct proc *p;
 
+	/* A worker replaced in its slot (recycling) is of the serving
+	 * generation: it holds no operation back. */
 	TAILQ_FOREACH(p, &m->sup.procs, entry)
-		if (p->draining)
+		if (p->draining && !p->replaced)
 			return true;
 	return false;
 }
@@ -574,6 +685,82 @@ supervise_kill_all(struct master *m, int sig)
 		    (int)p->pid, wstatus_signame(sig, name, sizeof(name)));
 		kill(p->pid, sig);
 	}
+}
+
+int
+supervise_replace(struct master *m, unsigned slot, enum stats_restart why,
+    const char *detail)
+{
+	struct slot *s = &m->sup.slots[slot];
+	struct proc *old = s->proc;
+
+	if (slot >= m->sup.nslots || old == NULL || !old->ready ||
+	    old->draining || old->replaced || s->successor != NULL ||
+	    s->next != NULL || s->retiring || m->sup.stopping ||
+	    util_now() < s->replace_after)
+		return -1;
+	log_notice("worker %u (pid %d) is replaced (%s: %s); its successor "
+	    "starts on the same sockets", slot, (int)old->pid,
+	    stats_restart_name[why], detail);
+	if (spawn(m, slot, &m->cfg, s->generation, ROLE_SUCCESSOR) == -1) {
+		s->replace_after = util_now() + m->sup.backoff.max;
+		return -1;
+	}
+	old->replaced = true;
+	stats_count_restart(m->stats, slot, why);
+	return 0;
+}
+
+bool
+supervise_replacing(const struct master *m)
+{
+	for (unsigned i = 0; i < m->sup.nslots_total; i++)
+		if (m->sup.slots[i].successor != NULL)
+			return true;
+	return false;
+}
+
+const char *
+supervise_boot_failing(const struct master *m, unsigned tries)
+{
+	const char *why = NULL;
+
+	for (unsigned i = 0; i < m->sup.nslots; i++) {
+		const struct slot *s = &m->sup.slots[i];
+
+		if (s->ever_ready || s->boot_failures < tries)
+			return NULL;
+		why = s->last_exit;
+	}
+	return why;
+}
+
+bool
+supervise_healthy(const struct master *m, double limit, char *why,
+    size_t whylen)
+{
+	uint64_t now_ms = util_now_ms(), hb;
+	double now = util_now();
+	const struct proc *p;
+
+	TAILQ_FOREACH(p, &m->sup.procs, entry) {
+		hb = STATS_GET(m->stats->procs[p->stats_idx].heartbeat_ms);
+		if (now_ms > hb && (double)(now_ms - hb) / 1000.0 > limit) {
+			snprintf(why, whylen, "worker %u (pid %d) silent for %.1fs",
+			    p->slot, (int)p->pid, (double)(now_ms - hb) / 1000.0);
+			return false;
+		}
+	}
+	for (unsigned i = 0; i < m->sup.nslots; i++) {
+		const struct slot *s = &m->sup.slots[i];
+
+		if (s->down_since > 0 && now - s->down_since > limit) {
+			snprintf(why, whylen, "slot %u without a ready worker for "
+			    "%.1fs", i, now - s->down_since);
+			return false;
+		}
+	}
+	return true;
 }
 
 void

@@ -45,6 +45,36 @@ bool supervise_all_ready(const struct master *m);
  */
 void supervise_promote(struct master *m, unsigned from, unsigned to);
 
+/*
+ * Replace slot's serving worker (recycling): a successor starts on the
+ * slot's sockets, and only once it is ready does the old one drain, so no
+ * queued connection is dropped. why and detail ("1000 requests") are for
+ * the log and the slot's restart counters. -1 when the slot cannot be
+ * replaced now: no ready worker, one already being replaced, an operation
+ * on it, or a replacement failed less than respawn_delay_max ago.
+ */
+int supervise_replace(struct master *m, unsigned slot, enum stats_restart why,
+    const char *detail);
+
+/* True while a successor boots in some slot. */
+bool supervise_replacing(const struct master *m);
+
+/*
+ * Start-up gone wrong: if no slot in service has ever had a ready worker
+ * and each has had at least tries boot failures in a row, how the last
+ * one ended ("worker 1 (pid 42) failed at boot: exited with status 1
+ * after 0.0s: access_log /x: Permission denied"); else NULL.
+ */
+const char *supervise_boot_failing(const struct master *m, unsigned tries);
+
+/*
+ * True if every worker beat its heartbeat within limit seconds and no
+ * slot in service has been without a ready worker for longer; else false
+ * with what is wrong in why (for the systemd watchdog).
+ */
+bool supervise_healthy(const struct master *m, double limit, char *why,
+    size_t whylen);
+
 /* Kill every next worker (a rollback); they are reaped as draining ones,
  * so they fail nothing that comes after. */
 void supervise_discard_next(struct master *m);

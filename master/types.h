@@ -10,14 +10,18 @@
  *   upgrade.c    m->up         binary upgrade, old and new master's side
  *   control.c    m->ctl        the control socket and its connections
  *   ltable.c     m->listeners  the listening sockets
+ *   watchdog.c   m->wd         systemd's watchdog pings
  *
  * Calls run one way: master -> control -> ops -> upgrade / supervise ->
- * ltable -> listener; control also asks status.c (which only reads), and
- * wstatus.c and backoff.c are pure leaves. A module reports upward only
- * through a function pointer: the hooks
- * the master installs at start-up (supervise_hooks, ops_hooks,
- * control_hooks) or the completion callback a caller passes with a request
- * (ops_done_fn, upgrade_done_fn). So no file calls a file that calls it.
+ * ltable -> listener; control also asks status.c (which only reads);
+ * master and ops -> preflight -> privdrop / resources; master -> recycle /
+ * watchdog -> supervise; master -> activate -> ltable; wstatus.c,
+ * backoff.c, args.c and proctitle.c are leaves. A module reports upward
+ * only through a function pointer: the hooks the master installs at
+ * start-up (supervise_hooks, ops_hooks, control_hooks) or the completion
+ * callback a caller passes with a request (ops_done_fn, upgrade_done_fn).
+ * So no file calls a file that calls it. (recycle.c reads m->sup and
+ * m->stats and writes nothing; its replacements go through supervise.c.)
  *
  * This header is only for master/; nothing outside includes it.
  */
@@ -53,8 +57,11 @@ struct proc {
 	bool ready;
 	bool draining;
 	bool next;                   /* of a generation not yet committed */
+	bool successor;              /* replaces its slot's worker once ready */
+	bool replaced;               /* a successor is taking over from it */
 	int hang_stage;              /* 0, 1: SIGABRT sent, 2: SIGKILL sent */
 	double hang_at;              /* when SIGABRT was sent */
+	uint64_t max_requests;       /* its limit (jitter drawn); 0: none */
 };
 TAILQ_HEAD(proc_list, proc);
 
@@ -64,12 +71,18 @@ struct slot {
 	unsigned index;
 	struct proc *proc;           /* current worker; NULL while a respawn is pending */
 	struct proc *next;           /* the new generation's, during a reload or scale-up */
+	struct proc *successor;      /* proc's replacement (recycling), booting */
 	unsigned generation;         /* of proc: a respawn joins it */
 	struct backoff backoff;
 	struct event *respawn_ev;
-	unsigned restarts;
 	bool crash_looping;
 	bool retiring;               /* scale-down: draining, sockets close after */
+	bool ever_ready;             /* some worker of the slot was ready */
+	unsigned boot_failures;      /* in a row, before any was ready */
+	double down_since;           /* util_now() since it has had no ready
+	                                worker; 0 while it has one */
+	double replace_after;        /* no new recycling before (util_now()) */
+	char last_exit[512];         /* how its last worker ended; "" */
 };
 
 /*
@@ -89,6 +102,11 @@ struct supervise_hooks {
 	/* In a newly forked worker, before it runs: close what the other
 	 * modules hold (control connections, upgrade pipes). */
 	void (*in_worker)(struct master *m);
+	/* In a newly forked worker, before it loads code or accepts: take
+	 * the worker's user, CPUs and limits (privdrop.c, resources.c).
+	 * 0, or -1 with the reason in err: the worker exits at once. */
+	int (*become)(const struct config *cfg, unsigned slot, char *err,
+	    size_t errlen);
 };
 
 struct supervise {
@@ -149,6 +167,10 @@ struct ops_hooks {
 
 struct ops {
 	unsigned generation;         /* the generation serving now */
+	unsigned scaled;             /* workers set by scale or TTIN/TTOU;
+	                                kept across reloads and upgrades
+	                                while the file's "workers" stays as
+	                                it was; 0: none */
 	struct op op;
 	struct pending_list pending;
 	struct event *timer;         /* ready_timeout of the operation */
@@ -169,10 +191,18 @@ struct upgrade {
 	int pipe_fd;                 /* its "ready" arrives here; -1 */
 	struct event *pipe_ev;
 	bool upgraded;               /* handed over: shared files are not ours */
+	pid_t failed;                /* a new master that failed: its
+	                                workers' stats entries are freed as
+	                                they go (upgrade_tick); 0 */
 	/* The new master's side, when started by an upgrade. */
 	pid_t parent;                /* the old master */
 	int parent_pipe;             /* to tell it we are ready; -1 once told */
 	int control_fd;              /* the inherited control socket; -1 */
+	int stats_fd;                /* the old master's stats memfd; -1 */
+	unsigned generation;         /* its serving generation; 0: none */
+	unsigned workers;            /* its worker count */
+	unsigned scaled;             /* set by scale (see struct ops); 0 */
+	int scaled_setting;          /* "workers" of its config (0: auto) */
 };
 
 /* ---- control.c: m->ctl ------------------------------------------------ */
@@ -183,6 +213,8 @@ TAILQ_HEAD(control_list, control_req);
 struct control_hooks {
 	/* "stop" [+ "fast"] arrived on the control socket. */
 	void (*stop)(struct master *m, bool fast, const char *why);
+	/* "reopen": what SIGUSR1 does. 0, or -1 with the reason in err. */
+	int (*reopen)(struct master *m, char *err, size_t errlen);
 };
 
 struct control {
@@ -191,6 +223,15 @@ struct control {
 	struct control_list conns;   /* accepted connections */
 	bool owned;                  /* we bound or adopted its path */
 	struct control_hooks hooks;
+};
+
+/* ---- watchdog.c: m->wd ------------------------------------------------ */
+
+struct watchdog {
+	struct event *ev;            /* every half of WATCHDOG_USEC; NULL: off */
+	double interval;             /* seconds */
+	bool silent;                 /* not pinging (said once in the log) */
+	unsigned pings;              /* WATCHDOG=1 sent */
 };
 
 /* ---- master.c ----------------------------------------------------------- */
@@ -215,6 +256,8 @@ struct master {
 	struct event *stop_ev;       /* graceful_timeout on stop */
 	double started_at;
 	struct stats *stats;
+	int stats_fd;                /* its memfd: an upgrade hands it over */
+	int exit_code;               /* of master_main after the loop */
 	enum master_state state;
 	bool all_ready_logged;
 	bool pid_file_written;
@@ -224,6 +267,7 @@ struct master {
 	struct ops ops;              /* ops.c */
 	struct upgrade up;           /* upgrade.c */
 	struct control ctl;          /* control.c */
+	struct watchdog wd;          /* watchdog.c */
 };
 
 #endif

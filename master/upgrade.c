@@ -6,8 +6,17 @@
  * survive the exec (close-on-exec cleared on them alone), named in the
  * SHOAL_UPGRADE environment variable:
  *
- *   {"v":1,"parent":4242,"pipe":7,"control":6,
- *    "listeners":[{"addr":"127.0.0.1:8080","fds":[3,4]}]}
+ *   {"v":1,"parent":4242,"pipe":7,"control":6,"stats":5,
+ *    "generation":3,"workers":4,"scaled":4,"scaled_setting":2,
+ *    "listeners":[{"addr":"127.0.0.1:8080","fds":[3,4],"shared":false,
+ *                  "systemd":false}]}
+ *
+ * With the sockets go the state an operator set and the counters: the
+ * stats region (a memfd, mapped by both masters: the new one's workers
+ * count on from where the old ones are), the generation (the new master's
+ * workers are the next one), and the worker count set by `shoal scale`
+ * (kept unless the new configuration's "workers" differs from the one it
+ * was set under).
  *
  * The new master adopts them, starts its workers, writes its pid file and
  * then "ready" down the pipe. Only then does the old master drain its own
@@ -53,15 +62,24 @@ describe(struct master *m, int pipe_fd)
 			keep_open(l->fds[k]);
 			json_array_append_new(fds, json_integer(l->fds[k]));
 		}
-		json_array_append_new(ls, json_pack("{s:s, s:o}", "addr",
-		    l->addr.text, "fds", fds));
+		json_array_append_new(ls, json_pack("{s:s, s:o, s:b, s:b}", "addr",
+		    l->addr.text, "fds", fds, "shared", l->shared, "systemd",
+		    l->systemd));
 	}
 	if (m->ctl.fd != -1)
 		keep_open(m->ctl.fd);
+	if (m->stats_fd != -1)
+		keep_open(m->stats_fd);
 	keep_open(pipe_fd);
-	/* We are the forked child: the old master is our parent. */
-	obj = json_pack("{s:i, s:i, s:i, s:i, s:o}", "v", 1, "parent",
-	    (int)getppid(), "pipe", pipe_fd, "control", m->ctl.fd,
+	/* We are the forked child: the old master is our parent. State the
+	 * operator set goes along: the worker count set by scale (with the
+	 * "workers" it was set under), the generation, the counters (the
+	 * stats region itself). */
+	obj = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:o}",
+	    "v", 1, "parent", (int)getppid(), "pipe", pipe_fd,
+	    "control", m->ctl.fd, "stats", m->stats_fd,
+	    "generation", (int)m->ops.generation, "workers", (int)m->sup.nslots,
+	    "scaled", (int)m->ops.scaled, "scaled_setting", m->cfg.workers,
 	    "listeners", ls);
 	text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
 	json_decref(obj);
@@ -100,6 +118,7 @@ upgrade_init(struct master *m)
 	m->up.pipe_fd = -1;
 	m->up.parent_pipe = -1;
 	m->up.control_fd = -1;
+	m->up.stats_fd = -1;
 }
 
 void
@@ -111,6 +130,10 @@ upgrade_abort(struct master *m, const char *why)
 		return;
 	if (m->up.child > 0)
 		kill(m->up.child, SIGKILL);  /* reaped as an unknown child */
+	/* Its workers (gone with it, PR_SET_PDEATHSIG) hold entries of the
+	 * stats region we share: free them as they go. */
+	if (m->up.child > 0)
+		m->up.failed = m->up.child;
 	finish(m);
 	/* The steering program belongs to the sockets' reuseport groups,
 	 * which the failed master shared: put ours back. */
@@ -129,6 +152,7 @@ upgrade_child_exited(struct master *m, pid_t pid, int status)
 	wstatus_describe(status, why, sizeof(why));
 	snprintf(what, sizeof(what), "the new master %s before it was ready",
 	    why);
+	m->up.failed = m->up.child;
 	m->up.child = 0;
 	upgrade_abort(m, what);
 	return true;
@@ -196,6 +220,14 @@ upgrade_start(struct master *m, const char *binary, upgrade_done_fn *done,
 		if ((env = describe(m, p[1])) == NULL ||
 		    setenv(UPGRADE_ENV, env, 1) == -1)
 			_exit(127);
+		/* systemd's watchdog names the process that pings: us, after
+		 * the exec (NotifyAccess=all lets systemd hear it). */
+		if (getenv("WATCHDOG_USEC") != NULL) {
+			char self[16];
+
+			snprintf(self, sizeof(self), "%d", (int)getpid());
+			setenv("WATCHDOG_PID", self, 1);
+		}
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		execv(binary, m->argv);
@@ -239,12 +271,25 @@ upgrade_adopt(struct master *m, char *err, size_t errlen)
 	m->up.parent_pipe = (int)json_integer_value(json_object_get(obj, "pipe"));
 	m->up.control_fd = (int)json_integer_value(json_object_get(obj,
 	    "control"));
+	m->up.stats_fd = json_is_integer(json_object_get(obj, "stats")) ?
+	    (int)json_integer_value(json_object_get(obj, "stats")) : -1;
+	m->up.generation = (unsigned)json_integer_value(json_object_get(obj,
+	    "generation"));
+	m->up.workers = (unsigned)json_integer_value(json_object_get(obj,
+	    "workers"));
+	m->up.scaled = (unsigned)json_integer_value(json_object_get(obj,
+	    "scaled"));
+	m->up.scaled_setting = (int)json_integer_value(json_object_get(obj,
+	    "scaled_setting"));
 	util_set_cloexec(m->up.parent_pipe, 1);
 	if (m->up.control_fd != -1)
 		util_set_cloexec(m->up.control_fd, 1);
+	if (m->up.stats_fd != -1)
+		util_set_cloexec(m->up.stats_fd, 1);
 	json_array_foreach(ls, i, item) {
 		const char *addr = json_string_value(json_object_get(item, "addr"));
 		json_t *fds = json_object_get(item, "fds"), *fd;
+		struct listener *l;
 		int inherited[CONFIG_MAX_WORKERS];
 		unsigned n = 0;
 		bool wanted = false;
@@ -259,6 +304,9 @@ upgrade_adopt(struct master *m, char *err, size_t errlen)
 			if (ltable_adopt(&m->listeners, &m->cfg.listen[j],
 			    inherited, n, err, errlen) == -1)
 				goto out;
+			l = ltable_find(&m->listeners, addr);
+			l->shared = json_is_true(json_object_get(item, "shared"));
+			l->systemd = json_is_true(json_object_get(item, "systemd"));
 			log_notice("upgrade: took over %s (%u socket%s) from pid %d",
 			    addr, n, n == 1 ? "" : "s", (int)m->up.parent);
 		}
@@ -286,6 +334,14 @@ upgrade_announce_ready(struct master *m)
 	m->up.parent_pipe = -1;
 	log_notice("upgrade: serving; the old master (pid %d) drains and exits",
 	    (int)m->up.parent);
+}
+
+void
+upgrade_tick(struct master *m)
+{
+	if (m->up.failed != 0 && m->stats != NULL &&
+	    stats_release_orphans(m->stats, m->up.failed) == 0)
+		m->up.failed = 0;
 }
 
 void

@@ -3,8 +3,9 @@
  * (m->up). Both sides live here: the old master forks and execs the new
  * one (upgrade_start) and learns the outcome, which it hands to the
  * caller's upgrade_done_fn; the new master adopts the inherited sockets
- * (upgrade_adopt) and, once its workers are ready, tells the old one
- * (upgrade_announce_ready).
+ * (upgrade_adopt) with the state the old one hands over (m->up: stats
+ * region, generation, scaled worker count) and, once its workers are
+ * ready, tells the old one (upgrade_announce_ready).
  */
 #ifndef SHOAL_UPGRADE_H
 #define SHOAL_UPGRADE_H
@@ -44,6 +45,10 @@ int upgrade_adopt(struct master *m, char *err, size_t errlen);
 
 /* In a new master: all workers ready; tell the old one. */
 void upgrade_announce_ready(struct master *m);
+
+/* The master's tick: after a failed upgrade, free the stats entries of
+ * the failed master's workers once they have gone. */
+void upgrade_tick(struct master *m);
 
 /* In a forked worker: close the upgrade's pipes. */
 void upgrade_close_in_worker(struct master *m);

@@ -38,7 +38,10 @@ enum cfg_kind {
 	CFG_AUTO_INT,   /* "auto" (stored as 0) or integer from min (> 0) to
 	                 * max -> int */
 	CFG_PATH,       /* non-empty string or null -> char *, malloc'd */
+	CFG_STRING,     /* the same, for a name ("user") rather than a file */
 	CFG_LOG_LEVEL,  /* level name -> int (enum log_level) */
+	CFG_BYTES,      /* integer, or digits with one suffix K, M or G
+	                 * (powers of 1024), from min to max -> size_t */
 	CFG_CHOICE,     /* one of the strings .choices -> int, its index */
 	/* Checked and stored by the row's apply function. */
 	CFG_LIST,       /* an array, each repeated flag one element ("listen") */
@@ -87,6 +90,8 @@ struct cfg_key {
 	                         * null. CFG_LIST: the one element (NULL: none);
 	                         * CFG_STRUCT: JSON text */
 	const char *help;
+	const char *arg;        /* what --help shows after the flag ("ADDR");
+	                         * NULL: named after the kind (N, SEC, PATH) */
 	const char *const *choices;     /* CFG_CHOICE: the names, NULL-ended */
 	cfg_apply_fn *apply;    /* CFG_LIST, CFG_STRUCT */
 	const struct cfg_key *members;  /* CFG_OBJECT: its member rows, */

@@ -8,6 +8,7 @@
 #include "common/config/value.h"
 
 #include <stdarg.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,44 @@ cfg_integer(const json_t *v, long long *out)
 		return false;
 	*out = (long long)d;
 	return true;
+}
+
+/*
+ * v as a byte count: an integer, or a string of digits with at most one
+ * suffix K, M or G (k, m, g: the same; powers of 1024). Nothing else: no
+ * sign, no space, no fraction, no "MB", since a limit that silently means
+ * something else than it reads is worse than an error. -1 if v is none of
+ * these or overflows.
+ */
+int
+cfg_bytes(const json_t *v, long long *out)
+{
+	const char *s, *p;
+	long long n = 0, unit = 1;
+
+	if (cfg_integer(v, out))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	s = json_string_value(v);
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		if (n > (LLONG_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (*p - '0');
+	}
+	if (p == s)
+		return -1;
+	switch (*p) {
+	case '\0': break;
+	case 'K': case 'k': unit = 1LL << 10; p++; break;
+	case 'M': case 'm': unit = 1LL << 20; p++; break;
+	case 'G': case 'g': unit = 1LL << 30; p++; break;
+	default: return -1;
+	}
+	if (*p != '\0' || n > LLONG_MAX / unit)
+		return -1;
+	*out = n * unit;
+	return 0;
 }
 
 /* snprintf the reason into why; returns -1. */
@@ -124,15 +163,26 @@ cfg_scalar(const struct cfg_key *k, const json_t *v, void *base, char *why,
 		*(int *)field = (int)n;
 		return 0;
 	case CFG_PATH:
+	case CFG_STRING:
 		if (json_is_null(v)) {
 			*(char **)field = NULL;
 			return 0;
 		}
 		if (!json_is_string(v) || *json_string_value(v) == '\0')
-			return cfg_why(why, whylen, "expected a file name or null, "
-			    "got %s", cfg_describe(v, got, sizeof(got)));
+			return cfg_why(why, whylen, "expected a %s or null, got %s",
+			    k->kind == CFG_PATH ? "file name" : "name",
+			    cfg_describe(v, got, sizeof(got)));
 		if ((*(char **)field = strdup(json_string_value(v))) == NULL)
 			return cfg_why(why, whylen, "out of memory");
+		return 0;
+	case CFG_BYTES:
+		if (cfg_bytes(v, &n) == -1 || n < k->min || n > k->max ||
+		    (unsigned long long)n > SIZE_MAX)
+			return cfg_why(why, whylen, "expected a number of bytes "
+			    "from %s to %s, as digits with an optional K, M or G "
+			    "(\"512M\"), got %s", lo, hi, cfg_describe(v, got,
+			    sizeof(got)));
+		*(size_t *)field = (size_t)n;
 		return 0;
 	case CFG_LOG_LEVEL:
 		if (!json_is_string(v) ||
@@ -164,7 +214,10 @@ cfg_default_value(const struct cfg_key *k)
 	case CFG_AUTO_INT:
 		return k->defstr != NULL ? json_string(k->defstr) :
 		    json_integer((json_int_t)k->def);
+	case CFG_BYTES:
+		return json_integer((json_int_t)k->def);
 	case CFG_PATH:
+	case CFG_STRING:
 	case CFG_LOG_LEVEL:
 	case CFG_CHOICE:
 		return k->defstr == NULL ? json_null() : json_string(k->defstr);
@@ -236,7 +289,7 @@ cfg_free_values(const struct cfg_key *keys, size_t n, void *base)
 
 	for (i = 0; i < n; i++) {
 		field = (char *)base + keys[i].offset;
-		if (keys[i].kind == CFG_PATH) {
+		if (keys[i].kind == CFG_PATH || keys[i].kind == CFG_STRING) {
 			free(*(char **)field);
 			*(char **)field = NULL;
 		} else if (keys[i].kind == CFG_OBJECT) {

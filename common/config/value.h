@@ -21,6 +21,10 @@
 /* v as an integer; reals with no fraction count ("workers": 4.0). */
 bool cfg_integer(const json_t *v, long long *out);
 
+/* v as a byte count (CFG_BYTES): an integer, or digits with one suffix
+ * K, M or G ("512M"). -1 if it is neither. */
+int cfg_bytes(const json_t *v, long long *out);
+
 /*
  * Check v against row k, of a scalar kind, and store it at base +
  * k->offset (base: struct config, or the struct of k's object). Returns 0,

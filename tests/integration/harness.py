@@ -968,6 +968,20 @@ def run_cli(args, timeout=5.0, cwd=None):
     return Cli(args, timeout=timeout, cwd=cwd).run()
 
 
+def greeting_module(copy_to=None):
+    """The example module built beside the binary (build/modules/greeting.so);
+    with copy_to, a copy of it there (a test may then remove or replace it).
+    Raises Skip if it was not built."""
+    module = os.path.join(os.path.dirname(os.path.abspath(binary())), "modules", "greeting.so")
+    if not os.path.exists(module):
+        raise Skip("no %s (make builds it with the integration target)" % module)
+    if copy_to is None:
+        return module
+    with open(module, "rb") as src, open(copy_to, "wb") as dst:
+        dst.write(src.read())
+    return copy_to
+
+
 def timeout(seconds):
     """Decorator: the runner's time limit for this test (default in run.py)."""
     def deco(fn):

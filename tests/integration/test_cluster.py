@@ -131,7 +131,7 @@ def test_default_config_serves_on_8080_one_worker_per_cpu():
         assert sorted(kids) == sorted(ws.values()), \
             "master children %s, workers by comm %s" % (kids, ws)
         assert len(ws) == expected, "%d workers, expected %d (one per CPU)" % (len(ws), expected)
-        assert harness.comm(s.pid) == "shoal", "master comm is %r" % harness.comm(s.pid)
+        assert harness.comm(s.pid) == "shoal master", "master comm is %r" % harness.comm(s.pid)
         rc = s.stop(signal.SIGTERM, timeout=10)
         assert rc == 0, "exit status %s after SIGTERM" % rc
 
@@ -148,7 +148,7 @@ def test_two_workers_both_serve():
         assert sorted(kids) == sorted(ws.values()) and len(kids) == 2, \
             "master children %s (comm %s); expected exactly the 2 workers %s" % (
                 kids, [harness.comm(k) for k in kids], ws)
-        assert harness.comm(s.pid) == "shoal", "master comm is %r" % harness.comm(s.pid)
+        assert harness.comm(s.pid) == "shoal master", "master comm is %r" % harness.comm(s.pid)
 
         n = 200
         conns = []

@@ -27,10 +27,11 @@ INSTALLED = [
     "usr/local/include/shoal/worker/api/pool.h",
     "usr/local/share/doc/shoal/shoal.json",
     "usr/local/share/doc/shoal/shoal.conf",
+    "usr/local/share/doc/shoal/shoal.socket",
     "usr/local/share/doc/shoal/module-example.c",
     "etc/shoal/shoal.json",
 ]
-COMMANDS = ["status", "reload", "upgrade", "scale", "stop"]
+COMMANDS = ["status", "reload", "upgrade", "scale", "reopen", "stop"]
 SIGNALS = ["HUP", "USR1", "USR2", "TTIN", "TTOU", "TERM", "QUIT", "INT"]
 
 

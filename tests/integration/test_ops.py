@@ -230,7 +230,7 @@ def upgrade_and_check(s, old, pidfile, masters, binary=None):
     assert new != old, "upgrade reports the old pid %d" % old
     assert read_pidfile(pidfile) == new, "pid file says %r, new master is %d" % (
         read_pidfile(pidfile), new)
-    assert alive(new) and harness.comm(new) == "shoal", "new master %d: comm %r" % (
+    assert alive(new) and harness.comm(new) == "shoal master", "new master %d: comm %r" % (
         new, harness.comm(new))
     assert harness.proc_pgid(new) == s.pid, "new master %d left our process group (pgrp %s)" % (
         new, harness.proc_pgid(new))

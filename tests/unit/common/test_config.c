@@ -2212,6 +2212,107 @@ test_no_fd_leak(void **state)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+/* The keys of the operations issue: defaults, ranges, cross-checks. */
+static void
+test_ops_keys(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	load_ok(&cfg, "{}", NULL);
+	assert_int_equal(cfg.max_requests, 0);
+	assert_int_equal(cfg.max_requests_jitter, 0);
+	assert_int_equal(cfg.max_memory, 0);
+	assert_int_equal(cfg.rlimit_nofile, 0);          /* "auto" */
+	assert_false(cfg.cpu_affinity_auto);
+	assert_int_equal(cfg.uid, -1);
+	config_free(&cfg);
+
+	load_ok(&cfg, "{\"max_requests\": 1000, \"max_requests_jitter\": 50, "
+	    "\"max_memory\": \"256M\", \"rlimit_nofile\": 20000}", NULL);
+	assert_int_equal(cfg.max_requests, 1000);
+	assert_int_equal(cfg.max_requests_jitter, 50);
+	assert_int_equal(cfg.max_memory, 256 << 20);
+	assert_int_equal(cfg.rlimit_nofile, 20000);
+	config_free(&cfg);
+
+	expect_error("{\"max_memory\": \"1.5G\"}", NULL, "shoal.json:1:2: "
+	    "\"max_memory\": expected a number of bytes from 0 to "
+	    "1099511627776, as digits with an optional K, M or G (\"512M\"), "
+	    "got \"1.5G\"");
+	expect_error("{\"max_requests\": -1}", NULL, "shoal.json:1:2: "
+	    "\"max_requests\": expected an integer from 0 to 1000000000000, "
+	    "got -1");
+	/* A number too small for a worker's connections is refused. */
+	expect_error("{\"rlimit_nofile\": 1000}", NULL, "shoal.json:1:2: "
+	    "\"rlimit_nofile\": 1000 is too small for max_connections 10000: "
+	    "each worker needs max_connections + 64 descriptors");
+	load_ok(&cfg, "{\"rlimit_nofile\": 1064, \"max_connections\": 1000}",
+	    NULL);
+	config_free(&cfg);
+	expect_error("{\"rlimit_nofile\": 1063, \"max_connections\": 1000}",
+	    NULL, "shoal.json:1:2: \"rlimit_nofile\": 1063 is too small for "
+	    "max_connections 1000: each worker needs max_connections + 64 "
+	    "descriptors");
+}
+
+/* "null" as a flag's value is none, as null is in the file. */
+static void
+test_flag_null(void **state)
+{
+	struct config cfg;
+	json_t *ovr = json_object();
+	char err[512];
+
+	(void)state;
+	assert_int_equal(config_override(ovr, "control-socket", "null", err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_override(ovr, "pid-file", "./null", err,
+	    sizeof(err)), 0);
+	assert_int_equal(config_override(ovr, "max-memory", "64M", err,
+	    sizeof(err)), 0);
+	load_ok(&cfg, "{\"control_socket\": \"/tmp/x.sock\"}", ovr);
+	assert_null(cfg.control_socket);
+	assert_string_equal(cfg.pid_file, "./null");
+	assert_int_equal(cfg.max_memory, 64 << 20);
+	config_free(&cfg);
+	json_decref(ovr);
+}
+
+/* config_key_info walks the whole table: what --help lists. */
+static void
+test_key_info(void **state)
+{
+	struct config_key_info ki;
+	size_t i;
+
+	(void)state;
+	for (i = 0; config_key_info(i, &ki); i++) {
+		assert_non_null(ki.name);
+		assert_true(ki.help != NULL && ki.help[0] != '\0');
+		assert_ptr_equal(ki.name, cfg_keys[i].name);
+		if (ki.flag)
+			assert_true(ki.arg[0] != '\0');
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(cfg_keys[j].name, ki.name);
+	}
+	assert_int_equal(i, ARRAY_SIZE(cfg_keys));
+	assert_true(config_key_info(cfg_key_by_name("worker_timeout") - cfg_keys,
+	    &ki));
+	assert_string_equal(ki.arg, "SEC");
+	assert_string_equal(ki.def, "30");
+	assert_true(ki.flag && !ki.repeated);
+	assert_true(config_key_info(cfg_key_by_name("listen") - cfg_keys, &ki));
+	assert_true(ki.flag && ki.repeated);
+	assert_true(config_key_info(cfg_key_by_name("routes") - cfg_keys, &ki));
+	assert_false(ki.flag);
+	assert_true(config_key_info(cfg_key_by_name("max_memory") - cfg_keys,
+	    &ki));
+	assert_string_equal(ki.arg, "BYTES");
+	assert_true(config_key_info(cfg_key_by_name("workers") - cfg_keys, &ki));
+	assert_string_equal(ki.def, "auto");
+}
+
 int
 main(void)
 {
@@ -2276,6 +2377,9 @@ main(void)
 		cmocka_unit_test(test_locator_nested),
 		cmocka_unit_test(test_distance),
 		cmocka_unit_test(test_quote),
+		cmocka_unit_test(test_ops_keys),
+		cmocka_unit_test(test_flag_null),
+		cmocka_unit_test(test_key_info),
 		cmocka_unit_test(test_no_fd_leak),
 	};
 

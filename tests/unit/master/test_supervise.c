@@ -29,6 +29,16 @@ static void h_ready(struct master *m, struct proc *p) { (void)m; (void)p; seen.r
 static void h_reaped(struct master *m) { (void)m; seen.reaped++; }
 static void h_in_worker(struct master *m) { (void)m; }
 
+static int
+h_become(const struct config *cfg, unsigned slot, char *err, size_t errlen)
+{
+	(void)cfg;
+	(void)slot;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
 static void
 h_next_failed(struct master *m, const char *what)
 {
@@ -50,6 +60,7 @@ static const struct supervise_hooks hooks = {
 	.worker_ready = h_ready, .next_failed = h_next_failed,
 	.reaped = h_reaped, .child_reaped = h_child_reaped,
 	.in_worker = h_in_worker,
+	.become = h_become,
 };
 
 /* The other ends of the stand-ins' IPC sockets, by proc. */
@@ -65,7 +76,7 @@ setup(void **state)
 {
 	struct master *m = calloc(1, sizeof(*m));
 
-	if (m == NULL || (m->stats = stats_create()) == NULL)
+	if (m == NULL || (m->stats = stats_create(&m->stats_fd)) == NULL)
 		return -1;
 	m->cfg.respawn_delay_min = 0.1;
 	m->cfg.respawn_delay_max = 1;
@@ -85,6 +96,7 @@ teardown(void **state)
 	for (size_t i = 0; i < npeers; i++)
 		close(peers[i].fd);
 	stats_destroy(m->stats);
+	close(m->stats_fd);
 	free(m);
 	return 0;
 }
@@ -323,6 +335,129 @@ test_reap_reports_through_hooks(void **state)
 	assert_true(supervise_none_left(m));
 }
 
+/* A stand-in successor of slot (see supervise_replace) for its worker. */
+static struct proc *
+successor(struct master *m, unsigned slot, pid_t pid)
+{
+	struct slot *s = &m->sup.slots[slot];
+	struct proc *p = fake(m, slot, s->generation, true, false, pid);
+
+	s->next = NULL;
+	p->next = false;
+	p->successor = true;
+	s->successor = p;
+	if (s->proc != NULL)
+		s->proc->replaced = true;
+	return p;
+}
+
+static void
+test_successor_takes_over_once_ready(void **state)
+{
+	struct master *m = *state;
+	struct slot *s0 = &m->sup.slots[0];
+	struct proc *old = fake(m, 0, 1, false, true, NOPID), *succ;
+
+	succ = successor(m, 0, NOPID);
+	assert_true(supervise_replacing(m));
+	/* Booting: the old worker serves, nothing is drained yet. */
+	assert_ptr_equal(s0->proc, old);
+	assert_int_equal(received(old), -1);
+	on_ready(m, succ);
+	assert_ptr_equal(s0->proc, succ);
+	assert_null(s0->successor);
+	assert_false(succ->successor);
+	assert_true(old->draining);
+	assert_int_equal(received(old), IPC_MSG_DRAIN);
+	assert_false(supervise_replacing(m));
+	/* A replaced worker draining holds no operation back. */
+	assert_false(supervise_any_draining(m));
+	assert_int_equal(seen.ready, 1);
+}
+
+static void
+test_failed_successor_leaves_the_old_serving(void **state)
+{
+	struct master *m = *state;
+	struct slot *s0 = &m->sup.slots[0];
+	struct proc *old = fake(m, 0, 1, false, true, NOPID);
+	pid_t pid = exits_with(1);
+
+	successor(m, 0, pid);
+	reap_until(m, pid);
+	assert_ptr_equal(s0->proc, old);
+	assert_null(s0->successor);
+	assert_false(old->replaced);
+	assert_false(old->draining);
+	assert_true(s0->replace_after > util_now());
+	assert_int_equal(seen.next_failed, 0);
+	/* not a respawn: nothing counted against the slot */
+	for (int r = 0; r < STATS_RESTART_REASONS; r++)
+		assert_int_equal(m->stats->restarts[0][r], 0);
+	/* too soon to try again */
+	assert_int_equal(supervise_replace(m, 0, STATS_RESTART_MAX_REQUESTS,
+	    "again"), -1);
+}
+
+static void
+test_old_dies_while_its_successor_boots(void **state)
+{
+	struct master *m = *state;
+	struct slot *s0 = &m->sup.slots[0];
+	pid_t pid = exits_with(9);
+	struct proc *succ;
+
+	fake(m, 0, 1, false, true, pid);
+	succ = successor(m, 0, NOPID);
+	m->sup.stopping = false;
+	reap_until(m, pid);
+	assert_ptr_equal(s0->proc, succ);
+	assert_null(s0->successor);
+	assert_null(s0->respawn_ev);     /* the successor is the respawn */
+	assert_non_null(strstr(s0->last_exit, "exited with status 9"));
+}
+
+static void
+test_boot_failing(void **state)
+{
+	struct master *m = *state;
+
+	m->sup.slots[0].boot_failures = 3;
+	m->sup.slots[1].boot_failures = 2;
+	snprintf(m->sup.slots[1].last_exit, sizeof(m->sup.slots[1].last_exit),
+	    "worker 1 (pid 42) failed at boot: exited with status 1 after 0.0s: "
+	    "why");
+	assert_null(supervise_boot_failing(m, 3));
+	m->sup.slots[1].boot_failures = 3;
+	assert_string_equal(supervise_boot_failing(m, 3), m->sup.slots[1].last_exit);
+	m->sup.slots[0].ever_ready = true;
+	assert_null(supervise_boot_failing(m, 3));
+}
+
+static void
+test_healthy(void **state)
+{
+	struct master *m = *state;
+	struct proc *p;
+	char why[160];
+
+	for (unsigned i = 0; i < 2; i++)
+		m->sup.slots[i].down_since = 0;
+	p = fake(m, 0, 1, false, true, NOPID);
+	assert_true(supervise_healthy(m, 2, why, sizeof(why)));
+	STATS_SET(m->stats->procs[p->stats_idx].heartbeat_ms,
+	    util_now_ms() - 5000);
+	assert_false(supervise_healthy(m, 2, why, sizeof(why)));
+	assert_non_null(strstr(why, "worker 0 (pid "));
+	assert_non_null(strstr(why, ") silent for 5."));
+	STATS_SET(m->stats->procs[p->stats_idx].heartbeat_ms, util_now_ms());
+	m->sup.slots[1].down_since = util_now() - 10;
+	assert_false(supervise_healthy(m, 2, why, sizeof(why)));
+	assert_non_null(strstr(why, "slot 1 without a ready worker for 10."));
+	m->sup.slots[1].down_since = util_now() - 1;
+	assert_true(supervise_healthy(m, 2, why, sizeof(why)));
+}
+
 int
 main(void)
 {
@@ -338,6 +473,14 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_reap_reports_through_hooks,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_successor_takes_over_once_ready,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_failed_successor_leaves_the_old_serving, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_old_dies_while_its_successor_boots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_boot_failing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_healthy, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("supervise", tests, NULL, NULL);

@@ -73,6 +73,11 @@ static const struct cfg_key s_auto = { .name = "workers",
     .defstr = "auto" };
 static const struct cfg_key s_path = { .name = "path", .kind = CFG_PATH,
     .offset = S_OFF(path), .defstr = "/tmp/x.sock" };
+static const struct cfg_key s_name = { .name = "user", .kind = CFG_STRING,
+    .offset = S_OFF(path) };
+static const struct cfg_key s_bytes = { .name = "max_memory",
+    .kind = CFG_BYTES, .offset = S_OFF(z), .min = 0,
+    .max = 1099511627776.0, .def = 0 };
 static const struct cfg_key s_level = { .name = "level",
     .kind = CFG_LOG_LEVEL, .offset = S_OFF(level), .defstr = "info" };
 static const struct cfg_key s_choice = { .name = "format",
@@ -171,6 +176,68 @@ test_scalar(void **state)
 		snprintf(want, sizeof(want), "unhandled kind %d", (int)CFG_LIST);
 		assert_string_equal(scalar(&list, "1", &s), want);
 	}
+}
+
+/* CFG_BYTES: digits, one suffix K/M/G (powers of 1024), nothing else. */
+static void
+test_bytes(void **state)
+{
+	static const char *const bad[] = { "\"12MB\"", "\"1.5G\"", "\"-1\"",
+	    "\"\"", "\" 12M\"", "\"12M \"", "\"M\"", "\"12T\"", "\"0x10\"",
+	    "-1", "1.5", "true", "null", "\"2048G\"",
+	    "\"99999999999999999999K\"" };
+	struct sample s;
+	long long n;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	assert_string_equal(scalar(&s_bytes, "0", &s), "");
+	assert_true(s.z == 0);
+	assert_string_equal(scalar(&s_bytes, "4096", &s), "");
+	assert_true(s.z == 4096);
+	assert_string_equal(scalar(&s_bytes, "\"4096\"", &s), "");
+	assert_true(s.z == 4096);
+	assert_string_equal(scalar(&s_bytes, "\"64K\"", &s), "");
+	assert_true(s.z == 65536);
+	assert_string_equal(scalar(&s_bytes, "\"512m\"", &s), "");
+	assert_true(s.z == 512ull << 20);
+	assert_string_equal(scalar(&s_bytes, "\"2G\"", &s), "");
+	assert_true(s.z == 2ull << 30);
+	assert_string_equal(scalar(&s_bytes, "\"1024G\"", &s), "");
+	assert_true(s.z == 1099511627776ull);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		s.z = 7;
+		if (strcmp(scalar(&s_bytes, bad[i], &s), "") == 0)
+			fail_msg("%s was accepted as bytes", bad[i]);
+		assert_true(s.z == 7);
+	}
+	assert_string_equal(scalar(&s_bytes, "\"12MB\"", &s), "expected a "
+	    "number of bytes from 0 to 1099511627776, as digits with an "
+	    "optional K, M or G (\"512M\"), got \"12MB\"");
+	{
+		json_t *v = json_string("3k");
+
+		assert_int_equal(cfg_bytes(v, &n), 0);
+		assert_true(n == 3072);
+		json_decref(v);
+	}
+}
+
+/* CFG_STRING: as CFG_PATH, but the message speaks of a name. */
+static void
+test_string(void **state)
+{
+	struct sample s;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	assert_string_equal(scalar(&s_name, "\"nobody\"", &s), "");
+	assert_string_equal(s.path, "nobody");
+	free(s.path);
+	assert_string_equal(scalar(&s_name, "null", &s), "");
+	assert_null(s.path);
+	assert_string_equal(scalar(&s_name, "7", &s), "expected a name or "
+	    "null, got 7");
 }
 
 static void
@@ -488,6 +555,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_integer),
 		cmocka_unit_test(test_scalar),
+		cmocka_unit_test(test_bytes),
+		cmocka_unit_test(test_string),
 		cmocka_unit_test(test_default_value),
 		cmocka_unit_test(test_defaults_pass),
 		cmocka_unit_test(test_object),

@@ -22,10 +22,11 @@
 static struct stats *
 region(void)
 {
-	struct stats *st = stats_create();
-	int a, b, c;
+	int a, b, c, fd;
+	struct stats *st = stats_create(&fd);
 
 	assert_non_null(st);
+	close(fd);                   /* the mapping outlives its memfd */
 	/* slot 0: gen 1 draining, gen 2 ready (a reload); slot 1: ready */
 	a = stats_alloc(st, 0, 1);
 	b = stats_alloc(st, 0, 2);
