@@ -5,6 +5,7 @@
 #   make test            install what the tests need, build, run unit + integration tests
 #   make bench           side-by-side benchmark against NGINX, h2o, Node's cluster and
 #                        a floor (BENCH_ARGS="--quick" for a smoke run under a minute)
+#   make bench-ws        WebSocket echo beside Node's cluster with the ws package
 #   make fuzz            libFuzzer run of the request path (FUZZ_TIME=60 seconds)
 #   make install         binary, man page, systemd unit, example config, module
 #                        API headers and shoal.pc under PREFIX (/usr/local),
@@ -13,7 +14,7 @@
 #   make V=1             show the full compiler command lines
 
 CC      ?= cc
-PKGS    := libevent libevent_pthreads jansson libsystemd
+PKGS    := libevent libevent_pthreads jansson libsystemd nettle
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -27,8 +28,9 @@ CFLAGS  ?=
 CPPFLAGS += -I. -D_GNU_SOURCE -DSHOAL_VERSION='"$(VERSION)"'
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS) \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -ljansson -lsystemd) \
-           -lhttp_parser -lpthread -lm
+# Debian's libwslay-dev ships no pkg-config file.
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -ljansson -lsystemd -lnettle) \
+           -lwslay -lhttp_parser -lpthread -lm
 
 ifdef SANITIZE
 BUILD   ?= build-san
@@ -51,7 +53,7 @@ Q   = @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-.PHONY: all run test unit integration bench deps test-deps clean fuzz install \
+.PHONY: all run test unit integration bench bench-ws deps test-deps clean fuzz install \
         uninstall
 
 all: $(BUILD)/shoal
@@ -103,6 +105,10 @@ test: test-deps
 bench: $(BUILD)/shoal
 	@scripts/deps --bench
 	@scripts/bench --binary $(BUILD)/shoal $(BENCH_ARGS)
+
+bench-ws: $(BUILD)/shoal
+	@scripts/deps --bench
+	@scripts/bench-ws --binary $(BUILD)/shoal
 
 # ---- fuzzing ---------------------------------------------------------------
 # build-fuzz/fuzz_http: every object but main.o, built by clang with

@@ -73,6 +73,12 @@ struct http_limits {
 	double body_timeout;         /* seconds between body reads -> 408 */
 	double keepalive_timeout;    /* seconds an idle keep-alive connection lives */
 	double write_timeout;        /* seconds a client may stall reading a response */
+	double handler_timeout;      /* seconds a deferred response may take -> 504;
+	                                0: no limit */
+	size_t websocket_max_message;    /* bytes of a received message -> 1009 */
+	double websocket_idle_timeout;   /* seconds of silence before a ping, and
+	                                    then before giving up; 0: no pings */
+	size_t websocket_send_queue;     /* bytes waiting to be sent -> 1008 */
 	size_t max_connections;      /* open connections per worker */
 };
 

@@ -2,7 +2,8 @@
  * fuzz_http — libFuzzer target: arbitrary bytes through the whole request
  * path of one connection (worker/http/: conn.c, request.c with http_parser,
  * response.c, stream.c; the router and the built-in handlers), with the
- * embedded default configuration.
+ * embedded default configuration's routes plus /ws (ws_echo): after a
+ * WebSocket handshake the rest of the input is frames for ws.c and wslay.
  *
  * Input format: the first byte is the harness's, the rest is what the
  * client sends. Its low 3 bits choose how the rest is cut into writes (see
@@ -78,13 +79,22 @@ dispatch(void *router, struct http_request *req, struct http_response *resp)
 	router_dispatch(router, req, resp);
 }
 
+/* The default routes and a WebSocket echo, in a file for config_load. */
+static const char fuzz_config[] =
+	"{\"routes\": [{\"path\": \"/\", \"handler\": \"welcome\"},\n"
+	" {\"path\": \"/json\", \"handler\": \"json\"},\n"
+	" {\"path\": \"/healthz\", \"handler\": \"health\"},\n"
+	" {\"path\": \"/echo\", \"handler\": \"echo\"},\n"
+	" {\"path\": \"/ws\", \"handler\": \"ws_echo\"}]}\n";
+
 /* One-time set-up; the state lives until the process exits. */
 static struct fuzz *
 fuzz_get(void)
 {
 	static struct fuzz f;
 	static int ready;
-	char err[1024];
+	char err[1024], path[] = "/tmp/fuzz_http.XXXXXX";
+	int fd;
 
 	if (ready)
 		return &f;
@@ -96,10 +106,16 @@ fuzz_get(void)
 	if ((f.base = event_base_new()) == NULL)
 		die("event_base_new failed");
 	config_set_route_check(registry_check_route);
-	if (config_load(&f.cfg, NULL, NULL, err, sizeof(err)) == -1) {
+	if ((fd = mkstemp(path)) == -1 ||
+	    write(fd, fuzz_config, sizeof(fuzz_config) - 1) !=
+	    (ssize_t)sizeof(fuzz_config) - 1)
+		die("cannot write the configuration file");
+	close(fd);
+	if (config_load(&f.cfg, path, NULL, err, sizeof(err)) == -1) {
 		fprintf(stderr, "fuzz_http: config_load: %s\n", err);
 		abort();
 	}
+	unlink(path);
 	/*
 	 * Limits small enough that inputs of -max_len (16 KiB) reach every
 	 * refusal: 414, 431 by size and by count, and 413 both ways — by
@@ -110,6 +126,9 @@ fuzz_get(void)
 	f.cfg.http.max_header_size = 4096;
 	f.cfg.http.max_headers = 32;
 	f.cfg.http.max_body_size = 8 * 1024;
+	/* And 1009 and 1008 within reach of WebSocket frames. */
+	f.cfg.http.websocket_max_message = 4096;
+	f.cfg.http.websocket_send_queue = 8192;
 	/* The default configuration loads no modules. */
 	if ((f.router = router_new(f.cfg.routes, f.cfg.nroutes, NULL, err,
 	    sizeof(err))) == NULL) {
@@ -256,6 +275,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	close(sv[0]);
 	conn_close_all(&f->ctx);
 	f->ctx.draining = false;
+	f->ctx.ws.draining = false;
+	event_del(f->ctx.ws.grace_ev);
 
 #ifndef NDEBUG
 	/* Everything the input opened is closed again. */

@@ -16,8 +16,14 @@
  *     other events, until http_stream_end(). Requests pipelined behind a
  *     streamed response wait until it ends.
  *
- * This header, worker/api/module.h and worker/api/pool.h are the whole
- * interface of handlers, built-in (worker/handlers/) or in application
+ * Or the handler answers later: http_defer() returns a handle the handler
+ * keeps; it answers from any event of the loop (a backend's reply, a
+ * timer, a pool job) by filling http_deferred_response() with the same
+ * setters (any body kind, a stream included) and calling
+ * http_deferred_send(). See "deferred responses" below.
+ *
+ * This header, worker/api/ws.h (WebSocket), worker/api/module.h and
+ * worker/api/pool.h are the whole interface of handlers, built-in (worker/handlers/) or in application
  * modules; the shoal binary exports their symbols (and common/buf.h's).
  */
 #ifndef SHOAL_HTTP_H
@@ -68,6 +74,8 @@ struct http_request {
 };
 
 struct http_stream;
+struct http_deferred;
+struct ws;
 
 struct http_response {
 	int status;
@@ -81,6 +89,8 @@ struct http_response {
 	off_t file_len;
 	struct http_stream *stream;  /* streamed body, if any */
 	bool close;                  /* close the connection after this response */
+	struct http_deferred *deferred;  /* set by http_defer: answered later */
+	struct ws *websocket;        /* set by http_websocket_accept (ws.h) */
 };
 
 /* The value of the first header named name (case-insensitive), or NULL. */
@@ -119,6 +129,41 @@ void http_stream_end(struct http_stream *s);
 /* True once the client has gone away; a handler polling a timer should
  * then stop and call http_stream_end. */
 bool http_stream_closed(const struct http_stream *s);
+
+/* ---- deferred responses ----------------------------------------------- */
+
+/*
+ * Answer later. Called inside the handler, which then returns without
+ * answering; the handle stays the handler's until it calls exactly one of
+ * http_deferred_send or http_deferred_release (afterwards it is invalid).
+ * The request is copied into the handle: http_deferred_request stays
+ * valid until then, whatever happens to the client. What the handler had
+ * set on resp (headers) moves to http_deferred_response; resp itself must
+ * not be touched again. NULL on allocation failure (resp untouched: answer
+ * it now, a 500 say).
+ *
+ * cancel(arg), if not NULL, runs at most once, on the loop, when the
+ * answer can no longer reach the client: the client went away, the worker
+ * stops, or handler_timeout passed (the client got a 504). The handle is
+ * still valid then, and still the handler's to send (the answer is
+ * discarded) or release, from the callback itself or later.
+ *
+ * Requests pipelined behind a deferred one wait until it is answered; a
+ * draining worker waits for it up to graceful_timeout.
+ */
+struct http_deferred *http_defer(struct http_request *req,
+    struct http_response *resp, void (*cancel)(void *arg), void *arg);
+/* The request, valid until send or release. */
+struct http_request *http_deferred_request(struct http_deferred *d);
+/* The response to fill in with the http_response_* setters. */
+struct http_response *http_deferred_response(struct http_deferred *d);
+/* Send the response (a memory, file or stream body); the handle is the
+ * engine's now. May be called inside the handler too. */
+void http_deferred_send(struct http_deferred *d);
+/* Give up without answering: a client still waiting gets a 500. */
+void http_deferred_release(struct http_deferred *d);
+/* True once the answer can no longer reach the client (cancel ran). */
+bool http_deferred_cancelled(const struct http_deferred *d);
 
 /* The reason phrase for status ("Not Found"), "" if unknown. */
 const char *http_status_reason(int status);

@@ -4,8 +4,8 @@
  *
  * work() runs on a pool thread and must touch nothing of the loop's (no
  * libevent, no request, no response, no stream); done() then runs on the
- * loop thread, where it may answer the request (typically through a stream:
- * see the primes handler).
+ * loop thread, where it may answer the request (through a deferred
+ * response, http_defer: see the primes handler).
  */
 #ifndef SHOAL_API_POOL_H
 #define SHOAL_API_POOL_H

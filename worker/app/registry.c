@@ -14,7 +14,7 @@
 static const struct handler_def *const builtin[] = {
 	&hello_handler, &welcome_handler, &json_handler, &health_handler,
 	&echo_handler, &ticker_handler, &primes_handler, &static_handler,
-	&metrics_handler, &status_handler,
+	&metrics_handler, &status_handler, &ws_echo_handler,
 };
 
 const struct handler_def *

@@ -26,5 +26,7 @@ extern const struct handler_def static_handler;
 extern const struct handler_def metrics_handler;
 /* status.c: JSON status of the workers, from the shared stats */
 extern const struct handler_def status_handler;
+/* ws_echo.c: a WebSocket that echoes */
+extern const struct handler_def ws_echo_handler;
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * primes — the "primes" handler: GET /primes?n=N counts the primes below N
  * on the worker's thread pool while the loop goes on serving, then answers
- * through a stream. A demo of pool_submit, and a handy way to load a CPU.
+ * with an ordinary response: the showcase of pool_submit with a deferred
+ * response, and a handy way to load a CPU.
  */
 #include <stdlib.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 #define LIT(s) s, sizeof(s) - 1
 
 struct primes_job {
-	struct http_stream *stream;
+	struct http_deferred *d;
 	unsigned long n;
 	unsigned long count;
 	double seconds;
@@ -46,19 +47,22 @@ primes_work(void *arg)
 	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 }
 
-/* Back on the loop: answer. */
+/* Back on the loop: answer (unless the client left or time ran out). */
 static void
 primes_done(void *arg)
 {
 	struct primes_job *j = arg;
-	char out[160];
-	int len;
+	struct http_response *resp = http_deferred_response(j->d);
 
-	len = snprintf(out, sizeof(out), "{\"n\":%lu,\"primes\":%lu,"
-	    "\"seconds\":%.6f}\n", j->n, j->count, j->seconds);
-	if (!http_stream_closed(j->stream))
-		http_stream_write(j->stream, out, (size_t)len);
-	http_stream_end(j->stream);
+	if (http_deferred_cancelled(j->d)) {
+		http_deferred_release(j->d);
+	} else if (buf_printf(&resp->body_buf, "{\"n\":%lu,\"primes\":%lu,"
+	    "\"seconds\":%.6f}\n", j->n, j->count, j->seconds) == -1) {
+		http_deferred_release(j->d);     /* out of memory: a 500 */
+	} else {
+		http_response_buf(resp, 200, "application/json");
+		http_deferred_send(j->d);
+	}
 	free(j);
 }
 
@@ -98,9 +102,10 @@ primes_handle(struct http_request *req, struct http_response *resp,
 		http_response_header(resp, "Retry-After", "1");
 		return;
 	}
+	/* No cancel callback: the job cannot be stopped, so done() looks at
+	 * http_deferred_cancelled when it comes back and lets go then. */
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (j->stream = http_response_stream(resp, 200,
-	    "application/json")) == NULL) {
+	    (j->d = http_defer(req, resp, NULL, NULL)) == NULL) {
 		free(j);
 		http_response_static(resp, 500, "text/plain",
 		    LIT("Internal Server Error"));
@@ -108,7 +113,11 @@ primes_handle(struct http_request *req, struct http_response *resp,
 	}
 	j->n = n;
 	if (pool_submit(req->pool, primes_work, primes_done, j) == -1) {
-		http_stream_end(j->stream);
+		resp = http_deferred_response(j->d);
+		http_response_static(resp, 503, "text/plain",
+		    LIT("busy: too much work queued\n"));
+		http_response_header(resp, "Retry-After", "1");
+		http_deferred_send(j->d);
 		free(j);
 	}
 }

@@ -13,11 +13,17 @@
  * While output is pending the connection does not read: a client must read
  * what it asked for before it may ask for more. A response whose body is a
  * file or a stream pauses the parser; the bytes after it are held and
- * parsed once that response is complete, so order is kept.
+ * parsed once that response is complete, so order is kept. So does a
+ * deferred response (deferred.c): the connection waits, watching only for
+ * the client leaving, until the handler answers or handler_timeout passes.
  *
  * Closing is a lingering close: shut down our side, read and discard what
  * the client still sends for a moment, then close, so a response is never
  * destroyed by a reset caused by unread input.
+ *
+ * A handler that accepts a WebSocket handshake sets resp->websocket: once
+ * the 101 is framed the socket, its pending output and the bytes after
+ * the handshake go to ws.c, and the struct conn is freed.
  */
 #include "worker/http/conn.h"
 
@@ -40,11 +46,14 @@
 #include "common/util.h"
 #include "worker/api/http.h"
 #include "worker/http/accesslog.h"
+#include "worker/http/deferred.h"
+#include "worker/http/loop.h"
 #include "worker/http/proxy.h"
 #include "worker/http/realip.h"
 #include "worker/http/request.h"
 #include "worker/http/response.h"
 #include "worker/http/stream.h"
+#include "worker/http/ws.h"
 
 #define LINGER_TIMEOUT 2             /* seconds to wait for the client's FIN */
 #define LINGER_MAX     (256 * 1024)  /* bytes discarded before giving up */
@@ -57,7 +66,8 @@ enum conn_state {
 	CONN_HEAD,           /* reading a request head: header_timeout deadline */
 	CONN_BODY,           /* reading a body: body_timeout between reads */
 	CONN_WRITE,          /* waiting to write: write_timeout between writes */
-	CONN_STREAM,         /* a streamed response waits for its handler */
+	CONN_STREAM,         /* a streamed or deferred response waits for its
+	                        handler */
 	CONN_LINGER,         /* our side shut down: discarding input */
 };
 
@@ -70,6 +80,8 @@ struct conn {
 	bool busy;               /* a file or stream response is in progress */
 	bool peer_unix;
 	bool awaiting_proxy;     /* the PROXY header has not been read yet */
+	bool defer_head;         /* the deferred request was a HEAD ... */
+	bool defer_http10;       /* ... from an HTTP/1.0 client */
 	double head_started;     /* for the header_timeout deadline */
 	double began;            /* util_now() at the request's first byte:
 	                            its duration (stats, access log) */
@@ -84,6 +96,8 @@ struct conn {
 	int file_fd;             /* file body being sent, or -1 */
 	off_t file_off, file_left;
 	struct http_stream *stream;
+	struct http_deferred *deferred;  /* a response the handler owes */
+	struct ws *upgrade;      /* accepted WebSocket, handed over next */
 	const struct conn_listener *listener;
 	uint64_t sent;           /* bytes written, ever: output positions */
 	struct buf logq;         /* access log: responses framed, not yet
@@ -102,28 +116,8 @@ struct conn {
 
 static void conn_event(evutil_socket_t fd, short what, void *arg);
 static void conn_run(struct conn *c);
+static uint64_t conn_queued(const struct conn *c);
 static void format_client(char *out, size_t len, const struct sockaddr *sa);
-
-static double
-now_cached(struct conn_ctx *ctx)
-{
-	struct timeval tv;
-
-	event_base_gettimeofday_cached(ctx->base, &tv);
-	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
-static struct timeval
-tv_of(double seconds)
-{
-	struct timeval tv;
-
-	if (seconds < 0)
-		seconds = 0;
-	tv.tv_sec = (time_t)seconds;
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-	return tv;
-}
 
 /* Free what an idle connection does not need. */
 static void
@@ -134,6 +128,18 @@ release_buffers(struct conn *c)
 		buf_free(&c->out);
 		c->out_off = 0;
 	}
+}
+
+/* One connection fewer (HTTP, or WebSocket: ws_ctx.closed). */
+static void
+conn_gone(void *arg)
+{
+	struct conn_ctx *ctx = arg;
+
+	ctx->nconns--;
+	STATS_SET(ctx->stats->conns_open, ctx->nconns);
+	if (ctx->on_close != NULL)
+		ctx->on_close(ctx->on_close_arg);
 }
 
 static void
@@ -147,31 +153,54 @@ conn_free(struct conn *c)
 		close(c->file_fd);
 	if (c->stream != NULL)
 		stream_detach(c->stream);    /* the handler ends it; it sees closed */
-	if (c->busy)                     /* a stream or file cut short */
+	if (c->deferred != NULL) {
+		struct http_deferred *d = c->deferred;
+
+		c->deferred = NULL;
+		deferred_cancel(d);          /* the handler's cancel may run here */
+	}
+	if (c->upgrade != NULL)
+		ws_discard(c->upgrade, true);
+	if (c->busy)                     /* a stream, file or deferred answer
+	                                    cut short */
 		stats_observe(ctx->stats, util_now() - c->began);
 	if (ctx->access != NULL)
 		accesslog_abandon(ctx->access, &c->logq, c->sent);
 	LIST_REMOVE(c, entry);
-	ctx->nconns--;
-	STATS_SET(ctx->stats->conns_open, ctx->nconns);
 	buf_free(&c->out);
 	buf_free(&c->held);
 	release_buffers(c);
 	free(c);
-	if (ctx->on_close != NULL)
-		ctx->on_close(ctx->on_close_arg);
+	conn_gone(ctx);
+}
+
+/* The handshake is framed: the socket is the WebSocket's from now on. */
+static void
+conn_upgrade(struct conn *c)
+{
+	struct ws *ws = c->upgrade;
+
+	c->upgrade = NULL;
+	event_del(&c->ev);
+	LIST_REMOVE(c, entry);       /* still counted in nconns: ws.c's now */
+	if (c->ctx->access != NULL) {
+		/* The 101 (and what came before it) is as good as sent: ws.c
+		 * writes it now. */
+		accesslog_progress(c->ctx->access, &c->logq, conn_queued(c));
+		accesslog_abandon(c->ctx->access, &c->logq, conn_queued(c));
+	}
+	ws_start(&c->ctx->ws, ws, c->fd, &c->out, c->out_off, c->held.p,
+	    c->held.len);
+	buf_free(&c->held);
+	release_buffers(c);
+	free(c);
 }
 
 /* Watch fd for what (EV_READ or EV_WRITE), with a timeout unless tv is NULL. */
 static void
 conn_watch(struct conn *c, short what, const struct timeval *tv)
 {
-	if ((event_get_events(&c->ev) & (EV_READ | EV_WRITE)) != what) {
-		event_del(&c->ev);
-		event_assign(&c->ev, c->ctx->base, c->fd, what | EV_PERSIST,
-		    conn_event, c);
-	}
-	event_add(&c->ev, tv);
+	loop_watch(&c->ev, c->ctx->base, c->fd, what, tv, conn_event, c);
 }
 
 static void
@@ -180,7 +209,7 @@ conn_linger(struct conn *c)
 	struct timeval tv = { LINGER_TIMEOUT, 0 };
 
 	c->state = CONN_LINGER;
-	c->head_started = now_cached(c->ctx);    /* the linger deadline's start */
+	c->head_started = loop_now(c->ctx->base);    /* the linger deadline's start */
 	release_buffers(c);
 	buf_free(&c->held);
 	if (shutdown(c->fd, SHUT_WR) == -1) {
@@ -195,7 +224,7 @@ static void
 conn_await_input(struct conn *c)
 {
 	const struct http_limits *lim = c->ctx->limits;
-	double now = now_cached(c->ctx);
+	double now = loop_now(c->ctx->base);
 	struct timeval tv;
 
 	if (!c->rd.in_message) {
@@ -207,7 +236,7 @@ conn_await_input(struct conn *c)
 			/* Nothing asked yet: header_timeout runs from the accept,
 			 * whatever stray bytes (bare CRLFs) arrive meanwhile. */
 			c->state = CONN_HEAD;
-			tv = tv_of(c->head_started + lim->header_timeout - now);
+			tv = loop_tv(c->head_started + lim->header_timeout - now);
 			conn_watch(c, EV_READ, &tv);
 			return;
 		}
@@ -221,15 +250,15 @@ conn_await_input(struct conn *c)
 		}
 		/* Still idle after input that started no request (CRLFs between
 		 * messages): the keep-alive countdown goes on, it does not restart. */
-		tv = tv_of(c->idle_since + lim->keepalive_timeout - now);
+		tv = loop_tv(c->idle_since + lim->keepalive_timeout - now);
 		conn_watch(c, EV_READ, &tv);
 	} else if (c->rd.in_body) {
 		c->state = CONN_BODY;
-		tv = tv_of(lim->body_timeout);
+		tv = loop_tv(lim->body_timeout);
 		conn_watch(c, EV_READ, &tv);
 	} else {
 		c->state = CONN_HEAD;
-		tv = tv_of(c->head_started + lim->header_timeout - now);
+		tv = loop_tv(c->head_started + lim->header_timeout - now);
 		conn_watch(c, EV_READ, &tv);
 	}
 }
@@ -275,7 +304,7 @@ conn_flush(struct conn *c)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			c->state = CONN_WRITE;
-			tv = tv_of(c->ctx->limits->write_timeout);
+			tv = loop_tv(c->ctx->limits->write_timeout);
 			conn_watch(c, EV_WRITE, &tv);
 			if (c->ctx->access != NULL)
 				accesslog_progress(c->ctx->access, &c->logq, c->sent);
@@ -365,6 +394,13 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 	size_t at = c->out.len;
 	int r;
 
+	if (resp->websocket != NULL) {
+		/* Switching protocols: no Connection: close on the 101. */
+		c->upgrade = resp->websocket;
+		resp->websocket = NULL;
+		c->close_after = false;
+		f.close = false;
+	}
 	event_base_gettimeofday_cached(ctx->base, &tv);
 	response_clock_set(&ctx->clock, tv.tv_sec);
 	r = response_frame(&c->out, &ctx->clock, resp, &f);
@@ -383,6 +419,10 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 		log_error("out of memory framing a response; closing");
 		c->out.len = c->out_off = 0;
 		c->close_after = true;
+		if (c->upgrade != NULL) {
+			ws_discard(c->upgrade, true);
+			c->upgrade = NULL;
+		}
 	}
 	STATS_ADD(ctx->stats->responses[cls <= 5 ? cls : 0], 1);
 	if (ctx->access != NULL)
@@ -428,7 +468,7 @@ on_request_begin(struct request_reader *r)
 
 	c->requests++;
 	c->state = CONN_HEAD;
-	c->head_started = now_cached(c->ctx);
+	c->head_started = loop_now(c->ctx->base);
 	c->began = util_now();   /* the loop's cached time is too coarse */
 }
 
@@ -484,6 +524,47 @@ conn_client(struct conn *c, const struct http_request *req, char *out,
 	return out;
 }
 
+/* The handler of a deferred response answered, let go, or ran out of
+ * time: frame what the client gets. */
+static void
+conn_deferred_wake(void *arg, struct http_deferred *d,
+    enum deferred_event ev)
+{
+	struct conn *c = arg;
+	struct http_response *resp = http_deferred_response(d), err;
+	int status = ev == DEFERRED_TIMEOUT ? 504 : 500;
+
+	c->deferred = NULL;
+	c->busy = false;
+	if (c->ctx->draining)
+		c->close_after = true;
+	if (ev != DEFERRED_ANSWER) {
+		memset(&err, 0, sizeof(err));
+		err.file_fd = -1;
+		http_response_static(&err, status, "text/plain",
+		    http_status_reason(status), strlen(http_status_reason(status)));
+		resp = &err;
+	}
+	conn_respond(c, resp, c->defer_head, c->defer_http10,
+	    http_deferred_request(d), http_deferred_request(d)->client);
+	deferred_detach(d);
+	if (c->state == CONN_STREAM)
+		conn_run(c);             /* not inside on_request: send now */
+}
+
+/* The handler deferred its answer: wait for it, parse nothing meanwhile. */
+static void
+conn_defer(struct conn *c, struct http_deferred *d, bool head_only,
+    bool http10)
+{
+	c->deferred = d;
+	c->busy = true;
+	c->defer_head = head_only;
+	c->defer_http10 = http10;
+	/* An answer given inside the handler is framed at once. */
+	deferred_attach(d, conn_deferred_wake, c, c->ctx->handler_tv);
+}
+
 /* A whole request: dispatch it and frame the answer. */
 static void
 on_request(struct request_reader *r)
@@ -507,11 +588,17 @@ on_request(struct request_reader *r)
 
 	if (!request_keep_alive(r) || ctx->draining)
 		c->close_after = true;
-	conn_respond(c, &resp, request_is_head(r), request_is_http10(r), &req,
-	    req.client);
-	/* Stop after a closing response (the rest is dropped) or one whose
-	 * body comes later (the rest waits in held). */
-	if (c->close_after || c->busy)
+	if (resp.deferred != NULL) {
+		conn_defer(c, resp.deferred, request_is_head(r),
+		    request_is_http10(r));
+		response_discard(&resp);     /* nothing of it is sent */
+	} else {
+		conn_respond(c, &resp, request_is_head(r), request_is_http10(r),
+		    &req, req.client);
+	}
+	/* Stop after a closing response (the rest is dropped), one whose
+	 * body comes later or a switch to WebSocket (the rest waits in held). */
+	if (c->close_after || c->busy || c->upgrade != NULL)
 		request_pause(r);
 }
 
@@ -534,13 +621,19 @@ conn_feed(struct conn *c, const char *data, size_t len)
 		conn_error(c, request_error_status(&c->rd));
 		break;
 	case REQUEST_UPGRADE:
-		c->close_after = true;   /* no protocol switching here */
+		/* The rest is the new protocol's, if the handler switched (or
+		 * may yet, from a deferred answer); else it is refused. */
+		if (c->upgrade == NULL && c->deferred == NULL)
+			c->close_after = true;
+		else if (parsed < len &&
+		    buf_append(&c->held, data + parsed, len - parsed) == -1)
+			c->close_after = true;
 		break;
 	case REQUEST_FED:
 		break;
 	}
 	if (c->rd.in_message && !c->rd.in_body && !c->close_after &&
-	    now_cached(ctx) - c->head_started > ctx->limits->header_timeout)
+	    loop_now(ctx->base) - c->head_started > ctx->limits->header_timeout)
 		conn_error(c, 408);
 }
 
@@ -555,9 +648,13 @@ conn_run(struct conn *c)
 	size_t n;
 
 	for (;;) {
+		if (c->upgrade != NULL) {
+			conn_upgrade(c);
+			return;
+		}
 		if (conn_flush(c) != FLUSH_DONE)
 			return;
-		if (c->stream != NULL) {
+		if (c->stream != NULL || c->deferred != NULL) {
 			/* Watch for the client leaving while the handler works. */
 			c->state = CONN_STREAM;
 			conn_watch(c, EV_READ, NULL);
@@ -604,8 +701,8 @@ conn_proxy(struct conn *c, size_t n)
 	case PROXY_NEED_MORE:
 		/* The header is due within header_timeout of the accept, however
 		 * slowly it trickles in. */
-		tv = tv_of(c->head_started + ctx->limits->header_timeout -
-		    now_cached(ctx));
+		tv = loop_tv(c->head_started + ctx->limits->header_timeout -
+		    loop_now(ctx->base));
 		event_add(&c->ev, &tv);
 		return;
 	case PROXY_ERROR:
@@ -705,7 +802,7 @@ conn_discard(struct conn *c)
 	if (n > 0 && (c->lingered += (size_t)n) < LINGER_MAX) {
 		/* A persistent event restarts its timeout on every read: keep
 		 * the deadline a deadline, or a trickle would hold us forever. */
-		tv = tv_of(c->head_started + LINGER_TIMEOUT - now_cached(c->ctx));
+		tv = loop_tv(c->head_started + LINGER_TIMEOUT - loop_now(c->ctx->base));
 		event_add(&c->ev, &tv);
 		return;
 	}
@@ -735,7 +832,7 @@ conn_ctx_init(struct conn_ctx *ctx, struct event_base *base,
     const struct config *cfg, struct stats_proc *stats)
 {
 	const struct http_limits *limits = &cfg->http;
-	struct timeval tv = tv_of(limits->keepalive_timeout);
+	struct timeval tv = loop_tv(limits->keepalive_timeout);
 
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->base = base;
@@ -753,6 +850,17 @@ conn_ctx_init(struct conn_ctx *ctx, struct event_base *base,
 	ctx->keepalive_tv = event_base_init_common_timeout(base, &tv);
 	if (ctx->keepalive_tv == NULL)
 		return -1;
+	if (limits->handler_timeout > 0) {
+		tv = loop_tv(limits->handler_timeout);
+		ctx->handler_tv = event_base_init_common_timeout(base, &tv);
+		if (ctx->handler_tv == NULL)
+			return -1;
+	}
+
+	if (ws_ctx_init(&ctx->ws, base, limits, ctx->rbuf, ctx->rbuf_size) == -1)
+		return -1;
+	ctx->ws.closed = conn_gone;
+	ctx->ws.closed_arg = ctx;
 
 	ctx->hooks.limits = limits;
 	ctx->hooks.begin = on_request_begin;
@@ -766,6 +874,7 @@ void
 conn_ctx_free(struct conn_ctx *ctx)
 {
 	conn_close_all(ctx);
+	ws_ctx_free(&ctx->ws);
 	free(ctx->rbuf);
 	ctx->rbuf = NULL;
 	free(ctx->hdr_view);
@@ -832,18 +941,19 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 	event_assign(&c->ev, ctx->base, fd, EV_READ | EV_PERSIST, conn_event, c);
 	/* The first request (and a PROXY header) is due within header_timeout. */
 	c->state = CONN_HEAD;
-	c->head_started = now_cached(ctx);
-	tv = tv_of(ctx->limits->header_timeout);
+	c->head_started = loop_now(ctx->base);
+	tv = loop_tv(ctx->limits->header_timeout);
 	event_add(&c->ev, &tv);
 }
 
 void
 conn_drain_all(struct conn_ctx *ctx)
 {
-	struct timeval grace = tv_of(DRAIN_IDLE_GRACE);
+	struct timeval grace = loop_tv(DRAIN_IDLE_GRACE);
 	struct conn *c, *next;
 
 	ctx->draining = true;
+	ws_drain_all(&ctx->ws);
 	for (c = LIST_FIRST(&ctx->conns); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
 		/*
@@ -867,4 +977,5 @@ conn_close_all(struct conn_ctx *ctx)
 
 	while ((c = LIST_FIRST(&ctx->conns)) != NULL)
 		conn_free(c);
+	ws_close_all(&ctx->ws);
 }

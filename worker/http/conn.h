@@ -20,6 +20,7 @@
 #include "common/stats.h"
 #include "worker/http/request.h"
 #include "worker/http/response.h"
+#include "worker/http/ws.h"
 
 struct http_header;
 struct http_request;
@@ -66,8 +67,13 @@ struct conn_ctx {
 	/* How every connection's request reader reaches its connection. */
 	struct request_hooks hooks;
 
+	/* The connections that switched to WebSocket (ws.c); nconns counts
+	 * them too. */
+	struct ws_ctx ws;
+
 	/* Timeouts shared by all connections (libevent common timeouts: O(1)). */
 	const struct timeval *keepalive_tv;
+	const struct timeval *handler_tv;    /* deferred responses; NULL: none */
 
 	/* Called after every close: the worker resumes accepting, or ends a
 	 * drain when the last connection is gone. */
@@ -92,8 +98,9 @@ void conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 
 /*
  * Drain: idle connections are closed now (lingering close), busy ones after
- * their current response, which carries Connection: close. ctx->on_close
- * runs after each close; the caller ends the drain when nconns is 0.
+ * their current response, which carries Connection: close; WebSocket
+ * connections get a close 1001 after a short grace. ctx->on_close runs
+ * after each close; the caller ends the drain when nconns is 0.
  */
 void conn_drain_all(struct conn_ctx *ctx);
 

@@ -5,6 +5,8 @@
  */
 #include "worker/http/response.h"
 
+#include "worker/http/ws.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -109,6 +111,7 @@ http_status_reason(int status)
 {
 	switch (status) {
 	case 100: return "Continue";
+	case 101: return "Switching Protocols";
 	case 200: return "OK";
 	case 201: return "Created";
 	case 204: return "No Content";
@@ -127,10 +130,12 @@ http_status_reason(int status)
 	case 414: return "URI Too Long";
 	case 416: return "Range Not Satisfiable";
 	case 417: return "Expectation Failed";
+	case 426: return "Upgrade Required";
 	case 431: return "Request Header Fields Too Large";
 	case 500: return "Internal Server Error";
 	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";
 	default: return "";
 	}
@@ -258,6 +263,28 @@ response_frame(struct buf *out, const struct response_clock *clk,
 	buf_free(&resp->headers);
 	buf_free(&resp->body_buf);
 	return r;
+}
+
+void
+response_discard(struct http_response *resp)
+{
+	bool open;
+
+	if (resp->stream != NULL) {
+		/* Closed before framing: the handler's writes fail, its end
+		 * frees the handle. */
+		stream_attach(resp->stream, NULL, false, true, NULL, NULL, &open);
+		resp->stream = NULL;
+	}
+	if (resp->websocket != NULL) {
+		ws_discard(resp->websocket, true);   /* its handler is told */
+		resp->websocket = NULL;
+	}
+	drop_file(resp);
+	buf_free(&resp->headers);
+	buf_free(&resp->body_buf);
+	resp->body = NULL;
+	resp->body_len = 0;
 }
 
 int

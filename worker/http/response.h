@@ -72,6 +72,11 @@ struct response_framing {
 int response_frame(struct buf *out, const struct response_clock *clk,
     struct http_response *resp, struct response_framing *f);
 
+/* Drop resp without sending it: free its buffers, close its file, close
+ * its stream for the handler (which still ends it), drop a WebSocket
+ * accepted in it (its on_close runs). */
+void response_discard(struct http_response *resp);
+
 /* Append the interim "100 Continue" a client waits for before it sends a
  * request's body. -1 on allocation failure. */
 int response_continue(struct buf *out);

@@ -13,6 +13,8 @@
 
 #include "master/recycle.c"
 
+#include <string.h>
+
 static uint64_t fake_rss[8];
 
 static uint64_t

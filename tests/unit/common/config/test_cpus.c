@@ -12,6 +12,8 @@
 
 #include "common/config/cpus.c"
 
+#include <unistd.h>
+
 static void
 test_parse(void **state)
 {
