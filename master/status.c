@@ -60,8 +60,9 @@ last_restart(const struct stats *st, unsigned slot)
 json_t *
 status_json(struct master *m)
 {
-	json_t *procs = json_array(), *slots = json_array();
+	json_t *procs = json_array(), *slots = json_array(), *st, *proc, *r;
 	double now = util_now();
+	uint64_t now_ms = util_now_ms();
 	struct proc *p;
 	uint64_t requests = m->stats->exited.requests;
 	uint64_t accepted = m->stats->exited.conns_accepted;
@@ -74,7 +75,7 @@ status_json(struct master *m)
 
 		requests += STATS_GET(sp->requests);
 		accepted += STATS_GET(sp->conns_accepted);
-		json_array_append_new(procs, json_pack("{s:i, s:i, s:i, s:s, "
+		proc = json_pack("{s:i, s:i, s:i, s:s, "
 		    "s:f, s:i, s:o, s:s?, s:I, s:I, s:I, s:I, s:b}",
 		    "slot", (int)p->slot, "pid", (int)p->pid,
 		    "generation", (int)p->generation, "state", proc_state(p),
@@ -85,7 +86,10 @@ status_json(struct master *m)
 		    "connections", (json_int_t)STATS_GET(sp->conns_open),
 		    "accepted", (json_int_t)STATS_GET(sp->conns_accepted),
 		    "rss", (json_int_t)recycle_rss(p->pid),
-		    "crash_looping", s->crash_looping));
+		    "crash_looping", s->crash_looping);
+		if (proc != NULL && (r = stats_redis_json(sp, now_ms)) != NULL)
+			json_object_set_new(proc, "redis", r);
+		json_array_append_new(procs, proc);
 	}
 	for (unsigned i = 0; i < m->sup.nslots_total; i++) {
 		struct slot *s = &m->sup.slots[i];
@@ -99,7 +103,7 @@ status_json(struct master *m)
 		    "last_exit", s->last_exit[0] ? s->last_exit : NULL,
 		    "crash_looping", s->crash_looping, "retiring", s->retiring));
 	}
-	return json_pack("{s:i, s:i, s:s, s:s, s:f, s:i, s:i, s:s?, s:i, "
+	st = json_pack("{s:i, s:i, s:s, s:s, s:f, s:i, s:i, s:s?, s:i, "
 	    "s:s, s:o, s:o, s:{s:I, s:I}}",
 	    "v", 1, "pid", (int)getpid(), "version", SHOAL_VERSION,
 	    "state", m->state == MASTER_STOPPING ? "stopping" :
@@ -112,4 +116,8 @@ status_json(struct master *m)
 	    "slots", slots, "processes", procs,
 	    "totals", "requests", (json_int_t)requests,
 	    "accepted", (json_int_t)accepted);
+	if (st != NULL && m->cfg.redis.address != NULL)
+		json_object_set_new(st, "redis", json_pack("{s:s}", "address",
+		    m->cfg.redis.address));
+	return st;
 }

@@ -963,6 +963,169 @@ class Cli:
         return None
 
 
+class Redis:
+    """A real redis-server (Debian's package) for one test: a free loopback
+    port (or a Unix socket in the test's directory), no persistence, its
+    files in the test's directory, its own session. Stopped by its pid
+    (never by name); kill() and start() again keep the port, so a shoal
+    pointed at it sees the same server come back. Skip if redis-server is
+    not installed.
+
+        r = Redis().start()          # r.address: "127.0.0.1:PORT"
+        r.kill()                     # SIGKILL, waited for
+        r.start()                    # same port
+        r.pause(); r.resume()        # SIGSTOP / SIGCONT: replies stop coming
+        r.command("GET", b"k")       # a plain RESP client, for checks
+    """
+
+    def __init__(self, unix=False, port=None):
+        import shutil
+        self.exe = shutil.which("redis-server")
+        if self.exe is None:
+            raise Skip("redis-server is not installed (scripts/deps --test)")
+        d = tmpdir()
+        n = sum(1 for s in _state["servers"] if isinstance(s, Redis))
+        self.dir = os.path.join(d, "redis%d" % n)
+        os.makedirs(self.dir, exist_ok=True)
+        self.unix = unix
+        self.port = None if unix else (port or free_port())
+        self.path = os.path.join(self.dir, "redis.sock") if unix else None
+        self.address = ("unix:" + self.path) if unix else "127.0.0.1:%d" % self.port
+        self.log_path = os.path.join(self.dir, "redis.log")
+        self.proc = None
+        self.pid = None
+        self.starttime = None
+        self.paused = False
+        _state["servers"].append(self)
+
+    def __repr__(self):
+        return "<Redis pid=%s %s>" % (self.pid, self.address)
+
+    def start(self, timeout=5.0):
+        """Start (again, on the same address) and wait until it answers PING."""
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        args = [self.exe, "--bind", "127.0.0.1", "--port", str(self.port or 0),
+                "--save", "", "--appendonly", "no", "--dir", self.dir,
+                "--daemonize", "no", "--logfile", self.log_path]
+        if self.unix:
+            args += ["--unixsocket", self.path, "--unixsocketperm", "700"]
+        note("start: " + " ".join(args))
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     cwd=self.dir, start_new_session=True, close_fds=True,
+                                     preexec_fn=_no_core)
+        self.pid = self.proc.pid
+        self.starttime = proc_starttime(self.pid)
+        self.paused = False
+        dl = deadline(timeout)
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError("redis-server exited with %s; its log: %s"
+                                     % (self.proc.returncode, self.log_tail()))
+            try:
+                if self.command("PING", timeout=0.5) == "PONG":
+                    return self
+            except (OSError, ConnectionError, ValueError):
+                pass
+            if time.monotonic() >= dl:
+                raise AssertionError("redis-server not answering after %.1fs" % timeout)
+            time.sleep(0.02)
+
+    def _signal(self, sig):
+        if self.proc is not None and self.proc.poll() is None \
+                and proc_starttime(self.pid) == self.starttime:
+            os.kill(self.pid, sig)
+            return True
+        return False
+
+    def kill(self, sig=signal.SIGKILL):
+        """Send sig (SIGKILL) to the server and wait for it to exit."""
+        if self.paused and sig != signal.SIGKILL:
+            self.resume()
+        self._signal(sig)
+        if self.proc is not None:
+            self.proc.wait(timeout=5)
+        self.paused = False
+
+    def pause(self):
+        """SIGSTOP: connections stay open and the kernel still accepts new
+        ones, but nothing is answered."""
+        assert self._signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self):
+        assert self._signal(signal.SIGCONT)
+        self.paused = False
+
+    def connect(self, timeout=2.0):
+        if self.unix:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            target = self.path
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            target = ("127.0.0.1", self.port)
+        s.settimeout(timeout)
+        try:
+            s.connect(target)
+        except BaseException:
+            s.close()
+            raise
+        return s
+
+    def command(self, *words, timeout=2.0):
+        """Send one command, return its reply: str (status), bytes (bulk),
+        int, list, None (nil); ValueError for an error reply."""
+        enc = [w if isinstance(w, bytes) else str(w).encode() for w in words]
+        req = b"*%d\r\n" % len(enc) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in enc)
+        with self.connect(timeout) as s:
+            s.sendall(req)
+            f = s.makefile("rb")
+            return _resp_read(f)
+
+    def log_tail(self, n=20):
+        try:
+            with open(self.log_path, "rb") as f:
+                return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def _cleanup(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return None
+        if self.paused:
+            self._signal(signal.SIGCONT)
+        self._signal(signal.SIGKILL)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "redis-server pid %d did not die after SIGKILL" % self.pid
+        return None
+
+
+def _resp_read(f):
+    """One RESP reply from the file f (see Redis.command)."""
+    line = f.readline()
+    if not line.endswith(b"\r\n"):
+        raise ConnectionError("redis closed the connection")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise ValueError(rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)
+        return data[:-2]
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [_resp_read(f) for _ in range(n)]
+    raise ConnectionError("unexpected reply %r" % line[:80])
+
+
 def run_cli(args, timeout=5.0, cwd=None):
     """(exit status, stdout, stderr) of binary + args."""
     return Cli(args, timeout=timeout, cwd=cwd).run()
