@@ -976,9 +976,13 @@ class Redis:
         r.start()                    # same port
         r.pause(); r.resume()        # SIGSTOP / SIGCONT: replies stop coming
         r.command("GET", b"k")       # a plain RESP client, for checks
+
+    host: the address it binds and is reached at; wrap: a command put in
+    front of redis-server that execs it (as Shoal's wrap: netns.py runs it
+    in a host of its own this way, on port 6379 there).
     """
 
-    def __init__(self, unix=False, port=None):
+    def __init__(self, unix=False, port=None, host="127.0.0.1", wrap=None):
         import shutil
         self.exe = shutil.which("redis-server")
         if self.exe is None:
@@ -988,9 +992,11 @@ class Redis:
         self.dir = os.path.join(d, "redis%d" % n)
         os.makedirs(self.dir, exist_ok=True)
         self.unix = unix
-        self.port = None if unix else (port or free_port())
+        self.host = host
+        self.wrap = list(wrap or [])
+        self.port = None if unix else (port or free_port(host))
         self.path = os.path.join(self.dir, "redis.sock") if unix else None
-        self.address = ("unix:" + self.path) if unix else "127.0.0.1:%d" % self.port
+        self.address = ("unix:" + self.path) if unix else "%s:%d" % (host, self.port)
         self.log_path = os.path.join(self.dir, "redis.log")
         self.proc = None
         self.pid = None
@@ -1004,11 +1010,14 @@ class Redis:
     def start(self, timeout=5.0):
         """Start (again, on the same address) and wait until it answers PING."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        args = [self.exe, "--bind", "127.0.0.1", "--port", str(self.port or 0),
+        args = [self.exe, "--bind", self.host, "--port", str(self.port or 0),
                 "--save", "", "--appendonly", "no", "--dir", self.dir,
                 "--daemonize", "no", "--logfile", self.log_path]
         if self.unix:
             args += ["--unixsocket", self.path, "--unixsocketperm", "700"]
+        if self.host != "127.0.0.1":
+            args += ["--protected-mode", "no"]      # clients from other addresses
+        args = self.wrap + args
         note("start: " + " ".join(args))
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -1063,7 +1072,7 @@ class Redis:
             target = self.path
         else:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            target = ("127.0.0.1", self.port)
+            target = (self.host, self.port)
         s.settimeout(timeout)
         try:
             s.connect(target)

@@ -5,8 +5,8 @@ netns — several "hosts" on one machine, as Linux network namespaces.
     try:
         h1 = net.host("h1")     # .ns, .addr ("10.77.X.11"), .wrap
         s = h1.shoal(["-c", cfg])             # a harness.Shoal run inside h1
-        r = redis_server(net.host("redis"))   # redis-server inside "redis"
-        h1.run(["redis-cli", "-h", r.addr, "PING"])   # a short command inside h1
+        r = redis_server(net.host("redis"))   # harness.Redis inside "redis"
+        h1.run(["redis-cli", "-h", r.host, "PING"])   # a short command inside h1
     finally:
         for remark in net.close():           # processes first, then the network
             note(remark)
@@ -45,10 +45,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 
 import harness
 from harness import Skip, note, wait_until
@@ -420,41 +418,11 @@ class Network:
 # ---------------------------------------------------------------------------
 # Redis in a host
 
-def redis_command(addr, port, *words, timeout=2.0):
-    """One RESP command over TCP from the root namespace; the reply line."""
-    enc = [w if isinstance(w, bytes) else str(w).encode() for w in words]
-    req = b"*%d\r\n" % len(enc) + b"".join(b"$%d\r\n%s\r\n" % (len(w), w) for w in enc)
-    with socket.create_connection((addr, port), timeout=timeout) as s:
-        s.sendall(req)
-        return s.makefile("rb").readline().rstrip(b"\r\n").decode("utf-8", "replace")
-
-
-def redis_server(host, port=6379, timeout=5.0):
-    """redis-server inside host, on host.addr:port, no persistence; started
-    and stopped by its pid. Returns the NsProcess with .addr and .port set.
-    Skip if redis-server is not installed."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        raise Skip("redis-server is not installed (scripts/deps --test)")
-    d = os.path.join(harness.tmpdir(), "redis-" + host.name)
-    os.makedirs(d, exist_ok=True)
-    p = host.spawn([exe, "--bind", host.addr, "--port", str(port), "--protected-mode", "no",
-                    "--save", "", "--appendonly", "no", "--dir", d, "--daemonize", "no"],
-                   name="redis-" + host.name, cwd=d)
-    p.addr, p.port = host.addr, port
-    dl = harness.deadline(timeout)
-    last = None
-    while True:
-        if not p.running():
-            raise AssertionError("redis-server in %s exited with %s: %s" % (
-                host.ns, p.proc.returncode, p.log_tail()))
-        try:
-            last = redis_command(host.addr, port, "PING", timeout=0.5)
-            if last == "+PONG":
-                return p
-        except OSError as e:
-            last = str(e)
-        if time.monotonic() >= dl:
-            raise AssertionError("redis-server in %s not answering PING on %s:%d after "
-                                 "%.1fs (last: %s)" % (host.ns, host.addr, port, timeout, last))
-        time.sleep(0.02)
+def redis_server(host, port=6379):
+    """harness.Redis inside host, on host.addr:port, started; the network
+    stops it before it is taken down."""
+    r = harness.Redis(port=port, host=host.addr, wrap=host.wrap)
+    host.net.adopt(r)
+    r.start()
+    host.check_runs(r.pid, r.exe, r.proc)
+    return r

@@ -60,7 +60,7 @@ def host_config(net, host, redis=None, routes=ROUTES):
     cfg = {"listen": ["%s:%d" % (host.addr, PORT)], "workers": WORKERS, "routes": routes,
            "trusted_proxies": ["%s/32" % net.gateway]}
     if redis is not None:
-        cfg["redis"] = {"address": "%s:%d" % (redis.addr, redis.port)}
+        cfg["redis"] = {"address": redis.address}
     path = os.path.join(harness.tmpdir(), "%s.json" % host.name)
     with open(path, "w") as f:
         json.dump(cfg, f, indent=2)
@@ -191,16 +191,15 @@ def test_hosts_are_namespaces_on_a_private_bridge():
                             or "timed out" in err.lower()), (rc, err)
         # Redis from every host, and publish/subscribe across hosts
         for h in hosts:
-            rc, out, err = h.run(["redis-cli", "-h", redis.addr, "PING"])
+            rc, out, err = h.run(["redis-cli", "-h", redis.host, "PING"])
             assert rc == 0 and out.strip() == "PONG", (h.ns, rc, out, err)
-        subs = [h.spawn(["redis-cli", "-h", redis.addr, "SUBSCRIBE", "room"],
+        subs = [h.spawn(["redis-cli", "-h", redis.host, "SUBSCRIBE", "room"],
                         name="sub-" + h.name) for h in (hosts[0], hosts[2])]
-        wait_until(lambda: netns.redis_command(redis.addr, redis.port, "PUBSUB", "NUMSUB",
-                                               "room").startswith("*2"), 5, 0.02,
+        wait_until(lambda: redis.command("PUBSUB", "NUMSUB", "room") == [b"room", 2], 5, 0.02,
                    "two subscribers")
         wait_until(lambda: all("room" in s.log_tail() for s in subs), 5, 0.02,
                    "the subscriptions confirmed")
-        rc, out, err = hosts[1].run(["redis-cli", "-h", redis.addr, "PUBLISH", "room",
+        rc, out, err = hosts[1].run(["redis-cli", "-h", redis.host, "PUBLISH", "room",
                                      "hello from h2"])
         assert rc == 0 and out.strip() == "2", "PUBLISH from h2: %r %r" % (out, err)
         wait_until(lambda: all("hello from h2" in s.log_tail() for s in subs), 5, 0.02,
@@ -475,10 +474,10 @@ def test_host_unplugged_fails_over_after_the_timeouts():
 
 @harness.timeout(40)
 def test_hosts_share_redis():
-    """With the workers' Redis client and the kv handler: a value PUT
-    through h1 is read through h1, h2 and h3 (and is in Redis), and once
-    deleted through h3 it is gone through every host: the hosts share one
-    Redis."""
+    """With the workers' Redis client and the kv handler: every worker of
+    every host connected to the Redis host, a value PUT through h1 is read
+    through h1, h2 and h3 (and is in Redis), and once deleted through h3 it
+    is gone through every host: the hosts share one Redis."""
     if not (binary_has("--keys", "redis") and binary_has("--handlers", "kv")):
         raise Skip("this binary has no Redis client or kv handler yet")
     routes = ROUTES + [{"path": "/kv/", "match": "prefix", "handler": "kv",
@@ -490,6 +489,10 @@ def test_hosts_share_redis():
         shoals = [start_host(net, h, host_config(net, h, redis, routes)) for h in hosts]
         for s in shoals:
             s.wait_ready(timeout=15)
+        for h, s in zip(hosts, shoals):     # every worker of every host connected
+            wait_until(lambda: all((p.get("redis") or {}).get("state") == "up"
+                                   for p in harness.status(s.control)["processes"]),
+                       5, 0.05, "the workers of %s connected to Redis" % h.name)
 
         def req(h, method, path, body=b""):
             with harness.RawConn(PORT, host=h.addr, timeout=5) as conn:
@@ -503,7 +506,7 @@ def test_hosts_share_redis():
         for h in hosts:
             code, _, body = req(h, "GET", "/kv/greeting")
             assert code == 200 and body == value, "GET through %s: %d %r" % (h.name, code, body)
-        assert netns.redis_command(redis.addr, redis.port, "EXISTS", "mh:greeting") == ":1"
+        assert redis.command("EXISTS", "mh:greeting") == 1
         code, _, _ = req(hosts[2], "DELETE", "/kv/greeting")
         assert code == 204, code
         for h in hosts:
