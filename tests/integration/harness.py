@@ -250,6 +250,15 @@ def alive(pid):
     return st is not None and st not in ("Z", "X")
 
 
+def file_tail(path, n=40):
+    """The last n lines of a log file ("" if it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
 def comm(pid):
     try:
         with open("/proc/%d/comm" % pid) as f:
@@ -653,11 +662,17 @@ class Shoal:
     ports: how many listen ports to pick (with raw=False and no --listen in args).
     rlimits: {resource.RLIMIT_X: (soft, hard)} set in the child before exec
     (the workers inherit them).
+    wrap: a command that execs the rest of its arguments, put in front of the
+    binary (e.g. ["ip", "netns", "exec", NAME] runs shoal in a network
+    namespace, see netns.py); the pid kept is still shoal's, because it
+    execs. host: the address the readiness check connects to.
     """
 
     def __init__(self, args=(), workers=None, ports=1, raw=False, log_level=None,
-                 host="127.0.0.1", name="shoal", cwd=None, env=None, rlimits=None):
+                 host="127.0.0.1", name="shoal", cwd=None, env=None, rlimits=None,
+                 wrap=None):
         self.args = list(args)
+        self.wrap = list(wrap or [])
         self.rlimits = dict(rlimits or {})
         self.host = host
         self.ports = []
@@ -707,7 +722,7 @@ class Shoal:
     # -- life cycle
 
     def start(self, wait=True, timeout=10.0, need_log=True):
-        cmd = [binary()] + self.args
+        cmd = self.wrap + [binary()] + self.args
         note("start: " + " ".join(cmd))
         with open(self.out_path, "ab") as logf:
             self.proc = subprocess.Popen(
@@ -990,9 +1005,13 @@ class Redis:
         r.start()                    # same port
         r.pause(); r.resume()        # SIGSTOP / SIGCONT: replies stop coming
         r.command("GET", b"k")       # a plain RESP client, for checks
+
+    host: the address it binds and is reached at; wrap: a command put in
+    front of redis-server that execs it (as Shoal's wrap: netns.py runs it
+    in a host of its own this way, on port 6379 there).
     """
 
-    def __init__(self, unix=False, port=None):
+    def __init__(self, unix=False, port=None, host="127.0.0.1", wrap=None):
         import shutil
         self.exe = shutil.which("redis-server")
         if self.exe is None:
@@ -1002,9 +1021,11 @@ class Redis:
         self.dir = os.path.join(d, "redis%d" % n)
         os.makedirs(self.dir, exist_ok=True)
         self.unix = unix
-        self.port = None if unix else (port or free_port())
+        self.host = host
+        self.wrap = list(wrap or [])
+        self.port = None if unix else (port or free_port(host))
         self.path = os.path.join(self.dir, "redis.sock") if unix else None
-        self.address = ("unix:" + self.path) if unix else "127.0.0.1:%d" % self.port
+        self.address = ("unix:" + self.path) if unix else "%s:%d" % (host, self.port)
         self.log_path = os.path.join(self.dir, "redis.log")
         self.proc = None
         self.pid = None
@@ -1018,11 +1039,14 @@ class Redis:
     def start(self, timeout=5.0):
         """Start (again, on the same address) and wait until it answers PING."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        args = [self.exe, "--bind", "127.0.0.1", "--port", str(self.port or 0),
+        args = [self.exe, "--bind", self.host, "--port", str(self.port or 0),
                 "--save", "", "--appendonly", "no", "--dir", self.dir,
                 "--daemonize", "no", "--logfile", self.log_path]
         if self.unix:
             args += ["--unixsocket", self.path, "--unixsocketperm", "700"]
+        if self.host != "127.0.0.1":
+            args += ["--protected-mode", "no"]      # clients from other addresses
+        args = self.wrap + args
         note("start: " + " ".join(args))
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -1077,7 +1101,7 @@ class Redis:
             target = self.path
         else:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            target = ("127.0.0.1", self.port)
+            target = (self.host, self.port)
         s.settimeout(timeout)
         try:
             s.connect(target)
