@@ -6,6 +6,7 @@
 #   make bench           side-by-side benchmark against NGINX, h2o, Node's cluster and
 #                        a floor (BENCH_ARGS="--quick" for a smoke run under a minute)
 #   make bench-ws        WebSocket echo beside Node's cluster with the ws package
+#   make bench-kv        kv GET through Redis beside Node's cluster with the redis package
 #   make fuzz            libFuzzer runs of the request path and the parser (FUZZ_TIME=60 s each)
 #   make install         binary, man page, systemd unit, example config, module
 #                        API headers and shoal.pc under PREFIX (/usr/local),
@@ -14,7 +15,7 @@
 #   make V=1             show the full compiler command lines
 
 CC      ?= cc
-PKGS    := libevent libevent_pthreads jansson libsystemd nettle
+PKGS    := libevent libevent_pthreads jansson libsystemd nettle hiredis
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.1.0)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -29,7 +30,7 @@ CPPFLAGS += -I. -D_GNU_SOURCE -DSHOAL_VERSION='"$(VERSION)"'
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS) \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Debian's libwslay-dev ships no pkg-config file.
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -ljansson -lsystemd -lnettle) \
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -ljansson -lsystemd -lnettle -lhiredis) \
            -lwslay -lpthread -lm
 
 ifdef SANITIZE
@@ -53,7 +54,7 @@ Q   = @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-.PHONY: all run test unit integration bench bench-ws deps test-deps clean fuzz install \
+.PHONY: all run test unit integration bench bench-ws bench-kv deps test-deps clean fuzz install \
         uninstall
 
 all: $(BUILD)/shoal
@@ -109,6 +110,10 @@ bench: $(BUILD)/shoal
 bench-ws: $(BUILD)/shoal
 	@scripts/deps --bench
 	@scripts/bench-ws --binary $(BUILD)/shoal
+
+bench-kv: $(BUILD)/shoal
+	@scripts/deps --bench
+	@scripts/bench-kv --binary $(BUILD)/shoal
 
 # ---- fuzzing ---------------------------------------------------------------
 # Two libFuzzer targets, built by clang with coverage instrumentation and
@@ -227,5 +232,5 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(OBJ:.o=.d) $(UNIT_BIN:=.d) $(MODULES:.so=.d)
 -include $(FUZZ_OBJ:.o=.d)

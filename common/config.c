@@ -29,6 +29,7 @@
 #include "common/config/diag.h"
 #include "common/config/listen.h"
 #include "common/config/modules.h"
+#include "common/config/redis.h"
 #include "common/config/routes.h"
 #include "common/config/value.h"
 #include "common/log.h"         /* enum log_level, of "log_level" */
@@ -210,6 +211,11 @@ static const struct cfg_key cfg_keys[] = {
 	  .arg = "CIDR|unix",
 	  .help = "peers whose X-Forwarded-For is believed: address, CIDR range "
 	  "or \"unix\"" },
+	/* Before "routes": a route's handler may need Redis ("kv"). */
+	{ .name = "redis", .kind = CFG_STRUCT, .offset = CFG_OFF(redis),
+	  .defstr = "{}", .apply = cfg_apply_redis,
+	  .help = "the Redis server of the workers' client: {\"address\": "
+	  "\"127.0.0.1:6379\", ...} (config file only)" },
 	/*
 	 * "modules" comes before "routes" (rows are applied in this order,
 	 * not the file's) because a route may name a module's handler.
@@ -859,6 +865,7 @@ config_free(struct config *cfg)
 	}
 	free(cfg->modules);
 	free(cfg->cpu_sets);
+	free(cfg->redis.address);
 	/* The strings of the scalar keys (pid_file, log_file, ...). */
 	cfg_free_values(cfg_keys, ARRAY_SIZE(cfg_keys), cfg);
 	free(cfg->source);

@@ -123,13 +123,34 @@ struct module_cfg {
 };
 
 /*
- * Checks one route object's handler and handler-specific keys. Returns 0,
+ * "redis": the Redis server of the workers' client
+ * (worker/services/redis.c), for handlers and modules:
+ *   {"address": "127.0.0.1:6379", "connect_timeout": 1,
+ *    "command_timeout": 1, "reconnect_min": 0.1, "reconnect_max": 2}
+ * Without the key, address is NULL: no client, and a route whose handler
+ * needs Redis ("kv") fails the configuration.
+ */
+struct redis_cfg {
+	char *address;               /* normalised: "127.0.0.1:6379", "[::1]:6379",
+	                                "unix:/run/redis/redis.sock"; NULL: none */
+	double connect_timeout;      /* seconds for the connection and its PING */
+	double command_timeout;      /* seconds a reply may take: then the command
+	                                fails and the connection is dropped */
+	double reconnect_min;        /* delay after the first failure; doubles */
+	double reconnect_max;        /* ... up to this */
+};
+
+/*
+ * Checks one route object's handler and handler-specific keys, against
+ * the configuration loaded so far (every key before "routes" in the key
+ * table: "redis", "modules"). Returns 0,
  * or -1 with a reason in err (without location: config_load adds it).
  * The worker's handler registry provides it (registry_check_route); with
  * none set, any handler name passes.
  */
-typedef int config_route_check_fn(const json_t *route, char *err,
-    size_t errlen);
+struct config;
+typedef int config_route_check_fn(const json_t *route,
+    const struct config *cfg, char *err, size_t errlen);
 void config_set_route_check(config_route_check_fn *fn);
 
 struct config {
@@ -186,6 +207,8 @@ struct config {
 
 	struct module_cfg *modules;  /* in declaration order; none if absent */
 	size_t nmodules;
+
+	struct redis_cfg redis;      /* address NULL: no Redis */
 };
 
 /*

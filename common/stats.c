@@ -12,11 +12,12 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <jansson.h>
 
 #include "common/util.h"
 
 /* "shoalST" and a layout number: bump it when struct stats changes. */
-#define STATS_MAGIC 0x73686f616c535403ull
+#define STATS_MAGIC 0x73686f616c535404ull
 
 /* Where an entry's counters start: after pid, slot, generation and state,
  * which are set one by one (the state last). */
@@ -158,6 +159,14 @@ stats_release(struct stats *st, int idx)
 		    STATS_GET(p->duration[i]), __ATOMIC_RELAXED);
 	__atomic_fetch_add(&st->exited.duration_us, STATS_GET(p->duration_us),
 	    __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->exited.redis_connects,
+	    STATS_GET(p->redis_connects), __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->exited.redis_commands,
+	    STATS_GET(p->redis_commands), __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->exited.redis_failed, STATS_GET(p->redis_failed),
+	    __ATOMIC_RELAXED);
+	__atomic_fetch_add(&st->exited.redis_timeouts,
+	    STATS_GET(p->redis_timeouts), __ATOMIC_RELAXED);
 	/* Everything but the state, then the state: a reader that sees FREE
 	 * skips the entry, one that sees it taken sees zeroes at worst. */
 	memset((char *)p + STATS_BODY, 0, sizeof(*p) - STATS_BODY);
@@ -219,4 +228,25 @@ stats_set_boot_error(struct stats *st, int idx, const char *why)
 		return;
 	dst = st->procs[idx].boot_error;
 	snprintf(dst, STATS_REASON_MAX, "%s", why);
+}
+
+json_t *
+stats_redis_json(const struct stats_proc *p, uint64_t now_ms)
+{
+	static const char *const names[] = {
+		[STATS_REDIS_CONNECTING] = "connecting", [STATS_REDIS_UP] = "up",
+		[STATS_REDIS_DOWN] = "down",
+	};
+	uint64_t st = STATS_GET(p->redis_state);
+	uint64_t since = STATS_GET(p->redis_since_ms);
+
+	if (st == STATS_REDIS_NONE || st >= ARRAY_SIZE(names))
+		return NULL;
+	return json_pack("{s:s, s:f, s:I, s:I, s:I, s:I}", "state", names[st],
+	    "for", since != 0 && now_ms > since ?
+	    (double)(now_ms - since) / 1000 : 0.0,
+	    "connects", (json_int_t)STATS_GET(p->redis_connects),
+	    "commands", (json_int_t)STATS_GET(p->redis_commands),
+	    "failed", (json_int_t)STATS_GET(p->redis_failed),
+	    "timeouts", (json_int_t)STATS_GET(p->redis_timeouts));
 }

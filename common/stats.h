@@ -64,6 +64,14 @@ enum stats_state {
 	STATS_EXITED,
 };
 
+/* A worker's Redis client (worker/services/redis.c). */
+enum stats_redis {
+	STATS_REDIS_NONE,            /* no "redis" in the configuration */
+	STATS_REDIS_CONNECTING,      /* first connection under way */
+	STATS_REDIS_UP,              /* connected; PING answered */
+	STATS_REDIS_DOWN,            /* failed; commands fail at once */
+};
+
 struct stats_proc {
 	uint64_t pid;
 	uint64_t slot;
@@ -84,6 +92,13 @@ struct stats_proc {
 	uint64_t rss_bytes;          /* resident set */
 	uint64_t cpu_user_us;        /* CPU time of the process, all threads */
 	uint64_t cpu_system_us;
+	uint64_t redis_state;        /* enum stats_redis */
+	uint64_t redis_since_ms;     /* util_now_ms() when it last changed */
+	uint64_t redis_connects;     /* connections made (PING answered) */
+	uint64_t redis_commands;     /* commands asked for, refused ones too */
+	uint64_t redis_failed;       /* ... that failed: refused while down,
+	                                lost with the connection, timed out */
+	uint64_t redis_timeouts;     /* ... of which timed out */
 	uint64_t master_pid;         /* the master that handed the entry out */
 	/* Written by a worker that cannot start, before it exits: the first
 	 * error it logged ("modules[0]: dlopen(...): ..."), NUL-terminated. */
@@ -98,6 +113,10 @@ struct stats_totals {           /* counters of workers that have exited */
 	uint64_t bytes_out;
 	uint64_t duration[STATS_DURATION_BUCKETS];
 	uint64_t duration_us;
+	uint64_t redis_connects;
+	uint64_t redis_commands;
+	uint64_t redis_failed;
+	uint64_t redis_timeouts;
 };
 
 struct stats {
@@ -147,6 +166,15 @@ void stats_count_restart(struct stats *st, unsigned slot,
 
 /* Worker: record why it cannot start (cut short to fit). */
 void stats_set_boot_error(struct stats *st, int idx, const char *why);
+
+/*
+ * A worker's Redis client as `shoal status --json` and the status handler
+ * show it: {"state": "up", "for": seconds in that state, "connects",
+ * "commands", "failed", "timeouts"}; NULL if it has none (or out of
+ * memory). now_ms: util_now_ms().
+ */
+struct json_t;
+struct json_t *stats_redis_json(const struct stats_proc *p, uint64_t now_ms);
 
 /* Relaxed atomic store/load/add for the fields above. */
 #define STATS_SET(field, v)  __atomic_store_n(&(field), (uint64_t)(v), __ATOMIC_RELAXED)

@@ -114,6 +114,49 @@ out:
 	return reply;
 }
 
+/* A process's Redis state in the status, or "" without one. */
+static const char *
+redis_state_of(json_t *proc)
+{
+	const char *st = json_string_value(json_object_get(json_object_get(proc,
+	    "redis"), "state"));
+
+	return st != NULL ? st : "";
+}
+
+/* With "redis": how many workers are connected, and which are not. */
+static void
+print_redis(json_t *st)
+{
+	json_t *procs = json_object_get(st, "processes"), *p;
+	json_t *addr = json_object_get(json_object_get(st, "redis"), "address");
+	size_t i, up = 0;
+	char dur[32];
+
+	if (!json_is_string(addr))
+		return;
+	json_array_foreach(procs, i, p)
+		up += strcmp(redis_state_of(p), "up") == 0;
+	printf("redis %s: %zu of %zu workers connected", json_string_value(addr),
+	    up, json_array_size(procs));
+	json_array_foreach(procs, i, p) {
+		if (strcmp(redis_state_of(p), "up") == 0)
+			continue;
+		util_fmt_duration(json_number_value(json_object_get(
+		    json_object_get(p, "redis"), "for")), dur, sizeof(dur));
+		if (*redis_state_of(p) == '\0')     /* no client yet */
+			printf("; slot %d (pid %d) starting",
+			    (int)json_integer_value(json_object_get(p, "slot")),
+			    (int)json_integer_value(json_object_get(p, "pid")));
+		else
+			printf("; slot %d (pid %d) %s for %s",
+			    (int)json_integer_value(json_object_get(p, "slot")),
+			    (int)json_integer_value(json_object_get(p, "pid")),
+			    redis_state_of(p), dur);
+	}
+	printf("\n");
+}
+
 static void
 print_table(json_t *st)
 {
@@ -151,8 +194,21 @@ print_table(json_t *st)
 		    json_is_true(json_object_get(p, "crash_looping")) ?
 		    "  crash-looping" : "");
 	}
+	/* Slots without a worker: waiting out a respawn delay. */
+	json_array_foreach(json_object_get(st, "slots"), i, p) {
+		if (json_integer_value(json_object_get(p, "pid")) != 0)
+			continue;
+		printf("%-5d %-8s %-4s %-12s %-9s %-9d respawn in %.1fs%s\n",
+		    (int)json_integer_value(json_object_get(p, "slot")), "-", "-",
+		    json_string_value(json_object_get(p, "state")), "-",
+		    (int)json_integer_value(json_object_get(p, "restarts")),
+		    json_number_value(json_object_get(p, "respawn_in")),
+		    json_is_true(json_object_get(p, "crash_looping")) ?
+		    "  crash-looping" : "");
+	}
 	printf("total requests %lld\n", (long long)json_integer_value(
 	    json_object_get(json_object_get(st, "totals"), "requests")));
+	print_redis(st);
 }
 
 /* The control socket: --control, else the -c file's control_socket, else

@@ -7,16 +7,32 @@
 
 #include "common/util.h"
 #include "master/recycle.h"
+#include "master/steer.h"
 #include "master/supervise.h"
 
 static const char *
 proc_state(const struct proc *p)
 {
+	if (p->hang_stage >= HANG_ABORTED)
+		return "hung";
+	if (p->stopped || p->hang_stage == HANG_CONTINUED)
+		return "stopped";
 	if (p->draining)
 		return "draining";
 	if (!p->ready)
 		return "spawning";
 	return p->next ? "ready (new)" : "serving";
+}
+
+/* A slot: its worker's state, or why it has none. */
+static const char *
+slot_state(const struct slot *s)
+{
+	if (s->retiring)
+		return "retiring";
+	if (s->proc != NULL)
+		return proc_state(s->proc);
+	return s->respawn_at > 0 ? "waiting" : "down";
 }
 
 static const char *
@@ -60,8 +76,9 @@ last_restart(const struct stats *st, unsigned slot)
 json_t *
 status_json(struct master *m)
 {
-	json_t *procs = json_array(), *slots = json_array();
+	json_t *procs = json_array(), *slots = json_array(), *st, *proc, *r;
 	double now = util_now();
+	uint64_t now_ms = util_now_ms();
 	struct proc *p;
 	uint64_t requests = m->stats->exited.requests;
 	uint64_t accepted = m->stats->exited.conns_accepted;
@@ -74,7 +91,7 @@ status_json(struct master *m)
 
 		requests += STATS_GET(sp->requests);
 		accepted += STATS_GET(sp->conns_accepted);
-		json_array_append_new(procs, json_pack("{s:i, s:i, s:i, s:s, "
+		proc = json_pack("{s:i, s:i, s:i, s:s, "
 		    "s:f, s:i, s:o, s:s?, s:I, s:I, s:I, s:I, s:b}",
 		    "slot", (int)p->slot, "pid", (int)p->pid,
 		    "generation", (int)p->generation, "state", proc_state(p),
@@ -85,21 +102,28 @@ status_json(struct master *m)
 		    "connections", (json_int_t)STATS_GET(sp->conns_open),
 		    "accepted", (json_int_t)STATS_GET(sp->conns_accepted),
 		    "rss", (json_int_t)recycle_rss(p->pid),
-		    "crash_looping", s->crash_looping));
+		    "crash_looping", s->crash_looping);
+		if (proc != NULL && (r = stats_redis_json(sp, now_ms)) != NULL)
+			json_object_set_new(proc, "redis", r);
+		json_array_append_new(procs, proc);
 	}
 	for (unsigned i = 0; i < m->sup.nslots_total; i++) {
 		struct slot *s = &m->sup.slots[i];
 		json_t *by = restarts_by_reason(m->stats, i, &total);
+		double wait = s->respawn_at > now ? s->respawn_at - now : 0;
 
-		json_array_append_new(slots, json_pack("{s:i, s:i, s:i, s:o, s:s?, "
-		    "s:s?, s:b, s:b}",
+		json_array_append_new(slots, json_pack("{s:i, s:i, s:s, s:b, s:i, "
+		    "s:o, s:s?, s:s?, s:i, s:b, s:b, s:f}",
 		    "slot", (int)i, "pid", s->proc ? (int)s->proc->pid : 0,
+		    "state", slot_state(s), "live", steer_slot_live(m, i),
 		    "restarts", (int)total, "restarts_by_reason", by,
 		    "last_restart", last_restart(m->stats, i),
 		    "last_exit", s->last_exit[0] ? s->last_exit : NULL,
-		    "crash_looping", s->crash_looping, "retiring", s->retiring));
+		    "quick_deaths", (int)s->backoff.quick_deaths,
+		    "crash_looping", s->crash_looping, "retiring", s->retiring,
+		    "respawn_in", wait));
 	}
-	return json_pack("{s:i, s:i, s:s, s:s, s:f, s:i, s:i, s:s?, s:i, "
+	st = json_pack("{s:i, s:i, s:s, s:s, s:f, s:i, s:i, s:s?, s:i, "
 	    "s:s, s:o, s:o, s:{s:I, s:I}}",
 	    "v", 1, "pid", (int)getpid(), "version", SHOAL_VERSION,
 	    "state", m->state == MASTER_STOPPING ? "stopping" :
@@ -112,4 +136,8 @@ status_json(struct master *m)
 	    "slots", slots, "processes", procs,
 	    "totals", "requests", (json_int_t)requests,
 	    "accepted", (json_int_t)accepted);
+	if (st != NULL && m->cfg.redis.address != NULL)
+		json_object_set_new(st, "redis", json_pack("{s:s}", "address",
+		    m->cfg.redis.address));
+	return st;
 }

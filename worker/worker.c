@@ -29,6 +29,7 @@
 #include "worker/http/conn.h"
 #include "worker/app/module.h"
 #include "worker/services/pool.h"
+#include "worker/services/redis.h"
 #include "worker/app/router.h"
 
 /* Accepts per wake-up and socket: fairness between sockets and the rest. */
@@ -76,6 +77,7 @@ struct worker {
 	struct router *router;
 	struct modules *modules;
 	struct pool *pool;
+	struct redis *redis;         /* NULL: no "redis" configured */
 	const struct stats *board;   /* every worker's stats, for handlers */
 	bool draining;
 };
@@ -89,6 +91,7 @@ dispatch(void *arg, struct http_request *req, struct http_response *resp)
 	struct worker *w = wl->w;
 
 	req->pool = w->pool;
+	req->redis = w->redis;
 	req->stats = w->board;
 	router_dispatch(wl->own != NULL ? wl->own : w->router, req, resp);
 }
@@ -469,6 +472,13 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 		return -1;
 	}
 	w->board = boot->stats;
+	/* Connects in the background; handlers see it down until it is up. */
+	if (w->cfg->redis.address != NULL &&
+	    (w->redis = redis_new(w->base, &w->cfg->redis, w->stats, err,
+	    sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return -1;
+	}
 	if (w->cfg->access_log != NULL &&
 	    (w->conns.access = accesslog_open(w->cfg->access_log,
 	    w->cfg->access_log_format, w->base, err, sizeof(err))) == NULL) {
@@ -507,6 +517,8 @@ worker_free(struct worker *w)
 {
 	conn_ctx_free(&w->conns);
 	pool_free(w->pool);                /* its done() may still answer streams */
+	redis_free(w->redis);              /* replies still due: ECANCELED, to
+	                                      handlers that are still loaded */
 	accesslog_close(w->conns.access);  /* after the last request is logged */
 	router_free(w->router);        /* before the code it calls is unloaded */
 	for (size_t i = 0; i < w->nlisten; i++)

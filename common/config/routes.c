@@ -270,7 +270,7 @@ cfg_route(const struct cfg_ctx *c, const struct config *cfg,
 	if (strchr(r->handler, '.') != NULL) {
 		if (cfg_route_module(c, cfg, at, i, r->handler) == -1)
 			return -1;
-	} else if (cfg_route_check != NULL && cfg_route_check(obj, why,
+	} else if (cfg_route_check != NULL && cfg_route_check(obj, cfg, why,
 	    sizeof(why)) == -1) {
 		return cfg_route_rejected(c, at, i, obj, why);
 	}

@@ -26,6 +26,7 @@ INSTALLED = [
     "usr/local/include/shoal/worker/api/http.h",
     "usr/local/include/shoal/worker/api/module.h",
     "usr/local/include/shoal/worker/api/pool.h",
+    "usr/local/include/shoal/worker/api/redis.h",
     "usr/local/include/shoal/worker/api/ws.h",
     "usr/local/share/doc/shoal/shoal.json",
     "usr/local/share/doc/shoal/shoal.conf",

@@ -24,9 +24,10 @@
  * setters (any body kind, a stream included) and calling
  * http_deferred_send(). See "deferred responses" below.
  *
- * This header, worker/api/ws.h (WebSocket), worker/api/module.h and
- * worker/api/pool.h are the whole interface of handlers, built-in (worker/handlers/) or in application
- * modules; the shoal binary exports their symbols (and common/buf.h's).
+ * This header, worker/api/ws.h (WebSocket), worker/api/module.h,
+ * worker/api/pool.h and worker/api/redis.h are the whole interface of
+ * handlers, built-in (worker/handlers/) or in application modules; the
+ * shoal binary exports their symbols (and common/buf.h's).
  */
 #ifndef SHOAL_HTTP_H
 #define SHOAL_HTTP_H
@@ -43,6 +44,7 @@
 #include "common/method.h"
 
 struct event_base;
+struct redis;
 struct stats;
 
 struct http_header {
@@ -80,6 +82,10 @@ struct http_request {
 	struct pool *pool;           /* the worker's threads, for CPU-heavy work
 	                                (worker/api/pool.h) */
 	const struct stats *stats;   /* every worker's counters (common/stats.h) */
+	/* Added last, so that a module built before it finds the fields
+	 * above where they were. */
+	struct redis *redis;         /* the worker's Redis client
+	                                (worker/api/redis.h); NULL: none */
 };
 
 struct http_stream;

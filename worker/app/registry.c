@@ -11,42 +11,68 @@
 #include "worker/app/module.h"
 #include "worker/handlers/builtin.h"
 
-static const struct handler_def *const builtin[] = {
-	&hello_handler, &welcome_handler, &json_handler, &health_handler,
-	&echo_handler, &ticker_handler, &primes_handler, &static_handler,
-	&metrics_handler, &status_handler, &ws_echo_handler,
+/* What a built-in handler needs of the configuration besides its route. */
+enum {
+	NEEDS_REDIS = 1 << 0,        /* the top-level "redis" key */
 };
 
-const struct handler_def *
-registry_builtin(const char *name)
+static const struct builtin {
+	const struct handler_def *def;
+	unsigned needs;
+} builtin[] = {
+	{ &hello_handler, 0 }, { &welcome_handler, 0 }, { &json_handler, 0 },
+	{ &health_handler, 0 }, { &echo_handler, 0 }, { &ticker_handler, 0 },
+	{ &primes_handler, 0 }, { &static_handler, 0 }, { &metrics_handler, 0 },
+	{ &status_handler, 0 }, { &ws_echo_handler, 0 },
+	{ &kv_handler, NEEDS_REDIS },
+};
+
+static const struct builtin *
+builtin_find(const char *name)
 {
 	if (name == NULL)
 		return NULL;
 	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
-		if (strcmp(builtin[i]->name, name) == 0)
-			return builtin[i];
+		if (strcmp(builtin[i].def->name, name) == 0)
+			return &builtin[i];
 	return NULL;
+}
+
+const struct handler_def *
+registry_builtin(const char *name)
+{
+	const struct builtin *b = builtin_find(name);
+
+	return b != NULL ? b->def : NULL;
 }
 
 const char *
 registry_builtin_name(size_t i)
 {
-	return i < sizeof(builtin) / sizeof(builtin[0]) ? builtin[i]->name :
+	return i < sizeof(builtin) / sizeof(builtin[0]) ? builtin[i].def->name :
 	    NULL;
 }
 
 int
-registry_check_route(const json_t *route, char *err, size_t errlen)
+registry_check_route(const json_t *route, const struct config *cfg,
+    char *err, size_t errlen)
 {
 	const char *name = json_string_value(json_object_get(route, "handler"));
-	const struct handler_def *def = registry_builtin(name);
+	const struct builtin *b = builtin_find(name);
 
-	if (def == NULL) {
+	if (b == NULL) {
 		snprintf(err, errlen, "\"handler\": unknown handler \"%s\"",
 		    name ? name : "");
 		return -1;
 	}
-	return def->check != NULL ? def->check(route, err, errlen) : 0;
+	if ((b->needs & NEEDS_REDIS) && cfg != NULL &&
+	    cfg->redis.address == NULL) {
+		snprintf(err, errlen, "\"handler\": handler %s needs Redis: add "
+		    "a top-level \"redis\" key, e.g. {\"address\": "
+		    "\"127.0.0.1:6379\"}", name);
+		return -1;
+	}
+	return b->def->check != NULL ? b->def->check(route, err, errlen) : 0;
 }
 
 const struct handler_def *

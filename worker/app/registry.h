@@ -21,9 +21,12 @@ struct route_cfg;
 
 /*
  * config_route_check_fn for the config module: route's "handler" is a
- * built-in one and its own keys are valid. 0, or -1 with a reason in err.
+ * built-in one, what it needs of cfg is there (Redis, for "kv"; cfg may
+ * be NULL: not checked), and its own keys are valid. 0, or -1 with a
+ * reason in err.
  */
-int registry_check_route(const json_t *route, char *err, size_t errlen);
+int registry_check_route(const json_t *route, const struct config *cfg,
+    char *err, size_t errlen);
 
 /* The built-in handler called name, or NULL. */
 const struct handler_def *registry_builtin(const char *name);

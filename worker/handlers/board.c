@@ -50,6 +50,11 @@ board_totals(const struct stats *st, struct board_totals *t)
 		for (k = 0; k < STATS_DURATION_BUCKETS; k++)
 			t->duration[k] += STATS_GET(p->duration[k]);
 		t->duration_us += STATS_GET(p->duration_us);
+		t->redis |= STATS_GET(p->redis_state) != STATS_REDIS_NONE;
+		t->redis_connects += STATS_GET(p->redis_connects);
+		t->redis_commands += STATS_GET(p->redis_commands);
+		t->redis_failed += STATS_GET(p->redis_failed);
+		t->redis_timeouts += STATS_GET(p->redis_timeouts);
 	}
 	t->requests += STATS_GET(st->exited.requests);
 	t->accepted += STATS_GET(st->exited.conns_accepted);
@@ -60,6 +65,10 @@ board_totals(const struct stats *st, struct board_totals *t)
 	for (k = 0; k < STATS_DURATION_BUCKETS; k++)
 		t->duration[k] += STATS_GET(st->exited.duration[k]);
 	t->duration_us += STATS_GET(st->exited.duration_us);
+	t->redis_connects += STATS_GET(st->exited.redis_connects);
+	t->redis_commands += STATS_GET(st->exited.redis_commands);
+	t->redis_failed += STATS_GET(st->exited.redis_failed);
+	t->redis_timeouts += STATS_GET(st->exited.redis_timeouts);
 }
 
 /* Does p stand for its slot rather than q: ready first, then newer. */

@@ -21,6 +21,8 @@ struct board_totals {
 	uint64_t bytes_in, bytes_out;
 	uint64_t duration[STATS_DURATION_BUCKETS];
 	uint64_t duration_us;
+	int redis;                       /* a live worker has a Redis client */
+	uint64_t redis_connects, redis_commands, redis_failed, redis_timeouts;
 };
 
 /* The state's name as `shoal status` says it: "serving", "draining"... */

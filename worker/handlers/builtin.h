@@ -28,5 +28,7 @@ extern const struct handler_def metrics_handler;
 extern const struct handler_def status_handler;
 /* ws_echo.c: a WebSocket that echoes */
 extern const struct handler_def ws_echo_handler;
+/* kv.c: values in Redis (worker/api/redis.h), answered later */
+extern const struct handler_def kv_handler;
 
 #endif

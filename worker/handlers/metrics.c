@@ -102,6 +102,44 @@ histogram(struct buf *b, const struct board_totals *t)
 	    (double)t->duration_us / 1e6, count);
 }
 
+/* The workers' Redis clients, if any has one: up per slot, and counters
+ * over all workers ever. -1 if memory ran out. */
+static int
+redis(struct buf *b, const struct stats *st, const struct board_totals *t)
+{
+	const struct stats_proc *cur[STATS_MAX_SLOTS];
+	unsigned n, s;
+
+	if (!t->redis)
+		return 0;
+	n = board_slots(st, cur);
+	family(b, "shoal_redis_up", "gauge",
+	    "1 if the slot's worker is connected to Redis (PING answered), "
+	    "else 0.");
+	for (s = 0; s < n; s++)
+		if (cur[s] != NULL && STATS_GET(cur[s]->redis_state) !=
+		    STATS_REDIS_NONE)
+			buf_printf(b, "shoal_redis_up{slot=\"%u\"} %d\n", s,
+			    STATS_GET(cur[s]->redis_state) == STATS_REDIS_UP);
+	family(b, "shoal_redis_connects_total", "counter",
+	    "Connections to Redis made (PING answered).");
+	buf_printf(b, "shoal_redis_connects_total %" PRIu64 "\n",
+	    t->redis_connects);
+	family(b, "shoal_redis_commands_total", "counter",
+	    "Redis commands handlers asked for.");
+	buf_printf(b, "shoal_redis_commands_total %" PRIu64 "\n",
+	    t->redis_commands);
+	family(b, "shoal_redis_commands_failed_total", "counter",
+	    "Redis commands refused while down, lost with a connection, or "
+	    "timed out.");
+	buf_printf(b, "shoal_redis_commands_failed_total %" PRIu64 "\n",
+	    t->redis_failed);
+	family(b, "shoal_redis_commands_timed_out_total", "counter",
+	    "Redis commands without a reply within command_timeout.");
+	return buf_printf(b, "shoal_redis_commands_timed_out_total %" PRIu64
+	    "\n", t->redis_timeouts);
+}
+
 static void
 metrics_handle(struct http_request *req, struct http_response *resp,
     void *state)
@@ -140,7 +178,7 @@ metrics_handle(struct http_request *req, struct http_response *resp,
 	buf_printf(b, "shoal_bytes_received_total %" PRIu64 "\n", t.bytes_in);
 	family(b, "shoal_bytes_sent_total", "counter", "Bytes written to clients.");
 	if (buf_printf(b, "shoal_bytes_sent_total %" PRIu64 "\n",
-	    t.bytes_out) == -1) {
+	    t.bytes_out) == -1 || redis(b, st, &t) == -1) {
 		http_response_static(resp, 500, "text/plain", LIT("out of memory\n"));
 		return;
 	}

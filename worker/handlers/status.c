@@ -34,7 +34,7 @@ static json_t *
 status_document(const struct stats *st)
 {
 	const struct stats_proc *cur[STATS_MAX_SLOTS];
-	json_t *procs = json_array(), *slots = json_array();
+	json_t *procs = json_array(), *slots = json_array(), *proc, *r;
 	unsigned n = board_slots(st, cur), workers = 0;
 	uint64_t now = util_now_ms(), gen = 0, started;
 	struct board_totals t;
@@ -48,7 +48,7 @@ status_document(const struct stats *st)
 		if (STATS_GET(p->generation) > gen)
 			gen = STATS_GET(p->generation);
 		started = STATS_GET(p->started_ms);
-		json_array_append_new(procs, json_pack("{s:I, s:I, s:I, s:s, "
+		proc = json_pack("{s:I, s:I, s:I, s:s, "
 		    "s:f, s:I, s:I, s:I, s:I}",
 		    "slot", (json_int_t)STATS_GET(p->slot),
 		    "pid", (json_int_t)STATS_GET(p->pid),
@@ -59,7 +59,11 @@ status_document(const struct stats *st)
 		    STATS_MAX_SLOTS),
 		    "requests", (json_int_t)STATS_GET(p->requests),
 		    "connections", (json_int_t)STATS_GET(p->conns_open),
-		    "accepted", (json_int_t)STATS_GET(p->conns_accepted)));
+		    "accepted", (json_int_t)STATS_GET(p->conns_accepted));
+		/* With "redis": its client, as the master's status shows it. */
+		if (proc != NULL && (r = stats_redis_json(p, now)) != NULL)
+			json_object_set_new(proc, "redis", r);
+		json_array_append_new(procs, proc);
 	}
 	for (unsigned s = 0; s < n; s++) {
 		if (cur[s] == NULL)

@@ -1357,13 +1357,16 @@ static int checker_calls;
 
 /* Stands in for the handler registry: knows every handler but "nope". */
 static int
-fake_route_check(const json_t *route, char *err, size_t errlen)
+fake_route_check(const json_t *route, const struct config *cfg, char *err,
+    size_t errlen)
 {
 	const char *handler = json_string_value(json_object_get(route,
 	    "handler"));
 
 	checker_calls++;
-	/* config_load has checked path and handler before asking. */
+	/* config_load has checked path and handler before asking, and
+	 * hands over what it loaded so far. */
+	assert_non_null(cfg);
 	assert_non_null(handler);
 	assert_non_null(json_string_value(json_object_get(route, "path")));
 	if (strcmp(handler, "nope") == 0) {
@@ -1387,8 +1390,10 @@ fake_route_check(const json_t *route, char *err, size_t errlen)
 }
 
 static int
-reject_echo(const json_t *route, char *err, size_t errlen)
+reject_echo(const json_t *route, const struct config *cfg, char *err,
+    size_t errlen)
 {
+	(void)cfg;
 	if (strcmp(json_string_value(json_object_get(route, "handler")),
 	    "echo") != 0)
 		return 0;
