@@ -252,9 +252,16 @@ diff_http_parser(const char *data, size_t len, struct diff_run *out)
 	http_parser_init(&p, HTTP_REQUEST);
 	p.data = &t;
 	parsed = http_parser_execute(&p, &t_settings, data, len);
+	/*
+	 * Its upgrade flag is set at the end of the head, but it switches
+	 * only where the request ends: at the head if there is no body, else
+	 * after the body, which it reads as HTTP first (as shoal does: RFC
+	 * 9110 7.8, the 100 before the 101). A flag with a request still
+	 * being read is no upgrade yet.
+	 */
 	if (HTTP_PARSER_ERRNO(&p) != HPE_OK)
 		out->status = HTTP_PARSER_ERRNO(&p);
-	else if (p.upgrade)
+	else if (p.upgrade && !t.in_message)
 		out->upgraded = true;
 	else if (parsed != len)
 		out->status = -1;
