@@ -22,6 +22,21 @@ const struct http_limits diff_limits = {
 	.max_body_size = 8192,
 };
 
+/* Room in r for request n + 1 (and where request n + 2 begins). */
+static void
+run_grow(struct diff_run *r)
+{
+	size_t cap = r->cap ? r->cap * 2 : 16;
+
+	if (r->n + 2 <= r->cap)
+		return;
+	if ((r->reqs = realloc(r->reqs, cap * sizeof(*r->reqs))) == NULL ||
+	    (r->begin = realloc(r->begin, cap * sizeof(*r->begin))) == NULL)
+		abort();
+	memset(r->reqs + r->cap, 0, (cap - r->cap) * sizeof(*r->reqs));
+	r->cap = cap;
+}
+
 /* ---- shoal's side ------------------------------------------------------- */
 
 static struct diff_run *cur;         /* the run being recorded */
@@ -32,8 +47,8 @@ static void
 ours_begin(struct request_reader *r)
 {
 	cur->last_begin = cur_piece_off + (size_t)(r->hbase - cur_piece);
-	if (cur->n <= DIFF_MAX_REQUESTS)
-		cur->begin[cur->n] = cur->last_begin;
+	run_grow(cur);
+	cur->begin[cur->n] = cur->last_begin;
 }
 
 static int
@@ -50,8 +65,7 @@ ours_complete(struct request_reader *r)
 	struct http_request q;
 	struct buf *b;
 
-	if (cur->n == DIFF_MAX_REQUESTS)
-		return;
+	run_grow(cur);
 	b = &cur->reqs[cur->n++];
 	memset(&q, 0, sizeof(q));
 	request_view(r, &q, hdrs);
@@ -206,8 +220,7 @@ t_complete(http_parser *p)
 	struct buf *b;
 
 	t->in_message = false;
-	if (t->run->n == DIFF_MAX_REQUESTS)
-		return 0;
+	run_grow(t->run);
 	b = &t->run->reqs[t->run->n++];
 	buf_printf(b, "%s %.*s HTTP/%u.%u\n", http_method_str(
 	    (enum http_method)p->method), (int)t->url.len, t->url.p ? t->url.p :
@@ -1025,6 +1038,9 @@ compare_ends(const char *data, size_t len, const struct diff_run *ours,
 void
 diff_free(struct diff_run *r)
 {
-	for (size_t i = 0; i < DIFF_MAX_REQUESTS; i++)
+	for (size_t i = 0; i < r->cap; i++)
 		buf_free(&r->reqs[i]);
+	free(r->reqs);
+	free(r->begin);
+	memset(r, 0, sizeof(*r));
 }
