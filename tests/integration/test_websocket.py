@@ -375,9 +375,20 @@ def test_websocket_slow_reader_closed_with_1008():
                 sent += len(msg)
             except (socket.timeout, BlockingIOError, BrokenPipeError, ConnectionResetError):
                 break               # held back: the server reads no more
-        grown = rss_kib(worker) - rss0
+        # A worker that read on would still be growing: watch it a while.
+        grown = 0
+        for _ in range(10):
+            grown = max(grown, rss_kib(worker) - rss0)
+            time.sleep(0.05)
         note("sent %d bytes; the worker's RSS grew %d KiB" % (sent, grown))
-        assert grown < 2048, "the worker grew %d KiB" % grown
+        # ASan's quarantine keeps every freed block resident (256 MiB of
+        # them by default), so under it the RSS grows with all the bytes
+        # that went through the worker (each message read, framed, queued,
+        # then freed), not with what it holds at once: measured 0.6-2.9 MiB
+        # with this 64 KiB queue, 34 MiB with the queue unbounded (0.2 and
+        # 5.5 MiB without ASan). The bound is for the build under test.
+        bound = 8192 if harness.sanitized() else 2048
+        assert grown < bound, "the worker grew %d KiB (bound %d)" % (grown, bound)
         c.sock.settimeout(10)
         echoes = 0
         while True:
