@@ -845,7 +845,21 @@ w_chunk_tab(struct seg s)
 	return w_te(s) && memchr(s.p, '\t', s.n) != NULL;
 }
 
-enum { W_CONNECTION_LIST = 4 };  /* its index in diff_theirs_wrong */
+/* An HTTP/1.0 request with Connection and Upgrade fields: http_parser
+ * 2.9.4 switches protocols on it, where RFC 9110 7.8 has a server ignore
+ * the Upgrade of an HTTP/1.0 request (shoal reads on, as HTTP). */
+static bool
+w_upgrade_http10(struct seg s)
+{
+	struct seg l = first_line(s);
+
+	return l.n >= 3 && memcmp(l.p + l.n - 3, "1.0", 3) == 0 &&
+	    fields_named(s, "connection", NULL) > 0 &&
+	    fields_named(s, "upgrade", NULL) > 0;
+}
+
+/* Their indexes in diff_theirs_wrong */
+enum { W_CONNECTION_LIST = 4, W_UPGRADE_HTTP10 = 6 };
 
 static const struct {
 	const char *what;
@@ -860,10 +874,12 @@ static const struct {
 	    w_connection_list, true },
 	{ "keep-alive of a Connection in the trailer section",
 	    w_connection_trailer, true },
+	{ "an upgrade of an HTTP/1.0 request", w_upgrade_http10, false },
 };
 
-/* theirs is ours plus a keep-alive line: where shoal saw an upgrade in
- * the Connection list and http_parser, misreading the list, did not. */
+/* theirs is ours plus a keep-alive line: where ours saw an upgrade and
+ * theirs did not (shoal in a Connection list http_parser misreads;
+ * http_parser in an HTTP/1.0 request, where shoal ignores it). */
 static bool
 only_upgrade_missed(const struct buf *ours, const struct buf *theirs)
 {
@@ -922,6 +938,8 @@ diff_compare(const char *data, size_t len, const struct diff_run *ours,
 
 	*meant = 0;
 	for (size_t i = 0; i < n; i++) {
+		int m = 0;
+
 		if (ours->reqs[i].len == theirs->reqs[i].len &&
 		    memcmp(ours->reqs[i].p, theirs->reqs[i].p,
 		    ours->reqs[i].len) == 0)
@@ -932,22 +950,29 @@ diff_compare(const char *data, size_t len, const struct diff_run *ours,
 			if (diff_theirs_wrong[k].keep_alive &&
 			    only_keep_alive_differs(&ours->reqs[i],
 			    &theirs->reqs[i]) && diff_theirs_wrong[k].witness(s))
-				*meant = -1 - k;
-		/* Shoal upgraded at this request; http_parser read on past it
+				m = -1 - k;
+		/* One upgraded at this request and the other read on past it
 		 * as HTTP: nothing after it can be compared. */
-		if (*meant == 0 && ours->upgraded && i + 1 == ours->n &&
+		if (m == 0 && ours->upgraded && i + 1 == ours->n &&
 		    only_upgrade_missed(&ours->reqs[i], &theirs->reqs[i]) &&
 		    w_connection_list(s)) {
 			*meant = -1 - W_CONNECTION_LIST;
 			return NULL;
 		}
-		if (*meant == 0) {
+		if (m == 0 && theirs->upgraded && i + 1 == theirs->n &&
+		    only_upgrade_missed(&theirs->reqs[i], &ours->reqs[i]) &&
+		    w_upgrade_http10(s)) {
+			*meant = -1 - W_UPGRADE_HTTP10;
+			return NULL;
+		}
+		if (m == 0) {
 			snprintf(msg, msglen, "request %zu differs:\n-- shoal:\n%.*s\n"
 			    "-- http_parser:\n%.*s", i, (int)ours->reqs[i].len,
 			    ours->reqs[i].p, (int)theirs->reqs[i].len,
 			    theirs->reqs[i].p);
 			return msg;
 		}
+		*meant = m;
 	}
 	ka = *meant;
 	*meant = 0;

@@ -797,6 +797,14 @@ test_upgrade(void **state)
 	assert_true(seen.req.upgrade);
 	assert_true(request_upgrade(&rd));
 	assert_false(request_keep_alive(&rd));
+	/* HTTP/1.0 cannot upgrade (RFC 9110 7.8: its Upgrade is ignored):
+	 * kept alive as it asks, and the next request read as HTTP */
+	accepted("GET / HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\n"
+	    "Upgrade: websocket\r\n\r\nGET /b HTTP/1.0\r\n\r\n",
+	    "GET / 1.0 ka=1 up=0 [Connection|keep-alive, Upgrade] "
+	    "[Upgrade|websocket] body=\n"
+	    "GET /b 1.0 ka=0 up=0 body=\n");
+	assert_false(seen.req.upgrade);
 	/* an Upgrade without Connection: upgrade is only a field */
 	accepted("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\n\r\n",
 	    "GET / 1.1 ka=1 up=0 [Host|h] [Upgrade|h2c] body=\n");

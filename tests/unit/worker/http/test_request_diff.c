@@ -185,6 +185,9 @@ static const char *const cases[] = {
 	    "GET / HTTP/1.0\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
 	    "Upgrade: websocket\r\n\r\nxyz",
+	/* HTTP/1.0 cannot upgrade: http_parser switches all the same */
+	"GET / HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\n"
+	    "Upgrade: websocket\r\n\r\nGET / HTTP/1.0\r\n\r\n",
 	/* an upgrade with a body: read as HTTP, then the switch (both) */
 	"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
 	    "Upgrade: websocket\r\nContent-Length: 5\r\n\r\nhelloxyz",
