@@ -738,12 +738,15 @@ prefix_of_known(const char *el, size_t n)
 }
 
 /*
- * A Connection list that http_parser 2.9.4 misreads, missing its "close"
- * or "keep-alive": one with an empty element (",close", "a,,close"; empty
- * elements are to be ignored, RFC 9110 5.6.1), a tab, or an element that
- * is a proper prefix of close, keep-alive or upgrade ("k, keep-alive");
- * or "close" in an HTTP/1.0 request, which it lets "keep-alive" outweigh
- * (RFC 9112 9.3: close ends the connection, whatever else is said).
+ * A Connection list that http_parser 2.9.4 misreads, missing its "close",
+ * "keep-alive" or "upgrade": one with an empty element (",close",
+ * "a,,close"; empty elements are to be ignored, RFC 9110 5.6.1), a tab,
+ * an element that is a proper prefix of close, keep-alive or upgrade
+ * ("k, keep-alive"), or one after the first that starts with '_' (a
+ * tchar, RFC 9110 5.6.2, that it does not take at an element's start: it
+ * stops reading the list there); or "close" in an HTTP/1.0 request, which
+ * it lets "keep-alive" outweigh (RFC 9112 9.3: close ends the connection,
+ * whatever else is said).
  */
 static bool
 w_connection_list(struct seg s)
@@ -772,6 +775,7 @@ w_connection_list(struct seg s)
 			while (b > a && b[-1] == ' ')
 				b--;
 			if ((a == b && (c < e || q > v)) ||
+			    (q > v && a < b && *a == '_') ||
 			    prefix_of_known(a, (size_t)(b - a)) || (http10 &&
 			    b - a == 5 && strncasecmp(a, "close", 5) == 0))
 				return true;
