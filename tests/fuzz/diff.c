@@ -22,6 +22,21 @@ const struct http_limits diff_limits = {
 	.max_body_size = 8192,
 };
 
+/* Room in r for request n + 1 (and where request n + 2 begins). */
+static void
+run_grow(struct diff_run *r)
+{
+	size_t cap = r->cap ? r->cap * 2 : 16;
+
+	if (r->n + 2 <= r->cap)
+		return;
+	if ((r->reqs = realloc(r->reqs, cap * sizeof(*r->reqs))) == NULL ||
+	    (r->begin = realloc(r->begin, cap * sizeof(*r->begin))) == NULL)
+		abort();
+	memset(r->reqs + r->cap, 0, (cap - r->cap) * sizeof(*r->reqs));
+	r->cap = cap;
+}
+
 /* ---- shoal's side ------------------------------------------------------- */
 
 static struct diff_run *cur;         /* the run being recorded */
@@ -32,8 +47,8 @@ static void
 ours_begin(struct request_reader *r)
 {
 	cur->last_begin = cur_piece_off + (size_t)(r->hbase - cur_piece);
-	if (cur->n <= DIFF_MAX_REQUESTS)
-		cur->begin[cur->n] = cur->last_begin;
+	run_grow(cur);
+	cur->begin[cur->n] = cur->last_begin;
 }
 
 static int
@@ -50,8 +65,7 @@ ours_complete(struct request_reader *r)
 	struct http_request q;
 	struct buf *b;
 
-	if (cur->n == DIFF_MAX_REQUESTS)
-		return;
+	run_grow(cur);
 	b = &cur->reqs[cur->n++];
 	memset(&q, 0, sizeof(q));
 	request_view(r, &q, hdrs);
@@ -206,8 +220,7 @@ t_complete(http_parser *p)
 	struct buf *b;
 
 	t->in_message = false;
-	if (t->run->n == DIFF_MAX_REQUESTS)
-		return 0;
+	run_grow(t->run);
 	b = &t->run->reqs[t->run->n++];
 	buf_printf(b, "%s %.*s HTTP/%u.%u\n", http_method_str(
 	    (enum http_method)p->method), (int)t->url.len, t->url.p ? t->url.p :
@@ -252,9 +265,16 @@ diff_http_parser(const char *data, size_t len, struct diff_run *out)
 	http_parser_init(&p, HTTP_REQUEST);
 	p.data = &t;
 	parsed = http_parser_execute(&p, &t_settings, data, len);
+	/*
+	 * Its upgrade flag is set at the end of the head, but it switches
+	 * only where the request ends: at the head if there is no body, else
+	 * after the body, which it reads as HTTP first (as shoal does: RFC
+	 * 9110 7.8, the 100 before the 101). A flag with a request still
+	 * being read is no upgrade yet.
+	 */
 	if (HTTP_PARSER_ERRNO(&p) != HPE_OK)
 		out->status = HTTP_PARSER_ERRNO(&p);
-	else if (p.upgrade)
+	else if (p.upgrade && !t.in_message)
 		out->upgraded = true;
 	else if (parsed != len)
 		out->status = -1;
@@ -718,12 +738,15 @@ prefix_of_known(const char *el, size_t n)
 }
 
 /*
- * A Connection list that http_parser 2.9.4 misreads, missing its "close"
- * or "keep-alive": one with an empty element (",close", "a,,close"; empty
- * elements are to be ignored, RFC 9110 5.6.1), a tab, or an element that
- * is a proper prefix of close, keep-alive or upgrade ("k, keep-alive");
- * or "close" in an HTTP/1.0 request, which it lets "keep-alive" outweigh
- * (RFC 9112 9.3: close ends the connection, whatever else is said).
+ * A Connection list that http_parser 2.9.4 misreads, missing its "close",
+ * "keep-alive" or "upgrade": one with an empty element (",close",
+ * "a,,close"; empty elements are to be ignored, RFC 9110 5.6.1), a tab,
+ * an element that is a proper prefix of close, keep-alive or upgrade
+ * ("k, keep-alive"), or one after the first that starts with '_' (a
+ * tchar, RFC 9110 5.6.2, that it does not take at an element's start: it
+ * stops reading the list there); or "close" in an HTTP/1.0 request, which
+ * it lets "keep-alive" outweigh (RFC 9112 9.3: close ends the connection,
+ * whatever else is said).
  */
 static bool
 w_connection_list(struct seg s)
@@ -752,6 +775,7 @@ w_connection_list(struct seg s)
 			while (b > a && b[-1] == ' ')
 				b--;
 			if ((a == b && (c < e || q > v)) ||
+			    (q > v && a < b && *a == '_') ||
 			    prefix_of_known(a, (size_t)(b - a)) || (http10 &&
 			    b - a == 5 && strncasecmp(a, "close", 5) == 0))
 				return true;
@@ -825,7 +849,21 @@ w_chunk_tab(struct seg s)
 	return w_te(s) && memchr(s.p, '\t', s.n) != NULL;
 }
 
-enum { W_CONNECTION_LIST = 4 };  /* its index in diff_theirs_wrong */
+/* An HTTP/1.0 request with Connection and Upgrade fields: http_parser
+ * 2.9.4 switches protocols on it, where RFC 9110 7.8 has a server ignore
+ * the Upgrade of an HTTP/1.0 request (shoal reads on, as HTTP). */
+static bool
+w_upgrade_http10(struct seg s)
+{
+	struct seg l = first_line(s);
+
+	return l.n >= 3 && memcmp(l.p + l.n - 3, "1.0", 3) == 0 &&
+	    fields_named(s, "connection", NULL) > 0 &&
+	    fields_named(s, "upgrade", NULL) > 0;
+}
+
+/* Their indexes in diff_theirs_wrong */
+enum { W_CONNECTION_LIST = 4, W_UPGRADE_HTTP10 = 6 };
 
 static const struct {
 	const char *what;
@@ -840,10 +878,12 @@ static const struct {
 	    w_connection_list, true },
 	{ "keep-alive of a Connection in the trailer section",
 	    w_connection_trailer, true },
+	{ "an upgrade of an HTTP/1.0 request", w_upgrade_http10, false },
 };
 
-/* theirs is ours plus a keep-alive line: where shoal saw an upgrade in
- * the Connection list and http_parser, misreading the list, did not. */
+/* theirs is ours plus a keep-alive line: where ours saw an upgrade and
+ * theirs did not (shoal in a Connection list http_parser misreads;
+ * http_parser in an HTTP/1.0 request, where shoal ignores it). */
 static bool
 only_upgrade_missed(const struct buf *ours, const struct buf *theirs)
 {
@@ -902,6 +942,8 @@ diff_compare(const char *data, size_t len, const struct diff_run *ours,
 
 	*meant = 0;
 	for (size_t i = 0; i < n; i++) {
+		int m = 0;
+
 		if (ours->reqs[i].len == theirs->reqs[i].len &&
 		    memcmp(ours->reqs[i].p, theirs->reqs[i].p,
 		    ours->reqs[i].len) == 0)
@@ -912,22 +954,29 @@ diff_compare(const char *data, size_t len, const struct diff_run *ours,
 			if (diff_theirs_wrong[k].keep_alive &&
 			    only_keep_alive_differs(&ours->reqs[i],
 			    &theirs->reqs[i]) && diff_theirs_wrong[k].witness(s))
-				*meant = -1 - k;
-		/* Shoal upgraded at this request; http_parser read on past it
+				m = -1 - k;
+		/* One upgraded at this request and the other read on past it
 		 * as HTTP: nothing after it can be compared. */
-		if (*meant == 0 && ours->upgraded && i + 1 == ours->n &&
+		if (m == 0 && ours->upgraded && i + 1 == ours->n &&
 		    only_upgrade_missed(&ours->reqs[i], &theirs->reqs[i]) &&
 		    w_connection_list(s)) {
 			*meant = -1 - W_CONNECTION_LIST;
 			return NULL;
 		}
-		if (*meant == 0) {
+		if (m == 0 && theirs->upgraded && i + 1 == theirs->n &&
+		    only_upgrade_missed(&theirs->reqs[i], &ours->reqs[i]) &&
+		    w_upgrade_http10(s)) {
+			*meant = -1 - W_UPGRADE_HTTP10;
+			return NULL;
+		}
+		if (m == 0) {
 			snprintf(msg, msglen, "request %zu differs:\n-- shoal:\n%.*s\n"
 			    "-- http_parser:\n%.*s", i, (int)ours->reqs[i].len,
 			    ours->reqs[i].p, (int)theirs->reqs[i].len,
 			    theirs->reqs[i].p);
 			return msg;
 		}
+		*meant = m;
 	}
 	ka = *meant;
 	*meant = 0;
@@ -1018,6 +1067,9 @@ compare_ends(const char *data, size_t len, const struct diff_run *ours,
 void
 diff_free(struct diff_run *r)
 {
-	for (size_t i = 0; i < DIFF_MAX_REQUESTS; i++)
+	for (size_t i = 0; i < r->cap; i++)
 		buf_free(&r->reqs[i]);
+	free(r->reqs);
+	free(r->begin);
+	memset(r, 0, sizeof(*r));
 }

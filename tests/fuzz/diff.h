@@ -30,14 +30,15 @@
 #include "common/buf.h"
 #include "common/config.h"
 
-#define DIFF_MAX_REQUESTS 64
-
 extern const struct http_limits diff_limits;
 
+/* Every request is kept, however many the input holds: a difference
+ * after the 64th is one all the same. */
 struct diff_run {
-	struct buf reqs[DIFF_MAX_REQUESTS];  /* each request, as text */
+	struct buf *reqs;            /* each request, as text */
 	size_t n;                    /* requests completed */
-	size_t begin[DIFF_MAX_REQUESTS + 1]; /* shoal: where each began */
+	size_t *begin;               /* shoal: where each began (n + 1) */
+	size_t cap;                  /* of reqs and begin */
 	size_t last_begin;           /* offset of the last request begun */
 	int status;                  /* refused: the status (shoal), the
 	                                http_errno (http_parser); else 0 */

@@ -58,6 +58,15 @@ def configure(binary, verbose=False):
     _state["verbose"] = verbose
 
 
+def sanitized():
+    """Whether the binary under test is built with AddressSanitizer (make
+    SANITIZE=address,...): its memory use is not a plain build's."""
+    if _state.get("sanitized") is None:
+        with open(binary(), "rb") as f:
+            _state["sanitized"] = b"__asan_init" in f.read()
+    return _state["sanitized"]
+
+
 def binary():
     b = _state["binary"]
     if not b:
@@ -342,7 +351,9 @@ def socket_inodes(pid):
     return out
 
 
-TcpRow = namedtuple("TcpRow", "family local_ip local_port remote_ip remote_port state inode")
+# tx_queue: bytes sent but not yet acknowledged (established sockets)
+TcpRow = namedtuple("TcpRow", "family local_ip local_port remote_ip remote_port state inode "
+                              "tx_queue rx_queue")
 
 TCP_ESTABLISHED = 0x01
 TCP_LISTEN = 0x0A
@@ -373,8 +384,9 @@ def tcp_table():
                 continue
             lip, lport = p[1].split(":")
             rip, rport = p[2].split(":")
+            tx, rx = p[4].split(":")
             rows.append(TcpRow(fam, conv(lip), int(lport, 16), conv(rip), int(rport, 16),
-                               int(p[3], 16), int(p[9])))
+                               int(p[3], 16), int(p[9]), int(tx, 16), int(rx, 16)))
     return rows
 
 

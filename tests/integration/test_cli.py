@@ -171,14 +171,30 @@ def test_reopen_command_reopens_logs():
                    "the access log to be written")
         os.rename(log, log + ".1")
         os.rename(access, access + ".1")
+        workers = list(s.wait_workers().values())
         rc, out, err = ctl(cfg["control_socket"], "reopen")
         assert rc == 0 and "log files reopened" in out, (rc, out, err)
         wait_until(lambda: os.path.exists(log), 3, 0.05, "a new log file")
-        # the workers reopen theirs on the signal the master sends
-        def served_into_new():
-            http_get(port, "/json")
-            return os.path.exists(access) and b"/json" in open(access, "rb").read()
-        wait_until(served_into_new, 5, 0.2, "requests in the new access log")
+        # The workers reopen theirs on the signal the master sends, after
+        # the master's answer: a request before that is rightly logged in
+        # access.log.1. Wait until no worker holds a rotated file open
+        # (but as its stdout and stderr, which the harness points at the
+        # log file too, and which are not reopened).
+        def rotated_open():
+            held = set()
+            for pid in workers:
+                for fd in os.listdir("/proc/%d/fd" % pid):
+                    if int(fd) <= 2:
+                        continue
+                    try:
+                        held.add(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+                    except OSError:
+                        pass
+            return held & {log + ".1", access + ".1"}
+        wait_until(lambda: not rotated_open(), 5, 0.02, "the workers to reopen their logs")
+        assert http_get(port, "/json")[0] == 200
+        wait_until(lambda: os.path.exists(access) and b"/json" in open(access, "rb").read(),
+                   5, 0.05, "the request in the new access log")
         with open(log) as f:
             assert "reopen (control socket): log files reopened" in f.read()
         assert b"/json" not in open(access + ".1", "rb").read()

@@ -832,17 +832,30 @@ def test_write_timeout_drops_client_that_never_reads():
         c = RawConn(s.port, timeout=10, rcvbuf=4096)
         try:
             c.send(req("POST", "/echo", [("Content-Length", str(size))]))
-            c.send(b"w" * size)
+            # The write timeout runs from the response's stall, which comes
+            # after the whole body is read: no sooner than t0. The kernel
+            # may take the 8 MiB before the worker even accepts (tcp_rmem
+            # lets it), so under load the worker may be late to hold the
+            # connection and to answer: wait for both.
             t0 = time.monotonic()
-            holder = server_pid_for_client_port(c.local_port, [worker], s.port)
-            assert holder == worker, "worker %d does not hold the connection (holder %s)" % (worker, holder)
+            c.send(b"w" * size)
+            wait_until(lambda: server_pid_for_client_port(c.local_port, [worker], s.port) == worker,
+                       10, 0.02, "worker %d to hold the connection" % worker)
+
+            def answering():
+                return any(r.remote_port == c.local_port and r.local_port == s.port
+                           and r.tx_queue > 0 for r in harness.tcp_table())
+            wait_until(answering, 10, 0.01, "the response to start (the body read)")
+            t1 = time.monotonic()
             # the server writes what the buffers take, stalls, and drops the client
             wait_until(lambda: server_pid_for_client_port(c.local_port, [worker], s.port) is None,
                        wt + 4, 0.02, "the worker to drop the non-reading client (write_timeout %gs)" % wt)
-            took = time.monotonic() - t0
-            note("connection dropped %.2fs after the request was sent" % took)
-            assert took < wt + 2.5, "dropped after %.2fs, write_timeout %gs" % (took, wt)
-            assert took > wt - 0.3, "dropped after %.2fs, before the %gs write_timeout" % (took, wt)
+            t2 = time.monotonic()
+            note("connection dropped %.2fs after the body was sent, %.2fs after the response "
+                 "started" % (t2 - t0, t2 - t1))
+            assert t2 - t1 < wt + 2.5, "dropped %.2fs after the response started, write_timeout " \
+                "%gs" % (t2 - t1, wt)
+            assert t2 - t0 > wt - 0.3, "dropped after %.2fs, before the %gs write_timeout" % (t2 - t0, wt)
             # reading now: part of the response, then the end (not all of it)
             got, how = 0, "eof"
             dl = deadline(8)

@@ -758,8 +758,11 @@ LISTEN_LIMIT = 64       # CONFIG_MAX_LISTEN
 
 
 def write_listen_config(path, ports, workers=2):
+    # header_timeout: the test holds a request head open across two reloads
+    # to keep generation 1 draining; under load that can outlast the
+    # default 10 s, and a 408 would end the drain before the test does.
     cfg = {"listen": ["127.0.0.1:%d" % p for p in ports], "workers": workers,
-           "routes": ROUTES}
+           "routes": ROUTES, "header_timeout": 80}
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(cfg, f, indent=2)

@@ -197,6 +197,41 @@ def test_websocket_handshake_and_refusals():
             assert c.buf[:7] == b"\x81\x05early" or c._fill(deadline(3)) and c.buf[:7] == b"\x81\x05early"
 
 
+@harness.timeout(30)
+def test_websocket_handshake_with_a_body():
+    """A handshake with a body (Content-Length, or chunked in two writes):
+    the body is the request's, read by HTTP/1.1's framing, and the switch
+    comes where the request ends (RFC 9110 7.8; NGINX reads it so too); the
+    frame sent right behind the body is echoed, not taken for HTTP."""
+    key = "dGhlIHNhbXBsZSBub25jZQ=="
+    head = ("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n" % key)
+    with start() as s:
+        with RawConn(s.port) as c:
+            c.send(head + "Content-Length: 5\r\n\r\nhello"
+                   + frame(OP_TEXT, b"behind the body").decode("latin-1"))
+            st, h, _ = c.recv_response()
+            assert st == 101 and h["sec-websocket-accept"] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", (st, h)
+            w = Ws.__new__(Ws)
+            w.c = c
+            assert w.recv() == (True, OP_TEXT, b"behind the body")
+        with RawConn(s.port) as c:
+            c.send(head + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+            # no answer while the body is still coming
+            try:
+                got = c.recv_response(timeout=0.5)
+                raise AssertionError("answered before the body ended: %r" % (got,))
+            except socket.timeout:
+                pass
+            c.send("0\r\n\r\n" + frame(OP_TEXT, b"after the last chunk").decode("latin-1"))
+            st, h, _ = c.recv_response()
+            assert st == 101, (st, h)
+            w = Ws.__new__(Ws)
+            w.c = c
+            assert w.recv() == (True, OP_TEXT, b"after the last chunk")
+        echo_ok(s.port)
+
+
 # ---------------------------------------------------------------------------
 # protocol errors, each from raw frames: only its connection is closed
 
@@ -340,9 +375,20 @@ def test_websocket_slow_reader_closed_with_1008():
                 sent += len(msg)
             except (socket.timeout, BlockingIOError, BrokenPipeError, ConnectionResetError):
                 break               # held back: the server reads no more
-        grown = rss_kib(worker) - rss0
+        # A worker that read on would still be growing: watch it a while.
+        grown = 0
+        for _ in range(10):
+            grown = max(grown, rss_kib(worker) - rss0)
+            time.sleep(0.05)
         note("sent %d bytes; the worker's RSS grew %d KiB" % (sent, grown))
-        assert grown < 2048, "the worker grew %d KiB" % grown
+        # ASan's quarantine keeps every freed block resident (256 MiB of
+        # them by default), so under it the RSS grows with all the bytes
+        # that went through the worker (each message read, framed, queued,
+        # then freed), not with what it holds at once: measured 0.6-2.9 MiB
+        # with this 64 KiB queue, 34 MiB with the queue unbounded (0.2 and
+        # 5.5 MiB without ASan). The bound is for the build under test.
+        bound = 8192 if harness.sanitized() else 2048
+        assert grown < bound, "the worker grew %d KiB (bound %d)" % (grown, bound)
         c.sock.settimeout(10)
         echoes = 0
         while True:

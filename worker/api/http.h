@@ -74,7 +74,8 @@ struct http_request {
 	size_t body_len;
 	bool upgrade;                /* Connection: upgrade and an Upgrade
 	                                field: the client asks to switch to
-	                                the protocol Upgrade names */
+	                                the protocol Upgrade names (never in
+	                                HTTP/1.0, whose Upgrade is ignored) */
 	const char *client;          /* "127.0.0.1:51234", "[::1]:5", "unix", NUL-terminated */
 	const char *route_path;      /* the matched route's path, NUL-terminated */
 	bool draining;               /* the worker is shutting down */

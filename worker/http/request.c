@@ -108,6 +108,15 @@ request_error_why(const struct request_reader *r)
 
 /* ---- messages ----------------------------------------------------------- */
 
+/* Connection: upgrade and an Upgrade field, which an HTTP/1.0 request
+ * cannot make (RFC 9110 7.8: a server MUST ignore its Upgrade). */
+static bool
+asks_upgrade(const struct head *h)
+{
+	return h->minor >= 1 && (h->flags & HEAD_F_CONN_UPGRADE) &&
+	    (h->flags & HEAD_F_UPGRADE);
+}
+
 /* The first byte of a request, at: its head starts here. */
 static void
 message_begin(struct request_reader *r, const char *at)
@@ -135,8 +144,7 @@ head_complete(struct request_reader *r)
 	const struct head *h = &r->head;
 	bool chunked = (h->flags & HEAD_F_TE) != 0;
 
-	r->upgrade = h->method == METHOD_CONNECT ||
-	    ((h->flags & HEAD_F_CONN_UPGRADE) && (h->flags & HEAD_F_UPGRADE));
+	r->upgrade = h->method == METHOD_CONNECT || asks_upgrade(h);
 	r->keep_alive = !r->upgrade && !(h->flags & HEAD_F_CLOSE) &&
 	    (h->minor >= 1 || (h->flags & HEAD_F_KEEP_ALIVE));
 	/* A 1.0 client knows no 100 (RFC 9110 10.1.1). */
@@ -561,8 +569,7 @@ request_view(const struct request_reader *r, struct http_request *req,
 	req->nheaders = h->nfields;
 	req->body = r->body_at != NULL ? r->body_at : r->body.p;
 	req->body_len = r->body_at != NULL ? h->content_length : r->body.len;
-	req->upgrade = (h->flags & HEAD_F_CONN_UPGRADE) &&
-	    (h->flags & HEAD_F_UPGRADE);
+	req->upgrade = asks_upgrade(h);
 }
 
 /* ---- the handler's side (worker/api/http.h) ----------------------------- */

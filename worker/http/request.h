@@ -164,7 +164,7 @@ request_keep_alive(const struct request_reader *r)
 }
 
 /* The request asks to switch protocols: Connection: upgrade with an
- * Upgrade field (its value says to what), or CONNECT. */
+ * Upgrade field (its value says to what) in HTTP/1.1, or CONNECT. */
 static inline bool
 request_upgrade(const struct request_reader *r)
 {

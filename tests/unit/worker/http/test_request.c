@@ -797,6 +797,14 @@ test_upgrade(void **state)
 	assert_true(seen.req.upgrade);
 	assert_true(request_upgrade(&rd));
 	assert_false(request_keep_alive(&rd));
+	/* HTTP/1.0 cannot upgrade (RFC 9110 7.8: its Upgrade is ignored):
+	 * kept alive as it asks, and the next request read as HTTP */
+	accepted("GET / HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\n"
+	    "Upgrade: websocket\r\n\r\nGET /b HTTP/1.0\r\n\r\n",
+	    "GET / 1.0 ka=1 up=0 [Connection|keep-alive, Upgrade] "
+	    "[Upgrade|websocket] body=\n"
+	    "GET /b 1.0 ka=0 up=0 body=\n");
+	assert_false(seen.req.upgrade);
 	/* an Upgrade without Connection: upgrade is only a field */
 	accepted("GET / HTTP/1.1\r\nHost: h\r\nUpgrade: h2c\r\n\r\n",
 	    "GET / 1.1 ka=1 up=0 [Host|h] [Upgrade|h2c] body=\n");
@@ -809,6 +817,44 @@ test_upgrade(void **state)
 	assert_false(seen.req.upgrade);
 	refused_why("CONNECT a:443 HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n"
 	    "\r\nx", 400, HEAD_CONNECT_BODY);
+}
+
+/*
+ * An upgrade request with a body: the body is the request's, read as
+ * HTTP/1.1 framing says, and the switch comes where the request ends
+ * (RFC 9110 7.8: a 100 Continue goes before the 101, so the body is
+ * sent before it). NGINX and http_parser read it so too; what follows
+ * the body is the new protocol's, left alone.
+ */
+static void
+test_upgrade_with_body(void **state)
+{
+	static const char cl[] = "GET /ws HTTP/1.1\r\nHost: h\r\n"
+	    "Connection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: 5\r\n"
+	    "\r\nhello\x81\x85";
+	static const char te[] = "GET /ws HTTP/1.1\r\nHost: h\r\n"
+	    "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
+	size_t parsed;
+
+	(void)state;
+	assert_int_equal(feed(cl, &parsed), REQUEST_UPGRADE);
+	assert_int_equal(parsed, sizeof(cl) - 3);
+	assert_int_equal(seen.completed, 1);
+	assert_string_equal(seen.body, "hello");
+	assert_true(seen.req.upgrade);
+	/* chunked, the last chunk not yet here: no upgrade, no request */
+	reset();
+	assert_int_equal(feed(te, &parsed), REQUEST_FED);
+	assert_int_equal(parsed, sizeof(te) - 1);
+	assert_int_equal(seen.completed, 0);
+	assert_true(rd.in_body);
+	/* ... until the body ends; the frame after it is left alone */
+	assert_int_equal(feed("0\r\n\r\n\x81\x85", &parsed), REQUEST_UPGRADE);
+	assert_int_equal(parsed, 5);
+	assert_int_equal(seen.completed, 1);
+	assert_string_equal(seen.body, "hello");
+	assert_true(request_upgrade(&rd));
 }
 
 int
@@ -835,6 +881,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_expect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_upgrade, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_upgrade_with_body, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests_name("request", tests, NULL, NULL);

@@ -185,6 +185,23 @@ static const char *const cases[] = {
 	    "GET / HTTP/1.0\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
 	    "Upgrade: websocket\r\n\r\nxyz",
+	/* an element starting with '_': http_parser reads the list no further */
+	"GET / HTTP/1.1\r\nHost: a\r\nConnection: a, _b, Upgrade\r\n"
+	    "Upgrade: websocket\r\n\r\n\x81\x85",
+	"GET / HTTP/1.1\r\nHost: a\r\nConnection: a, _b, close\r\n\r\n"
+	    "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+	/* HTTP/1.0 cannot upgrade: http_parser switches all the same */
+	"GET / HTTP/1.0\r\nConnection: keep-alive, Upgrade\r\n"
+	    "Upgrade: websocket\r\n\r\nGET / HTTP/1.0\r\n\r\n",
+	/* an upgrade with a body: read as HTTP, then the switch (both) */
+	"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+	    "Upgrade: websocket\r\nContent-Length: 5\r\n\r\nhelloxyz",
+	"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+	    "Upgrade: websocket\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r\n",
+	"GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+	    "Upgrade: websocket\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r\n0\r\n\r\nxyz",
 	"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
 	    "Content-Length: 2\r\n\r\nhi",
 	"POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\nContent-Length: 2\r\n"
