@@ -448,7 +448,7 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 	}
 
 	/* Application code: loaded here, in the worker, at every boot. */
-	if ((w->modules = modules_load(w->cfg, err, sizeof(err))) == NULL) {
+	if ((w->modules = modules_load(w->cfg, NULL, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		return -1;
 	}
