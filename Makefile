@@ -31,7 +31,7 @@ ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS) \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Debian's libwslay-dev ships no pkg-config file.
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -ljansson -lsystemd -lnettle -lhiredis) \
-           -lwslay -lhttp_parser -lpthread -lm
+           -lwslay -lhttp_parser -lunistring -lpthread -lm
 
 ifdef SANITIZE
 BUILD   ?= build-san

@@ -26,6 +26,7 @@
 #include "master/privdrop.h"
 #include "master/proctitle.h"
 #include "master/recycle.h"
+#include "master/relay.h"
 #include "master/resources.h"
 #include "master/supervise.h"
 #include "master/types.h"
@@ -411,6 +412,7 @@ master_free(struct master *m)
 	ops_free(m);
 	upgrade_free(m);
 	supervise_free(m);
+	relay_free(m);
 	control_free(m, !m->up.upgraded);
 	for (size_t i = 0; i < m->nsignals; i++)
 		event_free(m->signals[i]);
@@ -558,6 +560,7 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	if (adopted && m->up.scaled != 0 &&
 	    m->up.scaled_setting == m->cfg.workers)
 		nslots = scaled = m->up.scaled;
+	relay_init(m);
 	supervise_init(m, nslots, &supervise_hooks);
 	log_notice("shoal %s starting: %u worker%s (%s), config %s",
 	    SHOAL_VERSION, nslots, nslots == 1 ? "" : "s", scaled ? "set by scale" :

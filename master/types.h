@@ -11,9 +11,10 @@
  *   control.c    m->ctl        the control socket and its connections
  *   ltable.c     m->listeners  the listening sockets
  *   watchdog.c   m->wd         systemd's watchdog pings
+ *   relay.c      m->relay      the channel relay: its links to workers
  *
  * Calls run one way: master -> control -> ops -> upgrade / supervise ->
- * ltable -> listener; control also asks status.c (which only reads);
+ * ltable -> listener; supervise -> relay; control also asks status.c (which only reads);
  * master and ops -> preflight -> privdrop / resources; master -> recycle /
  * watchdog -> supervise; master -> activate -> ltable; wstatus.c,
  * backoff.c, args.c and proctitle.c are leaves. A module reports upward
@@ -53,6 +54,7 @@ struct proc {
 	int stats_idx;
 	int ipc_fd;                  /* the master's end */
 	struct event *ipc_ev;
+	struct relay_link *relay;    /* its channel messages (relay.c); NULL */
 	double spawned_at;           /* util_now() */
 	bool ready;
 	bool draining;
@@ -234,6 +236,17 @@ struct watchdog {
 	unsigned pings;              /* WATCHDOG=1 sent */
 };
 
+/* ---- relay.c: m->relay ------------------------------------------------- */
+
+struct relay_link;
+TAILQ_HEAD(relay_links, relay_link);
+
+struct relay {
+	struct relay_links links;    /* one per worker with a relay socket */
+	char *bufs;                  /* room for a batch of datagrams; NULL
+	                                until the first message */
+};
+
 /* ---- master.c ----------------------------------------------------------- */
 
 enum master_state {
@@ -268,6 +281,7 @@ struct master {
 	struct upgrade up;           /* upgrade.c */
 	struct control ctl;          /* control.c */
 	struct watchdog wd;          /* watchdog.c */
+	struct relay relay;          /* relay.c */
 };
 
 #endif

@@ -60,40 +60,6 @@ kv_op(const char *method)
 	return KV_OTHER;
 }
 
-static int
-kv_hex(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decode len bytes of in to out (room for len); its length, or
- * -1 for a bad escape or a NUL. */
-static long
-kv_decode(const char *in, size_t len, char *out)
-{
-	size_t i, n = 0;
-	int hi, lo;
-
-	for (i = 0; i < len; i++) {
-		if (in[i] != '%') {
-			out[n++] = in[i];
-			continue;
-		}
-		if (i + 2 >= len)
-			return -1;
-		if ((hi = kv_hex((unsigned char)in[i + 1])) < 0 ||
-		    (lo = kv_hex((unsigned char)in[i + 2])) < 0 ||
-		    (hi | lo) == 0)
-			return -1;
-		out[n++] = (char)(hi << 4 | lo);
-		i += 2;
-	}
-	return (long)n;
-}
-
 static void
 kv_text(struct http_response *resp, int status, const char *text, size_t len)
 {
@@ -215,7 +181,7 @@ kv_handle(struct http_request *req, struct http_response *resp, void *state)
 		return;
 	}
 	memcpy(key, kv->prefix, kv->prefix_len);
-	if ((n = kv_decode(raw, rawlen, key + kv->prefix_len)) < 0) {
+	if ((n = options_decode(raw, rawlen, key + kv->prefix_len)) < 0) {
 		kv_text(resp, 400, LIT("bad key: a bad %-escape, or %00\n"));
 		goto out;
 	}
@@ -268,43 +234,27 @@ static int
 kv_check(const json_t *route, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "key_prefix", NULL };
-	const char *path = json_string_value(json_object_get(route, "path"));
-	const char *match = json_string_value(json_object_get(route, "match"));
-	const json_t *prefix = json_object_get(route, "key_prefix");
+	const char *prefix;
 
-	if (options_check_keys(route, "kv", keys, err, errlen) == -1)
+	if (options_check_keys(route, "kv", keys, err, errlen) == -1 ||
+	    options_prefix_route(route, "kv", "the key", err, errlen) == -1 ||
+	    options_string(route, "key_prefix", &prefix, err, errlen) == -1)
 		return -1;
-	if (match == NULL || strcmp(match, "prefix") != 0) {
-		snprintf(err, errlen, "%shandler kv needs \"match\": \"prefix\" "
-		    "(the key follows the route's path)", match != NULL ?
-		    "\"match\": " : "");
-		return -1;
-	}
-	if (path == NULL || path[0] == '\0' || path[strlen(path) - 1] != '/') {
-		snprintf(err, errlen, "\"path\": handler kv needs a path that "
-		    "ends with \"/\" (\"/kv/\"): the key is what follows it");
-		return -1;
-	}
-	if (prefix != NULL && (!json_is_string(prefix) ||
-	    strlen(json_string_value(prefix)) != json_string_length(prefix))) {
-		snprintf(err, errlen, "\"key_prefix\": expected a string");
-		return -1;
-	}
 	return 0;
 }
 
 static int
 kv_init(const json_t *route, void **state, char *err, size_t errlen)
 {
-	const char *prefix = json_string_value(json_object_get(route,
-	    "key_prefix"));
 	const char *path = json_string_value(json_object_get(route, "path"));
+	const char *prefix;
 	struct kv *kv;
 
-	if (kv_check(route, err, errlen) == -1)
+	if (kv_check(route, err, errlen) == -1 ||
+	    options_string(route, "key_prefix", &prefix, err, errlen) == -1)
 		return -1;
 	if ((kv = calloc(1, sizeof(*kv))) == NULL ||
-	    (kv->prefix = strdup(prefix != NULL ? prefix : "")) == NULL) {
+	    (kv->prefix = strdup(prefix)) == NULL) {
 		free(kv);
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -62,18 +62,18 @@ test_decode(void **state)
 	char out[64];
 
 	(void)state;
-	assert_int_equal(kv_decode("abc", 3, out), 3);
+	assert_int_equal(options_decode("abc", 3, out), 3);
 	assert_memory_equal(out, "abc", 3);
-	assert_int_equal(kv_decode("a%20b%2Fc%ff", 12, out), 6);
+	assert_int_equal(options_decode("a%20b%2Fc%ff", 12, out), 6);
 	assert_memory_equal(out, "a b/c\xff", 6);
-	assert_int_equal(kv_decode("%2f%2F", 6, out), 2);
+	assert_int_equal(options_decode("%2f%2F", 6, out), 2);
 	assert_memory_equal(out, "//", 2);
 	/* Bad escapes, and NUL. */
-	assert_int_equal(kv_decode("a%", 2, out), -1);
-	assert_int_equal(kv_decode("a%2", 3, out), -1);
-	assert_int_equal(kv_decode("%zz", 3, out), -1);
-	assert_int_equal(kv_decode("%00", 3, out), -1);
-	assert_int_equal(kv_decode("", 0, out), 0);
+	assert_int_equal(options_decode("a%", 2, out), -1);
+	assert_int_equal(options_decode("a%2", 3, out), -1);
+	assert_int_equal(options_decode("%zz", 3, out), -1);
+	assert_int_equal(options_decode("%00", 3, out), -1);
+	assert_int_equal(options_decode("", 0, out), 0);
 }
 
 static void
