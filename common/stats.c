@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <jansson.h>
 
@@ -37,6 +38,16 @@ const char *const stats_restart_name[STATS_RESTART_REASONS] = {
 	[STATS_RESTART_MAX_MEMORY] = "max_memory",
 };
 
+/* The time of day in microseconds. */
+static uint64_t
+wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 struct stats *
 stats_create(int *fd)
 {
@@ -61,6 +72,9 @@ stats_create(int *fd)
 	st = p;
 	st->size = sizeof(*st);
 	st->magic = STATS_MAGIC;
+	/* The channels' ids start at the clock (microseconds), so that after
+	 * a restart they never repeat one a client has seen. */
+	st->chan_seq = wall_us();
 	return st;
 err:
 	saved = errno;

@@ -29,6 +29,7 @@
 #include "worker/http/conn.h"
 #include "worker/app/module.h"
 #include "worker/services/chanlocal.h"
+#include "worker/services/chanredis.h"
 #include "worker/services/channel.h"
 #include "worker/services/pool.h"
 #include "worker/services/redis.h"
@@ -435,6 +436,12 @@ channels_setup(struct worker *w, char *err, size_t errlen)
 		if (fd != -1)
 			close(fd);
 		return -1;
+	}
+	if (w->redis != NULL) {
+		if (fd != -1)
+			close(fd);
+		return chanredis_start(w->channels, w->redis, &w->cfg->channels,
+		    err, errlen);
 	}
 	if (fd == -1)
 		return 0;                /* publishing fails: ENOTCONN */

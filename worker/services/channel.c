@@ -88,6 +88,8 @@ struct chan {
 	bool fetching;
 	bool fetch_failed;               /* ... and it could not be issued */
 	bool on_fetch_list;              /* on ch->local_fetches */
+	bool confirmed;                  /* channels_subscribed said so */
+	bool fetch_wanted;               /* ... and a fetch waits for it */
 	bool on_lru;
 	bool watched;                    /* the transport was told */
 	uint32_t hash;
@@ -625,6 +627,12 @@ chan_fetch(struct channels *ch, struct chan *c)
 {
 	if (c->fetching)
 		return;                  /* its end asks again for latecomers */
+	if (ch->t.history != NULL && !c->confirmed) {
+		/* A history read before the subscription holds could miss
+		 * what is published in between. */
+		c->fetch_wanted = true;
+		return;
+	}
 	c->fetching = true;
 	c->fetches++;
 	if (ch->t.history == NULL ||
@@ -643,10 +651,32 @@ channels_resync(struct channels *ch)
 	struct chan *c;
 
 	for (size_t b = 0; b < ch->nbuckets; b++)
-		for (c = ch->table[b]; c != NULL; c = c->hnext)
+		for (c = ch->table[b]; c != NULL; c = c->hnext) {
+			if (c->nsubs == 0)
+				continue;
+			c->confirmed = false;
 			TAILQ_FOREACH(sub, &c->subs, entry)
 				if (!sub->dead && !sub->replaying)
 					sub_replay(ch, sub);
+			if (ch->t.watch != NULL) {
+				c->watched = true;
+				ch->t.watch(ch->t.t, c->name, c->name_len, true);
+			}
+		}
+}
+
+void
+channels_subscribed(struct channels *ch, const char *name, size_t name_len)
+{
+	struct chan *c = chan_find(ch, name, name_len);
+
+	if (c == NULL)
+		return;
+	c->confirmed = true;
+	if (c->fetch_wanted) {
+		c->fetch_wanted = false;
+		chan_fetch(ch, c);
+	}
 }
 
 /* ---- publishing ------------------------------------------------------------- */

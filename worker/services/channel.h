@@ -39,7 +39,7 @@ struct chan_pub {
 	channel_done_fn *done;           /* NULL: nobody waits */
 	void *arg;
 	uint32_t token;                  /* the transport's */
-	void *tdata;                     /* the transport's */
+	void *tdata, *tctx;              /* the transport's */
 };
 TAILQ_HEAD(chan_pub_list, chan_pub);
 
@@ -103,8 +103,17 @@ void channels_published(struct channels *ch, struct chan_pub *p, int err,
 void channels_history(struct channels *ch, const char *name, size_t name_len,
     const struct chan_entry *e, size_t n, int err);
 
-/* The transport is connected again after it was not: messages may have
- * been missed; every channel with subscribers catches up from its history. */
+/*
+ * The transport is connected (again): messages may have been missed.
+ * Every channel with subscribers is watched again (t.watch) and, once
+ * channels_subscribed confirms it, catches up from its history.
+ */
 void channels_resync(struct channels *ch);
+
+/* The transport confirms that a channel's messages reach this worker from
+ * now on: a history fetched after this misses nothing (with t.history,
+ * fetches wait for it). */
+void channels_subscribed(struct channels *ch, const char *name,
+    size_t name_len);
 
 #endif
