@@ -130,15 +130,23 @@ print_redis(json_t *st)
 {
 	json_t *procs = json_object_get(st, "processes"), *p;
 	json_t *addr = json_object_get(json_object_get(st, "redis"), "address");
-	size_t i, up = 0;
+	size_t i, up = 0, subs = 0, subs_up = 0;
+	const char *sub;
 	char dur[32];
 
 	if (!json_is_string(addr))
 		return;
-	json_array_foreach(procs, i, p)
+	json_array_foreach(procs, i, p) {
 		up += strcmp(redis_state_of(p), "up") == 0;
+		sub = json_string_value(json_object_get(json_object_get(
+		    json_object_get(p, "redis"), "pubsub"), "state"));
+		subs += sub != NULL;
+		subs_up += sub != NULL && strcmp(sub, "up") == 0;
+	}
 	printf("redis %s: %zu of %zu workers connected", json_string_value(addr),
 	    up, json_array_size(procs));
+	if (subs > 0)
+		printf(" (channels: %zu of %zu subscribed)", subs_up, subs);
 	json_array_foreach(procs, i, p) {
 		if (strcmp(redis_state_of(p), "up") == 0)
 			continue;
@@ -155,6 +163,31 @@ print_redis(json_t *st)
 			    redis_state_of(p), dur);
 	}
 	printf("\n");
+}
+
+/* The channels' counters over the workers alive, once they have any. */
+static void
+print_channels(json_t *st)
+{
+	static const char *const keys[] = { "subscribers", "published",
+	    "delivered", "publish_failed", "dropped", "slow_closed",
+	    "relay_dropped" };
+	json_t *procs = json_object_get(st, "processes"), *p;
+	long long sum[sizeof(keys) / sizeof(keys[0])] = { 0 }, any = 0;
+	size_t i, k;
+
+	json_array_foreach(procs, i, p)
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			sum[k] += json_integer_value(json_object_get(
+			    json_object_get(p, "channels"), keys[k]));
+			any |= sum[k];
+		}
+	if (!any)
+		return;
+	printf("channels: %lld subscribers, %lld published, %lld delivered, "
+	    "%lld publish failed, %lld dropped, %lld slow closed, %lld relay "
+	    "dropped\n", sum[0], sum[1], sum[2], sum[3], sum[4], sum[5],
+	    sum[6]);
 }
 
 static void
@@ -196,6 +229,7 @@ print_table(json_t *st)
 	}
 	printf("total requests %lld\n", (long long)json_integer_value(
 	    json_object_get(json_object_get(st, "totals"), "requests")));
+	print_channels(st);
 	print_redis(st);
 }
 

@@ -23,6 +23,12 @@ struct board_totals {
 	uint64_t duration_us;
 	int redis;                       /* a live worker has a Redis client */
 	uint64_t redis_connects, redis_commands, redis_failed, redis_timeouts;
+	int pubsub;                      /* ... with a subscriber connection */
+	/* Channels: subscribers now; the counters of common/stats.h. */
+	uint64_t chan_subscribers;
+	uint64_t chan_published, chan_publish_failed, chan_received;
+	uint64_t chan_delivered, chan_dropped, chan_slow_closed;
+	uint64_t chan_relay_dropped;
 };
 
 /* The state's name as `shoal status` says it: "serving", "draining"... */
