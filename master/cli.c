@@ -114,45 +114,46 @@ out:
 	return reply;
 }
 
-/* A process's Redis state in the status, or "" without one. */
+/* A process's Redis connection's state in the status ("up"), or "" without
+ * one: the command connection's, or with sub the subscriber's. */
 static const char *
-redis_state_of(json_t *proc)
+redis_state_of(json_t *proc, bool sub)
 {
-	const char *st = json_string_value(json_object_get(json_object_get(proc,
-	    "redis"), "state"));
+	json_t *r = json_object_get(proc, "redis");
+	const char *st = json_string_value(json_object_get(sub ?
+	    json_object_get(r, "pubsub") : r, "state"));
 
 	return st != NULL ? st : "";
 }
 
-/* With "redis": how many workers are connected, and which are not. */
+/* With "redis": how many workers are connected (sub: their channels'
+ * subscriber connections, once they have one), and which are not. */
 static void
-print_redis(json_t *st)
+print_redis_line(json_t *st, bool sub)
 {
-	json_t *procs = json_object_get(st, "processes"), *p;
+	json_t *procs = json_object_get(st, "processes"), *p, *r;
 	json_t *addr = json_object_get(json_object_get(st, "redis"), "address");
-	size_t i, up = 0, subs = 0, subs_up = 0;
-	const char *sub;
+	size_t i, up = 0, n = 0;
 	char dur[32];
 
 	if (!json_is_string(addr))
 		return;
 	json_array_foreach(procs, i, p) {
-		up += strcmp(redis_state_of(p), "up") == 0;
-		sub = json_string_value(json_object_get(json_object_get(
-		    json_object_get(p, "redis"), "pubsub"), "state"));
-		subs += sub != NULL;
-		subs_up += sub != NULL && strcmp(sub, "up") == 0;
+		n += !sub || *redis_state_of(p, true) != '\0';
+		up += strcmp(redis_state_of(p, sub), "up") == 0;
 	}
-	printf("redis %s: %zu of %zu workers connected", json_string_value(addr),
-	    up, json_array_size(procs));
-	if (subs > 0)
-		printf(" (channels: %zu of %zu subscribed)", subs_up, subs);
+	if (n == 0)
+		return;
+	printf("redis %s%s: %zu of %zu workers %s", json_string_value(addr),
+	    sub ? " (channels)" : "", up, n, sub ? "subscribed" : "connected");
 	json_array_foreach(procs, i, p) {
-		if (strcmp(redis_state_of(p), "up") == 0)
+		if (strcmp(redis_state_of(p, sub), "up") == 0 ||
+		    (sub && *redis_state_of(p, true) == '\0'))
 			continue;
-		util_fmt_duration(json_number_value(json_object_get(
-		    json_object_get(p, "redis"), "for")), dur, sizeof(dur));
-		if (*redis_state_of(p) == '\0')     /* no client yet */
+		r = json_object_get(p, "redis");
+		util_fmt_duration(json_number_value(json_object_get(sub ?
+		    json_object_get(r, "pubsub") : r, "for")), dur, sizeof(dur));
+		if (*redis_state_of(p, sub) == '\0')     /* no client yet */
 			printf("; slot %d (pid %d) starting",
 			    (int)json_integer_value(json_object_get(p, "slot")),
 			    (int)json_integer_value(json_object_get(p, "pid")));
@@ -160,7 +161,7 @@ print_redis(json_t *st)
 			printf("; slot %d (pid %d) %s for %s",
 			    (int)json_integer_value(json_object_get(p, "slot")),
 			    (int)json_integer_value(json_object_get(p, "pid")),
-			    redis_state_of(p), dur);
+			    redis_state_of(p, sub), dur);
 	}
 	printf("\n");
 }
@@ -230,7 +231,8 @@ print_table(json_t *st)
 	printf("total requests %lld\n", (long long)json_integer_value(
 	    json_object_get(json_object_get(st, "totals"), "requests")));
 	print_channels(st);
-	print_redis(st);
+	print_redis_line(st, false);
+	print_redis_line(st, true);
 }
 
 /* The control socket: --control, else the -c file's control_socket, else

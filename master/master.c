@@ -591,6 +591,7 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 		log_error("cannot set up the event loop");
 		goto out;
 	}
+	upgrade_bridge(m);
 	if (control_open(m, m->up.control_fd, &control_hooks, err,
 	    sizeof(err)) == -1) {
 		log_error("%s", err);

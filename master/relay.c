@@ -15,7 +15,15 @@
  * and logged, and the others never wait for it.
  *
  * The sequence number lives in the stats region, which both masters of a
- * binary upgrade map: ids go on increasing across the upgrade.
+ * binary upgrade map: ids go on increasing across the upgrade. During the
+ * upgrade's overlap the two masters are bridged (a relay socket the old
+ * one hands the new one): each stamps what its own workers publish and
+ * passes it on to the other, which gives it to its workers as it is. So
+ * a subscriber of either generation receives what is published on
+ * either, and the new generation's histories hold everything the old
+ * one's subscribers will ask for when they reconnect. Two messages
+ * published at the same instant on the two generations may reach the
+ * generations in different orders (each master sends its own first).
  */
 #include "master/relay.h"
 
@@ -45,7 +53,7 @@ struct rmsg {
 struct relay_link {
 	TAILQ_ENTRY(relay_link) entry;
 	struct master *m;
-	struct proc *p;
+	struct proc *p;              /* NULL: the other master (the bridge) */
 	int fd;
 	struct event *ev;
 	bool writing;                /* ev watches EV_WRITE too */
@@ -110,14 +118,20 @@ link_push(struct relay_link *l, struct rmsg *r)
 	if (l->dead)
 		return;
 	if (l->bytes + r->len > RELAY_QUEUE) {
-		STATS_ADD(l->m->stats->procs[l->p->stats_idx].chan_relay_dropped,
-		    1);
+		if (l->p != NULL)
+			STATS_ADD(l->m->stats->procs[l->p->stats_idx].
+			    chan_relay_dropped, 1);
 		l->dropped++;
 		now = util_now();
 		if (now - l->warned_at >= RELAY_WARN_EVERY) {
-			log_warn("worker %u (pid %d) does not read its channel "
-			    "messages: %llu dropped", l->p->slot, (int)l->p->pid,
-			    (unsigned long long)l->dropped);
+			if (l->p != NULL)
+				log_warn("worker %u (pid %d) does not read its channel "
+				    "messages: %llu dropped", l->p->slot,
+				    (int)l->p->pid, (unsigned long long)l->dropped);
+			else
+				log_warn("the other master does not read channel "
+				    "messages: %llu dropped",
+				    (unsigned long long)l->dropped);
 			l->warned_at = now;
 			l->dropped = 0;
 		}
@@ -217,8 +231,8 @@ link_read(struct relay_link *from)
 	for (int i = 0; i < n; i++) {
 		if (mm[i].msg_len == 0 || (mm[i].msg_hdr.msg_flags & MSG_TRUNC) ||
 		    !relay_valid(iov[i].iov_base, mm[i].msg_len)) {
-			log_warn("worker %u (pid %d) sent an invalid channel "
-			    "message; dropped", from->p->slot, (int)from->p->pid);
+			log_warn("%s sent an invalid channel message; dropped",
+			    from->p != NULL ? "a worker" : "the other master");
 			continue;
 		}
 		if ((r = malloc(sizeof(*r) + mm[i].msg_len)) == NULL)
@@ -226,12 +240,16 @@ link_read(struct relay_link *from)
 		r->refs = 1;
 		r->len = mm[i].msg_len;
 		memcpy(r->data, iov[i].iov_base, r->len);
-		memcpy(&h, r->data, sizeof(h));
-		h.seq = __atomic_add_fetch(&m->stats->chan_seq, 1,
-		    __ATOMIC_SEQ_CST);
-		memcpy(r->data, &h, sizeof(h));
+		/* From the other master: stamped already, for our workers. */
+		if (from->p != NULL) {
+			memcpy(&h, r->data, sizeof(h));
+			h.seq = __atomic_add_fetch(&m->stats->chan_seq, 1,
+			    __ATOMIC_SEQ_CST);
+			memcpy(r->data, &h, sizeof(h));
+		}
 		TAILQ_FOREACH(l, &m->relay.links, entry)
-			link_push(l, r);
+			if (from->p != NULL || l->p != NULL)
+				link_push(l, r);
 		rmsg_unref(r);
 	}
 	TAILQ_FOREACH(l, &m->relay.links, entry)
@@ -240,19 +258,48 @@ link_read(struct relay_link *from)
 }
 
 static void
+link_free(struct relay_link *l)
+{
+	TAILQ_REMOVE(&l->m->relay.links, l, entry);
+	event_free(l->ev);
+	close(l->fd);
+	link_clear(l);
+	free(l);
+}
+
+/* Free the bridge once the other master is gone (a worker's link goes
+ * when the worker is reaped). */
+static void
+relay_sweep(struct master *m)
+{
+	struct relay_link *l, *next;
+
+	for (l = TAILQ_FIRST(&m->relay.links); l != NULL; l = next) {
+		next = TAILQ_NEXT(l, entry);
+		if (l->p == NULL && l->dead) {
+			log_info("upgrade: the channel bridge to the other master "
+			    "is closed");
+			link_free(l);
+		}
+	}
+}
+
+static void
 on_link(evutil_socket_t fd, short what, void *arg)
 {
 	struct relay_link *l = arg;
+	struct master *m = l->m;
 
 	(void)fd;
 	if ((what & EV_WRITE) && link_flush(l) == 0)
 		link_watch(l, false);
 	if ((what & EV_READ) && !l->dead)
 		link_read(l);
+	relay_sweep(m);              /* l may be gone now */
 }
 
-int
-relay_attach(struct master *m, struct proc *p, int fd)
+static struct relay_link *
+link_new(struct master *m, struct proc *p, int fd)
 {
 	struct relay_link *l = calloc(1, sizeof(*l));
 
@@ -261,14 +308,26 @@ relay_attach(struct master *m, struct proc *p, int fd)
 		if (l != NULL && l->ev != NULL)
 			event_free(l->ev);
 		free(l);
-		return -1;
+		close(fd);
+		return NULL;
 	}
 	l->m = m;
 	l->p = p;
 	l->fd = fd;
-	p->relay = l;
 	TAILQ_INSERT_TAIL(&m->relay.links, l, entry);
-	return 0;
+	return l;
+}
+
+int
+relay_attach(struct master *m, struct proc *p, int fd)
+{
+	return (p->relay = link_new(m, p, fd)) != NULL ? 0 : -1;
+}
+
+int
+relay_attach_peer(struct master *m, int fd)
+{
+	return link_new(m, NULL, fd) != NULL ? 0 : -1;
 }
 
 void
@@ -276,14 +335,11 @@ relay_detach(struct master *m, struct proc *p)
 {
 	struct relay_link *l = p->relay;
 
+	(void)m;
 	if (l == NULL)
 		return;
 	p->relay = NULL;
-	TAILQ_REMOVE(&m->relay.links, l, entry);
-	event_free(l->ev);
-	close(l->fd);
-	link_clear(l);
-	free(l);
+	link_free(l);
 }
 
 void
@@ -307,6 +363,14 @@ relay_init(struct master *m)
 void
 relay_free(struct master *m)
 {
+	struct relay_link *l;
+
+	/* Workers' links went with their procs; what is left is a bridge. */
+	while ((l = TAILQ_FIRST(&m->relay.links)) != NULL) {
+		if (l->p != NULL)
+			l->p->relay = NULL;
+		link_free(l);
+	}
 	free(m->relay.bufs);
 	m->relay.bufs = NULL;
 }

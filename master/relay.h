@@ -21,6 +21,15 @@ void relay_free(struct master *m);
  */
 int relay_attach(struct master *m, struct proc *p, int fd);
 
+/*
+ * The bridge to the other master of a binary upgrade (fd: its end of a
+ * relay socket, owned from now on): what our workers publish goes to it
+ * too, and what comes from it, stamped there, goes to our workers. It is
+ * freed when the other master is gone. -1 on allocation failure (fd is
+ * closed).
+ */
+int relay_attach_peer(struct master *m, int fd);
+
 /* p is reaped: close its socket, drop what waited for it. */
 void relay_detach(struct master *m, struct proc *p);
 

@@ -201,6 +201,8 @@ struct upgrade {
 	int parent_pipe;             /* to tell it we are ready; -1 once told */
 	int control_fd;              /* the inherited control socket; -1 */
 	int stats_fd;                /* the old master's stats memfd; -1 */
+	int relay_fd;                /* the channel bridge, until the relay
+	                                takes it (upgrade_bridge); -1 */
 	unsigned generation;         /* its serving generation; 0: none */
 	unsigned workers;            /* its worker count */
 	unsigned scaled;             /* set by scale (see struct ops); 0 */

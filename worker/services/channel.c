@@ -384,17 +384,26 @@ sub_slow(struct channels *ch, struct channel_sub *sub)
 	sub_end(ch, sub);
 }
 
-/* Hand m to sub (which is live). */
+/*
+ * Hand m to sub. A replayed (or held) message goes only if it is newer
+ * than what sub has had: each id once. A live one goes unless it is the
+ * very one sub had last: ids arrive in order but for the overlap of a
+ * binary upgrade, where two generations' messages of one instant may
+ * cross (master/relay.c), and then a message is better twice (a client
+ * resuming after the lower id gets the higher one again) than lost.
+ */
 static void
-sub_deliver(struct channels *ch, struct channel_sub *sub, struct chanmsg *m)
+sub_deliver(struct channels *ch, struct channel_sub *sub, struct chanmsg *m,
+    bool live)
 {
 	struct channel_msg view;
 	struct sbuf *frame;
 	int r = -1;
 
-	if (sub->dead || m->id <= sub->last)
+	if (sub->dead || (live ? m->id == sub->last : m->id <= sub->last))
 		return;
-	sub->last = m->id;
+	if (m->id > sub->last)
+		sub->last = m->id;
 	sub->no_floor = false;
 	switch (sub->kind) {
 	case SUB_CALLBACK:
@@ -464,7 +473,7 @@ chan_fanout(struct channels *ch, struct chan *c, struct chanmsg *m)
 		if (sub->replaying)
 			sub_pend(ch, sub, m);
 		else
-			sub_deliver(ch, sub, m);
+			sub_deliver(ch, sub, m, true);
 	}
 	c->busy--;
 	chanmsg_forget_frames(m);
@@ -554,9 +563,9 @@ chan_replayed(struct channels *ch, struct chan *c, struct chanmsg **msgs,
 		}
 		sub->replaying = false;
 		for (size_t i = 0; i < n && !sub->no_floor && !sub->dead; i++)
-			sub_deliver(ch, sub, msgs[i]);
+			sub_deliver(ch, sub, msgs[i], false);
 		for (uint32_t i = 0; i < sub->npend && !sub->dead; i++)
-			sub_deliver(ch, sub, sub->pend[i]);
+			sub_deliver(ch, sub, sub->pend[i], false);
 		sub_pend_clear(sub);
 	}
 	c->busy--;

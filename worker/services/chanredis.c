@@ -14,7 +14,7 @@
  * holds exactly what was published.
  *
  * Each worker subscribes to the channels it has subscribers for (a second
- * connection, worker/services/redis.c) and fetches a history with LRANGE
+ * connection, worker/services/redis.c, made for the first) and fetches a history with LRANGE
  * once Redis confirmed the subscription (channel.c waits for it), so
  * that nothing falls between the two. While Redis is away publishing
  * fails at once (the command connection refuses); subscribers stay, and
@@ -65,6 +65,8 @@ struct leaving {
 
 struct chanredis {
 	struct channels *ch;
+	struct redis_sub_handler sub_h;  /* for the subscriber connection */
+	bool sub_started;
 	struct leaving *leaving;
 	struct redis *r;
 	char *prefix;                /* P chan: */
@@ -204,6 +206,16 @@ rc_watch(void *t, const char *name, size_t name_len, bool on)
 
 	if (len == 0)
 		return;
+	/* The subscriber connection is made for the first subscriber; its
+	 * up callback subscribes it to every channel (rc_up). */
+	if (!cr->sub_started) {
+		if (on && redis_sub_start(cr->r, &cr->sub_h) == 0)
+			cr->sub_started = true;
+		else if (on)
+			log_error("channels: redis subscriber: %s",
+			    strerror(errno));
+		return;
+	}
 	if ((pp = leaving_find(cr, chan, len)) != NULL) {
 		(*pp)->again = on;
 		return;
@@ -381,12 +393,7 @@ chanredis_start(struct channels *ch, struct redis *r,
 	cr->r = r;
 	TAILQ_INIT(&cr->inflight);
 	h.arg = cr;
-	if (redis_sub_start(r, &h) == -1) {
-		snprintf(err, errlen, "channels: redis subscriber: %s",
-		    strerror(errno));
-		rc_free(cr);
-		return -1;
-	}
+	cr->sub_h = h;
 	t.t = cr;
 	channels_set_transport(ch, &t);
 	return 0;

@@ -16,8 +16,8 @@ struct redis;
 
 /*
  * Carry ch's messages through r (the worker's client; a subscriber
- * connection of its own is started), with cfg's history length and key
- * prefix. -1 with a reason in err.
+ * connection of its own is made once a channel has a subscriber here),
+ * with cfg's history length and key prefix. -1 with a reason in err.
  */
 int chanredis_start(struct channels *ch, struct redis *r,
     const struct channel_cfg *cfg, char *err, size_t errlen);
