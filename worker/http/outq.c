@@ -7,9 +7,10 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
-/* Segments per writev: a lagging subscriber's backlog goes out in a few
+/* Segments per write: a lagging subscriber's backlog goes out in a few
  * calls, and the iovec stays on the stack. */
 #define OUTQ_IOV 64
 
@@ -102,6 +103,7 @@ ssize_t
 outq_write(struct outq *q, int fd)
 {
 	struct iovec iov[OUTQ_IOV];
+	struct msghdr mh;
 	size_t total = 0, left;
 	ssize_t n;
 	int k;
@@ -115,7 +117,11 @@ outq_write(struct outq *q, int fd)
 			iov[k].iov_base = b->data + skip;
 			iov[k].iov_len = b->len - skip;
 		}
-		n = writev(fd, iov, k);
+		/* sendmsg: writev's gather, without a SIGPIPE for a peer gone. */
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = (size_t)k;
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))

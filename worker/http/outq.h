@@ -2,8 +2,9 @@
  * outq — output shared by many connections: a message's frame is made
  * once (struct sbuf, counted by references) and queued on every
  * connection that sends it (struct outq), which writes its queue with one
- * writev. A channel's message reaches thousands of subscribers without a
- * copy each; a subscriber that lags holds references, not copies.
+ * gathering write (sendmsg). A channel's message reaches thousands of
+ * subscribers without a copy each; a subscriber that lags holds
+ * references, not copies.
  *
  * An empty queue owns no memory, so an idle connection pays only the
  * struct.
@@ -49,7 +50,7 @@ int outq_push(struct outq *q, struct sbuf *b);
 int outq_push_front(struct outq *q, struct sbuf *b);
 
 /*
- * Write what is queued to fd with writev until it is all out or the
+ * Write what is queued to fd with gathering writes until it is all out or the
  * socket is full. Returns the bytes written (0 if none could be), or -1
  * with errno when the peer is gone (EPIPE, ECONNRESET...).
  */

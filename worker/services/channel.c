@@ -23,8 +23,10 @@
  * a message shows that some were missed.
  *
  * A subscriber's end never frees memory under a loop over the channel's
- * subscribers: while one runs (c->busy) the subscriber is marked dead and
- * swept afterwards.
+ * subscribers, nor a channel under a function that still uses it: such a
+ * function holds the channel (chan_hold: c->busy), a subscriber that ends
+ * meanwhile is marked dead, and the last chan_release sweeps the dead and
+ * frees the channel if nothing else holds it.
  */
 #include "worker/services/channel.h"
 
@@ -82,7 +84,7 @@ struct chan {
 	size_t nsubs;
 	struct chanhist hist;
 	uint64_t last_id;                /* the newest id seen here */
-	unsigned busy;                   /* loops over subs under way */
+	unsigned busy;                   /* holds (chan_hold) */
 	unsigned fetches;                /* fetches issued */
 	bool sweep;                      /* dead subscribers to free */
 	bool fetching;
@@ -263,25 +265,31 @@ sub_free(struct channels *ch, struct channel_sub *sub)
 		STATS_SET(ch->stats->chan_subscribers, ch->nsubs);
 	sub_pend_clear(sub);
 	free(sub);
-	if (c->nsubs == 0)
-		chan_maybe_free(ch, c);
 }
 
 static void
-chan_sweep(struct channels *ch, struct chan *c)
+chan_hold(struct chan *c)
+{
+	c->busy++;
+}
+
+/* Let go of c: the last hold frees the dead subscribers, and c itself if
+ * nothing keeps it. c may be gone afterwards. */
+static void
+chan_release(struct channels *ch, struct chan *c)
 {
 	struct channel_sub *sub, *next;
 
-	if (c->busy > 0 || !c->sweep)
+	if (--c->busy > 0)
 		return;
-	c->sweep = false;
-	c->busy++;                       /* chan_maybe_free waits for the end */
-	for (sub = TAILQ_FIRST(&c->subs); sub != NULL; sub = next) {
-		next = TAILQ_NEXT(sub, entry);
-		if (sub->dead)
-			sub_free(ch, sub);
+	if (c->sweep) {
+		c->sweep = false;
+		for (sub = TAILQ_FIRST(&c->subs); sub != NULL; sub = next) {
+			next = TAILQ_NEXT(sub, entry);
+			if (sub->dead)
+				sub_free(ch, sub);
+		}
 	}
-	c->busy--;
 	chan_maybe_free(ch, c);
 }
 
@@ -314,11 +322,9 @@ sub_end(struct channels *ch, struct channel_sub *sub)
 	sub->fn = NULL;
 	sub_ws_unlink(sub);
 	sub_pend_clear(sub);
-	if (c->busy > 0) {
-		c->sweep = true;
-		return;
-	}
-	sub_free(ch, sub);
+	c->sweep = true;
+	chan_hold(c);
+	chan_release(ch, c);         /* now, unless someone holds c */
 }
 
 static struct channel_sub *
@@ -356,13 +362,26 @@ sub_new(struct channels *ch, const char *name, size_t len, enum sub_kind kind,
 	return sub;
 }
 
-/* Resume after sub->last: wait for the channel's history. */
+static void sub_pend(struct channels *ch, struct channel_sub *sub,
+    struct chanmsg *m, bool from_history);
+
+/*
+ * Resume after sub->last: wait for the channel's history. One kept here
+ * is taken now (what a live message would push out before the next turn
+ * of the loop must not be lost), and handed over at the next turn.
+ */
 static void
 sub_replay(struct channels *ch, struct channel_sub *sub)
 {
+	struct chan *c = sub->c;
+
 	sub->replaying = true;
-	sub->need = sub->c->fetches + 1;
-	chan_fetch(ch, sub->c);
+	sub->need = c->fetches + 1;
+	if (ch->t.history == NULL)
+		for (uint32_t i = 0; i < c->hist.n && !sub->dead; i++)
+			if (chanhist_at(&c->hist, i)->id > sub->last)
+				sub_pend(ch, sub, chanhist_at(&c->hist, i), true);
+	chan_fetch(ch, c);
 }
 
 /* sub is too slow for m: drop m for it, or end it. */
@@ -398,6 +417,10 @@ sub_deliver(struct channels *ch, struct channel_sub *sub, struct chanmsg *m,
 {
 	struct channel_msg view;
 	struct sbuf *frame;
+	/* A replay may fill the queue with a whole history on top (it is
+	 * bounded by it): closing a subscriber for catching up would have it
+	 * come back for the same replay, forever. */
+	size_t limit = ch->queue + (live ? 0 : ch->history_bytes);
 	int r = -1;
 
 	if (sub->dead || (live ? m->id == sub->last : m->id <= sub->last))
@@ -420,13 +443,13 @@ sub_deliver(struct channels *ch, struct channel_sub *sub, struct chanmsg *m,
 			return;
 		frame = chanmsg_frame(m, sse_chunked(sub->sse) ?
 		    CHANMSG_SSE_CHUNKED : CHANMSG_SSE_RAW);
-		r = frame == NULL ? 1 : sse_send(sub->sse, frame, ch->queue);
+		r = frame == NULL ? 1 : sse_send(sub->sse, frame, limit);
 		break;
 	case SUB_WS:
 		if (sub->ws == NULL)
 			return;
 		frame = chanmsg_frame(m, CHANMSG_WS);
-		r = frame == NULL ? 1 : ws_push(sub->ws, frame, ch->queue);
+		r = frame == NULL ? 1 : ws_push(sub->ws, frame, limit);
 		break;
 	}
 	if (r == 0)
@@ -435,13 +458,18 @@ sub_deliver(struct channels *ch, struct channel_sub *sub, struct chanmsg *m,
 		sub_slow(ch, sub);
 }
 
-/* A live message for a subscriber that waits for its history. */
+/*
+ * Hold m for a subscriber that waits for its history: a live message
+ * (within "queue", else it is slow), or one of the history kept here
+ * (bounded by the history already).
+ */
 static void
-sub_pend(struct channels *ch, struct channel_sub *sub, struct chanmsg *m)
+sub_pend(struct channels *ch, struct channel_sub *sub, struct chanmsg *m,
+    bool from_history)
 {
 	struct chanmsg **p;
 
-	if (sub->pend_bytes + m->len > ch->queue) {
+	if (!from_history && sub->pend_bytes + m->len > ch->queue) {
 		sub_slow(ch, sub);
 		return;
 	}
@@ -456,28 +484,27 @@ sub_pend(struct channels *ch, struct channel_sub *sub, struct chanmsg *m)
 		sub->pcap = cap;
 	}
 	sub->pend[sub->npend++] = chanmsg_ref(m);
-	sub->pend_bytes += m->len;
+	if (!from_history)
+		sub->pend_bytes += m->len;
 }
 
 /* ---- delivery --------------------------------------------------------------- */
 
+/* m to every subscriber of c (which the caller holds). */
 static void
 chan_fanout(struct channels *ch, struct chan *c, struct chanmsg *m)
 {
 	struct channel_sub *sub;
 
-	c->busy++;
 	TAILQ_FOREACH(sub, &c->subs, entry) {
 		if (sub->dead)
 			continue;
 		if (sub->replaying)
-			sub_pend(ch, sub, m);
+			sub_pend(ch, sub, m, false);
 		else
 			sub_deliver(ch, sub, m, true);
 	}
-	c->busy--;
 	chanmsg_forget_frames(m);
-	chan_sweep(ch, c);
 }
 
 /* Keep m in c's history, within the channel's and the worker's bounds. */
@@ -528,6 +555,7 @@ channels_deliver(struct channels *ch, const char *name, size_t name_len,
 			chan_maybe_free(ch, c);
 		return;
 	}
+	chan_hold(c);
 	/* Ids that count one by one (Redis) show a message missed. */
 	gap = ch->t.history != NULL && c->last_id != 0 && id > c->last_id + 1;
 	if (id > c->last_id)
@@ -541,7 +569,7 @@ channels_deliver(struct channels *ch, const char *name, size_t name_len,
 	}
 	chan_fanout(ch, c, m);
 	chanmsg_unref(m);
-	chan_maybe_free(ch, c);
+	chan_release(ch, c);
 }
 
 /* The history is here (msgs, n, oldest first): serve who waited for it. */
@@ -553,7 +581,11 @@ chan_replayed(struct channels *ch, struct chan *c, struct chanmsg **msgs,
 	bool more = false;
 
 	c->fetching = false;
-	c->busy++;
+	chan_hold(c);
+	/* What the history shows is seen: no gap up to it. */
+	for (size_t i = 0; i < n; i++)
+		if (msgs[i]->id > c->last_id)
+			c->last_id = msgs[i]->id;
 	TAILQ_FOREACH(sub, &c->subs, entry) {
 		if (sub->dead || !sub->replaying)
 			continue;
@@ -568,13 +600,11 @@ chan_replayed(struct channels *ch, struct chan *c, struct chanmsg **msgs,
 			sub_deliver(ch, sub, sub->pend[i], false);
 		sub_pend_clear(sub);
 	}
-	c->busy--;
 	for (size_t i = 0; i < n; i++)
 		chanmsg_forget_frames(msgs[i]);
 	if (more)
 		chan_fetch(ch, c);
-	chan_sweep(ch, c);
-	chan_maybe_free(ch, c);
+	chan_release(ch, c);
 }
 
 void
@@ -583,15 +613,22 @@ channels_history(struct channels *ch, const char *name, size_t name_len,
 {
 	struct chan *c = chan_find(ch, name, name_len);
 	struct chanmsg **msgs = NULL;
-	size_t k = 0;
+	size_t k = 0, keep = 0;
 
 	if (c == NULL || !c->fetching)
 		return;
 	if (err != 0)
 		log_warn("channel %.*s: no history to resume from (%s)",
 		    (int)name_len, name, strerror(err));
-	if (err == 0 && n > 0 && (msgs = calloc(n, sizeof(*msgs))) != NULL)
-		for (size_t i = 0; i < n; i++)
+	/* A history of the transport's is bounded in count: the newest
+	 * within history_bytes, as one kept here would be. */
+	for (size_t bytes = 0; err == 0 && keep < n; keep++) {
+		bytes += e[n - 1 - keep].len;
+		if (bytes > ch->history_bytes)
+			break;
+	}
+	if (err == 0 && keep > 0 && (msgs = calloc(keep, sizeof(*msgs))) != NULL)
+		for (size_t i = n - keep; i < n; i++)
 			if ((msgs[k] = chanmsg_new(e[i].id, e[i].binary, e[i].data,
 			    e[i].len)) != NULL)
 				k++;
@@ -601,14 +638,13 @@ channels_history(struct channels *ch, const char *name, size_t name_len,
 	free(msgs);
 }
 
-/* Kept here: answered on the next turn of the loop, from the ring. */
+/* Kept here, or a fetch that could not be asked for: answered on the next
+ * turn of the loop. */
 static void
 on_fetch(evutil_socket_t fd, short what, void *arg)
 {
 	struct channels *ch = arg;
-	struct chanmsg **msgs;
 	struct chan *c;
-	uint32_t n;
 
 	(void)fd;
 	(void)what;
@@ -620,14 +656,9 @@ on_fetch(evutil_socket_t fd, short what, void *arg)
 			channels_history(ch, c->name, c->name_len, NULL, 0, EIO);
 			continue;
 		}
-		n = c->hist.n;
-		msgs = n > 0 ? calloc(n, sizeof(*msgs)) : NULL;
-		for (uint32_t i = 0; msgs != NULL && i < n; i++)
-			msgs[i] = chanmsg_ref(chanhist_at(&c->hist, i));
-		chan_replayed(ch, c, msgs, msgs != NULL ? n : 0);
-		for (uint32_t i = 0; msgs != NULL && i < n; i++)
-			chanmsg_unref(msgs[i]);
-		free(msgs);
+		/* Subscribers took what they need of the history when they
+		 * came (sub_replay): hand it over. */
+		chan_replayed(ch, c, NULL, 0);
 	}
 }
 
