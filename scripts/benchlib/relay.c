@@ -23,8 +23,9 @@
  * all workers, and the CPU time of all processes (master included) per
  * message published and per message delivered.
  *
- *   cc -O2 -o build/relay scripts/benchlib/relay.c
- *   build/relay MODE WORKERS SIZE COUNT RATE
+ *   scripts/bench-relay            (builds this, runs every cell, medians)
+ *   cc -O2 -o relay scripts/benchlib/relay.c
+ *   ./relay MODE WORKERS SIZE COUNT RATE
  *
  * Bounded: count messages, and every wait has a deadline.
  */
