@@ -182,14 +182,8 @@ stats_release(struct stats *st, int idx)
 	__atomic_fetch_add(&st->exited.redis_timeouts,
 	    STATS_GET(p->redis_timeouts), __ATOMIC_RELAXED);
 #define FOLD(f) __atomic_fetch_add(&st->exited.f, STATS_GET(p->f), \
-	    __ATOMIC_RELAXED)
-	FOLD(chan_published);
-	FOLD(chan_publish_failed);
-	FOLD(chan_received);
-	FOLD(chan_delivered);
-	FOLD(chan_dropped);
-	FOLD(chan_slow_closed);
-	FOLD(chan_relay_dropped);
+	    __ATOMIC_RELAXED);
+	STATS_CHAN_COUNTERS(FOLD)
 #undef FOLD
 	/* Everything but the state, then the state: a reader that sees FREE
 	 * skips the entry, one that sees it taken sees zeroes at worst. */

@@ -120,6 +120,12 @@ struct stats_proc {
 	char boot_error[STATS_REASON_MAX];
 } __attribute__((aligned(64)));
 
+/* The channels' counters of struct stats_proc, each folded into the
+ * totals when its worker exits: X(field) for each. */
+#define STATS_CHAN_COUNTERS(X) X(chan_published) X(chan_publish_failed) \
+	X(chan_received) X(chan_delivered) X(chan_dropped) X(chan_slow_closed) \
+	X(chan_relay_dropped)
+
 struct stats_totals {           /* counters of workers that have exited */
 	uint64_t requests;
 	uint64_t responses[6];
@@ -132,13 +138,9 @@ struct stats_totals {           /* counters of workers that have exited */
 	uint64_t redis_commands;
 	uint64_t redis_failed;
 	uint64_t redis_timeouts;
-	uint64_t chan_published;
-	uint64_t chan_publish_failed;
-	uint64_t chan_received;
-	uint64_t chan_delivered;
-	uint64_t chan_dropped;
-	uint64_t chan_slow_closed;
-	uint64_t chan_relay_dropped;
+#define STATS_FIELD(f) uint64_t f;
+	STATS_CHAN_COUNTERS(STATS_FIELD)
+#undef STATS_FIELD
 };
 
 struct stats {

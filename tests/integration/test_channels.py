@@ -20,7 +20,7 @@ import chanlib
 import harness
 from chanlib import Sse, WsSub, publish, start
 from harness import RawConn, Redis, note, wait_until
-from test_websocket import OP_BINARY, OP_TEXT, frame, node_client
+from test_websocket import OP_BINARY, OP_TEXT, node_client, rss_kib
 
 
 def two_workers(s):
@@ -221,14 +221,6 @@ def test_channels_configuration_errors():
         p = subprocess.run([harness.binary(), "--check", "-c", path], capture_output=True,
                            text=True, timeout=10)
         assert p.returncode == 2 and re.search(want, p.stderr), (cfg, p.returncode, p.stderr)
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 @harness.timeout(90)

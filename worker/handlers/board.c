@@ -57,14 +57,8 @@ board_totals(const struct stats *st, struct board_totals *t)
 		t->redis_timeouts += STATS_GET(p->redis_timeouts);
 		t->pubsub |= STATS_GET(p->redis_sub_state) != STATS_REDIS_NONE;
 		t->chan_subscribers += STATS_GET(p->chan_subscribers);
-#define ADD(f) t->f += STATS_GET(p->f)
-		ADD(chan_published);
-		ADD(chan_publish_failed);
-		ADD(chan_received);
-		ADD(chan_delivered);
-		ADD(chan_dropped);
-		ADD(chan_slow_closed);
-		ADD(chan_relay_dropped);
+#define ADD(f) t->f += STATS_GET(p->f);
+		STATS_CHAN_COUNTERS(ADD)
 #undef ADD
 	}
 	t->requests += STATS_GET(st->exited.requests);
@@ -80,14 +74,8 @@ board_totals(const struct stats *st, struct board_totals *t)
 	t->redis_commands += STATS_GET(st->exited.redis_commands);
 	t->redis_failed += STATS_GET(st->exited.redis_failed);
 	t->redis_timeouts += STATS_GET(st->exited.redis_timeouts);
-#define ADD(f) t->f += STATS_GET(st->exited.f)
-	ADD(chan_published);
-	ADD(chan_publish_failed);
-	ADD(chan_received);
-	ADD(chan_delivered);
-	ADD(chan_dropped);
-	ADD(chan_slow_closed);
-	ADD(chan_relay_dropped);
+#define ADD(f) t->f += STATS_GET(st->exited.f);
+	STATS_CHAN_COUNTERS(ADD)
 #undef ADD
 }
 

@@ -26,9 +26,9 @@ struct board_totals {
 	int pubsub;                      /* ... with a subscriber connection */
 	/* Channels: subscribers now; the counters of common/stats.h. */
 	uint64_t chan_subscribers;
-	uint64_t chan_published, chan_publish_failed, chan_received;
-	uint64_t chan_delivered, chan_dropped, chan_slow_closed;
-	uint64_t chan_relay_dropped;
+#define BOARD_FIELD(f) uint64_t f;
+	STATS_CHAN_COUNTERS(BOARD_FIELD)
+#undef BOARD_FIELD
 };
 
 /* The state's name as `shoal status` says it: "serving", "draining"... */

@@ -43,9 +43,8 @@ static const char kv_put_script[] =
 enum kv_op { KV_GET, KV_PUT, KV_DEL, KV_OTHER };
 
 struct kv {
-	size_t route_len;            /* the route's path, which the key follows */
-	char *prefix;                /* key_prefix */
-	size_t prefix_len;
+	struct options_named n;      /* the route's path, which the key
+	                                follows; key_prefix */
 };
 
 static enum kv_op
@@ -156,8 +155,8 @@ kv_handle(struct http_request *req, struct http_response *resp, void *state)
 {
 	const struct kv *kv = state;
 	enum kv_op op = kv_op(req->method);
-	const char *raw = req->path + kv->route_len;
-	size_t rawlen = req->path_len - kv->route_len, keylen;
+	const char *raw = req->path + kv->n.route_len;
+	size_t rawlen = req->path_len - kv->n.route_len, keylen;
 	char stack[KV_KEY_STACK], *key = stack;
 	const char *argv[5];
 	size_t argvlen[5];
@@ -170,22 +169,22 @@ kv_handle(struct http_request *req, struct http_response *resp, void *state)
 		http_response_header(resp, "Allow", "GET, HEAD, PUT, DELETE");
 		return;
 	}
-	if (req->path_len <= kv->route_len) {
+	if (req->path_len <= kv->n.route_len) {
 		kv_text(resp, 404, LIT("no key: the key follows the route's "
 		    "path\n"));
 		return;
 	}
-	if (kv->prefix_len + rawlen > sizeof(stack) &&
-	    (key = malloc(kv->prefix_len + rawlen)) == NULL) {
+	if (kv->n.prefix_len + rawlen > sizeof(stack) &&
+	    (key = malloc(kv->n.prefix_len + rawlen)) == NULL) {
 		kv_text(resp, 500, LIT("out of memory\n"));
 		return;
 	}
-	memcpy(key, kv->prefix, kv->prefix_len);
-	if ((n = options_decode(raw, rawlen, key + kv->prefix_len)) < 0) {
+	memcpy(key, kv->n.prefix, kv->n.prefix_len);
+	if ((n = options_decode(raw, rawlen, key + kv->n.prefix_len)) < 0) {
 		kv_text(resp, 400, LIT("bad key: a bad %-escape, or %00\n"));
 		goto out;
 	}
-	keylen = kv->prefix_len + (size_t)n;
+	keylen = kv->n.prefix_len + (size_t)n;
 	if ((d = http_defer(req, resp, NULL, NULL)) == NULL) {
 		kv_text(resp, 500, LIT("out of memory\n"));
 		goto out;
@@ -246,21 +245,18 @@ kv_check(const json_t *route, char *err, size_t errlen)
 static int
 kv_init(const json_t *route, void **state, char *err, size_t errlen)
 {
-	const char *path = json_string_value(json_object_get(route, "path"));
-	const char *prefix;
 	struct kv *kv;
 
-	if (kv_check(route, err, errlen) == -1 ||
-	    options_string(route, "key_prefix", &prefix, err, errlen) == -1)
+	if (kv_check(route, err, errlen) == -1)
 		return -1;
-	if ((kv = calloc(1, sizeof(*kv))) == NULL ||
-	    (kv->prefix = strdup(prefix)) == NULL) {
-		free(kv);
+	if ((kv = calloc(1, sizeof(*kv))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	kv->prefix_len = strlen(kv->prefix);
-	kv->route_len = strlen(path);
+	if (options_named_init(route, "key_prefix", &kv->n, err, errlen) == -1) {
+		free(kv);
+		return -1;
+	}
 	*state = kv;
 	return 0;
 }
@@ -271,7 +267,7 @@ kv_free(void *state)
 	struct kv *kv = state;
 
 	if (kv != NULL)
-		free(kv->prefix);
+		options_named_free(&kv->n);
 	free(kv);
 }
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Keys of a route object that belong to the router, not the handler. */
@@ -123,6 +124,32 @@ options_bool(const json_t *route, const char *key, bool def, bool *out,
 	}
 	*out = json_is_true(v);
 	return 0;
+}
+
+int
+options_named_init(const json_t *route, const char *prefix_key,
+    struct options_named *n, char *err, size_t errlen)
+{
+	const char *path = json_string_value(json_object_get(route, "path"));
+	const char *prefix;
+
+	memset(n, 0, sizeof(*n));
+	if (options_string(route, prefix_key, &prefix, err, errlen) == -1)
+		return -1;
+	if ((n->prefix = strdup(prefix)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	n->prefix_len = strlen(prefix);
+	n->route_len = path != NULL ? strlen(path) : 0;
+	return 0;
+}
+
+void
+options_named_free(struct options_named *n)
+{
+	free(n->prefix);
+	n->prefix = NULL;
 }
 
 static int

@@ -32,6 +32,21 @@ int options_number(const json_t *route, const char *key, double min,
 int options_prefix_route(const json_t *route, const char *handler,
     const char *what, char *err, size_t errlen);
 
+/*
+ * What a handler on such a route keeps: the length of the route's path
+ * (the name follows it) and the value of the string key prefix_key (what
+ * names start with: "key_prefix", "channel_prefix"). 0, or -1 with a
+ * reason in err (not a string; no memory).
+ */
+struct options_named {
+	size_t route_len;
+	char *prefix;
+	size_t prefix_len;
+};
+int options_named_init(const json_t *route, const char *prefix_key,
+    struct options_named *n, char *err, size_t errlen);
+void options_named_free(struct options_named *n);
+
 /* The string key into *out ("" when absent; valid while route is); -1 if
  * it is not a string, or holds a NUL. */
 int options_string(const json_t *route, const char *key, const char **out,

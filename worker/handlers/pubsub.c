@@ -37,9 +37,8 @@
 #define LIT(s) s, sizeof(s) - 1
 
 struct pubsub {
-	size_t route_len;            /* the route's path, the name follows it */
-	char *prefix;                /* channel_prefix */
-	size_t prefix_len;
+	struct options_named n;      /* the route's path, which the name
+	                                follows; channel_prefix */
 	bool publish;
 };
 
@@ -224,8 +223,8 @@ pubsub_handle(struct http_request *req, struct http_response *resp,
     void *state)
 {
 	const struct pubsub *ps = state;
-	const char *raw = req->path + ps->route_len;
-	size_t rawlen = req->path_len - ps->route_len;
+	const char *raw = req->path + ps->n.route_len;
+	size_t rawlen = req->path_len - ps->n.route_len;
 	char name[CHANNEL_NAME_MAX], decoded[3 * CHANNEL_NAME_MAX];
 	bool get = strcmp(req->method, "GET") == 0 ||
 	    strcmp(req->method, "HEAD") == 0;
@@ -237,7 +236,7 @@ pubsub_handle(struct http_request *req, struct http_response *resp,
 		    "GET, HEAD, POST" : "GET, HEAD");
 		return;
 	}
-	if (req->path_len <= ps->route_len) {
+	if (req->path_len <= ps->n.route_len) {
 		text(resp, 404, LIT("no channel: its name follows the route's "
 		    "path\n"));
 		return;
@@ -247,17 +246,17 @@ pubsub_handle(struct http_request *req, struct http_response *resp,
 		text(resp, 400, LIT("channel name too long\n"));
 		return;
 	}
-	memcpy(name, ps->prefix, ps->prefix_len);
+	memcpy(name, ps->n.prefix, ps->n.prefix_len);
 	if ((n = options_decode(raw, rawlen, decoded)) < 0) {
 		text(resp, 400, LIT("bad channel name: a bad %-escape, or %00\n"));
 		return;
 	}
-	if (ps->prefix_len + (size_t)n > CHANNEL_NAME_MAX) {
+	if (ps->n.prefix_len + (size_t)n > CHANNEL_NAME_MAX) {
 		text(resp, 400, LIT("channel name too long\n"));
 		return;
 	}
-	memcpy(name + ps->prefix_len, decoded, (size_t)n);
-	n += (long)ps->prefix_len;
+	memcpy(name + ps->n.prefix_len, decoded, (size_t)n);
+	n += (long)ps->n.prefix_len;
 	if (!get)
 		publish(req, resp, name, (size_t)n);
 	else if (http_request_header(req, "Upgrade", &(size_t){ 0 }) != NULL)
@@ -293,22 +292,20 @@ pubsub_check(const json_t *route, char *err, size_t errlen)
 static int
 pubsub_init(const json_t *route, void **state, char *err, size_t errlen)
 {
-	const char *path = json_string_value(json_object_get(route, "path"));
-	const char *prefix;
 	struct pubsub *ps;
 
-	if (pubsub_check(route, err, errlen) == -1 ||
-	    options_string(route, "channel_prefix", &prefix, err, errlen) == -1)
+	if (pubsub_check(route, err, errlen) == -1)
 		return -1;
-	if ((ps = calloc(1, sizeof(*ps))) == NULL ||
-	    (ps->prefix = strdup(prefix)) == NULL) {
-		free(ps);
+	if ((ps = calloc(1, sizeof(*ps))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	if (options_named_init(route, "channel_prefix", &ps->n, err,
+	    errlen) == -1) {
+		free(ps);
+		return -1;
+	}
 	options_bool(route, "publish", true, &ps->publish, err, errlen);
-	ps->prefix_len = strlen(ps->prefix);
-	ps->route_len = strlen(path);
 	*state = ps;
 	return 0;
 }
@@ -319,7 +316,7 @@ pubsub_free(void *state)
 	struct pubsub *ps = state;
 
 	if (ps != NULL)
-		free(ps->prefix);
+		options_named_free(&ps->n);
 	free(ps);
 }
 

@@ -109,7 +109,7 @@ test_route_keys(void **state)
 		if (cases[i].err == NULL) {
 			assert_int_equal(kv_check(route, err, sizeof(err)), 0);
 			assert_int_equal(kv_init(route, &st, err, sizeof(err)), 0);
-			assert_int_equal(((struct kv *)st)->route_len, 4);
+			assert_int_equal(((struct kv *)st)->n.route_len, 4);
 			kv_free(st);
 		} else {
 			assert_int_equal(kv_check(route, err, sizeof(err)), -1);
@@ -185,8 +185,8 @@ static void
 handle(struct http_response *resp, const char *method, const char *path)
 {
 	struct http_deferred *d;
-	struct kv kv = { .route_len = 4, .prefix = (char *)"p:",
-	    .prefix_len = 2 };
+	struct kv kv = { .n = { .route_len = 4, .prefix = (char *)"p:",
+	    .prefix_len = 2 } };
 	struct http_request req;
 
 	memset(&req, 0, sizeof(req));
