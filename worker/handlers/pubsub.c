@@ -103,10 +103,13 @@ static const struct ws_handler pubsub_ws_handler = {
 static uint64_t
 ws_after(const struct http_request *req)
 {
-	const char *q = req->query, *end = q + req->query_len, *v;
+	const char *q = req->query, *end, *v;
 	uint64_t id = 0;
 
-	for (v = q; q != NULL && v < end; v++) {
+	if (q == NULL)
+		return channel_last_event_id(req);
+	end = q + req->query_len;
+	for (v = q; v < end; v++) {
 		if ((v != q && v[-1] != '&') || (size_t)(end - v) < 6 ||
 		    memcmp(v, "after=", 6) != 0)
 			continue;
