@@ -179,6 +179,10 @@ def test_channels_pubsub_answers():
         publish(port, "a%2fb", "decoded")
         assert sub.events(1)[0]["data"] == b"decoded"
         sub.close()
+        # Another upgrade than WebSocket (curl --http2 asks for h2c): the stream.
+        sub = Sse(port, "/ps/h2", headers={"Upgrade": "h2c", "Connection": "Upgrade"})
+        assert sub.status == 200 and sub.chunked, (sub.status, sub.headers)
+        sub.close()
         # HTTP/1.0: the stream is raw and ends with the connection.
         sub = Sse(port, "/ps/old", http10=True)
         assert not sub.chunked and sub.headers.get("connection") == "close", sub.headers

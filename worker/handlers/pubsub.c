@@ -204,6 +204,20 @@ publish(struct http_request *req, struct http_response *resp,
 
 /* ---- the handler -------------------------------------------------------------- */
 
+/* Does the request ask for a WebSocket (not another upgrade: curl's
+ * "Upgrade: h2c" still gets its event stream)? */
+static bool
+wants_websocket(const struct http_request *req)
+{
+	size_t len;
+	const char *u = http_request_header(req, "Upgrade", &len);
+
+	for (size_t i = 0; u != NULL && i + 9 <= len; i++)
+		if (strncasecmp(u + i, "websocket", 9) == 0)
+			return true;
+	return false;
+}
+
 /* Does the request take server-sent events? Anything that does not name
  * some other type does. */
 static bool
@@ -262,7 +276,7 @@ pubsub_handle(struct http_request *req, struct http_response *resp,
 	n += (long)ps->n.prefix_len;
 	if (!get)
 		publish(req, resp, name, (size_t)n);
-	else if (http_request_header(req, "Upgrade", &(size_t){ 0 }) != NULL)
+	else if (wants_websocket(req))
 		subscribe_ws(ps, req, resp, name, (size_t)n);
 	else if (accepts_events(req))
 		channel_subscribe_sse(req->channels, req, resp, name, (size_t)n);
