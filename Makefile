@@ -7,6 +7,8 @@
 #                        a floor (BENCH_ARGS="--quick" for a smoke run under a minute)
 #   make bench-ws        WebSocket echo beside Node's cluster with the ws package
 #   make bench-kv        kv GET through Redis beside Node's cluster with the redis package
+#   make bench-relay     how channel messages cross workers: the master's relay against
+#                        shared-memory rings (scripts/benchlib/relay.c)
 #   make fuzz            libFuzzer runs of the request path and the parser (FUZZ_TIME=60 s each)
 #   make install         binary, man page, systemd unit, example config, module
 #                        API headers and shoal.pc under PREFIX (/usr/local),
@@ -29,9 +31,9 @@ CFLAGS  ?=
 CPPFLAGS += -I. -D_GNU_SOURCE -DSHOAL_VERSION='"$(VERSION)"'
 ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS) \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# Debian's libwslay-dev ships no pkg-config file.
+# Debian's libwslay-dev and libunistring-dev ship no pkg-config file.
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -ljansson -lsystemd -lnettle -lhiredis) \
-           -lwslay -lpthread -lm
+           -lwslay -lunistring -lpthread -lm
 
 ifdef SANITIZE
 BUILD   ?= build-san
@@ -54,7 +56,7 @@ Q   = @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-.PHONY: all run test unit integration bench bench-ws bench-kv deps test-deps clean fuzz install \
+.PHONY: all run test unit integration bench bench-ws bench-kv bench-relay deps test-deps clean fuzz install \
         uninstall
 
 all: $(BUILD)/shoal
@@ -114,6 +116,9 @@ bench-ws: $(BUILD)/shoal
 bench-kv: $(BUILD)/shoal
 	@scripts/deps --bench
 	@scripts/bench-kv --binary $(BUILD)/shoal
+
+bench-relay:
+	@scripts/bench-relay
 
 # ---- fuzzing ---------------------------------------------------------------
 # Two libFuzzer targets, built by clang with coverage instrumentation and

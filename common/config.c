@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/config/account.h"
+#include "common/config/channels.h"
 #include "common/config/cpus.h"
 #include "common/config/diag.h"
 #include "common/config/listen.h"
@@ -216,6 +217,10 @@ static const struct cfg_key cfg_keys[] = {
 	  .defstr = "{}", .apply = cfg_apply_redis,
 	  .help = "the Redis server of the workers' client: {\"address\": "
 	  "\"127.0.0.1:6379\", ...} (config file only)" },
+	{ .name = "channels", .kind = CFG_STRUCT, .offset = CFG_OFF(channels),
+	  .defstr = "{}", .apply = cfg_apply_channels,
+	  .help = "publish/subscribe channels: history, queues, limits: "
+	  "{\"history\": 100, ...} (config file only)" },
 	/*
 	 * "modules" comes before "routes" (rows are applied in this order,
 	 * not the file's) because a route may name a module's handler.
@@ -866,6 +871,7 @@ config_free(struct config *cfg)
 	free(cfg->modules);
 	free(cfg->cpu_sets);
 	free(cfg->redis.address);
+	free(cfg->channels.redis_prefix);
 	/* The strings of the scalar keys (pid_file, log_file, ...). */
 	cfg_free_values(cfg_keys, ARRAY_SIZE(cfg_keys), cfg);
 	free(cfg->source);

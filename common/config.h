@@ -140,6 +140,31 @@ struct redis_cfg {
 	double reconnect_max;        /* ... up to this */
 };
 
+/* "channels" "slow": what becomes of a subscriber that does not keep up. */
+enum channel_slow {
+	CHANNEL_SLOW_CLOSE,          /* closed: it resumes from the history */
+	CHANNEL_SLOW_DROP,           /* the messages that do not fit are lost */
+};
+
+/*
+ * "channels": publish/subscribe channels (worker/api/channel.h):
+ *   {"history": 100, "history_bytes": "1M", "memory": "64M",
+ *    "queue": "1M", "slow": "close", "max_message": "64K",
+ *    "keepalive": 30, "redis_prefix": "shoal:"}
+ * Every member has a default; the key absent is all of them.
+ */
+struct channel_cfg {
+	size_t history;              /* messages kept per channel; 0: none */
+	size_t history_bytes;        /* ... and their bytes at most */
+	size_t memory;               /* history bytes per worker, all channels */
+	size_t queue;                /* bytes waiting for one subscriber */
+	int slow;                    /* enum channel_slow */
+	size_t max_message;          /* bytes of one message */
+	double keepalive;            /* seconds before a comment to an idle
+	                                event stream; 0: none */
+	char *redis_prefix;          /* Redis keys and channels start with it */
+};
+
 /*
  * Checks one route object's handler and handler-specific keys, against
  * the configuration loaded so far (every key before "routes" in the key
@@ -209,6 +234,7 @@ struct config {
 	size_t nmodules;
 
 	struct redis_cfg redis;      /* address NULL: no Redis */
+	struct channel_cfg channels;
 };
 
 /*

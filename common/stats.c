@@ -11,13 +11,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <jansson.h>
 
 #include "common/util.h"
 
 /* "shoalST" and a layout number: bump it when struct stats changes. */
-#define STATS_MAGIC 0x73686f616c535404ull
+#define STATS_MAGIC 0x73686f616c535405ull
 
 /* Where an entry's counters start: after pid, slot, generation and state,
  * which are set one by one (the state last). */
@@ -36,6 +37,16 @@ const char *const stats_restart_name[STATS_RESTART_REASONS] = {
 	[STATS_RESTART_MAX_REQUESTS] = "max_requests",
 	[STATS_RESTART_MAX_MEMORY] = "max_memory",
 };
+
+/* The time of day in microseconds. */
+static uint64_t
+wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 struct stats *
 stats_create(int *fd)
@@ -61,6 +72,9 @@ stats_create(int *fd)
 	st = p;
 	st->size = sizeof(*st);
 	st->magic = STATS_MAGIC;
+	/* The channels' ids start at the clock (microseconds), so that after
+	 * a restart they never repeat one a client has seen. */
+	st->chan_seq = wall_us();
 	return st;
 err:
 	saved = errno;
@@ -167,6 +181,10 @@ stats_release(struct stats *st, int idx)
 	    __ATOMIC_RELAXED);
 	__atomic_fetch_add(&st->exited.redis_timeouts,
 	    STATS_GET(p->redis_timeouts), __ATOMIC_RELAXED);
+#define FOLD(f) __atomic_fetch_add(&st->exited.f, STATS_GET(p->f), \
+	    __ATOMIC_RELAXED);
+	STATS_CHAN_COUNTERS(FOLD)
+#undef FOLD
 	/* Everything but the state, then the state: a reader that sees FREE
 	 * skips the entry, one that sees it taken sees zeroes at worst. */
 	memset((char *)p + STATS_BODY, 0, sizeof(*p) - STATS_BODY);
@@ -240,13 +258,36 @@ stats_redis_json(const struct stats_proc *p, uint64_t now_ms)
 	uint64_t st = STATS_GET(p->redis_state);
 	uint64_t since = STATS_GET(p->redis_since_ms);
 
+	uint64_t sub = STATS_GET(p->redis_sub_state);
+	uint64_t sub_since = STATS_GET(p->redis_sub_since_ms);
+	json_t *o;
+
 	if (st == STATS_REDIS_NONE || st >= ARRAY_SIZE(names))
 		return NULL;
-	return json_pack("{s:s, s:f, s:I, s:I, s:I, s:I}", "state", names[st],
+	o = json_pack("{s:s, s:f, s:I, s:I, s:I, s:I}", "state", names[st],
 	    "for", since != 0 && now_ms > since ?
 	    (double)(now_ms - since) / 1000 : 0.0,
 	    "connects", (json_int_t)STATS_GET(p->redis_connects),
 	    "commands", (json_int_t)STATS_GET(p->redis_commands),
 	    "failed", (json_int_t)STATS_GET(p->redis_failed),
 	    "timeouts", (json_int_t)STATS_GET(p->redis_timeouts));
+	if (o != NULL && sub != STATS_REDIS_NONE && sub < ARRAY_SIZE(names))
+		json_object_set_new(o, "pubsub", json_pack("{s:s, s:f}", "state",
+		    names[sub], "for", sub_since != 0 && now_ms > sub_since ?
+		    (double)(now_ms - sub_since) / 1000 : 0.0));
+	return o;
+}
+
+json_t *
+stats_channels_json(const struct stats_proc *p)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "subscribers", (json_int_t)STATS_GET(p->chan_subscribers),
+	    "published", (json_int_t)STATS_GET(p->chan_published),
+	    "publish_failed", (json_int_t)STATS_GET(p->chan_publish_failed),
+	    "received", (json_int_t)STATS_GET(p->chan_received),
+	    "delivered", (json_int_t)STATS_GET(p->chan_delivered),
+	    "dropped", (json_int_t)STATS_GET(p->chan_dropped),
+	    "slow_closed", (json_int_t)STATS_GET(p->chan_slow_closed),
+	    "relay_dropped", (json_int_t)STATS_GET(p->chan_relay_dropped));
 }

@@ -100,10 +100,31 @@ struct stats_proc {
 	                                lost with the connection, timed out */
 	uint64_t redis_timeouts;     /* ... of which timed out */
 	uint64_t master_pid;         /* the master that handed the entry out */
+	/* Channels (worker/services/channel.c). */
+	uint64_t chan_subscribers;   /* subscriptions now (a gauge) */
+	uint64_t chan_published;     /* messages published here, accepted */
+	uint64_t chan_publish_failed;    /* ... refused at once or failed later */
+	uint64_t chan_received;      /* messages that reached this worker */
+	uint64_t chan_delivered;     /* ... times the subscribers they reached */
+	uint64_t chan_dropped;       /* messages a slow subscriber missed
+	                                ("slow": "drop") */
+	uint64_t chan_slow_closed;   /* subscribers closed for being slow */
+	uint64_t chan_relay_dropped; /* messages the master could not pass to
+	                                this worker (its queue was full);
+	                                written by the master */
+	uint64_t redis_sub_state;    /* the subscriber connection (enum
+	                                stats_redis), with "redis" */
+	uint64_t redis_sub_since_ms; /* util_now_ms() when it last changed */
 	/* Written by a worker that cannot start, before it exits: the first
 	 * error it logged ("modules[0]: dlopen(...): ..."), NUL-terminated. */
 	char boot_error[STATS_REASON_MAX];
 } __attribute__((aligned(64)));
+
+/* The channels' counters of struct stats_proc, each folded into the
+ * totals when its worker exits: X(field) for each. */
+#define STATS_CHAN_COUNTERS(X) X(chan_published) X(chan_publish_failed) \
+	X(chan_received) X(chan_delivered) X(chan_dropped) X(chan_slow_closed) \
+	X(chan_relay_dropped)
 
 struct stats_totals {           /* counters of workers that have exited */
 	uint64_t requests;
@@ -117,6 +138,9 @@ struct stats_totals {           /* counters of workers that have exited */
 	uint64_t redis_commands;
 	uint64_t redis_failed;
 	uint64_t redis_timeouts;
+#define STATS_FIELD(f) uint64_t f;
+	STATS_CHAN_COUNTERS(STATS_FIELD)
+#undef STATS_FIELD
 };
 
 struct stats {
@@ -127,6 +151,9 @@ struct stats {
 	uint64_t restarts[STATS_MAX_SLOTS][STATS_RESTART_REASONS];
 	/* The reason of each slot's last restart + 1; 0: none yet. */
 	uint64_t last_restart[STATS_MAX_SLOTS];
+	/* The channel relay's host-wide sequence number (master/relay.c):
+	 * here so that both masters of an upgrade draw from it. */
+	uint64_t chan_seq;
 	struct stats_proc procs[STATS_MAX_PROCS];
 };
 
@@ -171,10 +198,18 @@ void stats_set_boot_error(struct stats *st, int idx, const char *why);
  * A worker's Redis client as `shoal status --json` and the status handler
  * show it: {"state": "up", "for": seconds in that state, "connects",
  * "commands", "failed", "timeouts"}; NULL if it has none (or out of
- * memory). now_ms: util_now_ms().
+ * memory). now_ms: util_now_ms(). With a subscriber connection (channels
+ * through Redis), "pubsub": {"state", "for"} too.
  */
 struct json_t;
 struct json_t *stats_redis_json(const struct stats_proc *p, uint64_t now_ms);
+
+/*
+ * A worker's channels as the status shows them: {"subscribers",
+ * "published", "publish_failed", "received", "delivered", "dropped",
+ * "slow_closed", "relay_dropped"}; NULL if out of memory.
+ */
+struct json_t *stats_channels_json(const struct stats_proc *p);
 
 /* Relaxed atomic store/load/add for the fields above. */
 #define STATS_SET(field, v)  __atomic_store_n(&(field), (uint64_t)(v), __ATOMIC_RELAXED)

@@ -114,37 +114,46 @@ out:
 	return reply;
 }
 
-/* A process's Redis state in the status, or "" without one. */
+/* A process's Redis connection's state in the status ("up"), or "" without
+ * one: the command connection's, or with sub the subscriber's. */
 static const char *
-redis_state_of(json_t *proc)
+redis_state_of(json_t *proc, bool sub)
 {
-	const char *st = json_string_value(json_object_get(json_object_get(proc,
-	    "redis"), "state"));
+	json_t *r = json_object_get(proc, "redis");
+	const char *st = json_string_value(json_object_get(sub ?
+	    json_object_get(r, "pubsub") : r, "state"));
 
 	return st != NULL ? st : "";
 }
 
-/* With "redis": how many workers are connected, and which are not. */
+/* With "redis": how many workers are connected (sub: their channels'
+ * subscriber connections, once they have one), and which are not. */
 static void
-print_redis(json_t *st)
+print_redis_line(json_t *st, bool sub)
 {
-	json_t *procs = json_object_get(st, "processes"), *p;
+	json_t *procs = json_object_get(st, "processes"), *p, *r;
 	json_t *addr = json_object_get(json_object_get(st, "redis"), "address");
-	size_t i, up = 0;
+	size_t i, up = 0, n = 0;
 	char dur[32];
 
 	if (!json_is_string(addr))
 		return;
-	json_array_foreach(procs, i, p)
-		up += strcmp(redis_state_of(p), "up") == 0;
-	printf("redis %s: %zu of %zu workers connected", json_string_value(addr),
-	    up, json_array_size(procs));
 	json_array_foreach(procs, i, p) {
-		if (strcmp(redis_state_of(p), "up") == 0)
+		n += !sub || *redis_state_of(p, true) != '\0';
+		up += strcmp(redis_state_of(p, sub), "up") == 0;
+	}
+	if (n == 0)
+		return;
+	printf("redis %s%s: %zu of %zu workers %s", json_string_value(addr),
+	    sub ? " (channels)" : "", up, n, sub ? "subscribed" : "connected");
+	json_array_foreach(procs, i, p) {
+		if (strcmp(redis_state_of(p, sub), "up") == 0 ||
+		    (sub && *redis_state_of(p, true) == '\0'))
 			continue;
-		util_fmt_duration(json_number_value(json_object_get(
-		    json_object_get(p, "redis"), "for")), dur, sizeof(dur));
-		if (*redis_state_of(p) == '\0')     /* no client yet */
+		r = json_object_get(p, "redis");
+		util_fmt_duration(json_number_value(json_object_get(sub ?
+		    json_object_get(r, "pubsub") : r, "for")), dur, sizeof(dur));
+		if (*redis_state_of(p, sub) == '\0')     /* no client yet */
 			printf("; slot %d (pid %d) starting",
 			    (int)json_integer_value(json_object_get(p, "slot")),
 			    (int)json_integer_value(json_object_get(p, "pid")));
@@ -152,9 +161,34 @@ print_redis(json_t *st)
 			printf("; slot %d (pid %d) %s for %s",
 			    (int)json_integer_value(json_object_get(p, "slot")),
 			    (int)json_integer_value(json_object_get(p, "pid")),
-			    redis_state_of(p), dur);
+			    redis_state_of(p, sub), dur);
 	}
 	printf("\n");
+}
+
+/* The channels' counters over the workers alive, once they have any. */
+static void
+print_channels(json_t *st)
+{
+	static const char *const keys[] = { "subscribers", "published",
+	    "delivered", "publish_failed", "dropped", "slow_closed",
+	    "relay_dropped" };
+	json_t *procs = json_object_get(st, "processes"), *p;
+	long long sum[sizeof(keys) / sizeof(keys[0])] = { 0 }, any = 0;
+	size_t i, k;
+
+	json_array_foreach(procs, i, p)
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			sum[k] += json_integer_value(json_object_get(
+			    json_object_get(p, "channels"), keys[k]));
+			any |= sum[k];
+		}
+	if (!any)
+		return;
+	printf("channels: %lld subscribers, %lld published, %lld delivered, "
+	    "%lld publish failed, %lld dropped, %lld slow closed, %lld relay "
+	    "dropped\n", sum[0], sum[1], sum[2], sum[3], sum[4], sum[5],
+	    sum[6]);
 }
 
 static void
@@ -208,7 +242,9 @@ print_table(json_t *st)
 	}
 	printf("total requests %lld\n", (long long)json_integer_value(
 	    json_object_get(json_object_get(st, "totals"), "requests")));
-	print_redis(st);
+	print_channels(st);
+	print_redis_line(st, false);
+	print_redis_line(st, true);
 }
 
 /* The control socket: --control, else the -c file's control_socket, else

@@ -26,6 +26,7 @@
 #include "master/privdrop.h"
 #include "master/proctitle.h"
 #include "master/recycle.h"
+#include "master/relay.h"
 #include "master/resources.h"
 #include "master/steer.h"
 #include "master/supervise.h"
@@ -412,6 +413,7 @@ master_free(struct master *m)
 	ops_free(m);
 	upgrade_free(m);
 	supervise_free(m);
+	relay_free(m);
 	control_free(m, !m->up.upgraded);
 	for (size_t i = 0; i < m->nsignals; i++)
 		event_free(m->signals[i]);
@@ -559,6 +561,7 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 	if (adopted && m->up.scaled != 0 &&
 	    m->up.scaled_setting == m->cfg.workers)
 		nslots = scaled = m->up.scaled;
+	relay_init(m);
 	supervise_init(m, nslots, &supervise_hooks);
 	log_notice("shoal %s starting: %u worker%s (%s), config %s",
 	    SHOAL_VERSION, nslots, nslots == 1 ? "" : "s", scaled ? "set by scale" :
@@ -589,6 +592,7 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 		log_error("cannot set up the event loop");
 		goto out;
 	}
+	upgrade_bridge(m);
 	if (control_open(m, m->up.control_fd, &control_hooks, err,
 	    sizeof(err)) == -1) {
 		log_error("%s", err);

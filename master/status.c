@@ -105,6 +105,8 @@ status_json(struct master *m)
 		    "crash_looping", s->crash_looping);
 		if (proc != NULL && (r = stats_redis_json(sp, now_ms)) != NULL)
 			json_object_set_new(proc, "redis", r);
+		if (proc != NULL && (r = stats_channels_json(sp)) != NULL)
+			json_object_set_new(proc, "channels", r);
 		json_array_append_new(procs, proc);
 	}
 	for (unsigned i = 0; i < m->sup.nslots_total; i++) {

@@ -18,10 +18,12 @@
 
 #include "common/ipc.h"
 #include "common/log.h"
+#include "common/relay.h"
 #include "common/util.h"
 #include "master/hang.h"
 #include "master/proctitle.h"
 #include "master/steer.h"
+#include "master/relay.h"
 #include "master/wstatus.h"
 #include "worker/worker.h"
 
@@ -54,6 +56,7 @@ proc_free(struct master *m, struct proc *p)
 		event_free(p->ipc_ev);
 	if (p->ipc_fd != -1)
 		close(p->ipc_fd);
+	relay_detach(m, p);
 	stats_release(m->stats, p->stats_idx);
 	free(p);
 }
@@ -136,7 +139,7 @@ on_ipc(evutil_socket_t fd, short what, void *arg)
  */
 static void __attribute__((noreturn))
 become_worker(struct master *m, struct proc *self, const struct config *cfg,
-    int ipc_fd, pid_t master_pid)
+    int ipc_fd, int relay_fd, pid_t master_pid)
 {
 	struct worker_boot boot;
 	const struct listen_addr **addrs;
@@ -164,6 +167,7 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 	TAILQ_FOREACH(p, &m->sup.procs, entry)
 		if (p->ipc_fd != -1)
 			close(p->ipc_fd);
+	relay_forget(m);
 	m->sup.hooks.in_worker(m);
 	/*
 	 * Our user, CPUs and limits, before anything of the application runs
@@ -198,6 +202,7 @@ become_worker(struct master *m, struct proc *self, const struct config *cfg,
 	boot.stats = m->stats;
 	boot.stats_idx = self->stats_idx;
 	boot.ipc_fd = ipc_fd;
+	boot.relay_fd = relay_fd;
 	boot.listen_fds = fds;
 	boot.listen_addrs = addrs;
 	boot.nlisten = nfds;
@@ -233,7 +238,7 @@ spawn(struct master *m, unsigned slot, const struct config *cfg,
 	bool next = role == ROLE_NEXT;
 	struct slot *s = &m->sup.slots[slot];
 	struct proc *p = NULL;
-	int fds[2] = { -1, -1 };
+	int fds[2] = { -1, -1 }, rfds[2] = { -1, -1 };
 	sigset_t all, old;
 	pid_t master_pid = getpid();
 
@@ -262,6 +267,10 @@ spawn(struct master *m, unsigned slot, const struct config *cfg,
 		log_error("socketpair(worker %u ipc): %s", s->index, strerror(errno));
 		goto err;
 	}
+	/* Without it the worker's channel messages stay on it (said once). */
+	if (relay_pair(rfds) == -1)
+		log_error("socketpair(worker %u relay): %s", s->index,
+		    strerror(errno));
 	/*
 	 * Block signals across fork so the child cannot run the master's
 	 * handlers before it has its own; the worker unblocks them.
@@ -271,7 +280,9 @@ spawn(struct master *m, unsigned slot, const struct config *cfg,
 	p->pid = fork();
 	if (p->pid == 0) {
 		close(fds[0]);
-		become_worker(m, p, cfg, fds[1], master_pid);
+		if (rfds[0] != -1)
+			close(rfds[0]);
+		become_worker(m, p, cfg, fds[1], rfds[1], master_pid);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (p->pid == -1) {
@@ -279,6 +290,13 @@ spawn(struct master *m, unsigned slot, const struct config *cfg,
 		goto err;
 	}
 	close(fds[1]);
+	if (rfds[1] != -1)
+		close(rfds[1]);
+	/* Before its "ready": a new generation receives from the start. */
+	if (rfds[0] != -1 && relay_attach(m, p, rfds[0]) == -1)
+		log_error("worker %u: cannot relay its channel messages",
+		    s->index);
+	rfds[0] = -1;
 	p->ipc_fd = fds[0];
 	p->spawned_at = util_now();
 	STATS_SET(m->stats->procs[p->stats_idx].pid, p->pid);
@@ -301,6 +319,10 @@ err:
 	if (fds[0] != -1) {
 		close(fds[0]);
 		close(fds[1]);
+	}
+	if (rfds[0] != -1) {
+		close(rfds[0]);
+		close(rfds[1]);
 	}
 	if (p->stats_idx != -1)
 		stats_release(m->stats, p->stats_idx);

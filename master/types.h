@@ -13,20 +13,21 @@
  *   control.c    m->ctl        the control socket and its connections
  *   ltable.c     m->listeners  the listening sockets
  *   watchdog.c   m->wd         systemd's watchdog pings
+ *   relay.c      m->relay      the channel relay: its links to workers
  *
  * Calls run one way: master -> control -> ops -> upgrade / supervise ->
- * steer -> ltable -> listener; supervise -> hang -> steer; control also
- * asks status.c (which only reads); master and ops -> preflight ->
- * privdrop / resources; master -> recycle / watchdog -> supervise; master
- * -> activate -> ltable; wstatus.c, backoff.c, steerprog.c, args.c and
- * proctitle.c are leaves. steer.c owns no part: it reads the slots and
- * writes the listeners' steering programs through ltable / listener. A
- * module reports upward only through a function pointer: the hooks the
- * master installs at start-up (supervise_hooks, ops_hooks, control_hooks)
- * or the completion callback a caller passes with a request (ops_done_fn,
- * upgrade_done_fn). So no file calls a file that calls it. (recycle.c
- * reads m->sup and m->stats and writes nothing; its replacements go
- * through supervise.c.)
+ * steer -> ltable -> listener; supervise -> hang -> steer; supervise ->
+ * relay; control also asks status.c (which only reads); master and ops ->
+ * preflight -> privdrop / resources; master -> recycle / watchdog ->
+ * supervise; master -> activate -> ltable; wstatus.c, backoff.c,
+ * steerprog.c, args.c and proctitle.c are leaves. steer.c owns no part: it
+ * reads the slots and writes the listeners' steering programs through
+ * ltable / listener. A module reports upward only through a function
+ * pointer: the hooks the master installs at start-up (supervise_hooks,
+ * ops_hooks, control_hooks) or the completion callback a caller passes
+ * with a request (ops_done_fn, upgrade_done_fn). So no file calls a file
+ * that calls it. (recycle.c reads m->sup and m->stats and writes nothing;
+ * its replacements go through supervise.c.)
  *
  * This header is only for master/; nothing outside includes it.
  */
@@ -59,6 +60,7 @@ struct proc {
 	int stats_idx;
 	int ipc_fd;                  /* the master's end */
 	struct event *ipc_ev;
+	struct relay_link *relay;    /* its channel messages (relay.c); NULL */
 	double spawned_at;           /* util_now() */
 	bool ready;
 	bool draining;
@@ -208,6 +210,8 @@ struct upgrade {
 	int parent_pipe;             /* to tell it we are ready; -1 once told */
 	int control_fd;              /* the inherited control socket; -1 */
 	int stats_fd;                /* the old master's stats memfd; -1 */
+	int relay_fd;                /* the channel bridge, until the relay
+	                                takes it (upgrade_bridge); -1 */
 	unsigned generation;         /* its serving generation; 0: none */
 	unsigned workers;            /* its worker count */
 	unsigned scaled;             /* set by scale (see struct ops); 0 */
@@ -241,6 +245,17 @@ struct watchdog {
 	double interval;             /* seconds */
 	bool silent;                 /* not pinging (said once in the log) */
 	unsigned pings;              /* WATCHDOG=1 sent */
+};
+
+/* ---- relay.c: m->relay ------------------------------------------------- */
+
+struct relay_link;
+TAILQ_HEAD(relay_links, relay_link);
+
+struct relay {
+	struct relay_links links;    /* one per worker with a relay socket */
+	char *bufs;                  /* room for a batch of datagrams; NULL
+	                                until the first message */
 };
 
 /* ---- master.c ----------------------------------------------------------- */
@@ -277,6 +292,7 @@ struct master {
 	struct upgrade up;           /* upgrade.c */
 	struct control ctl;          /* control.c */
 	struct watchdog wd;          /* watchdog.c */
+	struct relay relay;          /* relay.c */
 };
 
 #endif

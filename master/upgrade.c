@@ -6,7 +6,7 @@
  * survive the exec (close-on-exec cleared on them alone), named in the
  * SHOAL_UPGRADE environment variable:
  *
- *   {"v":1,"parent":4242,"pipe":7,"control":6,"stats":5,
+ *   {"v":1,"parent":4242,"pipe":7,"control":6,"stats":5,"relay":8,
  *    "generation":3,"workers":4,"scaled":4,"scaled_setting":2,
  *    "listeners":[{"addr":"127.0.0.1:8080","fds":[3,4],"shared":false,
  *                  "systemd":false}]}
@@ -16,7 +16,9 @@
  * count on from where the old ones are), the generation (the new master's
  * workers are the next one), and the worker count set by `shoal scale`
  * (kept unless the new configuration's "workers" differs from the one it
- * was set under).
+ * was set under). And one end of a relay socket: the bridge over which the
+ * two masters pass each other their workers' channel messages while both
+ * have workers (master/relay.c).
  *
  * The new master adopts them, starts its workers, writes its pid file and
  * then "ready" down the pipe. Only then does the old master drain its own
@@ -35,8 +37,10 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/relay.h"
 #include "common/util.h"
 #include "master/steer.h"
+#include "master/relay.h"
 #include "master/wstatus.h"
 
 #define UPGRADE_ENV "SHOAL_UPGRADE"
@@ -49,7 +53,7 @@ keep_open(int fd)
 
 /* In the child: leave the sockets open across exec and describe them. */
 static char *
-describe(struct master *m, int pipe_fd)
+describe(struct master *m, int pipe_fd, int relay_fd)
 {
 	json_t *obj, *ls, *fds;
 	char *text;
@@ -72,13 +76,15 @@ describe(struct master *m, int pipe_fd)
 	if (m->stats_fd != -1)
 		keep_open(m->stats_fd);
 	keep_open(pipe_fd);
+	if (relay_fd != -1)
+		keep_open(relay_fd);
 	/* We are the forked child: the old master is our parent. State the
 	 * operator set goes along: the worker count set by scale (with the
 	 * "workers" it was set under), the generation, the counters (the
 	 * stats region itself). */
-	obj = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:o}",
-	    "v", 1, "parent", (int)getppid(), "pipe", pipe_fd,
-	    "control", m->ctl.fd, "stats", m->stats_fd,
+	obj = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, "
+	    "s:o}", "v", 1, "parent", (int)getppid(), "pipe", pipe_fd,
+	    "control", m->ctl.fd, "stats", m->stats_fd, "relay", relay_fd,
 	    "generation", (int)m->ops.generation, "workers", (int)m->sup.nslots,
 	    "scaled", (int)m->ops.scaled, "scaled_setting", m->cfg.workers,
 	    "listeners", ls);
@@ -120,6 +126,7 @@ upgrade_init(struct master *m)
 	m->up.parent_pipe = -1;
 	m->up.control_fd = -1;
 	m->up.stats_fd = -1;
+	m->up.relay_fd = -1;
 }
 
 void
@@ -191,7 +198,7 @@ upgrade_start(struct master *m, const char *binary, upgrade_done_fn *done,
     char *err, size_t errlen)
 {
 	char *env = NULL;
-	int p[2];
+	int p[2], bridge[2] = { -1, -1 };
 	pid_t pid;
 
 	if (binary == NULL)
@@ -204,19 +211,30 @@ upgrade_start(struct master *m, const char *binary, upgrade_done_fn *done,
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return -1;
 	}
+	/* Without a bridge, each generation's subscribers see only what
+	 * their own generation publishes until they reconnect. */
+	if (relay_pair(bridge) == -1)
+		log_warn("upgrade: socketpair(relay): %s; no channel bridge",
+		    strerror(errno));
 	log_notice("upgrade: starting %s", binary);
 	pid = fork();
 	if (pid == -1) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		close(p[0]);
 		close(p[1]);
+		if (bridge[0] != -1) {
+			close(bridge[0]);
+			close(bridge[1]);
+		}
 		return -1;
 	}
 	if (pid == 0) {
 		sigset_t none;
 
 		close(p[0]);
-		if ((env = describe(m, p[1])) == NULL ||
+		if (bridge[0] != -1)
+			close(bridge[0]);
+		if ((env = describe(m, p[1], bridge[1])) == NULL ||
 		    setenv(UPGRADE_ENV, env, 1) == -1)
 			_exit(127);
 		/* systemd's watchdog names the process that pings: us, after
@@ -234,6 +252,11 @@ upgrade_start(struct master *m, const char *binary, upgrade_done_fn *done,
 		_exit(127);
 	}
 	close(p[1]);
+	if (bridge[0] != -1) {
+		close(bridge[1]);
+		if (relay_attach_peer(m, bridge[0]) == -1)
+			log_warn("upgrade: cannot watch the channel bridge");
+	}
 	m->up.child = pid;
 	m->up.pipe_fd = p[0];
 	m->up.pipe_ev = event_new(m->base, p[0], EV_READ | EV_PERSIST, on_pipe, m);
@@ -272,6 +295,9 @@ upgrade_adopt(struct master *m, char *err, size_t errlen)
 	    "control"));
 	m->up.stats_fd = json_is_integer(json_object_get(obj, "stats")) ?
 	    (int)json_integer_value(json_object_get(obj, "stats")) : -1;
+	/* An older master hands over no bridge. */
+	m->up.relay_fd = json_is_integer(json_object_get(obj, "relay")) ?
+	    (int)json_integer_value(json_object_get(obj, "relay")) : -1;
 	m->up.generation = (unsigned)json_integer_value(json_object_get(obj,
 	    "generation"));
 	m->up.workers = (unsigned)json_integer_value(json_object_get(obj,
@@ -285,6 +311,8 @@ upgrade_adopt(struct master *m, char *err, size_t errlen)
 		util_set_cloexec(m->up.control_fd, 1);
 	if (m->up.stats_fd != -1)
 		util_set_cloexec(m->up.stats_fd, 1);
+	if (m->up.relay_fd != -1)
+		util_set_cloexec(m->up.relay_fd, 1);
 	json_array_foreach(ls, i, item) {
 		const char *addr = json_string_value(json_object_get(item, "addr"));
 		json_t *fds = json_object_get(item, "fds"), *fd;
@@ -320,6 +348,16 @@ out:
 }
 
 void
+upgrade_bridge(struct master *m)
+{
+	int fd = m->up.relay_fd;
+
+	m->up.relay_fd = -1;
+	if (fd != -1 && relay_attach_peer(m, fd) == -1)
+		log_warn("upgrade: cannot watch the channel bridge");
+}
+
+void
 upgrade_announce_ready(struct master *m)
 {
 	static const char ready[] = "ready\n";
@@ -350,6 +388,8 @@ upgrade_close_in_worker(struct master *m)
 		close(m->up.pipe_fd);
 	if (m->up.parent_pipe != -1)
 		close(m->up.parent_pipe);
+	if (m->up.relay_fd != -1)
+		close(m->up.relay_fd);
 }
 
 void
@@ -359,5 +399,9 @@ upgrade_free(struct master *m)
 	if (m->up.parent_pipe != -1) {
 		close(m->up.parent_pipe);
 		m->up.parent_pipe = -1;
+	}
+	if (m->up.relay_fd != -1) {
+		close(m->up.relay_fd);
+		m->up.relay_fd = -1;
 	}
 }

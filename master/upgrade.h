@@ -56,4 +56,8 @@ void upgrade_close_in_worker(struct master *m);
 /* At exit: close the pipes (the listeners belong to m->listeners). */
 void upgrade_free(struct master *m);
 
+/* The new master, once its loop exists: take up the channel bridge the old
+ * master handed over (master/relay.c), if any. */
+void upgrade_bridge(struct master *m);
+
 #endif

@@ -28,6 +28,9 @@
 #include "worker/http/accesslog.h"
 #include "worker/http/conn.h"
 #include "worker/app/module.h"
+#include "worker/services/chanlocal.h"
+#include "worker/services/chanredis.h"
+#include "worker/services/channel.h"
 #include "worker/services/pool.h"
 #include "worker/services/redis.h"
 #include "worker/app/router.h"
@@ -78,6 +81,8 @@ struct worker {
 	struct modules *modules;
 	struct pool *pool;
 	struct redis *redis;         /* NULL: no "redis" configured */
+	struct channels *channels;
+	int relay_fd;                /* until the channels take it; -1 */
 	const struct stats *board;   /* every worker's stats, for handlers */
 	bool draining;
 };
@@ -92,6 +97,7 @@ dispatch(void *arg, struct http_request *req, struct http_response *resp)
 
 	req->pool = w->pool;
 	req->redis = w->redis;
+	req->channels = w->channels;
 	req->stats = w->board;
 	router_dispatch(wl->own != NULL ? wl->own : w->router, req, resp);
 }
@@ -414,6 +420,36 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	}
 }
 
+/*
+ * The channels, and how their messages cross workers: through the
+ * master's relay, or through Redis (which reaches other hosts too), when
+ * it is configured; the relay socket is then closed.
+ */
+static int
+channels_setup(struct worker *w, char *err, size_t errlen)
+{
+	int fd = w->relay_fd;
+
+	w->relay_fd = -1;
+	if ((w->channels = channels_new(w->base, &w->cfg->channels, w->stats,
+	    &w->conns.sse, &w->conns.ws, err, errlen)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (w->redis != NULL) {
+		if (fd != -1)
+			close(fd);
+		return chanredis_start(w->channels, w->redis, &w->cfg->channels,
+		    err, errlen);
+	}
+	if (fd == -1)
+		return 0;                /* publishing fails: ENOTCONN */
+	if (chanlocal_start(w->channels, w->base, fd, err, errlen) == -1)
+		log_error("%s", err);    /* the same, said */
+	return 0;
+}
+
 static int
 worker_setup(struct worker *w, const struct worker_boot *boot)
 {
@@ -447,18 +483,6 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 		w->signals[w->nsignals++] = ev;
 	}
 
-	/* Application code: loaded here, in the worker, at every boot. */
-	if ((w->modules = modules_load(w->cfg, err, sizeof(err))) == NULL) {
-		log_error("%s", err);
-		return -1;
-	}
-	for (size_t i = 0; i < w->cfg->nmodules; i++)
-		log_info("module %s loaded from %s", w->cfg->modules[i].name,
-		    w->cfg->modules[i].path);
-	if (routers_new(w, err, sizeof(err)) == -1) {
-		log_error("%s", err);
-		return -1;
-	}
 	if (conn_ctx_init(&w->conns, w->base, w->cfg, w->stats) == -1)
 		return -1;
 	/* The engine knows no routes: it hands each request to dispatch,
@@ -476,6 +500,23 @@ worker_setup(struct worker *w, const struct worker_boot *boot)
 	if (w->cfg->redis.address != NULL &&
 	    (w->redis = redis_new(w->base, &w->cfg->redis, w->stats, err,
 	    sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return -1;
+	}
+	if (channels_setup(w, err, sizeof(err)) == -1) {
+		log_error("%s", err);
+		return -1;
+	}
+	/* Application code: loaded here, in the worker, at every boot. */
+	if ((w->modules = modules_load(w->cfg, w->channels, err,
+	    sizeof(err))) == NULL) {
+		log_error("%s", err);
+		return -1;
+	}
+	for (size_t i = 0; i < w->cfg->nmodules; i++)
+		log_info("module %s loaded from %s", w->cfg->modules[i].name,
+		    w->cfg->modules[i].path);
+	if (routers_new(w, err, sizeof(err)) == -1) {
 		log_error("%s", err);
 		return -1;
 	}
@@ -516,6 +557,8 @@ static void
 worker_free(struct worker *w)
 {
 	conn_ctx_free(&w->conns);
+	channels_free(w->channels);        /* after its streams; publishes
+	                                      waiting: ECANCELED */
 	pool_free(w->pool);                /* its done() may still answer streams */
 	redis_free(w->redis);              /* replies still due: ECANCELED, to
 	                                      handlers that are still loaded */
@@ -546,6 +589,8 @@ worker_free(struct worker *w)
 	if (w->base != NULL)
 		event_base_free(w->base);
 	close(w->ipc_fd);
+	if (w->relay_fd != -1)
+		close(w->relay_fd);
 }
 
 int
@@ -561,6 +606,7 @@ worker_run(const struct worker_boot *boot)
 	w.slot = boot->slot;
 	w.stats = &boot->stats->procs[boot->stats_idx];
 	w.ipc_fd = boot->ipc_fd;
+	w.relay_fd = boot->relay_fd;
 	w.nlisten = boot->nlisten;
 	w.listeners = calloc(w.nlisten ? w.nlisten : 1, sizeof(*w.listeners));
 	if (w.listeners == NULL)

@@ -23,6 +23,7 @@ struct worker_boot {
 	struct stats *stats;
 	int stats_idx;
 	int ipc_fd;                  /* the worker's end of the IPC pair */
+	int relay_fd;                /* ... of the channel relay's; -1: none */
 	const int *listen_fds;       /* this slot's sockets, one per address */
 	const struct listen_addr *const *listen_addrs;  /* ... and their options */
 	size_t nlisten;

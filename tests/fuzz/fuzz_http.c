@@ -4,7 +4,9 @@
  * and head.c, response.c, stream.c; the router and the built-in handlers),
  * with the embedded default configuration's routes plus /ws (ws_echo):
  * after a WebSocket handshake the rest of the input is frames for ws.c and
- * wslay.
+ * wslay; and /ps/ (pubsub) on a channel service of its own, without a
+ * transport (publishing is refused, subscribing works): event streams
+ * handed over to sse.c, WebSocket subscribers, what they publish.
  *
  * Input format: the first byte is the harness's, the rest is what the
  * client sends. Its low 3 bits choose how the rest is cut into writes (see
@@ -44,6 +46,7 @@
 #include "worker/api/http.h"
 #include "worker/app/registry.h"
 #include "worker/app/router.h"
+#include "worker/services/channel.h"
 
 /* Turns of the loop after the client's FIN before the server is declared
  * stuck. Each turn drains the responses, so a server that is flushing
@@ -62,6 +65,7 @@ struct fuzz {
 	struct stats_proc stats;
 	struct conn_ctx ctx;
 	struct conn_listener listener;   /* no PROXY header; the router */
+	struct channels *channels;
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -73,10 +77,13 @@ die(const char *what)
 	abort();
 }
 
-/* As in a worker: the router answers every request. */
+static struct fuzz *fuzz_get(void);
+
+/* As in a worker: the request gets the channels; the router answers it. */
 static void
 dispatch(void *router, struct http_request *req, struct http_response *resp)
 {
+	req->channels = fuzz_get()->channels;
 	router_dispatch(router, req, resp);
 }
 
@@ -86,7 +93,10 @@ static const char fuzz_config[] =
 	" {\"path\": \"/json\", \"handler\": \"json\"},\n"
 	" {\"path\": \"/healthz\", \"handler\": \"health\"},\n"
 	" {\"path\": \"/echo\", \"handler\": \"echo\"},\n"
-	" {\"path\": \"/ws\", \"handler\": \"ws_echo\"}]}\n";
+	" {\"path\": \"/ws\", \"handler\": \"ws_echo\"},\n"
+	" {\"path\": \"/ps/\", \"match\": \"prefix\", \"handler\": \"pubsub\"}],\n"
+	" \"channels\": {\"queue\": \"8K\", \"max_message\": \"4K\",\n"
+	"               \"history_bytes\": \"8K\"}}\n";
 
 /* One-time set-up; the state lives until the process exits. */
 static struct fuzz *
@@ -138,6 +148,9 @@ fuzz_get(void)
 	}
 	if (conn_ctx_init(&f.ctx, f.base, &f.cfg, &f.stats) == -1)
 		die("conn_ctx_init failed");
+	if ((f.channels = channels_new(f.base, &f.cfg.channels, &f.stats,
+	    &f.ctx.sse, &f.ctx.ws, err, sizeof(err))) == NULL)
+		die("channels_new failed");
 	f.ctx.dispatch = dispatch;
 	f.listener.dispatch_arg = f.router;
 	ready = 1;
@@ -278,6 +291,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f->ctx.draining = false;
 	f->ctx.ws.draining = false;
 	event_del(f->ctx.ws.grace_ev);
+	f->ctx.sse.draining = false;
+	event_del(f->ctx.sse.grace_ev);
 
 #ifndef NDEBUG
 	/* Everything the input opened is closed again. */

@@ -118,7 +118,7 @@ def test_help_lists_every_option():
     assert len(keys) > 30, "README table parsed to %s" % keys
     missing = []
     for k in keys:
-        if k in ("routes", "modules", "redis"):
+        if k in ("routes", "modules", "redis", "channels"):
             if k not in out:
                 missing.append(k)
             continue

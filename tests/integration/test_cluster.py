@@ -500,8 +500,9 @@ def check_worker_fds(extra_args):
             if shared:
                 problems.append("worker %d shares listening sockets %s with worker %d"
                                 % (slot, sorted(shared), 1 - slot))
-            if len(f["unix"]) != 1:
-                problems.append("worker %d holds %d AF_UNIX sockets %s, expected 1 (its IPC end)"
+            if len(f["unix"]) != 2:
+                problems.append("worker %d holds %d AF_UNIX sockets %s, expected 2 (its IPC "
+                                "end and its channel relay's)"
                                 % (slot, len(f["unix"]), sorted(f["unix"])))
             if f["unix"] & other["unix"]:
                 problems.append("worker %d holds worker %d's AF_UNIX socket" % (slot, 1 - slot))

@@ -8,6 +8,11 @@
 //                                         50 ms for SECONDS, check each echo,
 //                                         and reconnect whenever the server
 //                                         closes (a reload, an upgrade)
+//   node ws_client.js chan URL N K        N clients of one channel (the pubsub
+//                                         handler): once all are open each
+//                                         publishes K messages; each counts
+//                                         what it receives, and checks that
+//                                         every publisher's came in order
 //
 // Prints one JSON object (the outcome) on stdout; exits 0 when it ran (the
 // test judges the figures), 1 on a usage error.
@@ -123,10 +128,46 @@ function hold(url, seconds, n) {
   }, seconds * 1000);
 }
 
+function chan(url, n, k) {
+  const out = { received: [], inOrder: true, errors: [] };
+  const clients = [];
+  let open = 0;
+  const want = n * k;
+  let complete = 0;
+  const timer = setTimeout(() => finish(), 30000);
+  function finish() {
+    clearTimeout(timer);
+    out.received = clients.map((c) => c.got);
+    console.log(JSON.stringify(out));
+    process.exit(0);
+  }
+  for (let i = 0; i < n; i++) {
+    const c = { ws: new WebSocket(url), got: 0, last: {} };
+    clients.push(c);
+    c.ws.on('open', () => {
+      // Everyone subscribed before anyone publishes.
+      if (++open === n) {
+        setTimeout(() => {
+          for (let j = 0; j < n; j++)
+            for (let m = 0; m < k; m++) clients[j].ws.send(j + ':' + m);
+        }, 100);
+      }
+    });
+    c.ws.on('message', (data) => {
+      const [from, m] = String(data).split(':').map(Number);
+      if (c.last[from] !== undefined && m !== c.last[from] + 1) out.inOrder = false;
+      c.last[from] = m;
+      if (++c.got === want && ++complete === n) finish();
+    });
+    c.ws.on('error', (e) => out.errors.push(String(e.message || e)));
+  }
+}
+
 const [mode, url, a, b] = process.argv.slice(2);
 if (mode === 'echo' && url) echo(url);
 else if (mode === 'hold' && url) hold(url, Number(a || 3), Number(b || 4));
+else if (mode === 'chan' && url) chan(url, Number(a || 4), Number(b || 25));
 else {
-  console.error('usage: ws_client.js echo URL | hold URL SECONDS N');
+  console.error('usage: ws_client.js echo URL | hold URL SECONDS N | chan URL N K');
   process.exit(1);
 }

@@ -25,7 +25,8 @@
  * http_deferred_send(). See "deferred responses" below.
  *
  * This header, worker/api/ws.h (WebSocket), worker/api/module.h,
- * worker/api/pool.h and worker/api/redis.h are the whole interface of
+ * worker/api/pool.h, worker/api/redis.h and worker/api/channel.h
+ * (publish/subscribe) are the whole interface of
  * handlers, built-in (worker/handlers/) or in application modules; the
  * shoal binary exports their symbols (and common/buf.h's).
  */
@@ -43,6 +44,7 @@
 #include "common/buf.h"
 #include "common/method.h"
 
+struct channels;
 struct event_base;
 struct redis;
 struct stats;
@@ -87,6 +89,8 @@ struct http_request {
 	 * above where they were. */
 	struct redis *redis;         /* the worker's Redis client
 	                                (worker/api/redis.h); NULL: none */
+	struct channels *channels;   /* the worker's publish/subscribe
+	                                channels (worker/api/channel.h) */
 };
 
 struct http_stream;

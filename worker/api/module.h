@@ -34,6 +34,12 @@ struct module_api {
 	/* def must outlive the worker (a static in the module); -1 if full or
 	 * the name is taken. */
 	int (*add_handler)(void *ctx, const struct handler_def *def);
+	/* Added last, so that a module built before it finds the fields
+	 * above where they were. The worker's publish/subscribe channels
+	 * (worker/api/channel.h), for a module that publishes from its own
+	 * events (a timer); the same as req->channels. NULL when the module
+	 * is only checked (shoal --check). */
+	struct channels *channels;
 };
 
 typedef int shoal_module_init_fn(const struct module_api *api,

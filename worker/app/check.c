@@ -14,7 +14,7 @@ app_check_config(const struct config *cfg, char *err, size_t errlen)
 	struct router *r;
 	int rc = 0;
 
-	if ((mods = modules_load(cfg, err, errlen)) == NULL)
+	if ((mods = modules_load(cfg, NULL, err, errlen)) == NULL)
 		return -1;
 	/* As worker.c does: one router for the top-level routes, one for
 	 * each listen object with routes of its own. */

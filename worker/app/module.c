@@ -74,10 +74,12 @@ load_error(const struct module_cfg *mc, size_t i, const char *why, char *err,
 }
 
 struct modules *
-modules_load(const struct config *cfg, char *err, size_t errlen)
+modules_load(const struct config *cfg, struct channels *channels, char *err,
+    size_t errlen)
 {
 	struct modules *mods = calloc(1, sizeof(*mods));
-	struct module_api api = { SHOAL_MODULE_API_VERSION, mods, add_handler };
+	struct module_api api = { SHOAL_MODULE_API_VERSION, mods, add_handler,
+	    channels };
 
 	if (mods == NULL) {
 		snprintf(err, errlen, "out of memory");

@@ -22,9 +22,11 @@ struct modules;
  *   shoal.json:4:5: modules[0]: module app: <what its init said>
  *
  * Logs nothing: `shoal --check` loads modules too (worker/app/check.h).
+ * channels is what the modules' init finds in module_api.channels (NULL
+ * for --check).
  */
-struct modules *modules_load(const struct config *cfg, char *err,
-    size_t errlen);
+struct modules *modules_load(const struct config *cfg,
+    struct channels *channels, char *err, size_t errlen);
 
 /* Is a module called name[0..len) loaded? */
 bool modules_loaded(const struct modules *mods, const char *name,

@@ -24,7 +24,7 @@ static const struct builtin {
 	{ &health_handler, 0 }, { &echo_handler, 0 }, { &ticker_handler, 0 },
 	{ &primes_handler, 0 }, { &static_handler, 0 }, { &metrics_handler, 0 },
 	{ &status_handler, 0 }, { &ws_echo_handler, 0 },
-	{ &kv_handler, NEEDS_REDIS },
+	{ &kv_handler, NEEDS_REDIS }, { &pubsub_handler, 0 },
 };
 
 static const struct builtin *

@@ -55,6 +55,11 @@ board_totals(const struct stats *st, struct board_totals *t)
 		t->redis_commands += STATS_GET(p->redis_commands);
 		t->redis_failed += STATS_GET(p->redis_failed);
 		t->redis_timeouts += STATS_GET(p->redis_timeouts);
+		t->pubsub |= STATS_GET(p->redis_sub_state) != STATS_REDIS_NONE;
+		t->chan_subscribers += STATS_GET(p->chan_subscribers);
+#define ADD(f) t->f += STATS_GET(p->f);
+		STATS_CHAN_COUNTERS(ADD)
+#undef ADD
 	}
 	t->requests += STATS_GET(st->exited.requests);
 	t->accepted += STATS_GET(st->exited.conns_accepted);
@@ -69,6 +74,9 @@ board_totals(const struct stats *st, struct board_totals *t)
 	t->redis_commands += STATS_GET(st->exited.redis_commands);
 	t->redis_failed += STATS_GET(st->exited.redis_failed);
 	t->redis_timeouts += STATS_GET(st->exited.redis_timeouts);
+#define ADD(f) t->f += STATS_GET(st->exited.f);
+	STATS_CHAN_COUNTERS(ADD)
+#undef ADD
 }
 
 /* Does p stand for its slot rather than q: ready first, then newer. */

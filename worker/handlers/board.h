@@ -23,6 +23,12 @@ struct board_totals {
 	uint64_t duration_us;
 	int redis;                       /* a live worker has a Redis client */
 	uint64_t redis_connects, redis_commands, redis_failed, redis_timeouts;
+	int pubsub;                      /* ... with a subscriber connection */
+	/* Channels: subscribers now; the counters of common/stats.h. */
+	uint64_t chan_subscribers;
+#define BOARD_FIELD(f) uint64_t f;
+	STATS_CHAN_COUNTERS(BOARD_FIELD)
+#undef BOARD_FIELD
 };
 
 /* The state's name as `shoal status` says it: "serving", "draining"... */

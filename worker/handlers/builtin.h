@@ -30,5 +30,7 @@ extern const struct handler_def status_handler;
 extern const struct handler_def ws_echo_handler;
 /* kv.c: values in Redis (worker/api/redis.h), answered later */
 extern const struct handler_def kv_handler;
+/* pubsub.c: channels over HTTP (worker/api/channel.h) */
+extern const struct handler_def pubsub_handler;
 
 #endif

@@ -43,9 +43,8 @@ static const char kv_put_script[] =
 enum kv_op { KV_GET, KV_PUT, KV_DEL, KV_OTHER };
 
 struct kv {
-	size_t route_len;            /* the route's path, which the key follows */
-	char *prefix;                /* key_prefix */
-	size_t prefix_len;
+	struct options_named n;      /* the route's path, which the key
+	                                follows; key_prefix */
 };
 
 static enum kv_op
@@ -58,40 +57,6 @@ kv_op(const char *method)
 	if (strcmp(method, "DELETE") == 0)
 		return KV_DEL;
 	return KV_OTHER;
-}
-
-static int
-kv_hex(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decode len bytes of in to out (room for len); its length, or
- * -1 for a bad escape or a NUL. */
-static long
-kv_decode(const char *in, size_t len, char *out)
-{
-	size_t i, n = 0;
-	int hi, lo;
-
-	for (i = 0; i < len; i++) {
-		if (in[i] != '%') {
-			out[n++] = in[i];
-			continue;
-		}
-		if (i + 2 >= len)
-			return -1;
-		if ((hi = kv_hex((unsigned char)in[i + 1])) < 0 ||
-		    (lo = kv_hex((unsigned char)in[i + 2])) < 0 ||
-		    (hi | lo) == 0)
-			return -1;
-		out[n++] = (char)(hi << 4 | lo);
-		i += 2;
-	}
-	return (long)n;
 }
 
 static void
@@ -190,8 +155,8 @@ kv_handle(struct http_request *req, struct http_response *resp, void *state)
 {
 	const struct kv *kv = state;
 	enum kv_op op = kv_op(req->method);
-	const char *raw = req->path + kv->route_len;
-	size_t rawlen = req->path_len - kv->route_len, keylen;
+	const char *raw = req->path + kv->n.route_len;
+	size_t rawlen = req->path_len - kv->n.route_len, keylen;
 	char stack[KV_KEY_STACK], *key = stack;
 	const char *argv[5];
 	size_t argvlen[5];
@@ -204,22 +169,22 @@ kv_handle(struct http_request *req, struct http_response *resp, void *state)
 		http_response_header(resp, "Allow", "GET, HEAD, PUT, DELETE");
 		return;
 	}
-	if (req->path_len <= kv->route_len) {
+	if (req->path_len <= kv->n.route_len) {
 		kv_text(resp, 404, LIT("no key: the key follows the route's "
 		    "path\n"));
 		return;
 	}
-	if (kv->prefix_len + rawlen > sizeof(stack) &&
-	    (key = malloc(kv->prefix_len + rawlen)) == NULL) {
+	if (kv->n.prefix_len + rawlen > sizeof(stack) &&
+	    (key = malloc(kv->n.prefix_len + rawlen)) == NULL) {
 		kv_text(resp, 500, LIT("out of memory\n"));
 		return;
 	}
-	memcpy(key, kv->prefix, kv->prefix_len);
-	if ((n = kv_decode(raw, rawlen, key + kv->prefix_len)) < 0) {
+	memcpy(key, kv->n.prefix, kv->n.prefix_len);
+	if ((n = options_decode(raw, rawlen, key + kv->n.prefix_len)) < 0) {
 		kv_text(resp, 400, LIT("bad key: a bad %-escape, or %00\n"));
 		goto out;
 	}
-	keylen = kv->prefix_len + (size_t)n;
+	keylen = kv->n.prefix_len + (size_t)n;
 	if ((d = http_defer(req, resp, NULL, NULL)) == NULL) {
 		kv_text(resp, 500, LIT("out of memory\n"));
 		goto out;
@@ -268,49 +233,30 @@ static int
 kv_check(const json_t *route, char *err, size_t errlen)
 {
 	static const char *const keys[] = { "key_prefix", NULL };
-	const char *path = json_string_value(json_object_get(route, "path"));
-	const char *match = json_string_value(json_object_get(route, "match"));
-	const json_t *prefix = json_object_get(route, "key_prefix");
+	const char *prefix;
 
-	if (options_check_keys(route, "kv", keys, err, errlen) == -1)
+	if (options_check_keys(route, "kv", keys, err, errlen) == -1 ||
+	    options_prefix_route(route, "kv", "the key", err, errlen) == -1 ||
+	    options_string(route, "key_prefix", &prefix, err, errlen) == -1)
 		return -1;
-	if (match == NULL || strcmp(match, "prefix") != 0) {
-		snprintf(err, errlen, "%shandler kv needs \"match\": \"prefix\" "
-		    "(the key follows the route's path)", match != NULL ?
-		    "\"match\": " : "");
-		return -1;
-	}
-	if (path == NULL || path[0] == '\0' || path[strlen(path) - 1] != '/') {
-		snprintf(err, errlen, "\"path\": handler kv needs a path that "
-		    "ends with \"/\" (\"/kv/\"): the key is what follows it");
-		return -1;
-	}
-	if (prefix != NULL && (!json_is_string(prefix) ||
-	    strlen(json_string_value(prefix)) != json_string_length(prefix))) {
-		snprintf(err, errlen, "\"key_prefix\": expected a string");
-		return -1;
-	}
 	return 0;
 }
 
 static int
 kv_init(const json_t *route, void **state, char *err, size_t errlen)
 {
-	const char *prefix = json_string_value(json_object_get(route,
-	    "key_prefix"));
-	const char *path = json_string_value(json_object_get(route, "path"));
 	struct kv *kv;
 
 	if (kv_check(route, err, errlen) == -1)
 		return -1;
-	if ((kv = calloc(1, sizeof(*kv))) == NULL ||
-	    (kv->prefix = strdup(prefix != NULL ? prefix : "")) == NULL) {
-		free(kv);
+	if ((kv = calloc(1, sizeof(*kv))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	kv->prefix_len = strlen(kv->prefix);
-	kv->route_len = strlen(path);
+	if (options_named_init(route, "key_prefix", &kv->n, err, errlen) == -1) {
+		free(kv);
+		return -1;
+	}
 	*state = kv;
 	return 0;
 }
@@ -321,7 +267,7 @@ kv_free(void *state)
 	struct kv *kv = state;
 
 	if (kv != NULL)
-		free(kv->prefix);
+		options_named_free(&kv->n);
 	free(kv);
 }
 

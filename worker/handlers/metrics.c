@@ -121,6 +121,17 @@ redis(struct buf *b, const struct stats *st, const struct board_totals *t)
 		    STATS_REDIS_NONE)
 			buf_printf(b, "shoal_redis_up{slot=\"%u\"} %d\n", s,
 			    STATS_GET(cur[s]->redis_state) == STATS_REDIS_UP);
+	if (t->pubsub) {
+		family(b, "shoal_redis_pubsub_up", "gauge",
+		    "1 if the slot's worker's subscriber connection to Redis (the "
+		    "channels') is up, else 0.");
+		for (s = 0; s < n; s++)
+			if (cur[s] != NULL && STATS_GET(cur[s]->redis_sub_state) !=
+			    STATS_REDIS_NONE)
+				buf_printf(b, "shoal_redis_pubsub_up{slot=\"%u\"} %d\n",
+				    s, STATS_GET(cur[s]->redis_sub_state) ==
+				    STATS_REDIS_UP);
+	}
 	family(b, "shoal_redis_connects_total", "counter",
 	    "Connections to Redis made (PING answered).");
 	buf_printf(b, "shoal_redis_connects_total %" PRIu64 "\n",
@@ -138,6 +149,45 @@ redis(struct buf *b, const struct stats *st, const struct board_totals *t)
 	    "Redis commands without a reply within command_timeout.");
 	return buf_printf(b, "shoal_redis_commands_timed_out_total %" PRIu64
 	    "\n", t->redis_timeouts);
+}
+
+/* One counter family of one value. */
+static void
+counter(struct buf *b, const char *name, const char *help, uint64_t v)
+{
+	family(b, name, "counter", help);
+	buf_printf(b, "%s %" PRIu64 "\n", name, v);
+}
+
+/* The channels (worker/api/channel.h), over all workers ever. */
+static int
+channels(struct buf *b, const struct board_totals *t)
+{
+	family(b, "shoal_channel_subscribers", "gauge",
+	    "Channel subscriptions now (streams, WebSocket connections, "
+	    "callbacks).");
+	buf_printf(b, "shoal_channel_subscribers %" PRIu64 "\n",
+	    t->chan_subscribers);
+	counter(b, "shoal_channel_published_total", "Messages published "
+	    "(accepted and sent out).", t->chan_published);
+	counter(b, "shoal_channel_publish_failed_total", "Publishes refused "
+	    "(Redis down, queue full, too large) or failed.",
+	    t->chan_publish_failed);
+	counter(b, "shoal_channel_received_total", "Messages that reached a "
+	    "worker, counted once per worker.", t->chan_received);
+	counter(b, "shoal_channel_delivered_total", "Messages queued for a "
+	    "subscriber, once per subscriber.", t->chan_delivered);
+	family(b, "shoal_channel_dropped_total", "counter",
+	    "Messages lost on the way: a slow subscriber's (\"slow\": "
+	    "\"drop\"), or a worker's whose relay queue was full.");
+	buf_printf(b, "shoal_channel_dropped_total{reason=\"slow\"} %" PRIu64
+	    "\n", t->chan_dropped);
+	buf_printf(b, "shoal_channel_dropped_total{reason=\"relay\"} %" PRIu64
+	    "\n", t->chan_relay_dropped);
+	family(b, "shoal_channel_slow_closed_total", "counter",
+	    "Subscribers closed because they did not read fast enough.");
+	return buf_printf(b, "shoal_channel_slow_closed_total %" PRIu64 "\n",
+	    t->chan_slow_closed);
 }
 
 static void
@@ -178,7 +228,8 @@ metrics_handle(struct http_request *req, struct http_response *resp,
 	buf_printf(b, "shoal_bytes_received_total %" PRIu64 "\n", t.bytes_in);
 	family(b, "shoal_bytes_sent_total", "counter", "Bytes written to clients.");
 	if (buf_printf(b, "shoal_bytes_sent_total %" PRIu64 "\n",
-	    t.bytes_out) == -1 || redis(b, st, &t) == -1) {
+	    t.bytes_out) == -1 || channels(b, &t) == -1 ||
+	    redis(b, st, &t) == -1) {
 		http_response_static(resp, 500, "text/plain", LIT("out of memory\n"));
 		return;
 	}

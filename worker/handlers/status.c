@@ -63,6 +63,8 @@ status_document(const struct stats *st)
 		/* With "redis": its client, as the master's status shows it. */
 		if (proc != NULL && (r = stats_redis_json(p, now)) != NULL)
 			json_object_set_new(proc, "redis", r);
+		if (proc != NULL && (r = stats_channels_json(p)) != NULL)
+			json_object_set_new(proc, "channels", r);
 		json_array_append_new(procs, proc);
 	}
 	for (unsigned s = 0; s < n; s++) {

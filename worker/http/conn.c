@@ -51,6 +51,7 @@
 #include "worker/http/loop.h"
 #include "worker/http/proxy.h"
 #include "worker/http/realip.h"
+#include "worker/http/sse.h"
 #include "worker/http/request.h"
 #include "worker/http/response.h"
 #include "worker/http/stream.h"
@@ -99,6 +100,7 @@ struct conn {
 	struct http_stream *stream;
 	struct http_deferred *deferred;  /* a response the handler owes */
 	struct ws *upgrade;      /* accepted WebSocket, handed over next */
+	struct sse *sse;         /* an event stream of a channel, likewise */
 	const struct conn_listener *listener;
 	uint64_t sent;           /* bytes written, ever: output positions */
 	struct buf logq;         /* access log: responses framed, not yet
@@ -118,7 +120,6 @@ struct conn {
 static void conn_event(evutil_socket_t fd, short what, void *arg);
 static void conn_run(struct conn *c);
 static uint64_t conn_queued(const struct conn *c);
-static void format_client(char *out, size_t len, const struct sockaddr *sa);
 
 /* Free what an idle connection does not need. */
 static void
@@ -162,6 +163,8 @@ conn_free(struct conn *c)
 	}
 	if (c->upgrade != NULL)
 		ws_discard(c->upgrade, true);
+	if (c->sse != NULL)
+		sse_discard(c->sse);
 	if (c->busy)                     /* a stream, file or deferred answer
 	                                    cut short */
 		stats_observe(ctx->stats, util_now() - c->began);
@@ -175,7 +178,8 @@ conn_free(struct conn *c)
 	conn_gone(ctx);
 }
 
-/* The handshake is framed: the socket is the WebSocket's from now on. */
+/* The handshake (or an event stream's head) is framed: the socket is the
+ * WebSocket's (the stream's) from now on. */
 static void
 conn_upgrade(struct conn *c)
 {
@@ -190,8 +194,11 @@ conn_upgrade(struct conn *c)
 		accesslog_progress(c->ctx->access, &c->logq, conn_queued(c));
 		accesslog_abandon(c->ctx->access, &c->logq, conn_queued(c));
 	}
-	ws_start(&c->ctx->ws, ws, c->fd, &c->out, c->out_off, c->held.p,
-	    c->held.len);
+	if (c->sse != NULL)          /* what the client sends after is not read */
+		sse_start(c->sse, c->fd, &c->out, c->out_off);
+	else
+		ws_start(&c->ctx->ws, ws, c->fd, &c->out, c->out_off, c->held.p,
+		    c->held.len);
 	buf_free(&c->held);
 	release_buffers(c);
 	free(c);
@@ -406,6 +413,8 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 	response_clock_set(&ctx->clock, tv.tv_sec);
 	r = response_frame(&c->out, &ctx->clock, resp, &f);
 	c->close_after = f.close;
+	if (f.stream != NULL && (c->sse = stream_take_sse(f.stream)) != NULL)
+		f.stream = NULL;
 	if (f.stream != NULL) {
 		c->stream = f.stream;
 		c->busy = true;
@@ -599,7 +608,7 @@ on_request(struct request_reader *r)
 	}
 	/* Stop after a closing response (the rest is dropped), one whose
 	 * body comes later or a switch to WebSocket (the rest waits in held). */
-	if (c->close_after || c->busy || c->upgrade != NULL)
+	if (c->close_after || c->busy || c->upgrade != NULL || c->sse != NULL)
 		request_pause(r);
 }
 
@@ -649,7 +658,7 @@ conn_run(struct conn *c)
 	size_t n;
 
 	for (;;) {
-		if (c->upgrade != NULL) {
+		if (c->upgrade != NULL || c->sse != NULL) {
 			conn_upgrade(c);
 			return;
 		}
@@ -718,7 +727,7 @@ conn_proxy(struct conn *c, size_t n)
 		memcpy(&c->peer, &src, srclen < sizeof(c->peer) ? srclen :
 		    sizeof(c->peer));
 		c->peer_unix = false;
-		format_client(c->client, sizeof(c->client), &c->peer.sa);
+		realip_format(c->client, sizeof(c->client), &c->peer.sa);
 	}
 	/* What followed the header is the start of the first request. */
 	rest = c->held.len - consumed;
@@ -862,6 +871,10 @@ conn_ctx_init(struct conn_ctx *ctx, struct event_base *base,
 		return -1;
 	ctx->ws.closed = conn_gone;
 	ctx->ws.closed_arg = ctx;
+	if (sse_ctx_init(&ctx->sse, base, cfg, ctx->rbuf, ctx->rbuf_size) == -1)
+		return -1;
+	ctx->sse.closed = conn_gone;
+	ctx->sse.closed_arg = ctx;
 
 	ctx->hooks.limits = limits;
 	ctx->hooks.begin = on_request_begin;
@@ -878,35 +891,11 @@ conn_ctx_free(struct conn_ctx *ctx)
 	conn_close_all(ctx);
 	ws_ctx_free(&ctx->ws);
 	request_teardown(&ctx->hooks);
+	sse_ctx_free(&ctx->sse);
 	free(ctx->rbuf);
 	ctx->rbuf = NULL;
 	free(ctx->hdr_view);
 	ctx->hdr_view = NULL;
-}
-
-/* "1.2.3.4:5", "[::1]:5", or "unix" when sa is NULL. */
-static void
-format_client(char *out, size_t len, const struct sockaddr *sa)
-{
-	char host[INET6_ADDRSTRLEN];
-
-	if (sa == NULL) {
-		snprintf(out, len, "unix");
-	} else if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)
-		    (const void *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(out, len, "%s:%u", host, ntohs(in->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)
-		    (const void *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(out, len, "[%s]:%u", host, ntohs(in6->sin6_port));
-	} else {
-		snprintf(out, len, "?");
-	}
 }
 
 void
@@ -934,7 +923,7 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 	c->file_fd = -1;
 	c->listener = l;
 	c->awaiting_proxy = l->proxy_protocol;
-	format_client(c->client, sizeof(c->client), c->peer_unix ? NULL :
+	realip_format(c->client, sizeof(c->client), c->peer_unix ? NULL :
 	    &c->peer.sa);
 	request_init(&c->rd, &ctx->hooks);
 	LIST_INSERT_HEAD(&ctx->conns, c, entry);
@@ -957,6 +946,7 @@ conn_drain_all(struct conn_ctx *ctx)
 
 	ctx->draining = true;
 	ws_drain_all(&ctx->ws);
+	sse_drain_all(&ctx->sse);
 	for (c = LIST_FIRST(&ctx->conns); c != NULL; c = next) {
 		next = LIST_NEXT(c, entry);
 		/*
@@ -981,4 +971,5 @@ conn_close_all(struct conn_ctx *ctx)
 	while ((c = LIST_FIRST(&ctx->conns)) != NULL)
 		conn_free(c);
 	ws_close_all(&ctx->ws);
+	sse_close_all(&ctx->sse);
 }

@@ -20,6 +20,7 @@
 #include "common/stats.h"
 #include "worker/http/request.h"
 #include "worker/http/response.h"
+#include "worker/http/sse.h"
 #include "worker/http/ws.h"
 
 struct http_header;
@@ -70,6 +71,8 @@ struct conn_ctx {
 	/* The connections that switched to WebSocket (ws.c); nconns counts
 	 * them too. */
 	struct ws_ctx ws;
+	/* The event streams of channels, handed over likewise (sse.c). */
+	struct sse_ctx sse;
 
 	/* Timeouts shared by all connections (libevent common timeouts: O(1)). */
 	const struct timeval *keepalive_tv;

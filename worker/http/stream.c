@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 
+#include "worker/http/sse.h"
+
 struct http_stream {
 	struct buf *out;             /* the connection's output; NULL once it is
 	                                gone (or before framing) */
@@ -15,6 +17,7 @@ struct http_stream {
 	bool chunked;                /* HTTP/1.1: chunked; 1.0: raw, then close */
 	bool head_only;              /* HEAD: the body is discarded */
 	bool ended;                  /* http_stream_end was called */
+	struct sse *sse;             /* handed over to it once framed */
 };
 
 /* One chunk of the body (RFC 9112 7.1), or the raw bytes for HTTP/1.0. */
@@ -40,6 +43,12 @@ stream_attach(struct http_stream *s, struct buf *out, bool chunked,
 {
 	int r = 0;
 
+	if (s->sse != NULL && (out == NULL || head_only)) {
+		sse_discard(s->sse);     /* nothing to take over */
+		free(s);
+		*open = false;
+		return 0;
+	}
 	s->out = out;
 	s->wake = wake;
 	s->wake_arg = arg;
@@ -63,7 +72,30 @@ stream_attach(struct http_stream *s, struct buf *out, bool chunked,
 void
 stream_detach(struct http_stream *s)
 {
+	if (s->sse != NULL) {
+		sse_discard(s->sse);
+		free(s);
+		return;
+	}
 	s->out = NULL;
+}
+
+void
+stream_set_sse(struct http_stream *s, struct sse *t)
+{
+	s->sse = t;
+}
+
+struct sse *
+stream_take_sse(struct http_stream *s)
+{
+	struct sse *t = s->sse;
+
+	if (t == NULL)
+		return NULL;
+	buf_free(&s->early);
+	free(s);
+	return t;
 }
 
 /* ---- the handler's side (worker/api/http.h) ----------------------------- */

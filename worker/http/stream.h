@@ -46,7 +46,21 @@ int stream_attach(struct http_stream *s, struct buf *out, bool chunked,
     bool head_only, stream_wake_fn *wake, void *arg, bool *open);
 
 /* The connection is gone: writes fail from now on; the handler still ends
- * the stream, which frees it. */
+ * the stream, which frees it. (A stream handed over to an sse stream is
+ * freed here, the sse discarded.) */
 void stream_detach(struct http_stream *s);
+
+struct sse;
+
+/*
+ * Hand s over to the server-sent event stream t (worker/http/sse.h) once
+ * its head is framed: no handler holds s; the connection takes it with
+ * stream_take_sse and gives its socket to t. If the head is never framed,
+ * t is discarded (its owner is told).
+ */
+void stream_set_sse(struct http_stream *s, struct sse *t);
+
+/* s's sse stream, with s freed; NULL (s untouched) for any other stream. */
+struct sse *stream_take_sse(struct http_stream *s);
 
 #endif

@@ -36,6 +36,7 @@
 
 #include "common/log.h"
 #include "worker/http/loop.h"
+#include "worker/http/outq.h"
 
 #define WS_CLOSE_WAIT    5.0         /* seconds for the client's close frame */
 #define WS_LINGER        2.0         /* seconds to read after our FIN */
@@ -53,6 +54,10 @@ struct ws {
 	wslay_event_context_ptr wslay;   /* NULL while idle */
 	struct buf out;
 	size_t out_off;
+	struct outq shared;          /* frames made once for many connections
+	                                (ws_push), after out */
+	LIST_ENTRY(ws) dirty_entry;  /* ctx->dirty: to be flushed */
+	void *subs;                  /* the channel subscriptions' (ws_subs) */
 	/* Input being fed to wslay, and the idle accounting (see above). */
 	const char *in;
 	size_t in_len;
@@ -74,6 +79,7 @@ struct ws {
 	bool lingering;
 	bool dead;                   /* free at the next chance */
 	bool reported;               /* on_close ran */
+	bool dirty;                  /* on ctx->dirty */
 	uint16_t sent_code, recv_code;
 	double deadline;             /* of a linger */
 };
@@ -109,12 +115,30 @@ send_cb(wslay_event_context_ptr wc, const uint8_t *data, size_t len,
 {
 	struct ws *ws = user;
 
+	struct sbuf *b;
+	int r;
+
 	(void)flags;
-	if (buf_append(&ws->out, data, len) == -1) {
+	if (ws->shared.n > 0) {
+		/* Behind frames already queued: in order, as one more. */
+		r = (b = sbuf_copy(data, len)) == NULL ? -1 :
+		    outq_push(&ws->shared, b);
+		sbuf_unref(b);
+	} else {
+		r = buf_append(&ws->out, data, len);
+	}
+	if (r == -1) {
 		wslay_event_set_error(wc, WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
 	}
 	return (ssize_t)len;
+}
+
+/* Bytes waiting to be written, ours and shared. */
+static size_t
+ws_waiting(const struct ws *ws)
+{
+	return ws->out.len - ws->out_off + ws->shared.bytes;
 }
 
 /* Header bytes of a client frame (masked) with this payload length. */
@@ -292,8 +316,8 @@ ws_watch(struct ws *ws, short what, const struct timeval *tv)
 	loop_watch(&ws->ev, ws->ctx->base, ws->fd, what, tv, ws_event, ws);
 }
 
-/* Write the output buffer: 0 when all is written or the socket is full,
- * -1 when the client is gone. */
+/* Write the output buffer, then the shared frames: 0 when all is written
+ * or the socket is full, -1 when the client is gone. */
 static int
 ws_flush(struct ws *ws)
 {
@@ -313,7 +337,7 @@ ws_flush(struct ws *ws)
 	}
 	buf_free(&ws->out);
 	ws->out_off = 0;
-	return 0;
+	return outq_write(&ws->shared, ws->fd) == -1 ? -1 : 0;
 }
 
 static int
@@ -338,14 +362,20 @@ ws_free(struct ws *ws)
 		LIST_REMOVE(ws, entry);
 		ctx->n--;
 	}
+	if (ws->dirty)
+		LIST_REMOVE(ws, dirty_entry);
 	if (!ws->reported) {
 		ws->reported = true;
 		ws->closing = true;          /* ws_send and ws_close refuse now */
 		if (ws->h->on_close != NULL)
 			ws->h->on_close(ws, ws_code(ws), ws->arg);
 	}
+	/* Subscriptions the application did not end end now. */
+	if (ws->subs != NULL && ctx != NULL && ctx->unsub != NULL)
+		ctx->unsub(ws->subs);
 	if (ws->wslay != NULL)
 		wslay_event_context_free(ws->wslay);
+	outq_clear(&ws->shared);
 	buf_free(&ws->out);
 	buf_free(&ws->msg);
 	free(ws);
@@ -442,7 +472,7 @@ ws_timeout(struct ws *ws)
 {
 	static const struct wslay_event_msg ping = { WSLAY_PING, NULL, 0 };
 
-	if (ws->lingering || ws->closing || ws->out_off < ws->out.len ||
+	if (ws->lingering || ws->closing || ws_waiting(ws) > 0 ||
 	    ws->awaiting_pong) {
 		/* No close frame in time, a client that stopped reading, or no
 		 * answer to our ping: it is gone as far as we care. */
@@ -479,7 +509,7 @@ ws_run(struct ws *ws)
 		event_add(&ws->ev, &tv);     /* a deadline, however they trickle */
 		return;
 	}
-	pending = ws->out_off < ws->out.len;
+	pending = ws_waiting(ws) > 0;
 	if (!pending && ws->close_sent && (ws->close_received || ws->failed)) {
 		ws_linger(ws);
 		if (ws->dead)
@@ -528,7 +558,7 @@ ws_kick(struct ws *ws)
 		ws->dead = true;
 	/* Errors, the linger and the watch are for the connection's event,
 	 * so that no handler sees on_close inside its own call. */
-	if (ws->dead || ws->out_off < ws->out.len || ws->closing)
+	if (ws->dead || ws_waiting(ws) > 0 || ws->closing)
 		event_active(&ws->ev, EV_WRITE, 0);
 	else
 		ws_idle(ws);
@@ -550,7 +580,7 @@ ws_send(struct ws *ws, enum ws_opcode op, const void *data, size_t len)
 		ws_kick(ws);
 		return -1;
 	}
-	waiting = ws->out.len - ws->out_off +
+	waiting = ws_waiting(ws) +
 	    wslay_event_get_queued_msg_length(ws->wslay);
 	if (waiting + len > ws->ctx->send_queue) {
 		/* A slow reader: close it rather than grow. The close frame
@@ -594,6 +624,77 @@ void *
 ws_user(const struct ws *ws)
 {
 	return ws->arg;
+}
+
+/* ---- frames made once (channels) ----------------------------------------- */
+
+size_t
+ws_frame_head(uint8_t out[WS_FRAME_HEAD_MAX], enum ws_opcode op, size_t len)
+{
+	/* A server's frames are not masked (RFC 6455 5.1): FIN, the opcode,
+	 * the length in its shortest form. */
+	out[0] = (uint8_t)(0x80 | op);
+	if (len < 126) {
+		out[1] = (uint8_t)len;
+		return 2;
+	}
+	if (len < 65536) {
+		out[1] = 126;
+		out[2] = (uint8_t)(len >> 8);
+		out[3] = (uint8_t)len;
+		return 4;
+	}
+	out[1] = 127;
+	for (int i = 0; i < 8; i++)
+		out[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+	return 10;
+}
+
+int
+ws_push(struct ws *ws, struct sbuf *frame, size_t limit)
+{
+	struct ws_ctx *ctx = ws->ctx;
+
+	if (!ws->started || ws->closing || ws->dead)
+		return -1;
+	if (ws_waiting(ws) + (ws->wslay != NULL ?
+	    wslay_event_get_queued_msg_length(ws->wslay) : 0) + frame->len >
+	    limit || outq_push(&ws->shared, frame) == -1)
+		return 1;
+	/* Written at the flush event, with whatever else comes meanwhile. */
+	if (!ws->dirty) {
+		ws->dirty = true;
+		LIST_INSERT_HEAD(&ctx->dirty, ws, dirty_entry);
+		event_active(ctx->flush_ev, EV_TIMEOUT, 0);
+	}
+	return 0;
+}
+
+bool
+ws_open(const struct ws *ws)
+{
+	return ws->started && !ws->closing && !ws->dead;
+}
+
+void **
+ws_subs(struct ws *ws)
+{
+	return &ws->subs;
+}
+
+static void
+on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct ws_ctx *ctx = arg;
+	struct ws *ws;
+
+	(void)fd;
+	(void)what;
+	while ((ws = LIST_FIRST(&ctx->dirty)) != NULL) {
+		LIST_REMOVE(ws, dirty_entry);
+		ws->dirty = false;
+		ws_kick(ws);
+	}
 }
 
 /* ---- the worker's side -------------------------------------------------- */
@@ -691,6 +792,9 @@ ws_ctx_init(struct ws_ctx *ctx, struct event_base *base,
 	ctx->send_queue = limits->websocket_send_queue;
 	ctx->write_timeout = limits->write_timeout;
 	LIST_INIT(&ctx->list);
+	LIST_INIT(&ctx->dirty);
+	if ((ctx->flush_ev = event_new(base, -1, 0, on_flush, ctx)) == NULL)
+		return -1;
 	if (limits->websocket_idle_timeout > 0 &&
 	    (ctx->idle_tv = event_base_init_common_timeout(base, &tv)) == NULL)
 		return -1;
@@ -706,4 +810,7 @@ ws_ctx_free(struct ws_ctx *ctx)
 	if (ctx->grace_ev != NULL)
 		event_free(ctx->grace_ev);
 	ctx->grace_ev = NULL;
+	if (ctx->flush_ev != NULL)
+		event_free(ctx->flush_ev);
+	ctx->flush_ev = NULL;
 }

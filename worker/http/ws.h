@@ -25,6 +25,7 @@
 #include "common/buf.h"
 #include "common/config.h"
 #include "worker/api/ws.h"
+#include "worker/http/outq.h"
 
 LIST_HEAD(ws_list, ws);
 
@@ -41,6 +42,11 @@ struct ws_ctx {
 	size_t n;
 	bool draining;
 	struct event *grace_ev;      /* the drain's grace before 1001 */
+	struct event *flush_ev;      /* writes the connections ws_push marked */
+	struct ws_list dirty;
+	/* A connection with channel subscriptions (ws_subs) is gone, after
+	 * its on_close: they end (the channel service). */
+	void (*unsub)(void *subs);
 	/* After each connection is gone (the worker counts connections). */
 	void (*closed)(void *arg);
 	void *closed_arg;
@@ -75,5 +81,30 @@ void ws_drain_all(struct ws_ctx *ctx);
 
 /* Close every connection now (fast stop, drain timeout). */
 void ws_close_all(struct ws_ctx *ctx);
+
+/* ---- frames made once for many connections (the channel service) ------- */
+
+#define WS_FRAME_HEAD_MAX 10
+
+/* The head of an unfragmented server frame of len bytes into out; its
+ * length. The payload follows it. */
+size_t ws_frame_head(uint8_t out[WS_FRAME_HEAD_MAX], enum ws_opcode op,
+    size_t len);
+
+/*
+ * Queue frame (a whole frame: ws_frame_head and the payload) to be sent
+ * soon, behind what is queued; written at a flush event, with every
+ * other frame queued meanwhile, with one writev. 0; 1 if the bytes
+ * waiting would pass limit (a slow client: frame is not queued); -1 if
+ * it is closing. Never calls on_close.
+ */
+int ws_push(struct ws *ws, struct sbuf *frame, size_t limit);
+
+/* Is it open (not closing, not gone)? */
+bool ws_open(const struct ws *ws);
+
+/* The slot where the channel service keeps the connection's
+ * subscriptions; ctx->unsub gets it when the connection is gone. */
+void **ws_subs(struct ws *ws);
 
 #endif

@@ -25,10 +25,15 @@
  * context we have given up on with ac->data = NULL and ignore what it
  * says after that.
  *
- * Publish/subscribe (the next issue's channels across hosts) will be a
- * second struct rconn per worker with the role RCONN_SUBSCRIBER: the same
- * connection, backoff and deadline code, no command deadlines while
- * subscribed, and its on-up step resubscribing to every channel.
+ * Publish/subscribe (channels across hosts, chanredis.c) has a second
+ * struct rconn per worker, with the role RCONN_SUBSCRIBER, started on
+ * demand: the same connection, backoff and handshake code, and no
+ * command deadlines once subscribed (a subscribed connection answers
+ * nothing but its subscriptions: hiredis would hand a PING's late reply
+ * a message). Its liveness follows the command connection's: when that
+ * one is dropped for a reply overdue (a server that stopped), so is the
+ * subscriber, whose silence would prove nothing. Once up again, it tells
+ * its owner, who subscribes again.
  */
 #include "worker/services/redis.h"
 
@@ -58,6 +63,7 @@
 /* What a connection is for (see the top of the file). */
 enum rconn_role {
 	RCONN_COMMANDS,              /* request and reply, pipelined */
+	RCONN_SUBSCRIBER,            /* SUBSCRIBE: messages, as they come */
 };
 
 enum rconn_state {
@@ -107,6 +113,9 @@ struct redis {
 	double reconnect_min, reconnect_max;
 	bool stopping;               /* redis_free: fail with ECANCELED */
 	struct rconn cmd;            /* RCONN_COMMANDS */
+	struct rconn sub;            /* RCONN_SUBSCRIBER, once started */
+	bool sub_started;
+	struct redis_sub_handler sub_h;
 };
 
 static void rconn_connect(struct rconn *c);
@@ -146,9 +155,12 @@ rconn_set_state(struct rconn *c, enum rconn_state st)
 
 	c->state = st;
 	c->since_ms = util_now_ms();
-	if (c->r->stats != NULL) {
+	if (c->r->stats != NULL && c->role == RCONN_COMMANDS) {
 		STATS_SET(c->r->stats->redis_state, board[st]);
 		STATS_SET(c->r->stats->redis_since_ms, c->since_ms);
+	} else if (c->r->stats != NULL) {
+		STATS_SET(c->r->stats->redis_sub_state, board[st]);
+		STATS_SET(c->r->stats->redis_sub_since_ms, c->since_ms);
 	}
 }
 
@@ -199,8 +211,10 @@ rconn_fail(struct rconn *c, const char *why, bool hiredis_frees)
 	delay = rconn_backoff(c->failures, r->reconnect_min, r->reconnect_max,
 	    drand48());
 	if (c->state != RCONN_DOWN) {
-		log_warn("redis %s: %s; commands fail until it is back "
-		    "(retrying in %.2fs)", r->address, why, delay);
+		log_warn("redis %s%s: %s; %s until it is back (retrying in "
+		    "%.2fs)", r->address, c->role == RCONN_SUBSCRIBER ?
+		    " (subscriber)" : "", why, c->role == RCONN_SUBSCRIBER ?
+		    "channel messages from Redis stop" : "commands fail", delay);
 		rconn_set_state(c, RCONN_DOWN);
 	} else {
 		log_debug("redis %s: %s (attempt %u; retrying in %.2fs)",
@@ -215,6 +229,11 @@ rconn_fail(struct rconn *c, const char *why, bool hiredis_frees)
 		tv_ms(&tv, (uint64_t)(delay * 1000));
 		event_add(c->retry_ev, &tv);
 	}
+	/* A server that stopped answering commands says nothing to a
+	 * subscriber either: drop that one too, it reconnects alike. */
+	if (c->role == RCONN_COMMANDS && r->sub_started && r->sub.ac != NULL &&
+	    r->sub.state == RCONN_UP)
+		rconn_fail(&r->sub, "the command connection failed", false);
 }
 
 /* The PING of a new connection was answered. */
@@ -234,12 +253,20 @@ rconn_handshake(struct rconn *c, redisAsyncContext *ac, const redisReply *rep)
 	}
 	down = (double)(util_now_ms() - c->since_ms) / 1000;
 	if (c->state == RCONN_DOWN)
-		log_notice("redis %s: connected again after %.1fs down",
-		    c->r->address, down);
+		log_notice("redis %s%s: connected again after %.1fs down",
+		    c->r->address, c->role == RCONN_SUBSCRIBER ? " (subscriber)" :
+		    "", down);
 	else
-		log_info("redis %s: connected", c->r->address);
+		log_info("redis %s%s: connected", c->r->address,
+		    c->role == RCONN_SUBSCRIBER ? " (subscriber)" : "");
 	c->failures = 0;
 	rconn_set_state(c, RCONN_UP);
+	if (c->role == RCONN_SUBSCRIBER) {
+		/* No deadline once subscribed: its replies are messages. */
+		if (c->r->sub_h.up != NULL)
+			c->r->sub_h.up(c->r->sub_h.arg);
+		return;
+	}
 	RSTAT_ADD(c->r, redis_connects, 1);
 }
 
@@ -573,6 +600,83 @@ redis_reply_element(const struct redis_reply *rep, size_t i)
 	return (const struct redis_reply *)(const void *)h->element[i];
 }
 
+/* ---- the subscriber (worker/services/redis.h) ------------------------------ */
+
+/* hiredis's callback of a SUBSCRIBE: its confirmation, then each message
+ * of the channel; NULL when the connection goes (handled by its fail). */
+static void
+on_sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct rconn *c = privdata;
+	const struct redis_sub_handler *h = &c->r->sub_h;
+	redisReply *rep = reply, **e;
+
+	if (rep == NULL || ac->data == NULL || rep->type != REDIS_REPLY_ARRAY ||
+	    rep->elements < 3)
+		return;
+	e = rep->element;
+	if (e[0]->type != REDIS_REPLY_STRING || e[1]->type != REDIS_REPLY_STRING)
+		return;
+	if (strcmp(e[0]->str, "message") == 0 &&
+	    e[2]->type == REDIS_REPLY_STRING && h->message != NULL)
+		h->message(h->arg, e[1]->str, e[1]->len, e[2]->str, e[2]->len);
+	else if (strcmp(e[0]->str, "subscribe") == 0 && h->subscribed != NULL)
+		h->subscribed(h->arg, e[1]->str, e[1]->len);
+	else if (strcmp(e[0]->str, "unsubscribe") == 0 &&
+	    h->unsubscribed != NULL)
+		h->unsubscribed(h->arg, e[1]->str, e[1]->len);
+}
+
+int
+redis_sub_start(struct redis *r, const struct redis_sub_handler *h)
+{
+	struct rconn *c = &r->sub;
+
+	if (r->sub_started) {
+		errno = EALREADY;
+		return -1;
+	}
+	c->r = r;
+	c->role = RCONN_SUBSCRIBER;
+	TAILQ_INIT(&c->inflight);
+	if ((c->deadline_ev = evtimer_new(r->base, on_deadline, c)) == NULL ||
+	    (c->retry_ev = evtimer_new(r->base, on_retry, c)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	r->sub_h = *h;
+	r->sub_started = true;
+	rconn_set_state(c, RCONN_CONNECTING);
+	rconn_connect(c);
+	return 0;
+}
+
+int
+redis_sub(struct redis *r, const char *channel, size_t len, bool on)
+{
+	struct rconn *c = &r->sub;
+	int rc;
+
+	if (!r->sub_started || c->ac == NULL || c->state != RCONN_UP) {
+		errno = ENOTCONN;
+		return -1;               /* the up callback subscribes again */
+	}
+	rc = on ? redisAsyncCommand(c->ac, on_sub_reply, c, "SUBSCRIBE %b",
+	    channel, len) : redisAsyncCommand(c->ac, NULL, NULL,
+	    "UNSUBSCRIBE %b", channel, len);
+	if (rc != REDIS_OK) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+bool
+redis_sub_up(const struct redis *r)
+{
+	return r != NULL && r->sub_started && r->sub.state == RCONN_UP;
+}
+
 /* ---- worker/services/redis.h --------------------------------------------- */
 
 /* The configured address as hiredis takes it: host and port, or a path. */
@@ -646,16 +750,11 @@ err:
 	return NULL;
 }
 
-void
-redis_free(struct redis *r)
+static void
+rconn_free(struct rconn *c)
 {
-	struct rconn *c;
 	redisAsyncContext *ac;
 
-	if (r == NULL)
-		return;
-	r->stopping = true;
-	c = &r->cmd;
 	if ((ac = c->ac) != NULL) {
 		c->ac = NULL;
 		ac->data = NULL;
@@ -665,6 +764,17 @@ redis_free(struct redis *r)
 		event_free(c->deadline_ev);
 	if (c->retry_ev != NULL)
 		event_free(c->retry_ev);
+}
+
+void
+redis_free(struct redis *r)
+{
+	if (r == NULL)
+		return;
+	r->stopping = true;
+	rconn_free(&r->cmd);
+	if (r->sub_started)
+		rconn_free(&r->sub);
 	free(r->address);
 	free(r);
 }

@@ -15,76 +15,7 @@
 
 #include "common/config/redis.c"
 
-#include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
-#include <unistd.h>
-
-static char tmpdir[PATH_MAX];
-static int oldcwd = -1;
-
-static int
-group_setup(void **state)
-{
-	const char *base = getenv("TMPDIR");
-
-	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "%s/shoal-test-redis.XXXXXX",
-	    base != NULL && *base != '\0' ? base : "/tmp");
-	if (mkdtemp(tmpdir) == NULL)
-		return -1;
-	if ((oldcwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	return chdir(tmpdir);
-}
-
-static int
-group_teardown(void **state)
-{
-	int rc = 0;
-
-	(void)state;
-	unlink("shoal.json");
-	if (oldcwd != -1) {
-		if (fchdir(oldcwd) == -1)
-			rc = -1;
-		close(oldcwd);
-	}
-	if (rmdir(tmpdir) == -1)
-		rc = -1;
-	return rc;
-}
-
-static int
-load(struct config *cfg, const char *text, char *err, size_t errlen)
-{
-	FILE *f = fopen("shoal.json", "w");
-
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	return config_load(cfg, "shoal.json", NULL, err, errlen);
-}
-
-static void
-load_ok(struct config *cfg, const char *text)
-{
-	char err[512] = "";
-
-	if (load(cfg, text, err, sizeof(err)) != 0)
-		fail_msg("config_load: %s", err);
-}
-
-static void
-expect_error(const char *text, const char *want)
-{
-	struct config cfg;
-	char err[512];
-
-	assert_int_equal(load(&cfg, text, err, sizeof(err)), -1);
-	assert_string_equal(err, want);
-	assert_null(cfg.redis.address);
-}
+#include "fixture.h"
 
 static void
 test_absent_is_no_redis(void **state)

@@ -62,18 +62,18 @@ test_decode(void **state)
 	char out[64];
 
 	(void)state;
-	assert_int_equal(kv_decode("abc", 3, out), 3);
+	assert_int_equal(options_decode("abc", 3, out), 3);
 	assert_memory_equal(out, "abc", 3);
-	assert_int_equal(kv_decode("a%20b%2Fc%ff", 12, out), 6);
+	assert_int_equal(options_decode("a%20b%2Fc%ff", 12, out), 6);
 	assert_memory_equal(out, "a b/c\xff", 6);
-	assert_int_equal(kv_decode("%2f%2F", 6, out), 2);
+	assert_int_equal(options_decode("%2f%2F", 6, out), 2);
 	assert_memory_equal(out, "//", 2);
 	/* Bad escapes, and NUL. */
-	assert_int_equal(kv_decode("a%", 2, out), -1);
-	assert_int_equal(kv_decode("a%2", 3, out), -1);
-	assert_int_equal(kv_decode("%zz", 3, out), -1);
-	assert_int_equal(kv_decode("%00", 3, out), -1);
-	assert_int_equal(kv_decode("", 0, out), 0);
+	assert_int_equal(options_decode("a%", 2, out), -1);
+	assert_int_equal(options_decode("a%2", 3, out), -1);
+	assert_int_equal(options_decode("%zz", 3, out), -1);
+	assert_int_equal(options_decode("%00", 3, out), -1);
+	assert_int_equal(options_decode("", 0, out), 0);
 }
 
 static void
@@ -109,7 +109,7 @@ test_route_keys(void **state)
 		if (cases[i].err == NULL) {
 			assert_int_equal(kv_check(route, err, sizeof(err)), 0);
 			assert_int_equal(kv_init(route, &st, err, sizeof(err)), 0);
-			assert_int_equal(((struct kv *)st)->route_len, 4);
+			assert_int_equal(((struct kv *)st)->n.route_len, 4);
 			kv_free(st);
 		} else {
 			assert_int_equal(kv_check(route, err, sizeof(err)), -1);
@@ -185,8 +185,8 @@ static void
 handle(struct http_response *resp, const char *method, const char *path)
 {
 	struct http_deferred *d;
-	struct kv kv = { .route_len = 4, .prefix = (char *)"p:",
-	    .prefix_len = 2 };
+	struct kv kv = { .n = { .route_len = 4, .prefix = (char *)"p:",
+	    .prefix_len = 2 } };
 	struct http_request req;
 
 	memset(&req, 0, sizeof(req));
