@@ -7,7 +7,7 @@
 #                        a floor (BENCH_ARGS="--quick" for a smoke run under a minute)
 #   make bench-ws        WebSocket echo beside Node's cluster with the ws package
 #   make bench-kv        kv GET through Redis beside Node's cluster with the redis package
-#   make fuzz            libFuzzer run of the request path (FUZZ_TIME=60 seconds)
+#   make fuzz            libFuzzer runs of the request path and the parser (FUZZ_TIME=60 s each)
 #   make install         binary, man page, systemd unit, example config, module
 #                        API headers and shoal.pc under PREFIX (/usr/local),
 #                        staged under DESTDIR if set; make uninstall
@@ -31,7 +31,7 @@ ALL_CFLAGS = -std=c11 $(OPT) $(WARN) -MMD -MP $(CFLAGS) \
              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # Debian's libwslay-dev ships no pkg-config file.
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -levent -levent_pthreads -ljansson -lsystemd -lnettle -lhiredis) \
-           -lwslay -lhttp_parser -lunistring -lpthread -lm
+           -lwslay -lunistring -lpthread -lm
 
 ifdef SANITIZE
 BUILD   ?= build-san
@@ -81,7 +81,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes -o $@ $< \
 	    $(filter-out $(BUILD)/$(patsubst test_%,%,$(notdir $*)).o $(BUILD)/$(dir $*)$(patsubst test_%,%,$(notdir $*)).o,$(LIB_OBJ)) \
-	    $(LDFLAGS) $(LDLIBS) -lcmocka
+	    $(LDFLAGS) $(LDLIBS) -lcmocka -lhttp_parser
 
 deps:
 	@scripts/deps
@@ -116,12 +116,17 @@ bench-kv: $(BUILD)/shoal
 	@scripts/bench-kv --binary $(BUILD)/shoal
 
 # ---- fuzzing ---------------------------------------------------------------
-# build-fuzz/fuzz_http: every object but main.o, built by clang with
-# coverage instrumentation and ASan+UBSan (any UBSan finding aborts), linked
-# with libFuzzer. 'make fuzz' runs it for FUZZ_TIME seconds on a copy of the
-# seed corpus (new inputs accumulate in build-fuzz/corpus, not in the tree)
-# and fails on any crash, leak, sanitizer report or timeout; the reproducer
-# is left in build-fuzz/artifacts/.
+# Two libFuzzer targets, built by clang with coverage instrumentation and
+# ASan+UBSan (any UBSan finding aborts) from every object but main.o:
+#   fuzz_http   the whole request path of one connection (conn.c, the
+#               parser, the router, the built-in handlers)
+#   fuzz_parse  shoal's request parser against Node's http_parser on the
+#               same bytes (tests/fuzz/diff.h: what both accept is the same
+#               request; shoal accepts nothing http_parser refuses)
+# 'make fuzz' runs each for FUZZ_TIME seconds on a copy of the seed corpus
+# (new inputs accumulate in build-fuzz/corpus, not in the tree) and fails
+# on any crash, leak, sanitizer report or timeout; the reproducer is left
+# in build-fuzz/artifacts/.
 FUZZ_BUILD := build-fuzz
 FUZZ_CC    ?= clang
 FUZZ_TIME  ?= 60
@@ -129,32 +134,41 @@ FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
 FUZZ_CFLAGS = -std=c11 -g -O1 $(WARN) -MMD -MP $(CFLAGS) $(FUZZ_SAN) \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-FUZZ_OBJ   := $(filter-out $(FUZZ_BUILD)/master/main.o,$(SRC:%.c=$(FUZZ_BUILD)/%.o)) \
-              $(FUZZ_BUILD)/tests/fuzz/fuzz_http.o
+FUZZ_LIB   := $(filter-out $(FUZZ_BUILD)/master/main.o,$(SRC:%.c=$(FUZZ_BUILD)/%.o))
+FUZZ_OBJ   := $(FUZZ_LIB) $(FUZZ_BUILD)/tests/fuzz/fuzz_http.o \
+              $(FUZZ_BUILD)/tests/fuzz/fuzz_parse.o $(FUZZ_BUILD)/tests/fuzz/diff.o
 FUZZ_FLAGS := -dict=tests/fuzz/http.dict -max_len=16384 -timeout=10 \
               -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/
+FUZZ_TARGETS := fuzz_http fuzz_parse
 
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-$(FUZZ_BUILD)/fuzz_http: $(FUZZ_OBJ)
+$(FUZZ_BUILD)/fuzz_http: $(FUZZ_LIB) $(FUZZ_BUILD)/tests/fuzz/fuzz_http.o
 	$(call say,LINK,$@)$(FUZZ_CC) $(LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) -ldl
+
+$(FUZZ_BUILD)/fuzz_parse: $(FUZZ_LIB) $(FUZZ_BUILD)/tests/fuzz/fuzz_parse.o \
+                          $(FUZZ_BUILD)/tests/fuzz/diff.o
+	$(call say,LINK,$@)$(FUZZ_CC) $(LDFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LDLIBS) -ldl -lhttp_parser
 
 fuzz:
 	@scripts/deps --fuzz
-	@$(MAKE) --no-print-directory $(FUZZ_BUILD)/fuzz_http
-	@mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/artifacts
-	@cp tests/fuzz/corpus/* $(FUZZ_BUILD)/corpus/
-	@echo "fuzz_http: $(FUZZ_TIME)s on $(FUZZ_BUILD)/corpus"
-	$(Q)UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    $(FUZZ_BUILD)/fuzz_http $(FUZZ_FLAGS) -max_total_time=$(FUZZ_TIME) \
-	    $(FUZZ_BUILD)/corpus > $(FUZZ_BUILD)/fuzz.log 2>&1 || { \
-	    tail -n 80 $(FUZZ_BUILD)/fuzz.log; \
-	    echo "fuzz_http: finding saved in $(FUZZ_BUILD)/artifacts/;" \
-	        "reproduce with $(FUZZ_BUILD)/fuzz_http FILE" >&2; exit 1; }
-	@grep -E '^(#[0-9]+\s+DONE|Done|stat::)' $(FUZZ_BUILD)/fuzz.log || tail -n 5 $(FUZZ_BUILD)/fuzz.log
-	@echo "fuzz_http: no finding (full log: $(FUZZ_BUILD)/fuzz.log)"
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus-$$t $(FUZZ_BUILD)/artifacts && \
+	    cp tests/fuzz/corpus/* $(FUZZ_BUILD)/corpus-$$t/ && \
+	    echo "$$t: $(FUZZ_TIME)s on $(FUZZ_BUILD)/corpus-$$t" && \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(FUZZ_BUILD)/$$t $(FUZZ_FLAGS) -max_total_time=$(FUZZ_TIME) \
+	        $(FUZZ_BUILD)/corpus-$$t > $(FUZZ_BUILD)/$$t.log 2>&1 || { \
+	        tail -n 80 $(FUZZ_BUILD)/$$t.log; \
+	        echo "$$t: finding saved in $(FUZZ_BUILD)/artifacts/;" \
+	            "reproduce with $(FUZZ_BUILD)/$$t FILE" >&2; exit 1; }; \
+	    grep -E '^(#[0-9]+\s+DONE|Done|stat::)' $(FUZZ_BUILD)/$$t.log || \
+	        tail -n 5 $(FUZZ_BUILD)/$$t.log; \
+	    echo "$$t: no finding (full log: $(FUZZ_BUILD)/$$t.log)"; \
+	done
 
 # ---- install -----------------------------------------------------------------
 # The module API is worker/api/*.h and what they include from the tree

@@ -99,7 +99,7 @@ enum config_log_format {
 struct route_cfg {
 	char *path;                  /* begins with '/' */
 	bool prefix;                 /* "match": "prefix" (default "exact") */
-	uint64_t methods;            /* bits (1 << enum http_method); 0: any */
+	uint64_t methods;            /* bits (1 << enum method_id); 0: any */
 	char *handler;               /* accepted by the route checker */
 	json_t *spec;                /* the route object (own reference) */
 	char *where;                 /* "shoal.json:7:5", for run-time messages */

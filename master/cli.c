@@ -228,6 +228,18 @@ print_table(json_t *st)
 		    json_is_true(json_object_get(p, "crash_looping")) ?
 		    "  crash-looping" : "");
 	}
+	/* Slots without a worker: waiting out a respawn delay. */
+	json_array_foreach(json_object_get(st, "slots"), i, p) {
+		if (json_integer_value(json_object_get(p, "pid")) != 0)
+			continue;
+		printf("%-5d %-8s %-4s %-12s %-9s %-9d respawn in %.1fs%s\n",
+		    (int)json_integer_value(json_object_get(p, "slot")), "-", "-",
+		    json_string_value(json_object_get(p, "state")), "-",
+		    (int)json_integer_value(json_object_get(p, "restarts")),
+		    json_number_value(json_object_get(p, "respawn_in")),
+		    json_is_true(json_object_get(p, "crash_looping")) ?
+		    "  crash-looping" : "");
+	}
 	printf("total requests %lld\n", (long long)json_integer_value(
 	    json_object_get(json_object_get(st, "totals"), "requests")));
 	print_channels(st);

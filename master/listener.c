@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <linux/filter.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
+#include "master/steerprog.h"
 
 /* One socket per slot (reuseport), or one shared by all. */
 static bool
@@ -209,6 +211,9 @@ listener_shrink(struct listener *l, unsigned n)
 	 * with the last one, so closing from the end keeps every remaining
 	 * socket's index, which the steering program relies on.
 	 */
+	/* The steering program may name a socket that goes: attach anew. */
+	if (l->nfds > n)
+		l->steer_known = false;
 	while (l->nfds > n) {
 		l->nfds--;
 		close(l->fds[l->nfds]);
@@ -217,26 +222,54 @@ listener_shrink(struct listener *l, unsigned n)
 }
 
 int
-listener_steer(struct listener *l, unsigned n, char *err, size_t errlen)
+listener_steer(struct listener *l, const unsigned *slots, unsigned n,
+    bool force, char *err, size_t errlen)
 {
-	/* A = random u32; A %= n; return A — the index of a socket in the
-	 * group, which is slot order (sockets join it as they are bound). */
-	struct sock_filter code[] = {
-		{ BPF_LD | BPF_W | BPF_ABS, 0, 0, (uint32_t)(SKF_AD_OFF + SKF_AD_RANDOM) },
-		{ BPF_ALU | BPF_MOD | BPF_K, 0, 0, n },
-		{ BPF_RET | BPF_A, 0, 0, 0 },
-	};
-	struct sock_fprog prog = { (unsigned short)ARRAY_SIZE(code), code };
+	struct sock_filter code[STEERPROG_MAX_INSNS];
+	struct sock_fprog prog;
+	uint64_t set[ARRAY_SIZE(l->steered)];
+	unsigned idx[CONFIG_MAX_WORKERS], m = 0;
+	size_t len;
 
-	if (!is_tcp(l) || l->nfds == 0 || n == 0)
+	if (!is_tcp(l) || l->nfds == 0)
 		return 0;
-	if (setsockopt(l->fds[0], SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
-	    sizeof(prog)) == -1) {
+	memset(set, 0, sizeof(set));
+	/* Socket k of the group is slot k's (see listener.h). */
+	for (unsigned i = 0; i < n && m < CONFIG_MAX_WORKERS; i++)
+		if (slots[i] < l->nfds) {
+			idx[m++] = slots[i];
+			set[slots[i] / 64] |= (uint64_t)1 << (slots[i] % 64);
+		}
+	if (m == 0 || (l->steer_known && !force &&
+	    memcmp(set, l->steered, sizeof(set)) == 0))
+		return 0;
+	len = steerprog_build(idx, m, code, ARRAY_SIZE(code));
+	prog.len = (unsigned short)len;
+	prog.filter = code;
+	if (len == 0 || setsockopt(l->fds[0], SOL_SOCKET,
+	    SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog)) == -1) {
 		snprintf(err, errlen, "setsockopt(%s, SO_ATTACH_REUSEPORT_CBPF): %s",
-		    l->addr.text, strerror(errno));
+		    l->addr.text, len == 0 ? "program too long" : strerror(errno));
+		l->steer_known = false;
 		return -1;
 	}
-	return 0;
+	memcpy(l->steered, set, sizeof(set));
+	l->steer_known = true;
+	return 1;
+}
+
+bool
+listener_queued(const struct listener *l, unsigned slot)
+{
+	struct pollfd pfd;
+
+	if (!is_tcp(l) || slot >= l->nfds)
+		return false;
+	pfd.fd = l->fds[slot];
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	/* A listening socket is readable while its accept queue is not empty. */
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
 }
 
 int

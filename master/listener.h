@@ -9,11 +9,15 @@
  * socket k.
  *
  * Which socket a new connection lands on is chosen by a classic BPF program
- * attached to the group (SO_ATTACH_REUSEPORT_CBPF): a random one of the
- * first n. Scaling down first lowers n, so nothing new reaches a retiring
- * slot's socket; its worker then empties the queue before the socket is
- * closed (and with net.ipv4.tcp_migrate_req=1 the kernel would migrate any
- * straggler to a live socket).
+ * attached to the group (SO_ATTACH_REUSEPORT_CBPF, steerprog.h): a random
+ * one of the slots it is given. The kernel indexes a group's sockets in the
+ * order they joined it (listen), and fills a closed socket's place with the
+ * last one; sockets are opened in slot order and closed last first, so
+ * socket k of the group is always slot k's. Scaling down first steers away
+ * from the retiring slots, so nothing new reaches their sockets; their
+ * workers then empty the queues before the sockets are closed (and with
+ * net.ipv4.tcp_migrate_req=1 the kernel would migrate any straggler to a
+ * live socket).
  *
  * A Unix-domain address cannot use reuseport: one socket, shared by all;
  * so is a TCP socket systemd passes without SO_REUSEPORT (activate.c).
@@ -23,6 +27,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/config.h"
 
@@ -37,6 +42,9 @@ struct listener {
 	                                without SO_REUSEPORT (activate.c) */
 	bool systemd;                /* passed by systemd: its file (Unix) is
 	                                systemd's, never unlinked */
+	/* The slots the attached steering program sends to, as a bit set. */
+	uint64_t steered[(CONFIG_MAX_WORKERS + 63) / 64];
+	bool steer_known;            /* steered[] is what the kernel holds */
 };
 
 /*
@@ -64,10 +72,20 @@ int listener_grow(struct listener *l, unsigned n, int backlog, char *err,
 void listener_shrink(struct listener *l, unsigned n);
 
 /*
- * Send new connections only to the sockets of slots 0..n-1. -1 with err
- * (the kernel keeps its default: a hash over all sockets).
+ * Send new connections only to the sockets of slots[0..n-1] (ascending;
+ * slots without a socket here are left out). Nothing is attached when the
+ * program would be the one attached already, unless force (another master
+ * may have replaced it), nor when no slot is left. 1 if a program was
+ * attached, 0 if not; -1 with err: the kernel keeps the program it had.
  */
-int listener_steer(struct listener *l, unsigned n, char *err, size_t errlen);
+int listener_steer(struct listener *l, const unsigned *slots, unsigned n,
+    bool force, char *err, size_t errlen);
+
+/*
+ * True if connections wait in the accept queue of slot's socket (TCP; a
+ * Unix socket is shared by every slot, so it never waits for one).
+ */
+bool listener_queued(const struct listener *l, unsigned slot);
 
 /* The socket slot k accepts on. */
 int listener_fd(const struct listener *l, unsigned slot);

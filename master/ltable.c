@@ -179,19 +179,14 @@ ltable_shrink(struct ltable *t, unsigned n)
 		listener_shrink(&t->v[i], n);
 }
 
-int
-ltable_steer(struct ltable *t, unsigned n, char *err, size_t errlen)
+bool
+ltable_queued(const struct ltable *t, unsigned slot, unsigned gen)
 {
-	char one[256];
-	int rc = 0;
-
 	for (size_t i = 0; i < t->n; i++)
-		if (listener_steer(&t->v[i], n, one, sizeof(one)) == -1 &&
-		    rc == 0) {
-			snprintf(err, errlen, "%s", one);
-			rc = -1;
-		}
-	return rc;
+		if (ltable_serves(&t->v[i], gen) &&
+		    listener_queued(&t->v[i], slot))
+			return true;
+	return false;
 }
 
 size_t

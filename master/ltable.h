@@ -100,9 +100,9 @@ int ltable_grow(struct ltable *t, unsigned n, int backlog, char *err,
 /* Close the sockets of slots n.. on every entry (listener_shrink). */
 void ltable_shrink(struct ltable *t, unsigned n);
 
-/* Steer new connections to slots 0..n-1 on every entry (listener_steer).
- * -1 with err naming the first that failed; the others are still tried. */
-int ltable_steer(struct ltable *t, unsigned n, char *err, size_t errlen);
+/* True if connections wait on slot's socket of an entry that serves
+ * generation gen (listener_queued). */
+bool ltable_queued(const struct ltable *t, unsigned slot, unsigned gen);
 
 /*
  * In a forked worker of generation gen in slot: keep that slot's socket of

@@ -28,6 +28,7 @@
 #include "master/recycle.h"
 #include "master/relay.h"
 #include "master/resources.h"
+#include "master/steer.h"
 #include "master/supervise.h"
 #include "master/types.h"
 #include "master/upgrade.h"
@@ -576,8 +577,8 @@ master_main(struct config *cfg, const char *config_path, json_t *overrides,
 		log_error("%s", err);
 		goto out;
 	}
-	if (ltable_steer(&m->listeners, nslots, err, sizeof(err)) == -1)
-		log_warn("%s; the kernel's hash spreads connections", err);
+	/* No worker is ready yet: every slot's queue waits for its own. */
+	steer_update(m, true);
 	if (m->cfg.pid_file != NULL && !adopted) {
 		if (pid_file_write(m->cfg.pid_file, 0, err, sizeof(err)) == -1) {
 			log_error("%s", err);

@@ -64,15 +64,6 @@ reply(struct master *m, bool ok, const char *fmt, ...)
 }
 
 static void
-steer_all(struct master *m, unsigned n)
-{
-	char err[256];
-
-	if (ltable_steer(&m->listeners, n, err, sizeof(err)) == -1)
-		log_warn("%s; new connections may reach retiring slots", err);
-}
-
-static void
 op_end(struct master *m)
 {
 	struct op *op = &m->ops.op;
@@ -260,7 +251,7 @@ start_scale(struct master *m, unsigned n)
 	op->kind = OP_SCALE_DOWN;
 	log_notice("scale: %u -> %u workers; retiring slots %u..%u", had, n, n,
 	    had - 1);
-	steer_all(m, n);
+	/* supervise_retire first steers new connections away from them. */
 	supervise_retire(m, n, had);
 	supervise_resize(m, n);
 	ops_on_exit(m);
@@ -273,9 +264,8 @@ commit(struct master *m)
 	unsigned n = op->next_nslots, old_gen = m->ops.generation;
 
 	evtimer_del(m->ops.timer);
-	/* First steer new connections to the slots that serve from now on
-	 * (a reload to fewer workers retires the others below). */
-	steer_all(m, n);
+	/* Each of these re-steers new connections to the live slots (a reload
+	 * to fewer workers retires the others below). */
 	supervise_promote(m, 0, n);
 	if (op->kind == OP_RELOAD) {
 		/* Slots beyond the new count retire like a scale-down. */

@@ -7,16 +7,32 @@
 
 #include "common/util.h"
 #include "master/recycle.h"
+#include "master/steer.h"
 #include "master/supervise.h"
 
 static const char *
 proc_state(const struct proc *p)
 {
+	if (p->hang_stage >= HANG_ABORTED)
+		return "hung";
+	if (p->stopped || p->hang_stage == HANG_CONTINUED)
+		return "stopped";
 	if (p->draining)
 		return "draining";
 	if (!p->ready)
 		return "spawning";
 	return p->next ? "ready (new)" : "serving";
+}
+
+/* A slot: its worker's state, or why it has none. */
+static const char *
+slot_state(const struct slot *s)
+{
+	if (s->retiring)
+		return "retiring";
+	if (s->proc != NULL)
+		return proc_state(s->proc);
+	return s->respawn_at > 0 ? "waiting" : "down";
 }
 
 static const char *
@@ -96,14 +112,18 @@ status_json(struct master *m)
 	for (unsigned i = 0; i < m->sup.nslots_total; i++) {
 		struct slot *s = &m->sup.slots[i];
 		json_t *by = restarts_by_reason(m->stats, i, &total);
+		double wait = s->respawn_at > now ? s->respawn_at - now : 0;
 
-		json_array_append_new(slots, json_pack("{s:i, s:i, s:i, s:o, s:s?, "
-		    "s:s?, s:b, s:b}",
+		json_array_append_new(slots, json_pack("{s:i, s:i, s:s, s:b, s:i, "
+		    "s:o, s:s?, s:s?, s:i, s:b, s:b, s:f}",
 		    "slot", (int)i, "pid", s->proc ? (int)s->proc->pid : 0,
+		    "state", slot_state(s), "live", steer_slot_live(m, i),
 		    "restarts", (int)total, "restarts_by_reason", by,
 		    "last_restart", last_restart(m->stats, i),
 		    "last_exit", s->last_exit[0] ? s->last_exit : NULL,
-		    "crash_looping", s->crash_looping, "retiring", s->retiring));
+		    "quick_deaths", (int)s->backoff.quick_deaths,
+		    "crash_looping", s->crash_looping, "retiring", s->retiring,
+		    "respawn_in", wait));
 	}
 	st = json_pack("{s:i, s:i, s:s, s:s, s:f, s:i, s:i, s:s?, s:i, "
 	    "s:s, s:o, s:o, s:{s:I, s:I}}",

@@ -20,19 +20,22 @@
 #include "common/log.h"
 #include "common/relay.h"
 #include "common/util.h"
+#include "master/hang.h"
 #include "master/proctitle.h"
 #include "master/relay.h"
+#include "master/steer.h"
 #include "master/wstatus.h"
 #include "worker/worker.h"
 
-/* Between SIGABRT and SIGKILL for a hung worker. */
-#define HANG_KILL_GRACE 2.0
+/* While a slot waits out a backoff: how often to look at its queue. */
+#define WATCH_PERIOD 0.02
 
 /* The stats region counts restarts per slot. */
 _Static_assert(STATS_MAX_SLOTS >= CONFIG_MAX_WORKERS,
     "STATS_MAX_SLOTS below CONFIG_MAX_WORKERS");
 
 static void on_respawn(evutil_socket_t fd, short what, void *arg);
+static void on_watch(evutil_socket_t fd, short what, void *arg);
 
 static struct proc *
 proc_find(struct master *m, pid_t pid)
@@ -88,6 +91,7 @@ on_ready(struct master *m, struct proc *p)
 			drain(m, old, false);
 		}
 	}
+	steer_update(m, false);
 	m->sup.hooks.worker_ready(m, p);
 }
 
@@ -327,33 +331,194 @@ err:
 }
 
 static void
-schedule_respawn(struct master *m, struct slot *s, double uptime)
+tv_from(struct timeval *tv, double seconds)
+{
+	tv->tv_sec = (time_t)seconds;
+	tv->tv_usec = (suseconds_t)((seconds - (double)tv->tv_sec) * 1e6);
+}
+
+static void
+watch_stop(struct slot *s)
+{
+	if (s->watch_ev != NULL)
+		event_del(s->watch_ev);
+}
+
+/* Look at s's queue every WATCH_PERIOD (on_watch). */
+static void
+watch_start(struct master *m, struct slot *s)
+{
+	struct timeval tv;
+
+	if (s->watch_ev == NULL &&
+	    (s->watch_ev = event_new(m->base, -1, EV_PERSIST, on_watch, s)) == NULL)
+		return;
+	tv_from(&tv, WATCH_PERIOD);
+	event_add(s->watch_ev, &tv);
+}
+
+/* Start s's worker after delay seconds (now if 0). */
+static void
+respawn_after(struct master *m, struct slot *s, double delay)
+{
+	struct timeval tv;
+
+	evtimer_del(s->respawn_ev);
+	s->respawn_at = 0;
+	watch_stop(s);
+	if (delay <= 0) {
+		if (supervise_spawn(m, s->index, &m->cfg, s->generation,
+		    false) == 0)
+			return;
+		delay = m->sup.backoff.max;  /* fork failed: do not spin */
+	}
+	log_notice("respawning worker %u in %.2fs", s->index, delay);
+	tv_from(&tv, delay);
+	if (evtimer_add(s->respawn_ev, &tv) == -1) {
+		log_error("slot %u: cannot arm a respawn timer", s->index);
+		return;
+	}
+	s->respawn_at = util_now() + delay;
+	/*
+	 * Connections can still reach the queue after the steering moved (a
+	 * handshake begun before completes after): look at it every
+	 * WATCH_PERIOD, and cut the wait short when someone is in it.
+	 */
+	if (backoff_waited_for(&s->backoff, &m->sup.backoff, delay, true) <
+	    delay)
+		watch_start(m, s);
+}
+
+/* Clients wait for s (queued: in its queue; else: no slot serves). */
+static void
+hurry(struct master *m, struct slot *s, bool queued)
+{
+	double left = s->respawn_at - util_now(), delay;
+
+	if (left < 0)
+		left = 0;
+	delay = backoff_waited_for(&s->backoff, &m->sup.backoff, left, queued);
+	if (delay >= left)
+		return;
+	log_notice("slot %u: %s; respawning in %.2fs, not %.2fs", s->index,
+	    queued ? "connections wait in its queue" : "no slot serves", delay,
+	    left);
+	respawn_after(m, s, delay);
+}
+
+/* With no live slot, every slot waiting out a backoff is waited for. */
+static void
+hurry_if_none_live(struct master *m)
+{
+	if (m->sup.stopping || steer_live_count(m) > 0)
+		return;
+	for (unsigned i = 0; i < m->sup.nslots; i++) {
+		struct slot *s = &m->sup.slots[i];
+
+		if (s->proc == NULL && s->respawn_at > 0 && !s->retiring)
+			hurry(m, s, false);
+	}
+}
+
+/* Drain one worker: graceful (finish, then exit) or fast (go now). */
+/* s's worker is stopped or hung, and no successor is on its way. */
+static bool
+stuck(const struct slot *s)
+{
+	const struct proc *p = s->proc;
+
+	/* A reload's next worker serving the slot is as good as a stand-in. */
+	return p != NULL && p->ready && !p->draining && !p->next &&
+	    !p->replaced && s->successor == NULL &&
+	    (p->stopped || p->hang_stage != HANG_NONE) &&
+	    !steer_proc_live(s->next);
+}
+
+/*
+ * Connections wait on the queue of s, whose worker is stopped or hung:
+ * they would wait until it runs again (worker_timeout) or is killed. A
+ * stand-in starts on the slot's sockets now (a successor, as recycling
+ * starts one) and serves them; the stuck worker is then told to drain,
+ * which it does once it runs again (or it is killed as hung).
+ */
+static void
+stand_in(struct master *m, struct slot *s)
+{
+	watch_stop(s);
+	supervise_replace(m, s->index, STATS_RESTART_HANG, s->proc->stopped ?
+	    "stopped by a signal while connections wait in its queue" :
+	    "silent while connections wait in its queue");
+}
+
+/*
+ * Every WATCH_PERIOD while s has no live worker: connections in its queue
+ * cut a backoff short, or get a stand-in for a stopped or hung worker.
+ */
+static void
+on_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct slot *s = arg;
+	struct master *m = s->m;
+	bool waiting = s->proc == NULL && s->respawn_at > 0;
+
+	(void)fd;
+	(void)what;
+	if (m->sup.stopping || s->retiring || (!waiting && !stuck(s))) {
+		watch_stop(s);
+		return;
+	}
+	if (!ltable_queued(&m->listeners, s->index, s->generation))
+		return;
+	if (waiting)
+		hurry(m, s, true);
+	else
+		stand_in(m, s);
+}
+
+/*
+ * s lost its worker, which ran for uptime seconds and achieved life:
+ * respawn now or after the backoff. Called once the steering has
+ * left the slot, so whatever its queue holds now stays there.
+ */
+static void
+schedule_respawn(struct master *m, struct slot *s, double uptime,
+    enum backoff_life life)
 {
 	const struct backoff_policy *policy = &m->sup.backoff;
 	double delay;
-	struct timeval tv;
 
-	delay = backoff_next(&s->backoff, policy, uptime, drand48());
+	delay = backoff_next(&s->backoff, policy, uptime, life, drand48());
 	if (!s->crash_looping && backoff_crash_looping(&s->backoff, policy)) {
 		s->crash_looping = true;
 		log_error("slot %u is crash-looping (%u quick deaths in a row); "
-		    "retrying with growing delays up to %.1fs", s->index,
-		    s->backoff.quick_deaths, policy->max);
+		    "still respawned: at once after a worker that answered "
+		    "requests, else after delays growing up to %.1fs while other "
+		    "slots serve", s->index, s->backoff.quick_deaths, policy->max);
 	}
+	if (life == BACKOFF_BOOT_FAILED &&
+	    s->backoff.boot_failures == policy->loop_after)
+		log_error("slot %u: %u workers in a row failed before ready; its "
+		    "delay grows even when no slot serves", s->index,
+		    s->backoff.boot_failures);
 	if (s->respawn_ev == NULL &&
 	    (s->respawn_ev = evtimer_new(m->base, on_respawn, s)) == NULL) {
 		log_error("slot %u: cannot arm a respawn timer", s->index);
 		return;
 	}
-	if (delay <= 0 && supervise_spawn(m, s->index, &m->cfg, s->generation,
-	    false) == 0)
-		return;
-	if (delay <= 0)
-		delay = policy->max;     /* fork failed: do not spin */
-	log_notice("respawning worker %u in %.2fs", s->index, delay);
-	tv.tv_sec = (time_t)delay;
-	tv.tv_usec = (suseconds_t)((delay - (double)tv.tv_sec) * 1e6);
-	evtimer_add(s->respawn_ev, &tv);
+	if (delay > 0) {
+		bool queued = ltable_queued(&m->listeners, s->index,
+		    s->generation);
+		double waited = backoff_waited_for(&s->backoff, policy, delay,
+		    queued);
+
+		if (waited < delay && (queued || steer_live_count(m) == 0)) {
+			log_notice("slot %u: %s; respawning in %.2fs, not %.2fs",
+			    s->index, queued ? "connections wait in its queue" :
+			    "no slot serves", waited, delay);
+			delay = waited;
+		}
+	}
+	respawn_after(m, s, delay);
 }
 
 static void
@@ -365,10 +530,12 @@ on_respawn(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	m = s->m;
+	s->respawn_at = 0;
+	watch_stop(s);
 	if (m->sup.stopping || s->proc != NULL || s->retiring)
 		return;
 	if (supervise_spawn(m, s->index, &m->cfg, s->generation, false) == -1)
-		schedule_respawn(m, s, 0);
+		schedule_respawn(m, s, 0, BACKOFF_BOOT_FAILED);
 }
 
 void
@@ -394,12 +561,47 @@ supervise_init(struct master *m, unsigned nslots,
 	sup->hooks = *hooks;
 }
 
+/* Watch s's queue from now on, and look at it at once. */
+static void
+watch_then_now(struct master *m, struct slot *s)
+{
+	watch_start(m, s);
+	on_watch(-1, 0, s);
+}
+
+/*
+ * A worker was stopped or continued by a signal (waitpid WUNTRACED,
+ * WCONTINUED): a stopped one serves nobody, so it leaves the steering at
+ * once; supervise_tick continues it if it stays silent for worker_timeout.
+ */
+static void
+on_stop_or_continue(struct master *m, struct proc *p, int status)
+{
+	bool stopped = WIFSTOPPED(status);
+	char name[32];
+
+	if (p->stopped == stopped)
+		return;
+	p->stopped = stopped;
+	if (stopped)
+		log_warn("worker %u (pid %d) stopped by %s; no new connections "
+		    "for it", p->slot, (int)p->pid, wstatus_signame(WSTOPSIG(status),
+		    name, sizeof(name)));
+	else
+		log_notice("worker %u (pid %d) continued", p->slot, (int)p->pid);
+	steer_update(m, false);
+	hurry_if_none_live(m);
+	if (stopped && stuck(&m->sup.slots[p->slot]))
+		watch_then_now(m, &m->sup.slots[p->slot]);
+}
+
 void
 supervise_reap(struct master *m)
 {
 	struct wstatus_exit e;
 	enum wstatus_kind kind;
 	enum stats_restart why;
+	enum backoff_life life;
 	const char *boot_error;
 	struct proc *p;
 	struct slot *s;
@@ -408,12 +610,18 @@ supervise_reap(struct master *m)
 	int status;
 
 	for (;;) {
-		pid = waitpid(-1, &status, WNOHANG);
+		pid = waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED);
 		if (pid == -1 && errno == EINTR)
 			continue;
 		if (pid <= 0)
 			break;
-		if ((p = proc_find(m, pid)) == NULL) {
+		p = proc_find(m, pid);
+		if (WIFSTOPPED(status) || WIFCONTINUED(status)) {
+			if (p != NULL)
+				on_stop_or_continue(m, p, status);
+			continue;
+		}
+		if (p == NULL) {
 			m->sup.hooks.child_reaped(m, pid, status);
 			continue;
 		}
@@ -455,6 +663,7 @@ supervise_reap(struct master *m)
 			if (s->next == p)
 				s->next = NULL;
 			proc_free(m, p);
+			steer_update(m, false);
 			m->sup.hooks.next_failed(m, line);
 			continue;
 		}
@@ -472,44 +681,37 @@ supervise_reap(struct master *m)
 			}
 		}
 		why = kind == WSTATUS_BOOT_FAILURE ? STATS_RESTART_BOOT :
-		    p->hang_stage > 0 ? STATS_RESTART_HANG : STATS_RESTART_CRASH;
+		    p->hang_stage >= HANG_ABORTED ? STATS_RESTART_HANG :
+		    STATS_RESTART_CRASH;
+		life = !p->ready ? BACKOFF_BOOT_FAILED :
+		    STATS_GET(m->stats->procs[p->stats_idx].requests) > 0 ?
+		    BACKOFF_SERVED : BACKOFF_IDLE;
 		proc_free(m, p);
+		/* First away from the slot, then look at what its queue holds. */
+		steer_update(m, false);
 		if (s->proc == NULL && !m->sup.stopping && !s->retiring &&
 		    s->index < m->sup.nslots) {
 			/* For status and the metrics (shoal_worker_restarts_total). */
 			stats_count_restart(m->stats, s->index, why);
-			schedule_respawn(m, s, e.uptime);
+			schedule_respawn(m, s, e.uptime, life);
 		}
 	}
+	hurry_if_none_live(m);
 	m->sup.hooks.reaped(m);
 }
 
 void
 supervise_tick(struct master *m)
 {
-	uint64_t now_ms = util_now_ms(), hb;
-	double now = util_now(), silent;
+	uint64_t now_ms = util_now_ms();
+	double now = util_now();
+	bool changed = false;
 	struct proc *p;
 
 	TAILQ_FOREACH(p, &m->sup.procs, entry) {
 		struct slot *s = &m->sup.slots[p->slot];
 
-		hb = STATS_GET(m->stats->procs[p->stats_idx].heartbeat_ms);
-		silent = now_ms > hb ? (double)(now_ms - hb) / 1000.0 : 0;
-		if (p->hang_stage == 0 && silent > m->cfg.worker_timeout) {
-			log_error("worker %u (pid %d) hung: no heartbeat for %.1fs; "
-			    "sending SIGABRT", p->slot, (int)p->pid, silent);
-			kill(p->pid, SIGABRT);
-			/* A stopped process takes SIGABRT only once continued. */
-			kill(p->pid, SIGCONT);
-			p->hang_stage = 1;
-			p->hang_at = now;
-		} else if (p->hang_stage == 1 && now - p->hang_at > HANG_KILL_GRACE) {
-			log_error("worker %u (pid %d) still alive %.1fs after SIGABRT; "
-			    "sending SIGKILL", p->slot, (int)p->pid, now - p->hang_at);
-			kill(p->pid, SIGKILL);
-			p->hang_stage = 2;
-		}
+		changed |= hang_check(m, p, now_ms, now);
 		if (s->proc == p && s->crash_looping && p->ready &&
 		    now - p->spawned_at >= m->sup.backoff.stable_after) {
 			s->crash_looping = false;
@@ -517,6 +719,13 @@ supervise_tick(struct master *m)
 			    s->index, s->index, (int)p->pid, now - p->spawned_at);
 		}
 	}
+	if (!changed)
+		return;
+	steer_update(m, false);
+	hurry_if_none_live(m);
+	for (unsigned i = 0; i < m->sup.nslots; i++)
+		if (stuck(&m->sup.slots[i]))
+			watch_then_now(m, &m->sup.slots[i]);
 }
 
 /* Tell one worker to drain (graceful) or to go now (fast). */
@@ -570,7 +779,7 @@ supervise_promote(struct master *m, unsigned from, unsigned to)
 		s->next = NULL;
 		s->proc->next = false;
 		s->generation = s->proc->generation;
-		s->backoff.quick_deaths = 0;
+		memset(&s->backoff, 0, sizeof(s->backoff));
 		s->crash_looping = false;
 		s->retiring = false;
 		s->ever_ready = true;    /* the promoted worker is ready */
@@ -578,9 +787,12 @@ supervise_promote(struct master *m, unsigned from, unsigned to)
 		s->down_since = 0;
 		if (s->respawn_ev != NULL)
 			evtimer_del(s->respawn_ev);
+		s->respawn_at = 0;
+		watch_stop(s);
 		if (old != NULL)
 			drain(m, old, false);
 	}
+	steer_update(m, false);
 }
 
 void
@@ -598,17 +810,23 @@ supervise_discard_next(struct master *m)
 			s->next = NULL;
 		}
 	}
+	steer_update(m, false);
 }
 
 void
 supervise_retire(struct master *m, unsigned from, unsigned to)
 {
+	/* First steer new connections away, then let the queues empty. */
+	for (unsigned i = from; i < to; i++)
+		m->sup.slots[i].retiring = true;
+	steer_update(m, false);
 	for (unsigned i = from; i < to; i++) {
 		struct slot *s = &m->sup.slots[i];
 
-		s->retiring = true;
 		if (s->respawn_ev != NULL)
 			evtimer_del(s->respawn_ev);
+		s->respawn_at = 0;
+		watch_stop(s);
 		if (s->proc == NULL)
 			continue;
 		s->proc->draining = true;
@@ -625,6 +843,7 @@ supervise_resize(struct master *m, unsigned n)
 	m->sup.nslots = n;
 	if (m->sup.nslots_total < n)
 		m->sup.nslots_total = n;
+	steer_update(m, false);
 }
 
 unsigned
@@ -679,9 +898,12 @@ supervise_stop_all(struct master *m, bool fast)
 	struct proc *p;
 
 	m->sup.stopping = true;
-	for (unsigned i = 0; i < m->sup.nslots_total; i++)
+	for (unsigned i = 0; i < m->sup.nslots_total; i++) {
 		if (m->sup.slots[i].respawn_ev != NULL)
 			evtimer_del(m->sup.slots[i].respawn_ev);
+		m->sup.slots[i].respawn_at = 0;
+		watch_stop(&m->sup.slots[i]);
+	}
 	TAILQ_FOREACH(p, &m->sup.procs, entry)
 		if (fast || !p->draining)
 			drain(m, p, fast);
@@ -792,9 +1014,14 @@ supervise_free(struct master *m)
 
 	while ((p = TAILQ_FIRST(&m->sup.procs)) != NULL)
 		proc_free(m, p);
-	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++)
-		if (m->sup.slots[i].respawn_ev != NULL) {
-			event_free(m->sup.slots[i].respawn_ev);
-			m->sup.slots[i].respawn_ev = NULL;
-		}
+	for (unsigned i = 0; i < CONFIG_MAX_WORKERS; i++) {
+		struct slot *s = &m->sup.slots[i];
+
+		if (s->respawn_ev != NULL)
+			event_free(s->respawn_ev);
+		if (s->watch_ev != NULL)
+			event_free(s->watch_ev);
+		s->respawn_ev = s->watch_ev = NULL;
+		s->respawn_at = 0;
+	}
 }

@@ -3,6 +3,16 @@
  * a slot, reap and say why a worker ended, respawn with backoff, detect
  * hung workers from their heartbeat, drain, retire and stop them.
  *
+ * Whenever a worker's state changes (ready, reaped, stopped or continued
+ * by a signal, found hung, promoted, retired) it has steer.c send new
+ * connections to the live slots only. A slot without a worker waits out
+ * its backoff only while nobody waits for it: connections in its queue
+ * (looked at every 20 ms while it waits) get a worker at once, and with no
+ * live slot at all every waiting slot is respawned within the minimum
+ * delay (backoff.h). A stopped worker is continued at worker_timeout rather
+ * than killed; a stopped or hung worker whose queue holds connections gets
+ * a stand-in at once, and is told to drain.
+ *
  * It knows nothing of operations or of the control socket: it reports
  * through the hooks given to supervise_init. Slots and processes are
  * written here only; ops.c moves a slot from one generation to the next
@@ -27,10 +37,12 @@ void supervise_init(struct master *m, unsigned nslots,
 int supervise_spawn(struct master *m, unsigned slot, const struct config *cfg,
     unsigned gen, bool next);
 
-/* Reap every child that has ended (SIGCHLD); reports through the hooks. */
+/* Reap every child that has ended, and note workers stopped or continued
+ * by a signal (SIGCHLD); reports through the hooks. */
 void supervise_reap(struct master *m);
 
-/* Heartbeat checks: hung workers get SIGABRT, then SIGKILL. */
+/* Heartbeat checks: stopped workers silent for worker_timeout get SIGCONT,
+ * hung ones SIGABRT, then SIGKILL. */
 void supervise_tick(struct master *m);
 
 /* True if slots [from, to) all have a next worker that is ready. */

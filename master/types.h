@@ -5,7 +5,9 @@
  * part of it and is the only file that writes it (others read):
  *
  *   master.c     the process: config, loop, signals, life-cycle state
- *   supervise.c  m->sup        worker slots and processes
+ *   supervise.c  m->sup        worker slots and processes (hang.c, its
+ *                              heartbeat checks: a worker's hang_stage
+ *                              and hang_at)
  *   ops.c        m->ops        reload and scale, the queue, generations
  *   upgrade.c    m->up         binary upgrade, old and new master's side
  *   control.c    m->ctl        the control socket and its connections
@@ -14,15 +16,18 @@
  *   relay.c      m->relay      the channel relay: its links to workers
  *
  * Calls run one way: master -> control -> ops -> upgrade / supervise ->
- * ltable -> listener; supervise -> relay; control also asks status.c (which only reads);
- * master and ops -> preflight -> privdrop / resources; master -> recycle /
- * watchdog -> supervise; master -> activate -> ltable; wstatus.c,
- * backoff.c, args.c and proctitle.c are leaves. A module reports upward
- * only through a function pointer: the hooks the master installs at
- * start-up (supervise_hooks, ops_hooks, control_hooks) or the completion
- * callback a caller passes with a request (ops_done_fn, upgrade_done_fn).
- * So no file calls a file that calls it. (recycle.c reads m->sup and
- * m->stats and writes nothing; its replacements go through supervise.c.)
+ * steer -> ltable -> listener; supervise -> hang -> steer; supervise ->
+ * relay; control also asks status.c (which only reads); master and ops ->
+ * preflight -> privdrop / resources; master -> recycle / watchdog ->
+ * supervise; master -> activate -> ltable; wstatus.c, backoff.c,
+ * steerprog.c, args.c and proctitle.c are leaves. steer.c owns no part: it
+ * reads the slots and writes the listeners' steering programs through
+ * ltable / listener. A module reports upward only through a function
+ * pointer: the hooks the master installs at start-up (supervise_hooks,
+ * ops_hooks, control_hooks) or the completion callback a caller passes
+ * with a request (ops_done_fn, upgrade_done_fn). So no file calls a file
+ * that calls it. (recycle.c reads m->sup and m->stats and writes nothing;
+ * its replacements go through supervise.c.)
  *
  * This header is only for master/; nothing outside includes it.
  */
@@ -38,6 +43,7 @@
 #include "common/config.h"
 #include "common/stats.h"
 #include "master/backoff.h"
+#include "master/hang.h"
 #include "master/ltable.h"
 
 struct master;
@@ -61,8 +67,9 @@ struct proc {
 	bool next;                   /* of a generation not yet committed */
 	bool successor;              /* replaces its slot's worker once ready */
 	bool replaced;               /* a successor is taking over from it */
-	int hang_stage;              /* 0, 1: SIGABRT sent, 2: SIGKILL sent */
-	double hang_at;              /* when SIGABRT was sent */
+	bool stopped;                /* stopped by a signal (waitpid WUNTRACED) */
+	enum hang_stage hang_stage;
+	double hang_at;              /* when the last hang signal was sent */
 	uint64_t max_requests;       /* its limit (jitter drawn); 0: none */
 };
 TAILQ_HEAD(proc_list, proc);
@@ -77,6 +84,8 @@ struct slot {
 	unsigned generation;         /* of proc: a respawn joins it */
 	struct backoff backoff;
 	struct event *respawn_ev;
+	double respawn_at;           /* util_now() of the respawn; 0: none due */
+	struct event *watch_ev;      /* while it waits: are connections queued? */
 	bool crash_looping;
 	bool retiring;               /* scale-down: draining, sockets close after */
 	bool ever_ready;             /* some worker of the slot was ready */

@@ -40,6 +40,7 @@
 #include "common/relay.h"
 #include "common/util.h"
 #include "master/relay.h"
+#include "master/steer.h"
 #include "master/wstatus.h"
 
 #define UPGRADE_ENV "SHOAL_UPGRADE"
@@ -131,8 +132,6 @@ upgrade_init(struct master *m)
 void
 upgrade_abort(struct master *m, const char *why)
 {
-	char err[256];
-
 	if (m->up.done == NULL)
 		return;
 	if (m->up.child > 0)
@@ -141,11 +140,11 @@ upgrade_abort(struct master *m, const char *why)
 	 * stats region we share: free them as they go. */
 	if (m->up.child > 0)
 		m->up.failed = m->up.child;
+	m->up.child = 0;
 	finish(m);
 	/* The steering program belongs to the sockets' reuseport groups,
 	 * which the failed master shared: put ours back. */
-	if (ltable_steer(&m->listeners, m->sup.nslots, err, sizeof(err)) == -1)
-		log_warn("%s", err);
+	steer_update(m, true);
 	report(m, 0, why);
 }
 

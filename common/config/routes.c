@@ -17,10 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <http_parser.h>
 
 #include "common/config/diag.h"
 #include "common/config/value.h"
+#include "common/method.h"
 
 /*
  * Set once at start-up, before any config_load: the worker's handler
@@ -86,25 +86,14 @@ cfg_route_names(const struct cfg_ctx *c, const struct cfg_routes_at *at,
 	return (r->key = strdup(name)) == NULL ? -1 : 0;
 }
 
-/*
- * The bit of the method called name (1 << enum http_method), or 0 if
- * http_parser knows no such method. Asking http_method_str, which answers
- * "<unknown>" past the last method, keeps this in step with the parser.
- */
+/* The bit of the method called name (1 << enum method_id), or 0 if shoal
+ * knows no such method (common/method.h). */
 static uint64_t
 cfg_method_bit(const char *name)
 {
-	const char *s;
-	unsigned m;
+	int m = method_lookup(name, strlen(name));
 
-	for (m = 0; m < 64; m++) {
-		s = http_method_str((enum http_method)m);
-		if (strcmp(s, "<unknown>") == 0)
-			break;
-		if (strcmp(s, name) == 0)
-			return 1ull << m;
-	}
-	return 0;
+	return m < 0 ? 0 : 1ull << m;
 }
 
 static int
@@ -301,8 +290,7 @@ cfg_route(const struct cfg_ctx *c, const struct config *cfg,
 			    "%s (%s) is also %s", got,
 			    r->prefix ? "prefix" : "exact", prev->key);
 		return cfg_route_fail(c, at, i, NULL, -1, "duplicate route: %s %s "
-		    "(%s) is also %s",
-		    http_method_str((enum http_method)__builtin_ctzll(both)),
+		    "(%s) is also %s", method_name(__builtin_ctzll(both)),
 		    got, r->prefix ? "prefix" : "exact", prev->key);
 	}
 	if (cfg_route_names(c, at, i, r) == -1)

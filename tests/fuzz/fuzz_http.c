@@ -1,9 +1,10 @@
 /*
  * fuzz_http — libFuzzer target: arbitrary bytes through the whole request
- * path of one connection (worker/http/: conn.c, request.c with http_parser,
- * response.c, stream.c; the router and the built-in handlers), with the
- * embedded default configuration's routes plus /ws (ws_echo): after a
- * WebSocket handshake the rest of the input is frames for ws.c and wslay.
+ * path of one connection (worker/http/: conn.c, the parser in request.c
+ * and head.c, response.c, stream.c; the router and the built-in handlers),
+ * with the embedded default configuration's routes plus /ws (ws_echo):
+ * after a WebSocket handshake the rest of the input is frames for ws.c and
+ * wslay.
  *
  * Input format: the first byte is the harness's, the rest is what the
  * client sends. Its low 3 bits choose how the rest is cut into writes (see

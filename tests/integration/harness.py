@@ -250,6 +250,15 @@ def alive(pid):
     return st is not None and st not in ("Z", "X")
 
 
+def file_tail(path, n=40):
+    """The last n lines of a log file ("" if it cannot be read)."""
+    try:
+        with open(path, "rb") as f:
+            return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
 def comm(pid):
     try:
         with open("/proc/%d/comm" % pid) as f:
@@ -653,11 +662,17 @@ class Shoal:
     ports: how many listen ports to pick (with raw=False and no --listen in args).
     rlimits: {resource.RLIMIT_X: (soft, hard)} set in the child before exec
     (the workers inherit them).
+    wrap: a command that execs the rest of its arguments, put in front of the
+    binary (e.g. ["ip", "netns", "exec", NAME] runs shoal in a network
+    namespace, see netns.py); the pid kept is still shoal's, because it
+    execs. host: the address the readiness check connects to.
     """
 
     def __init__(self, args=(), workers=None, ports=1, raw=False, log_level=None,
-                 host="127.0.0.1", name="shoal", cwd=None, env=None, rlimits=None):
+                 host="127.0.0.1", name="shoal", cwd=None, env=None, rlimits=None,
+                 wrap=None):
         self.args = list(args)
+        self.wrap = list(wrap or [])
         self.rlimits = dict(rlimits or {})
         self.host = host
         self.ports = []
@@ -707,7 +722,7 @@ class Shoal:
     # -- life cycle
 
     def start(self, wait=True, timeout=10.0, need_log=True):
-        cmd = [binary()] + self.args
+        cmd = self.wrap + [binary()] + self.args
         note("start: " + " ".join(cmd))
         with open(self.out_path, "ab") as logf:
             self.proc = subprocess.Popen(
@@ -855,6 +870,35 @@ class Shoal:
             return w if set(w) == set(range(n)) else None
         return wait_until(ok, timeout, 0.01, "%d workers in slots 0..%d" % (n, n - 1))
 
+    def queue_unseen(self, act, n=40, settle=0.3, then=None):
+        """With the master stopped (SIGSTOP), run act() (stop or kill a
+        worker), then open n connections, each with a GET / sent: the master
+        cannot steer them away from a slot whose worker it has not seen go
+        (the window between a worker's end and the master noticing,
+        stretched). After settle seconds, then() runs if given, and the
+        master is continued. Returns (connections, how many of them were
+        still unanswered after settle, i.e. waited in a queue)."""
+        conns = []
+        os.kill(self.pid, signal.SIGSTOP)
+        try:
+            act()
+            for _ in range(n):
+                c = RawConn(self.port, timeout=5)
+                conns.append(c)
+                c.send(request_bytes("/"))
+            time.sleep(settle)
+            waiting = sum(1 for c in conns if not c.readable(0))
+            if then is not None:
+                then()
+        except BaseException:
+            for c in conns:
+                c.close()
+            raise
+        finally:
+            os.kill(self.pid, signal.SIGCONT)
+        note("%d of %d connections waiting in a queue with the master stopped" % (waiting, n))
+        return conns, waiting
+
     # -- log
 
     def log_text(self):
@@ -961,9 +1005,13 @@ class Redis:
         r.start()                    # same port
         r.pause(); r.resume()        # SIGSTOP / SIGCONT: replies stop coming
         r.command("GET", b"k")       # a plain RESP client, for checks
+
+    host: the address it binds and is reached at; wrap: a command put in
+    front of redis-server that execs it (as Shoal's wrap: netns.py runs it
+    in a host of its own this way, on port 6379 there).
     """
 
-    def __init__(self, unix=False, port=None):
+    def __init__(self, unix=False, port=None, host="127.0.0.1", wrap=None):
         import shutil
         self.exe = shutil.which("redis-server")
         if self.exe is None:
@@ -973,9 +1021,11 @@ class Redis:
         self.dir = os.path.join(d, "redis%d" % n)
         os.makedirs(self.dir, exist_ok=True)
         self.unix = unix
-        self.port = None if unix else (port or free_port())
+        self.host = host
+        self.wrap = list(wrap or [])
+        self.port = None if unix else (port or free_port(host))
         self.path = os.path.join(self.dir, "redis.sock") if unix else None
-        self.address = ("unix:" + self.path) if unix else "127.0.0.1:%d" % self.port
+        self.address = ("unix:" + self.path) if unix else "%s:%d" % (host, self.port)
         self.log_path = os.path.join(self.dir, "redis.log")
         self.proc = None
         self.pid = None
@@ -989,11 +1039,14 @@ class Redis:
     def start(self, timeout=5.0):
         """Start (again, on the same address) and wait until it answers PING."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
-        args = [self.exe, "--bind", "127.0.0.1", "--port", str(self.port or 0),
+        args = [self.exe, "--bind", self.host, "--port", str(self.port or 0),
                 "--save", "", "--appendonly", "no", "--dir", self.dir,
                 "--daemonize", "no", "--logfile", self.log_path]
         if self.unix:
             args += ["--unixsocket", self.path, "--unixsocketperm", "700"]
+        if self.host != "127.0.0.1":
+            args += ["--protected-mode", "no"]      # clients from other addresses
+        args = self.wrap + args
         note("start: " + " ".join(args))
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -1048,7 +1101,7 @@ class Redis:
             target = self.path
         else:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            target = ("127.0.0.1", self.port)
+            target = (self.host, self.port)
         s.settimeout(timeout)
         try:
             s.connect(target)
@@ -1128,6 +1181,40 @@ def greeting_module(copy_to=None):
     with open(module, "rb") as src, open(copy_to, "wb") as dst:
         dst.write(src.read())
     return copy_to
+
+
+def spin_module():
+    """The module whose handler busy-loops its worker's event loop
+    (tests/modules/spin.c, built beside the binary): load it as "spin" and
+    route SPIN_ROUTE to hang a worker for real (hang_worker). A stopped
+    process is no hang: the master continues it. Raises Skip if not built."""
+    module = os.path.join(os.path.dirname(os.path.abspath(binary())), "modules", "spin.so")
+    if not os.path.exists(module):
+        raise Skip("no %s (make builds it with the integration target)" % module)
+    return module
+
+
+SPIN_ROUTE = {"path": "/spin", "handler": "spin.spin"}
+
+
+def hang_worker(port, pid, seconds=30, probe="/", tries=100):
+    """Hang worker pid for real: on a keep-alive connection that pid
+    accepted (found by asking for probe on new connections), GET
+    /spin?s=seconds, whose handler never lets its loop go (the server loads
+    spin_module() and routes SPIN_ROUTE). Returns that connection, to close
+    once done. AssertionError if none of tries connections reached pid."""
+    for _ in range(tries):
+        c = RawConn(port, timeout=3)
+        try:
+            c.send(request_bytes(probe, keepalive=True))
+            c.recv_response(timeout=3)
+            if server_pid_for_client_port(c.local_port, [pid], port) == pid:
+                c.send(request_bytes("/spin?s=%g" % seconds, keepalive=True))
+                return c
+        except (OSError, ConnectionError):
+            pass
+        c.close()
+    raise AssertionError("none of %d connections reached worker %d" % (tries, pid))
 
 
 def timeout(seconds):

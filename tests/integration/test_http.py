@@ -436,9 +436,8 @@ def error_cases():
         ("control byte in the target", b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n", (400,)),
         ("version HTTP/1.x", b"GET / HTTP/1.x\r\nHost: x\r\n\r\n", (400,)),
         ("protocol name HTTX/1.1", b"GET / HTTX/1.1\r\nHost: x\r\n\r\n", (400,)),
-        # borderline (see the report): a bare word, a line without a version
-        ("request line without spaces", b"GARBAGE\r\n\r\n", (400, 501)),
-        ("request line without a version", b"GET /\r\nHost: x\r\n\r\n", (400, 505)),
+        ("request line without spaces", b"GARBAGE\r\n\r\n", (400,)),
+        ("request line without a version", b"GET /\r\nHost: x\r\n\r\n", (400,)),
         ("target over max_request_line", req("GET", long_target), (414,)),
         ("header section over max_header_size",
          req("GET", "/", [("X-Big", "b" * L["max_header_size"])]), (431,)),
@@ -447,7 +446,7 @@ def error_cases():
          req("POST", "/echo", [("Content-Length", "100000")], b"x" * 100000), (413,)),
         ("chunked body over max_body_size",
          req("POST", "/echo", [("Transfer-Encoding", "chunked")], chunked(*[b"y" * 1024] * 5)), (413,)),
-        ("unknown method FOO", b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n", (501, 400)),
+        ("unknown method FOO", b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n", (501,)),
         ("version HTTP/2.0", b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", (505,)),
         ("version HTTP/3.1", b"GET / HTTP/3.1\r\nHost: x\r\n\r\n", (505,)),
         ("Content-Length and Transfer-Encoding",
@@ -544,6 +543,212 @@ def test_smuggling_cl_te_pair_is_400_and_nothing_smuggled():
                         order[0], order[1], extra[:300])
                 assert how == "eof", "%s + %s: after the 400 the connection was %s" % (
                     order[0], order[1], {"reset": "reset", "open": "left open"}[how])
+
+
+# A TLS 1.2 ClientHello, as a client that mistook the port for HTTPS sends it.
+TLS_HELLO = (b"\x16\x03\x01\x00\x5d\x01\x00\x00\x59\x03\x03" + bytes(range(32)) +
+             b"\x00\x00\x04\xc0\x2b\xc0\x2f\x01\x00\x00\x2c\x00\x00\x00\x0e\x00\x0c\x00\x00"
+             b"\x09localhost\x00\x0b\x00\x02\x01\x00\x00\x0a\x00\x04\x00\x02\x00\x17"
+             b"\x00\x0d\x00\x04\x00\x02\x04\x03\x00\x10\x00\x05\x00\x03\x02h2")
+
+# The issue's table, byte for byte: what NGINX refuses, and what shoal used to
+# answer (in the comment). Each gets one response and a close.
+ISSUE_TABLE = [
+    ("two Host fields (was 200)", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+    ("a Host with a space (was 200)", b"GET / HTTP/1.1\r\nHost: bad host\r\n\r\n", 400),
+    ("obs-fold (was 200, Host 'a  continued')",
+     b"GET / HTTP/1.1\r\nHost: a\r\n  continued\r\n\r\n", 400),
+    ("chunked in HTTP/1.0 (was 200, de-chunked)",
+     b"POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 400),
+    ("a bare CR before a field (was 200, then 501 for 'Some-Header: x')",
+     b"GET / HTTP/1.1\r\nHost: a\r\n\rSome-Header: x\r\n\r\n", 400),
+    ("a TLS ClientHello (was 501)", TLS_HELLO, 400),
+    ("Transfer-Encoding: gzip, chunked (was accepted)",
+     b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+     b"5\r\nhello\r\n0\r\n\r\n", 501),
+]
+
+
+def strictness_cases():
+    """The same classes as the table, at more places (name, bytes, status)."""
+    get = b"GET / HTTP/1.1\r\n"
+    post = b"POST /echo HTTP/1.1\r\nHost: a\r\n"
+    te = post + b"Transfer-Encoding: chunked\r\n\r\n"
+    cases = [
+        # bare LF
+        ("bare LF ending the request line", b"GET / HTTP/1.1\nHost: a\r\n\r\n", 400),
+        ("bare LF ending a field", get + b"Host: a\nX: y\r\n\r\n", 400),
+        ("bare LF as the empty line", get + b"Host: a\r\n\n", 400),
+        ("bare LFs only", b"GET / HTTP/1.1\nHost: a\n\n", 400),
+        ("bare LF in a field name", get + b"Host: a\r\nX\n: y\r\n\r\n", 400),
+        ("bare LF before the request", b"\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("bare LF ending a chunk size", te + b"5\nhello\r\n0\r\n\r\n", 400),
+        ("bare LF in the trailers", te + b"0\r\nT: 1\n\r\n", 400),
+        # bare CR
+        ("bare CR in the target", b"GET /\r HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("bare CR ending the request line", b"GET / HTTP/1.1\rHost: a\r\n\r\n", 400),
+        ("bare CR in a value", get + b"Host: a\r\nX: 1\r2\r\n\r\n", 400),
+        ("bare CR as the empty line", get + b"Host: a\r\n\r\r\n", 400),
+        ("bare CR in a field name", get + b"Host: a\r\nX\r: y\r\n\r\n", 400),
+        ("bare CR ending a chunk size", te + b"5\rhello\r\n0\r\n\r\n", 400),
+        ("bare CR after chunk data", te + b"5\r\nhello\r0\r\n\r\n", 400),
+        # obs-fold, and whitespace before the first field
+        ("obs-fold (tab) of a value", get + b"Host: a\r\nX: 1\r\n\t2\r\n\r\n", 400),
+        ("obs-fold of Host", get + b"Host:\r\n a\r\n\r\n", 400),
+        ("obs-fold of Content-Length", post + b"Content-Length:\r\n 5\r\n\r\nhello", 400),
+        ("obs-fold of Transfer-Encoding",
+         post + b"Transfer-Encoding: gzip\r\n ,chunked\r\n\r\n0\r\n\r\n", 400),
+        ("whitespace before the first field", get + b" Host: a\r\n\r\n", 400),
+        # Host
+        ("HTTP/1.1 without Host", b"GET / HTTP/1.1\r\n\r\n", 400),
+        ("an empty Host", get + b"Host:\r\n\r\n", 400),
+        ("Host with userinfo", get + b"Host: u@a\r\n\r\n", 400),
+        ("Host with a path", get + b"Host: a/b\r\n\r\n", 400),
+        ("Host with a list", get + b"Host: a, b\r\n\r\n", 400),
+        ("Host port 99999", get + b"Host: a:99999\r\n\r\n", 400),
+        ("Host with an empty port", get + b"Host: a:\r\n\r\n", 400),
+        ("Host with a broken IPv6 literal", get + b"Host: [::1\r\n\r\n", 400),
+        ("two Hosts in HTTP/1.0", b"GET / HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n", 400),
+        # Transfer-Encoding
+        ("Transfer-Encoding: gzip", post + b"Transfer-Encoding: gzip\r\n\r\nhello", 400),
+        ("Transfer-Encoding: identity", post + b"Transfer-Encoding: identity\r\n\r\nhello", 400),
+        ("Transfer-Encoding: chunked, gzip",
+         post + b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n", 400),
+        ("chunked twice, on two lines",
+         post + b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
+        ("gzip then chunked, on two lines",
+         post + b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501),
+        ("Transfer-Encoding: chunked;q=1", post + b"Transfer-Encoding: chunked;q=1\r\n\r\n0\r\n\r\n", 400),
+        ("an empty Transfer-Encoding", post + b"Transfer-Encoding:\r\n\r\n0\r\n\r\n", 400),
+        ("a chunk size with a space after it", te + b"5 \r\nhello\r\n0\r\n\r\n", 400),
+        ("chunk data longer than its size", te + b"3\r\nhello\r\n0\r\n\r\n", 400),
+        ("a chunk size of 17 digits", te + b"00000000000000005\r\nhello\r\n0\r\n\r\n", 400),
+        # Content-Length
+        ("Content-Length: +5", post + b"Content-Length: +5\r\n\r\nhello", 400),
+        ("Content-Length: 5,5", post + b"Content-Length: 5,5\r\n\r\nhello", 400),
+        ("Content-Length: 0x5", post + b"Content-Length: 0x5\r\n\r\nhello", 400),
+        ("Content-Length: -1", post + b"Content-Length: -1\r\n\r\nhello", 400),
+        ("Content-Length: 5 5", post + b"Content-Length: 5 5\r\n\r\nhello", 400),
+        ("Content-Length of 20 digits", post + b"Content-Length: 99999999999999999999\r\n\r\nhello", 400),
+        ("Content-Length of 19 digits (over max_body_size)",
+         post + b"Content-Length: 9999999999999999999\r\n\r\nhello", 413),
+        ("two equal Content-Lengths", post + b"Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", 400),
+        # methods, targets, versions, field names and values
+        ("a lowercase method", b"get / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        ("a control byte in the method", b"G\x01T / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("a NUL first", b"\x00GET / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("a fragment in the target", b"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("DEL in the target", b"GET /a\x7f HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("a tab in the target", b"GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("* for GET", b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("an ftp: absolute-form", b"GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("CONNECT with origin-form", b"CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+        ("the HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 505),
+        ("a space in a field name", get + b"Host: a\r\nX Y: z\r\n\r\n", 400),
+        ("a field without a name", get + b"Host: a\r\n: z\r\n\r\n", 400),
+        ("a control byte in a value", get + b"Host: a\r\nX: \x01\r\n\r\n", 400),
+        ("a NUL in a value", get + b"Host: a\r\nX: a\x00b\r\n\r\n", 400),
+        ("a DEL in a value", get + b"Host: a\r\nX: \x7f\r\n\r\n", 400),
+        ("Connection: a list that is not of tokens", get + b"Host: a\r\nConnection: keep alive\r\n\r\n", 400),
+    ]
+    return cases
+
+
+@harness.timeout(60)
+def test_issue_table_and_classes_one_response_then_close():
+    """Each of the issue's requests, and the same classes at more places:
+    exactly one response with the status RFC 9112 asks for, Connection: close,
+    then the connection closed with nothing after the response."""
+    with server(**LIMITS) as s:
+        problems = []
+        for name, data, status in ISSUE_TABLE + strictness_cases():
+            problems += run_error_case(s.port, name, data, (status,))
+        assert not problems, "%d problems:\n  " % len(problems) + "\n  ".join(problems)
+
+
+@harness.timeout(30)
+def test_strict_parser_still_takes_what_is_valid():
+    """Legal, if unusual, requests keep working: whitespace around a value,
+    a coding's case, an IPv6 Host, chunk extensions and trailers (dropped),
+    empty lines before a request, non-ASCII in a value, empty list elements."""
+    cases = [
+        ("Content-Length with whitespace around it",
+         req("POST", "/echo", [("Content-Length", " \t5 ")], b"hello"), "hello", None),
+        ("Transfer-Encoding: Chunked", req("POST", "/echo", [("Transfer-Encoding", "Chunked")],
+                                           chunked(b"hel", b"lo")), "hello", None),
+        ("an IPv6 Host with a port", req("GET", "/echo", [("Host", "[::1]:8080")]), "", None),
+        ("chunk extensions and trailers",
+         req("POST", "/echo", [("Transfer-Encoding", "chunked")],
+             b"3;a=b\r\nhel\r\n2 ; q=\"x\\\"y\"\r\nlo\r\n0;end\r\nX-Trailer: t\r\n\r\n"), "hello", None),
+        ("empty lines before the request", b"\r\n\r\n" + req("GET", "/echo"), "", None),
+        ("non-ASCII in a value", req("GET", "/echo", [("X-Name", "caf\xe9")]), "", None),
+        ("Connection: with an empty element", req("GET", "/echo", [("Connection", ", close")]), "",
+         "close"),
+    ]
+    with server() as s:
+        for name, data, body, conn in cases:
+            with RawConn(s.port) as c:
+                c.send(data)
+                st, h, b = c.recv_response(timeout=3)
+                assert st == 200, "%s -> %r, expected 200" % (name, c.last_head[:200])
+                e = echo_json(b, name)
+                assert e.get("body") == body, "%s: echo body %r, expected %r" % (name, e.get("body"), body)
+                names = [k.lower() for k, _ in e.get("headers", [])]
+                assert "x-trailer" not in names, "%s: a trailer shown as a header: %r" % (name, names)
+                if conn == "close":
+                    assert h.get("connection", "").lower() == "close", \
+                        "%s: Connection %r, expected close" % (name, h.get("connection"))
+                    expect_eof(c, name)
+                else:
+                    assert still_open(c), "%s: the connection closed after a valid request" % name
+
+
+@harness.timeout(20)
+def test_absolute_form_target_routed_by_its_path():
+    """GET http://x/healthz is GET /healthz (it was a 404): the path of an
+    absolute-form target routes it; an empty path is "/"; the query stays."""
+    with server() as s, RawConn(s.port) as c:
+        for target, want in (("http://x/healthz", b"ok"), ("HTTP://x:8080/json", JSON_HELLO),
+                             ("https://[::1]", HELLO), ("http://x?q=1", HELLO)):
+            c.send(req("GET", target))
+            st, h, b = c.recv_response(timeout=3)
+            assert st == 200 and b == want, "GET %s -> %d %r, expected 200 %r" % (target, st, b[:80], want)
+        c.send(req("GET", "http://x/echo?a=1"))
+        st, h, b = c.recv_response(timeout=3)
+        e = echo_json(b, "GET http://x/echo?a=1")
+        assert (e.get("path"), e.get("query")) == ("/echo", "a=1"), \
+            "absolute-form echo: path %r query %r" % (e.get("path"), e.get("query"))
+        c.send(req("GET", "http://x/nope"))
+        st, h, b = c.recv_response(timeout=3)
+        assert st == 404, "GET http://x/nope -> %d, expected 404" % st
+        assert still_open(c), "the connection closed after absolute-form requests"
+    with server() as s:
+        problems = run_error_case(s.port, "userinfo in an absolute-form target",
+                                  b"GET http://u@x/ HTTP/1.1\r\nHost: x\r\n\r\n", (400,))
+        assert not problems, "; ".join(problems)
+
+
+@harness.timeout(20)
+def test_smuggling_bare_cr_or_lf_splits_nothing():
+    """A bare CR or LF cannot make a second request out of one: the bytes
+    that another parser could take for a line break are refused with the
+    first request, and nothing after them is answered."""
+    smuggled = b"GET /json HTTP/1.1\r\nHost: a\r\n\r\n"
+    with server() as s:
+        for sep in (b"\r", b"\n"):
+            for where, data in (
+                    ("inside a value", b"GET / HTTP/1.1\r\nHost: a\r\nX: y" + sep + smuggled),
+                    ("ending the head", b"GET / HTTP/1.1\r\nHost: a\r\n" + sep + smuggled),
+                    ("ending a chunk", b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked"
+                     b"\r\n\r\n1\r\nx\r\n0\r\n" + sep + smuggled)):
+                what = "bare %r %s" % (sep, where)
+                with RawConn(s.port) as c:
+                    c.send(data)
+                    st, h, b = c.recv_response(timeout=3)
+                    assert st == 400, "%s -> %r, expected 400" % (what, c.last_head[:200])
+                    how, extra = closed_how(c, 3)
+                    assert b"HTTP/1.1" not in extra, "%s: a second response: %r" % (what, extra[:300])
+                    assert how == "eof", "%s: after the 400 the connection was %s" % (what, how)
 
 
 # ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ INSTALLED = [
     "usr/local/lib/systemd/system/shoal.service",
     "usr/local/lib/pkgconfig/shoal.pc",
     "usr/local/include/shoal/common/buf.h",
+    "usr/local/include/shoal/common/method.h",
     "usr/local/include/shoal/worker/api/channel.h",
     "usr/local/include/shoal/worker/api/http.h",
     "usr/local/include/shoal/worker/api/module.h",

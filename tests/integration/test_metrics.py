@@ -123,7 +123,9 @@ def test_status_handler_matches_shoal_status():
 
 @harness.timeout(60)
 def test_metrics_pass_promtool_and_stay_stable_across_restarts():
-    s = start(extra={"worker_timeout": 1})
+    s = start(extra={"worker_timeout": 1,
+                     "modules": [{"name": "spin", "path": harness.spin_module()}],
+                     "routes": PUBLIC + [harness.SPIN_ROUTE]})
     settled(s.control, 2, generation=1)
     for _ in range(20):
         assert http_get(s.port, "/")[0] == 200
@@ -159,11 +161,12 @@ def test_metrics_pass_promtool_and_stay_stable_across_restarts():
     os.kill(victim, signal.SIGKILL)
     wait_until(lambda: s.workers().get(0) not in (None, victim), 5, 0.02, "slot 0 respawned")
     settled(s.control, 2, generation=1)
-    # a hang: SIGSTOP slot 1's worker; worker_timeout 1 s
+    # a hang: slot 1's worker spins on its loop; worker_timeout 1 s
     hung = s.workers()[1]
-    os.kill(hung, signal.SIGSTOP)
+    spin = harness.hang_worker(s.port, hung)
     s.wait_log(r"worker 1 \(pid %d\) hung" % hung, timeout=5)
     wait_until(lambda: s.workers().get(1) not in (None, hung), 5, 0.02, "slot 1 respawned")
+    spin.close()
     settled(s.control, 2, generation=1)
     text, m1 = scrape(s.admin)
     promtool(text, "after a crash and a hang")

@@ -98,17 +98,22 @@ def test_max_memory_recycles_without_failures():
 @harness.timeout(60)
 def test_restart_reasons_counted():
     """A crash and a hang count under their reasons, per slot."""
-    s = start({"worker_timeout": 1}, workers=2)
+    s = start({"worker_timeout": 1,
+               "modules": [{"name": "spin", "path": harness.spin_module()}],
+               "routes": [{"path": "/", "handler": "hello"},
+                          {"path": "/healthz", "handler": "health"}, harness.SPIN_ROUTE]},
+              workers=2)
     with s:
         ws = s.wait_workers(2)
         os.kill(ws[0], 9)
         wait_until(lambda: restarts(status(s.control), "crash") == 1, 5, 0.05, "a crash counted")
         ws = s.wait_workers(2)
-        os.kill(ws[1], 19)                # SIGSTOP: no heartbeat
+        spin = harness.hang_worker(s.port, ws[1])   # its loop spins: no heartbeat
         st = wait_until(lambda: (lambda x: x if restarts(x, "hang") == 1 else None)(
             status(s.control)), 10, 0.1, "a hang counted")
         by = {sl["slot"]: sl for sl in st["slots"]}
         assert by[0]["restarts_by_reason"]["crash"] == 1 and by[0]["last_restart"] == "crash"
         assert by[1]["restarts_by_reason"]["hang"] == 1 and by[1]["last_restart"] == "hang"
         assert "killed by SIGKILL" in by[0]["last_exit"], by[0]
+        spin.close()
         settled(s.control, 2)

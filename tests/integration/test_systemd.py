@@ -69,8 +69,10 @@ def test_watchdog_pings_while_healthy_and_stops_when_workers_hang():
         with open(cfg, "w") as f:
             json.dump({"listen": ["127.0.0.1:%d" % port], "workers": 2, "worker_timeout": 1,
                        "respawn_delay_max": 0.5, "control_socket": os.path.join(d, "c.sock"),
-                       "modules": [{"name": "app", "path": copy}],
-                       "routes": [{"path": "/healthz", "handler": "health"}]}, f)
+                       "modules": [{"name": "app", "path": copy},
+                                   {"name": "spin", "path": harness.spin_module()}],
+                       "routes": [{"path": "/healthz", "handler": "health"},
+                                  harness.SPIN_ROUTE]}, f)
         s = Shoal(["-c", cfg, "--log-level", "debug"], raw=True, env=env)
         s.ports, s.nworkers = [port], 2
         with s.start():
@@ -80,17 +82,19 @@ def test_watchdog_pings_while_healthy_and_stops_when_workers_hang():
             # every 0.2 s: about 10 in 2 s
             assert 7 <= len(healthy) <= 12, "%d pings in 2s at WATCHDOG_USEC=0.4s" % len(healthy)
             s.wait_log(r"watchdog: telling systemd all is well every 0\.2s", timeout=1)
-            # workers hang (SIGSTOP) and their replacements cannot boot (the
-            # module is gone): after worker_timeout the pings stop for good
-            os.unlink(copy)
+            # workers hang (their loops spin) and their replacements cannot
+            # boot (the module is gone): after worker_timeout the pings stop
+            # for good
             ws = s.wait_workers(2)
-            for pid in ws.values():
-                os.kill(pid, signal.SIGSTOP)
+            spins = [harness.hang_worker(port, pid, probe="/healthz") for pid in ws.values()]
+            os.unlink(copy)
             t1 = time.monotonic()
             s.wait_log(r"watchdog: not telling systemd all is well", timeout=5)
             time.sleep(3.5)
             late = n.pings(t1 + 2.6, t1 + 3.5)
             assert late == [], "%d pings while the workers are hung and cannot be replaced" % len(late)
+            for c in spins:
+                c.close()
             # the module is back: workers boot, pings resume
             shutil.copy(module, copy)
             s.wait_log(r"watchdog: workers healthy again", timeout=10)

@@ -4,9 +4,11 @@
  *
  * A handler runs on the worker's event loop and must not block. It gets the
  * parsed request (strings are not NUL-terminated unless said: use the
- * lengths) and fills in the response; the engine (worker/http/response.c)
- * frames it: status line, Server, Date, Content-Length or chunked framing,
- * Connection. A response body is one of:
+ * lengths; the request and its strings are valid until the handler
+ * returns: http_defer copies them for a later answer) and fills in the
+ * response; the engine (worker/http/response.c) frames it: status line,
+ * Server, Date, Content-Length or chunked framing, Connection. A response
+ * body is one of:
  *
  *   - memory: http_response_static() for bytes that outlive the response,
  *     or resp->body_buf (appended to by the handler) via http_response_buf();
@@ -40,6 +42,7 @@
 #include <jansson.h>
 
 #include "common/buf.h"
+#include "common/method.h"
 
 struct channels;
 struct event_base;
@@ -55,10 +58,13 @@ struct http_header {
 
 struct http_request {
 	const char *method;          /* "GET", NUL-terminated */
-	int method_id;               /* enum http_method of http_parser.h */
+	int method_id;               /* enum method_id (common/method.h) */
 	const char *target;          /* request-target as sent */
 	size_t target_len;
-	const char *path;            /* target up to '?', still %-encoded */
+	const char *path;            /* target up to '?', still %-encoded;
+	                                of an absolute-form target
+	                                (http://host/p?q) the path after the
+	                                authority, "/" if empty */
 	size_t path_len;
 	const char *query;           /* after '?', or NULL */
 	size_t query_len;
@@ -68,6 +74,9 @@ struct http_request {
 	size_t nheaders;
 	const char *body;            /* decoded (de-chunked) */
 	size_t body_len;
+	bool upgrade;                /* Connection: upgrade and an Upgrade
+	                                field: the client asks to switch to
+	                                the protocol Upgrade names */
 	const char *client;          /* "127.0.0.1:51234", "[::1]:5", "unix", NUL-terminated */
 	const char *route_path;      /* the matched route's path, NUL-terminated */
 	bool draining;               /* the worker is shutting down */

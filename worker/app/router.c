@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <http_parser.h>
 
+#include "common/method.h"
 #include "worker/app/registry.h"
 
 #define LIT(s) s, sizeof(s) - 1
@@ -60,8 +60,8 @@ router_new(const struct route_cfg *routes, size_t n, const struct modules *mods,
 		rt->path_len = strlen(rc->path);
 		rt->prefix = rc->prefix;
 		rt->methods = rc->methods;
-		if (rt->methods & (1ull << HTTP_GET))
-			rt->methods |= 1ull << HTTP_HEAD;
+		if (rt->methods & (1ull << METHOD_GET))
+			rt->methods |= 1ull << METHOD_HEAD;
 		if ((rt->def = registry_resolve(mods, rc, err, errlen)) == NULL)
 			goto err;
 		why[0] = '\0';
@@ -105,8 +105,8 @@ method_not_allowed(struct http_response *resp, uint64_t allowed)
 	for (int m = 0; m < 64; m++) {
 		if (!(allowed & (1ull << m)))
 			continue;
-		if (buf_printf(&allow, "%s%s", allow.len ? ", " : "",
-		    http_method_str((enum http_method)m)) == -1)
+		if (method_name(m) != NULL && buf_printf(&allow, "%s%s",
+		    allow.len ? ", " : "", method_name(m)) == -1)
 			break;
 	}
 	http_response_static(resp, 405, "text/plain", LIT("Method Not Allowed"));

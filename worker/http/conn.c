@@ -1,12 +1,13 @@
 /*
- * conn — HTTP/1.x connections over Node's http_parser and libevent.
+ * conn — HTTP/1.x connections over libevent.
  *
  * One struct event per connection, switched between reading and writing.
  * Reads go into the worker's shared buffer; the request reader
- * (request.c) copies out only the request being assembled (head and body)
- * into per-connection buffers, which are freed as soon as the connection
- * is idle again. A whole request goes to ctx->dispatch (the worker's
- * router); the answer is framed by response.c onto the output buffer.
+ * (request.c) parses requests where they lie and copies out only a
+ * request that spans reads into per-connection buffers, which are freed
+ * as soon as the connection is idle again. A whole request goes to
+ * ctx->dispatch (the worker's router); the answer is framed by response.c
+ * onto the output buffer.
  *
  * Pipelining: every complete request in a read is answered in order; the
  * responses are appended to one output buffer and go out with one write.
@@ -879,7 +880,8 @@ conn_ctx_init(struct conn_ctx *ctx, struct event_base *base,
 	ctx->hooks.begin = on_request_begin;
 	ctx->hooks.send_continue = on_request_continue;
 	ctx->hooks.complete = on_request;
-	request_setup(limits);
+	if (request_setup(&ctx->hooks) == -1)
+		return -1;
 	return 0;
 }
 
@@ -889,6 +891,7 @@ conn_ctx_free(struct conn_ctx *ctx)
 	conn_close_all(ctx);
 	ws_ctx_free(&ctx->ws);
 	sse_ctx_free(&ctx->sse);
+	request_teardown(&ctx->hooks);
 	free(ctx->rbuf);
 	ctx->rbuf = NULL;
 	free(ctx->hdr_view);

@@ -4,6 +4,7 @@
 #include "worker/http/deferred.h"
 
 #include <stdalign.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/event.h>
@@ -62,7 +63,10 @@ deferred_new(const struct http_request *req)
 
 	d->req = *req;
 	d->req.target = copy_str(&at, req->target, req->target_len);
-	d->req.path = d->req.target + (req->path - req->target);
+	/* The path lies in the target, but for the "/" of an absolute-form
+	 * target without one (request.c), a string of static storage. */
+	if ((uintptr_t)req->path - (uintptr_t)req->target <= req->target_len)
+		d->req.path = d->req.target + (req->path - req->target);
 	if (req->query != NULL)
 		d->req.query = d->req.target + (req->query - req->target);
 	for (size_t i = 0; i < req->nheaders; i++) {

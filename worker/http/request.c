@@ -5,289 +5,564 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-static int on_message_begin(http_parser *p);
-static int on_url(http_parser *p, const char *at, size_t len);
-static int on_header_field(http_parser *p, const char *at, size_t len);
-static int on_header_value(http_parser *p, const char *at, size_t len);
-static int on_headers_complete(http_parser *p);
-static int on_body(http_parser *p, const char *at, size_t len);
-static int on_message_complete(http_parser *p);
+#define CHUNK_LINE_MAX 4096      /* a chunk-size line with its extensions */
+#define CHUNK_DIGITS_MAX 16      /* 64 bits of hex */
 
-static const http_parser_settings parser_settings = {
-	.on_message_begin = on_message_begin,
-	.on_url = on_url,
-	.on_header_field = on_header_field,
-	.on_header_value = on_header_value,
-	.on_headers_complete = on_headers_complete,
-	.on_body = on_body,
-	.on_message_complete = on_message_complete,
+/* Where the reader is in the stream of messages. */
+enum {
+	PH_IDLE,                 /* between requests */
+	PH_IDLE_LF,              /* ... after a CR: its LF */
+	PH_HEAD,
+	PH_BODY,                 /* Content-Length: remaining bytes */
+	PH_CHUNKED,              /* chunked: cstate says where */
+	PH_TRAILERS,
+	PH_COMPLETE,             /* a whole request, not yet answered */
 };
 
-/* A refusal from inside a parser callback: non-zero stops the parser. */
-static int
-refuse(struct request_reader *r, int status)
+/* Inside a chunked body (RFC 9112 7.1). */
+enum {
+	C_SIZE0,                 /* the first digit of a chunk size */
+	C_SIZE,                  /* more digits, or what follows them */
+	C_EXT_SEMI,              /* whitespace, then ';' */
+	C_EXT_NAME0,             /* after ';': whitespace, then a name */
+	C_EXT_NAME,
+	C_EXT_EQ,                /* a name, whitespace: more, then = or ; */
+	C_EXT_VAL0,              /* after '=': whitespace, then a value */
+	C_EXT_TOKEN,
+	C_EXT_QUOTED,
+	C_EXT_QPAIR,             /* after a backslash in a quoted-string */
+	C_EXT_END,               /* after a quoted-string */
+	C_SIZE_LF,
+	C_DATA,
+	C_DATA_CR,
+	C_DATA_LF,
+};
+
+static enum request_fed
+refuse(struct request_reader *r, int status, enum head_why why)
 {
-	r->error_status = status;
-	return -1;
+	r->head.status = (uint16_t)status;
+	r->head.why = (uint8_t)why;
+	return REQUEST_BAD;
 }
 
-/* ---- http_parser callbacks ---------------------------------------------- */
-
-static int
-on_message_begin(http_parser *p)
+/* Where the fields of the request being read are. */
+static struct head_field *
+fields(const struct request_reader *r)
 {
-	struct request_reader *r = p->data;
-
-	r->in_message = true;
-	r->in_body = false;
-	r->url_len = 0;
-	r->head.len = 0;
-	r->nhdrs = 0;
-	r->body.len = 0;
-	r->last_was_value = false;
-	r->hooks->begin(r);
-	return 0;
+	return r->fields_own ? r->own_fields : r->hooks->scratch;
 }
 
-static int
-on_url(http_parser *p, const char *at, size_t len)
+/* ---- setup -------------------------------------------------------------- */
+
+int
+request_setup(struct request_hooks *h)
 {
-	struct request_reader *r = p->data;
-	static const char proto[] = " HTTP/";
-	size_t avail = (size_t)(r->feed_end - (at + len));
-
-	r->url_len += len;
-	if (r->url_len > r->hooks->limits->max_request_line)
-		return refuse(r, 414);
-	/*
-	 * Debian's http_parser is built without its strict checks and takes
-	 * "GET / HTTX/1.1" (or no version at all) for a request: check what
-	 * follows the target ourselves when it is in this buffer (the target
-	 * ends here unless it ends the buffer).
-	 */
-	if (avail > 0 && memcmp(at + len, proto, avail < 6 ? avail : 6) != 0)
-		return refuse(r, 400);
-	return buf_append(&r->head, at, len) == -1 ? refuse(r, 500) : 0;
+	h->scratch = calloc(h->limits->max_headers, sizeof(*h->scratch));
+	return h->scratch == NULL ? -1 : 0;
 }
-
-static int
-on_header_field(http_parser *p, const char *at, size_t len)
-{
-	struct request_reader *r = p->data;
-	const struct http_limits *lim = r->hooks->limits;
-	struct request_hdr *h;
-
-	if (r->head.len - r->url_len + len > lim->max_header_size)
-		return refuse(r, 431);
-	/* "Transfer-Encoding : chunked" must not be taken for a framing
-	 * header by us and for something else by a proxy (RFC 9112 5.1). */
-	if (memchr(at, ' ', len) != NULL || memchr(at, '\t', len) != NULL)
-		return refuse(r, 400);
-	if (r->nhdrs == 0 || r->last_was_value) {
-		if (r->nhdrs == lim->max_headers)
-			return refuse(r, 431);
-		if (r->nhdrs == r->hdrs_cap) {
-			size_t cap = r->hdrs_cap ? r->hdrs_cap * 2 : 16;
-
-			if ((h = realloc(r->hdrs, cap * sizeof(*h))) == NULL)
-				return refuse(r, 500);
-			r->hdrs = h;
-			r->hdrs_cap = cap;
-		}
-		h = &r->hdrs[r->nhdrs++];
-		memset(h, 0, sizeof(*h));
-		h->name_off = (uint32_t)r->head.len;
-		r->last_was_value = false;
-	}
-	r->hdrs[r->nhdrs - 1].name_len += (uint32_t)len;
-	return buf_append(&r->head, at, len) == -1 ? refuse(r, 500) : 0;
-}
-
-static int
-on_header_value(http_parser *p, const char *at, size_t len)
-{
-	struct request_reader *r = p->data;
-	struct request_hdr *h = &r->hdrs[r->nhdrs - 1];
-
-	if (r->head.len - r->url_len + len > r->hooks->limits->max_header_size)
-		return refuse(r, 431);
-	if (!r->last_was_value) {
-		h->value_off = (uint32_t)r->head.len;
-		r->last_was_value = true;
-	}
-	h->value_len += (uint32_t)len;
-	return buf_append(&r->head, at, len) == -1 ? refuse(r, 500) : 0;
-}
-
-/* h is the header name (and, unless value is NULL, has that value). */
-static bool
-header_is(const struct request_reader *r, const struct request_hdr *h, const char *name,
-    const char *value)
-{
-	size_t n = strlen(name), v = value ? strlen(value) : 0;
-
-	return h->name_len == n && strncasecmp(r->head.p + h->name_off, name,
-	    n) == 0 && (value == NULL || (h->value_len == v &&
-	    strncasecmp(r->head.p + h->value_off, value, v) == 0));
-}
-
-/*
- * Expect: 100-continue — the client waits for our word before it sends the
- * body: a 100 if we will take it (the limits were checked before this),
- * the final error status if not. Any other expectation is a 417.
- */
-static int
-expect_continue(struct request_reader *r, http_parser *p)
-{
-	for (size_t i = 0; i < r->nhdrs; i++) {
-		if (!header_is(r, &r->hdrs[i], "Expect", NULL))
-			continue;
-		if (!header_is(r, &r->hdrs[i], "Expect", "100-continue"))
-			return refuse(r, 417);
-		if (p->http_minor == 0)
-			return 0;        /* 1.0 clients do not know 100 */
-		if (((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) &&
-		    p->content_length > 0)) && r->hooks->send_continue(r) == -1)
-			return refuse(r, 500);
-		return 0;
-	}
-	return 0;
-}
-
-static int
-on_headers_complete(http_parser *p)
-{
-	struct request_reader *r = p->data;
-
-	if (p->http_major != 1)
-		return refuse(r, p->http_major == 0 ? 400 : 505);
-	/* HTTP/1.1 requires Host (RFC 9112 3.2). */
-	if (p->http_minor >= 1) {
-		bool host = false;
-
-		for (size_t i = 0; i < r->nhdrs && !host; i++)
-			host = header_is(r, &r->hdrs[i], "Host", NULL);
-		if (!host)
-			return refuse(r, 400);
-	}
-	if ((p->flags & F_CONTENTLENGTH) &&
-	    p->content_length > r->hooks->limits->max_body_size)
-		return refuse(r, 413);
-	if (expect_continue(r, p) == -1)
-		return -1;
-	r->in_body = true;
-	return 0;
-}
-
-static int
-on_body(http_parser *p, const char *at, size_t len)
-{
-	struct request_reader *r = p->data;
-
-	if (r->body.len + len > r->hooks->limits->max_body_size)
-		return refuse(r, 413);
-	return buf_append(&r->body, at, len) == -1 ? refuse(r, 500) : 0;
-}
-
-static int
-on_message_complete(http_parser *p)
-{
-	struct request_reader *r = p->data;
-
-	r->in_message = false;
-	r->in_body = false;
-	r->hooks->complete(r);
-	return 0;
-}
-
-/* ---- the connection's side ---------------------------------------------- */
 
 void
-request_setup(const struct http_limits *limits)
+request_teardown(struct request_hooks *h)
 {
-	/* Our own limits are checked in the callbacks; the parser's must not
-	 * be lower. */
-	http_parser_set_max_header_size((uint32_t)(limits->max_request_line +
-	    limits->max_header_size + 1024));
+	free(h->scratch);
+	h->scratch = NULL;
 }
 
 void
 request_init(struct request_reader *r, const struct request_hooks *h)
 {
 	memset(r, 0, sizeof(*r));
-	http_parser_init(&r->parser, HTTP_REQUEST);
-	r->parser.data = r;
 	r->hooks = h;
+	head_init(&r->head);
+}
+
+void
+request_release(struct request_reader *r)
+{
+	buf_free(&r->hbuf);
+	buf_free(&r->body);
+	free(r->own_fields);
+	r->own_fields = NULL;
+	r->fields_own = false;
+}
+
+int
+request_error_status(const struct request_reader *r)
+{
+	return r->head.status != 0 ? r->head.status : 400;
+}
+
+enum head_why
+request_error_code(const struct request_reader *r)
+{
+	return (enum head_why)r->head.why;
+}
+
+const char *
+request_error_why(const struct request_reader *r)
+{
+	return head_why_str((enum head_why)r->head.why);
+}
+
+/* ---- messages ----------------------------------------------------------- */
+
+/* The first byte of a request, at: its head starts here. */
+static void
+message_begin(struct request_reader *r, const char *at)
+{
+	head_init(&r->head);
+	r->hbase = at;
+	r->hbuf.len = 0;
+	r->fields_own = false;
+	r->body_at = NULL;
+	r->body.len = 0;
+	r->keep_alive = r->upgrade = false;
+	r->in_message = true;
+	r->in_body = false;
+	r->phase = PH_HEAD;
+	r->hooks->begin(r);
+}
+
+/*
+ * The head is complete and accepted: what the connection becomes, where
+ * the body is, and the 100 Continue the client may wait for.
+ */
+static enum request_fed
+head_complete(struct request_reader *r)
+{
+	const struct head *h = &r->head;
+	bool chunked = (h->flags & HEAD_F_TE) != 0;
+
+	r->upgrade = h->method == METHOD_CONNECT ||
+	    ((h->flags & HEAD_F_CONN_UPGRADE) && (h->flags & HEAD_F_UPGRADE));
+	r->keep_alive = !r->upgrade && !(h->flags & HEAD_F_CLOSE) &&
+	    (h->minor >= 1 || (h->flags & HEAD_F_KEEP_ALIVE));
+	/* A 1.0 client knows no 100 (RFC 9110 10.1.1). */
+	if ((h->flags & HEAD_F_CONTINUE) && h->minor >= 1 &&
+	    (chunked || h->content_length > 0) &&
+	    r->hooks->send_continue(r) == -1)
+		return refuse(r, 500, HEAD_CONTINUE_FAILED);
+	if (chunked) {
+		r->phase = PH_CHUNKED;
+		r->cstate = C_SIZE0;
+		r->chunk_line = 0;
+		r->size_digits = 0;
+		r->remaining = 0;
+	} else if (h->content_length > 0) {
+		r->phase = PH_BODY;
+		r->remaining = h->content_length;
+	} else {
+		r->phase = PH_COMPLETE;
+		return REQUEST_FED;
+	}
+	r->in_body = true;
+	return REQUEST_FED;
+}
+
+/*
+ * The head, from *pp: scanned where it lies while it started in this
+ * read, else appended to hbuf (no further than a head within the limits
+ * can reach) and scanned there.
+ */
+static enum request_fed
+feed_head(struct request_reader *r, const char **pp, const char *end)
+{
+	const struct http_limits *lim = r->hooks->limits;
+	struct head *h = &r->head;
+	enum head_rc rc;
+	size_t old = r->hbuf.len, take;
+
+	if (r->hbase != NULL) {
+		rc = head_parse(h, r->hbase, (size_t)(end - r->hbase), lim,
+		    fields(r));
+		if (rc == HEAD_MORE) {
+			*pp = end;
+			return REQUEST_FED;
+		}
+		if (rc == HEAD_DONE)
+			*pp = r->hbase + h->len;
+	} else {
+		take = head_max_len(lim) + 1 - old;
+		if ((size_t)(end - *pp) < take)
+			take = (size_t)(end - *pp);
+		if (buf_append(&r->hbuf, *pp, take) == -1)
+			return refuse(r, 500, HEAD_NO_MEMORY);
+		rc = head_parse(h, r->hbuf.p, r->hbuf.len, lim, fields(r));
+		if (rc == HEAD_MORE) {
+			/* By head_max_len, a head that is still short of its end
+			 * took all of this read. */
+			*pp += take;
+			return REQUEST_FED;
+		}
+		if (rc == HEAD_DONE) {
+			*pp += h->len - old;
+			r->hbuf.len = h->len;
+		}
+	}
+	if (rc == HEAD_BAD)
+		return REQUEST_BAD;
+	return head_complete(r);
+}
+
+/* A Content-Length body: in place if it is all here, else copied. */
+static enum request_fed
+feed_body(struct request_reader *r, const char **pp, const char *end)
+{
+	size_t n = (size_t)(end - *pp);
+
+	if (n > r->remaining)
+		n = (size_t)r->remaining;
+	if (r->body.len == 0 && n == r->remaining) {
+		r->body_at = *pp;
+	} else {
+		if (r->body.len == 0 &&
+		    buf_reserve(&r->body, (size_t)r->remaining) == -1)
+			return refuse(r, 500, HEAD_NO_MEMORY);
+		if (buf_append(&r->body, *pp, n) == -1)
+			return refuse(r, 500, HEAD_NO_MEMORY);
+	}
+	*pp += n;
+	if ((r->remaining -= n) == 0)
+		r->phase = PH_COMPLETE;
+	return REQUEST_FED;
+}
+
+/*
+ * What may follow a chunk size or an extension: another extension (BWS
+ * ";"), or the end of the line. Whitespace must lead to a ';' (BWS is
+ * only allowed before one), so "5 \r\n" is refused. False if c is none.
+ */
+static bool
+after_element(struct request_reader *r, unsigned char c)
+{
+	if (c == ';')
+		r->cstate = C_EXT_NAME0;
+	else if (c == '\r')
+		r->cstate = C_SIZE_LF;
+	else if (HEAD_IS(c, HEAD_OWS))
+		r->cstate = C_EXT_SEMI;
+	else
+		return false;
+	return true;
+}
+
+/* The chunk-size line is complete: the data, or the trailer section. */
+static enum request_fed
+chunk_size_done(struct request_reader *r)
+{
+	const struct http_limits *lim = r->hooks->limits;
+
+	if (r->remaining == 0) {
+		head_init_trailers(&r->head);
+		r->phase = PH_TRAILERS;
+		return REQUEST_FED;
+	}
+	if (r->remaining > lim->max_body_size - r->body.len)
+		return refuse(r, 413, HEAD_BODY_LARGE);
+	r->cstate = C_DATA;
+	return REQUEST_FED;
+}
+
+/*
+ * A chunked body (RFC 9112 7.1): chunk-size [ chunk-ext ] CRLF data CRLF,
+ * to the last chunk; the data is appended to body. The size line is read
+ * a byte at a time (it is short), the data in one copy.
+ *   chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+ */
+static enum request_fed
+feed_chunked(struct request_reader *r, const char **pp, const char *end)
+{
+	const char *p = *pp;
+	unsigned char c;
+	size_t n;
+
+	while (p < end && r->phase == PH_CHUNKED) {
+		if (r->cstate == C_DATA) {
+			n = (size_t)(end - p);
+			if (n > r->remaining)
+				n = (size_t)r->remaining;
+			if (buf_append(&r->body, p, n) == -1)
+				return refuse(r, 500, HEAD_NO_MEMORY);
+			p += n;
+			if ((r->remaining -= n) == 0)
+				r->cstate = C_DATA_CR;
+			continue;
+		}
+		c = (unsigned char)*p++;
+		if (r->cstate <= C_SIZE_LF && ++r->chunk_line > CHUNK_LINE_MAX)
+			return refuse(r, 400, HEAD_CHUNK_EXT);
+		switch (r->cstate) {
+		case C_SIZE0:
+		case C_SIZE:
+			if (HEAD_IS(c, HEAD_HEX)) {
+				if (++r->size_digits > CHUNK_DIGITS_MAX)
+					return refuse(r, 400, HEAD_CHUNK_SIZE);
+				r->remaining = r->remaining << 4 | (uint64_t)
+				    (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+				r->cstate = C_SIZE;
+			} else if (r->cstate == C_SIZE0 || !after_element(r, c)) {
+				return refuse(r, 400, HEAD_CHUNK_SIZE);
+			}
+			break;
+		case C_EXT_SEMI:
+			if (c == ';')
+				r->cstate = C_EXT_NAME0;
+			else if (!HEAD_IS(c, HEAD_OWS))
+				return refuse(r, 400, HEAD_CHUNK_EXT);
+			break;
+		case C_EXT_NAME0:
+		case C_EXT_VAL0:
+			if (HEAD_IS(c, HEAD_OWS))
+				break;
+			if (HEAD_IS(c, HEAD_TCHAR))
+				r->cstate = r->cstate == C_EXT_NAME0 ? C_EXT_NAME :
+				    C_EXT_TOKEN;
+			else if (c == '"' && r->cstate == C_EXT_VAL0)
+				r->cstate = C_EXT_QUOTED;
+			else
+				return refuse(r, 400, HEAD_CHUNK_EXT);
+			break;
+		case C_EXT_NAME:
+			if (HEAD_IS(c, HEAD_TCHAR))
+				break;
+			if (c == '=')
+				r->cstate = C_EXT_VAL0;
+			else if (HEAD_IS(c, HEAD_OWS))
+				r->cstate = C_EXT_EQ;
+			else if (!after_element(r, c))
+				return refuse(r, 400, HEAD_CHUNK_EXT);
+			break;
+		case C_EXT_EQ:
+			if (c == '=')
+				r->cstate = C_EXT_VAL0;
+			else if (c == ';')
+				r->cstate = C_EXT_NAME0;
+			else if (!HEAD_IS(c, HEAD_OWS))
+				return refuse(r, 400, HEAD_CHUNK_EXT);
+			break;
+		case C_EXT_TOKEN:
+			if (!HEAD_IS(c, HEAD_TCHAR) && !after_element(r, c))
+				return refuse(r, 400, HEAD_CHUNK_EXT);
+			break;
+		case C_EXT_QUOTED:
+			if (c == '"')
+				r->cstate = C_EXT_END;
+			else if (c == '\\')
+				r->cstate = C_EXT_QPAIR;
+			else if (!HEAD_IS(c, HEAD_QDTEXT))
+				return refuse(r, 400, HEAD_CHUNK_EXT);
+			break;
+		case C_EXT_QPAIR:
+			/* HTAB / SP / VCHAR / obs-text: a field byte */
+			if (!HEAD_IS(c, HEAD_FIELD))
+				return refuse(r, 400, HEAD_CHUNK_EXT);
+			r->cstate = C_EXT_QUOTED;
+			break;
+		case C_EXT_END:
+			if (!after_element(r, c))
+				return refuse(r, 400, HEAD_CHUNK_EXT);
+			break;
+		case C_SIZE_LF:
+			if (c != '\n')
+				return refuse(r, 400, HEAD_BARE_CR);
+			if (chunk_size_done(r) == REQUEST_BAD)
+				return REQUEST_BAD;
+			break;
+		case C_DATA_CR:
+			if (c != '\r')
+				return refuse(r, 400, HEAD_CHUNK_END);
+			r->cstate = C_DATA_LF;
+			break;
+		case C_DATA_LF:
+			if (c != '\n')
+				return refuse(r, 400, HEAD_CHUNK_END);
+			r->cstate = C_SIZE0;
+			r->chunk_line = 0;
+			r->size_digits = 0;
+			break;
+		}
+	}
+	*pp = p;
+	return REQUEST_FED;
+}
+
+/*
+ * The trailer section after the last chunk: checked as field lines are
+ * (head.c) and dropped. Nearly always just CRLF, taken without a copy;
+ * anything else is gathered in hbuf after the head (moved there first
+ * if it is still where it was read), at most a field section's worth.
+ */
+static enum request_fed
+feed_trailers(struct request_reader *r, const char **pp, const char *end)
+{
+	const struct http_limits *lim = r->hooks->limits;
+	struct head *h = &r->head;
+	size_t old, take;
+	enum head_rc rc;
+
+	if (r->hbase != NULL) {
+		if (end - *pp >= 2 && (*pp)[0] == '\r' && (*pp)[1] == '\n') {
+			*pp += 2;
+			r->phase = PH_COMPLETE;
+			return REQUEST_FED;
+		}
+		if (buf_append(&r->hbuf, r->hbase, h->len) == -1)
+			return refuse(r, 500, HEAD_NO_MEMORY);
+		r->hbase = NULL;
+	}
+	old = r->hbuf.len - h->len;
+	take = lim->max_header_size + 3 - old;
+	if ((size_t)(end - *pp) < take)
+		take = (size_t)(end - *pp);
+	if (buf_append(&r->hbuf, *pp, take) == -1)
+		return refuse(r, 500, HEAD_NO_MEMORY);
+	rc = head_parse(h, r->hbuf.p + h->len, r->hbuf.len - h->len, lim, NULL);
+	if (rc == HEAD_BAD)
+		return REQUEST_BAD;
+	if (rc == HEAD_MORE) {
+		*pp += take;
+		return REQUEST_FED;
+	}
+	*pp += h->s.pos - old;
+	r->hbuf.len = h->len;
+	r->phase = PH_COMPLETE;
+	return REQUEST_FED;
+}
+
+/*
+ * The request outlives this request_feed: copy what still lies in the
+ * bytes being fed (its head, its fields) into the reader's own buffers.
+ */
+static enum request_fed
+keep_for_next_read(struct request_reader *r, const char *end)
+{
+	const struct head *h = &r->head;
+	size_t cap = r->hooks->limits->max_headers;
+
+	if (r->hbase != NULL) {
+		size_t n = r->phase == PH_HEAD ? (size_t)(end - r->hbase) :
+		    h->len;
+
+		if (buf_append(&r->hbuf, r->hbase, n) == -1)
+			return refuse(r, 500, HEAD_NO_MEMORY);
+		r->hbase = NULL;
+	}
+	if (!r->fields_own) {
+		if (r->own_fields == NULL &&
+		    (r->own_fields = malloc(cap * sizeof(*r->own_fields))) == NULL)
+			return refuse(r, 500, HEAD_NO_MEMORY);
+		memcpy(r->own_fields, r->hooks->scratch, h->nfields *
+		    sizeof(*r->own_fields));
+		r->fields_own = true;
+	}
+	return REQUEST_FED;
 }
 
 enum request_fed
 request_feed(struct request_reader *r, const char *data, size_t len,
     size_t *parsed)
 {
-	r->feed_end = data + len;
-	*parsed = http_parser_execute(&r->parser, &parser_settings, data, len);
-	if (HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED)
-		return REQUEST_PAUSED;
-	if (HTTP_PARSER_ERRNO(&r->parser) != HPE_OK ||
-	    (*parsed != len && !r->parser.upgrade))
-		return REQUEST_BAD;
-	return r->parser.upgrade ? REQUEST_UPGRADE : REQUEST_FED;
+	const char *p = data, *end = data + len;
+	enum request_fed fed = REQUEST_FED;
+
+	while (fed == REQUEST_FED && (p < end || r->phase == PH_COMPLETE)) {
+		switch (r->phase) {
+		case PH_IDLE:
+			/* Empty lines before a request are ignored (RFC 9112 2.2);
+			 * they must be CRLFs too. */
+			if (*p == '\r') {
+				r->phase = PH_IDLE_LF;
+				p++;
+			} else if (*p == '\n') {
+				head_init(&r->head);
+				fed = refuse(r, 400, HEAD_BARE_LF);
+			} else {
+				message_begin(r, p);
+			}
+			break;
+		case PH_IDLE_LF:
+			if (*p != '\n') {
+				head_init(&r->head);
+				fed = refuse(r, 400, HEAD_BARE_CR);
+				break;
+			}
+			p++;
+			r->phase = PH_IDLE;
+			break;
+		case PH_HEAD:
+			fed = feed_head(r, &p, end);
+			break;
+		case PH_BODY:
+			fed = feed_body(r, &p, end);
+			break;
+		case PH_CHUNKED:
+			fed = feed_chunked(r, &p, end);
+			break;
+		case PH_TRAILERS:
+			fed = feed_trailers(r, &p, end);
+			break;
+		case PH_COMPLETE:
+			r->phase = PH_IDLE;
+			r->in_message = r->in_body = false;
+			r->hooks->complete(r);
+			if (r->upgrade)
+				fed = REQUEST_UPGRADE;
+			else if (r->paused)
+				fed = REQUEST_PAUSED;
+			break;
+		}
+	}
+	if (fed == REQUEST_FED && r->in_message)
+		fed = keep_for_next_read(r, end);
+	*parsed = (size_t)(p - data);
+	return fed;
 }
 
-int
-request_error_status(const struct request_reader *r)
-{
-	if (r->error_status != 0)
-		return r->error_status;
-	switch (HTTP_PARSER_ERRNO(&r->parser)) {
-	case HPE_INVALID_METHOD:
-		return 501;
-	case HPE_HEADER_OVERFLOW:
-		return 431;
-	default:
-		return 400;
-	}
-}
+/* ---- the handler's view ------------------------------------------------- */
 
 void
 request_view(const struct request_reader *r, struct http_request *req,
     struct http_header *hdrs)
 {
-	const char *q;
+	const struct head *h = &r->head;
+	const struct head_field *f = fields(r);
+	const char *base = r->hbase != NULL ? r->hbase : r->hbuf.p;
+	const char *tend, *q;
 
-	for (size_t i = 0; i < r->nhdrs; i++) {
-		hdrs[i].name = r->head.p + r->hdrs[i].name_off;
-		hdrs[i].name_len = r->hdrs[i].name_len;
-		hdrs[i].value = r->head.p + r->hdrs[i].value_off;
-		hdrs[i].value_len = r->hdrs[i].value_len;
+	for (size_t i = 0; i < h->nfields; i++) {
+		hdrs[i].name = base + f[i].name_off;
+		hdrs[i].name_len = f[i].name_len;
+		hdrs[i].value = base + f[i].value_off;
+		hdrs[i].value_len = f[i].value_len;
 	}
-	req->method = http_method_str((enum http_method)r->parser.method);
-	req->method_id = (int)r->parser.method;
-	req->target = r->head.p ? r->head.p : "";
-	req->target_len = r->url_len;
-	req->path = req->target;
-	q = memchr(req->target, '?', r->url_len);
-	req->path_len = q ? (size_t)(q - req->target) : r->url_len;
+	req->method = method_name(h->method);
+	req->method_id = h->method;
+	req->target = base + h->target_off;
+	req->target_len = h->target_len;
+	/* origin-form: the target up to '?'; absolute-form: the same after
+	 * the authority, "/" if that is empty ("*" for OPTIONS, RFC 9112
+	 * 3.2.4); authority-form and "*": the whole target. */
+	tend = req->target + req->target_len;
+	req->path = base + h->path_off;
+	q = h->form == HEAD_AUTHORITY ? NULL :
+	    memchr(req->path, '?', (size_t)(tend - req->path));
+	req->path_len = (size_t)((q ? q : tend) - req->path);
 	req->query = q ? q + 1 : NULL;
-	req->query_len = q ? r->url_len - req->path_len - 1 : 0;
-	req->version_major = r->parser.http_major;
-	req->version_minor = r->parser.http_minor;
+	req->query_len = q ? (size_t)(tend - q - 1) : 0;
+	if (req->path_len == 0) {
+		req->path = h->method == METHOD_OPTIONS ? "*" : "/";
+		req->path_len = 1;
+	}
+	req->version_major = h->major;
+	req->version_minor = h->minor;
 	req->headers = hdrs;
-	req->nheaders = r->nhdrs;
-	req->body = r->body.p;
-	req->body_len = r->body.len;
-}
-
-void
-request_release(struct request_reader *r)
-{
-	buf_free(&r->head);
-	buf_free(&r->body);
-	free(r->hdrs);
-	r->hdrs = NULL;
-	r->nhdrs = r->hdrs_cap = 0;
+	req->nheaders = h->nfields;
+	req->body = r->body_at != NULL ? r->body_at : r->body.p;
+	req->body_len = r->body_at != NULL ? h->content_length : r->body.len;
+	req->upgrade = (h->flags & HEAD_F_CONN_UPGRADE) &&
+	    (h->flags & HEAD_F_UPGRADE);
 }
 
 /* ---- the handler's side (worker/api/http.h) ----------------------------- */

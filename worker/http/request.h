@@ -1,20 +1,23 @@
 /*
- * request — reading one HTTP/1.x request off a connection: Node's
- * http_parser, its callbacks, our limits and strictness checks, and the
- * struct http_request a handler sees (worker/api/http.h).
+ * request — reading HTTP/1.x requests off a connection: bytes in, whole
+ * requests out (struct http_request, worker/api/http.h), or a refusal
+ * with its status. shoal's own strict parser: the head is head.c's; this
+ * file frames messages over reads (where a head starts and ends, the
+ * body by Content-Length or chunked, pipelining), applies the limits,
+ * answers Expect: 100-continue through a hook, and builds the handler's
+ * view.
  *
- * The parser is a library; everything shoal adds to it is here: the
- * request line must be "METHOD target HTTP/x.y" (Debian builds http_parser
- * without its strict checks), no whitespace in a header name, Host for
- * HTTP/1.1, the size limits (414, 431, 413), Expect: 100-continue (a 100,
- * or the final status at once; any other expectation 417), and the status
- * of a request the parser refuses (501 for an unknown method, 431, 400).
- * A later parser replaces this file, not the connection.
+ * Zero-copy: a request that arrives within one read is parsed where it
+ * lies and handed to the connection pointing into those bytes; only the
+ * part of a request that spans reads is copied, into per-connection
+ * buffers that request_release frees when the connection goes idle.
  *
- * A reader is embedded in its connection. It copies out only the request
- * being assembled (head and body), into buffers that request_release
- * frees when the connection goes idle. It tells the connection what
- * happens through the hooks, shared by a worker's readers.
+ * What a refused request gets: 400 for anything off the grammar or
+ * ambiguous (head.h lists the reasons; chunk sizes and extensions, chunk
+ * data not followed by CRLF), 414/431/413 over the limits, 501 for an
+ * unknown method or transfer coding, 505 for a version other than 1.x,
+ * 417 for an expectation other than 100-continue. A refusal is final:
+ * the connection answers it and closes.
  */
 #ifndef SHOAL_REQUEST_H
 #define SHOAL_REQUEST_H
@@ -22,14 +25,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <http_parser.h>
 
 #include "common/buf.h"
 #include "common/config.h"
+#include "common/method.h"
 #include "worker/api/http.h"
+#include "worker/http/head.h"
 
 struct request_reader;
 
+/* Shared by a worker's readers. */
 struct request_hooks {
 	const struct http_limits *limits;
 	/* The first byte of a request has arrived. */
@@ -40,40 +45,48 @@ struct request_hooks {
 	/* A whole request: answer it (request_view), and request_pause if
 	 * what follows must wait. */
 	void (*complete)(struct request_reader *r);
-};
-
-struct request_hdr {         /* offsets into head, which may move */
-	uint32_t name_off, name_len, value_off, value_len;
+	/* Room for limits->max_headers fields, where a request that is read
+	 * within one request_feed keeps its fields (request_setup). */
+	struct head_field *scratch;
 };
 
 /* Embedded in the connection; the fields are request.c's. */
 struct request_reader {
-	http_parser parser;          /* parser.data is the reader */
 	const struct request_hooks *hooks;
-	const char *feed_end;        /* end of the bytes being parsed */
-	struct buf head;             /* URL, then header names and values */
-	struct request_hdr *hdrs;
-	size_t nhdrs, hdrs_cap;
-	size_t url_len;
-	struct buf body;             /* decoded (de-chunked) */
-	int error_status;            /* set by a callback that refused it */
+	struct head head;            /* the head's scan, what it says, and
+	                                the status of a refusal */
+	struct head_field *own_fields;   /* the fields once the request
+	                                outlives a request_feed (fields_own),
+	                                else they are in hooks->scratch */
+	const char *hbase;           /* the head, in the bytes being fed ... */
+	struct buf hbuf;             /* ... or here, once it spans reads; then
+	                                a trailer section after it */
+	const char *body_at;         /* the body, in the bytes being fed ... */
+	struct buf body;             /* ... or here (decoded, if chunked) */
+	uint64_t remaining;          /* body or chunk bytes still due */
+	uint16_t chunk_line;         /* bytes of the chunk-size line so far */
+	uint8_t phase, cstate, size_digits;
+	bool fields_own;
 	bool in_message;             /* inside a request */
 	bool in_body;                /* ... and past its head */
-	bool last_was_value;         /* header callbacks: the last piece was a
-	                                value */
+	bool paused;
+	bool keep_alive;             /* of the last complete head */
+	bool upgrade;                /* ... which asks to switch protocols */
 };
 
 enum request_fed {
 	REQUEST_FED,                 /* every byte parsed; more may come */
 	REQUEST_PAUSED,              /* paused by complete(); *parsed tells how
 	                                far it got, the rest waits */
-	REQUEST_UPGRADE,             /* a request to switch protocols */
+	REQUEST_UPGRADE,             /* a request to switch protocols (Upgrade,
+	                                CONNECT) was answered; the bytes from
+	                                *parsed on are not HTTP */
 	REQUEST_BAD,                 /* refused: answer request_error_status */
 };
 
-/* The parser's own limit on a head, from the worker's limits (the
- * parser's is global, ours are checked in the callbacks). */
-void request_setup(const struct http_limits *limits);
+/* Allocate h->scratch for h->limits; -1 on failure. */
+int request_setup(struct request_hooks *h);
+void request_teardown(struct request_hooks *h);
 
 void request_init(struct request_reader *r, const struct request_hooks *h);
 
@@ -81,14 +94,17 @@ void request_init(struct request_reader *r, const struct request_hooks *h);
 enum request_fed request_feed(struct request_reader *r, const char *data,
     size_t len, size_t *parsed);
 
-/* The status for a refused request. */
+/* The status for a refused request, and why (for logs and tests). */
 int request_error_status(const struct request_reader *r);
+enum head_why request_error_code(const struct request_reader *r);
+const char *request_error_why(const struct request_reader *r);
 
 /*
  * The handler's view of the complete request: req's parsed fields, with
  * the headers written into hdrs (room for limits->max_headers). The
  * caller fills in the rest (client, draining, base, pool, stats).
- * Strings point into the reader: valid until the next request_feed.
+ * Strings point into the bytes being fed or the reader's buffers: valid
+ * while complete() runs.
  */
 void request_view(const struct request_reader *r, struct http_request *req,
     struct http_header *hdrs);
@@ -102,19 +118,19 @@ void request_view(const struct request_reader *r, struct http_request *req,
 static inline void
 request_pause(struct request_reader *r)
 {
-	http_parser_pause(&r->parser, 1);
+	r->paused = true;
 }
 
 static inline void
 request_resume(struct request_reader *r)
 {
-	http_parser_pause(&r->parser, 0);
+	r->paused = false;
 }
 
 static inline bool
 request_paused(const struct request_reader *r)
 {
-	return HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED;
+	return r->paused;
 }
 
 /* The connection answers the request being read itself (an error): it
@@ -126,18 +142,17 @@ request_abandon(struct request_reader *r)
 	r->in_body = false;
 }
 
-/* A HEAD: known once the request line got as far as the target (an
- * invalid method leaves parser.method meaningless). */
+/* A HEAD: known once the request line got past the method. */
 static inline bool
 request_is_head(const struct request_reader *r)
 {
-	return r->parser.method == HTTP_HEAD && r->url_len > 0;
+	return r->head.method == METHOD_HEAD;
 }
 
 static inline bool
 request_is_http10(const struct request_reader *r)
 {
-	return r->parser.http_minor == 0;
+	return r->head.minor == 0;
 }
 
 /* The connection may stay open after the request (neither the client nor
@@ -145,7 +160,15 @@ request_is_http10(const struct request_reader *r)
 static inline bool
 request_keep_alive(const struct request_reader *r)
 {
-	return http_should_keep_alive(&r->parser) && !r->parser.upgrade;
+	return r->keep_alive;
+}
+
+/* The request asks to switch protocols: Connection: upgrade with an
+ * Upgrade field (its value says to what), or CONNECT. */
+static inline bool
+request_upgrade(const struct request_reader *r)
+{
+	return r->upgrade;
 }
 
 /* Free the buffers of the last request (the connection is idle). */

@@ -15,9 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <http_parser.h>
 
 #include "common/config.c"
+#include "common/method.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -1137,7 +1137,7 @@ test_routes(void **state)
 	assert_string_equal(cfg.routes[1].path, "/static/");
 	assert_true(cfg.routes[1].prefix);
 	assert_int_equal(cfg.routes[1].methods,
-	    (1ull << HTTP_GET) | (1ull << HTTP_HEAD));
+	    (1ull << METHOD_GET) | (1ull << METHOD_HEAD));
 	assert_string_equal(cfg.routes[1].handler, "static");
 	assert_string_equal(cfg.routes[1].where, "shoal.json:4:5");
 	/* The handler's own keys ride along; the document itself is gone. */
@@ -1148,16 +1148,16 @@ test_routes(void **state)
 
 	/* Same path, other match; same path, disjoint methods: not duplicates. */
 	assert_false(cfg.routes[2].prefix);
-	assert_int_equal(cfg.routes[3].methods, 1ull << HTTP_POST);
+	assert_int_equal(cfg.routes[3].methods, 1ull << METHOD_POST);
 	assert_int_equal(cfg.routes[4].methods,
-	    (1ull << HTTP_GET) | (1ull << HTTP_MSEARCH));
+	    (1ull << METHOD_GET) | (1ull << METHOD_MSEARCH));
 	assert_true(cfg.routes[5].prefix);
 	assert_string_equal(cfg.routes[5].where, "shoal.json:9:5");
 	config_free(&cfg);
 	assert_zeroed(&cfg);
 }
 
-/* Every method http_parser knows is accepted, and lands on its own bit. */
+/* Every method shoal knows (common/method.h) is accepted, and lands on its own bit. */
 static void
 test_routes_every_method(void **state)
 {
@@ -1172,11 +1172,10 @@ test_routes_every_method(void **state)
 	assert_non_null(doc);
 	methods = json_object_get(json_array_get(json_object_get(doc, "routes"),
 	    0), "methods");
-	for (m = 0; strcmp(http_method_str((enum http_method)m), "<unknown>");
-	    m++)
+	for (m = 0; method_name((int)m) != NULL; m++)
 		assert_int_equal(json_array_append_new(methods, json_string(
-		    http_method_str((enum http_method)m))), 0);
-	assert_true(m > HTTP_SOURCE && m <= 64);
+		    method_name((int)m))), 0);
+	assert_true(m == METHOD_COUNT && m <= 64);
 	text = json_dumps(doc, 0);
 	assert_non_null(text);
 	load_ok(&cfg, text, NULL);
@@ -1566,7 +1565,7 @@ test_modules(void **state)
 	assert_int_equal(checker_calls, 1);
 	assert_int_equal(cfg.nroutes, 3);
 	assert_string_equal(cfg.routes[1].handler, "app.hello");
-	assert_int_equal(cfg.routes[1].methods, 1ull << HTTP_GET);
+	assert_int_equal(cfg.routes[1].methods, 1ull << METHOD_GET);
 	assert_string_equal(cfg.routes[1].where, "shoal.json:4:5");
 	assert_int_equal(json_integer_value(json_object_get(cfg.routes[1].spec,
 	    "bad")), 1);

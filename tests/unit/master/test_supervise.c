@@ -1,7 +1,8 @@
 /*
  * Unit tests for master/supervise.c: the slot bookkeeping that ops.c
- * drives (promote, discard, retire, resize, trim) and the reaper's reports
- * through the hooks. Workers are stand-ins: an IPC socket pair whose other
+ * drives (promote, discard, retire, resize, trim), the reaper's reports
+ * through the hooks, and how stopped and hung workers leave the steering
+ * (steer.c's view of the slots) and are continued or aborted. Workers are stand-ins: an IPC socket pair whose other
  * end the test reads, and where a signal or an exit status matters, a real
  * forked child that waits to be killed or exits at once. Nothing here
  * forks a real worker (no respawn: the table is marked stopping or the
@@ -12,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include <sys/resource.h>
 
 #include "master/supervise.c"
 
@@ -76,7 +79,8 @@ setup(void **state)
 {
 	struct master *m = calloc(1, sizeof(*m));
 
-	if (m == NULL || (m->stats = stats_create(&m->stats_fd)) == NULL)
+	if (m == NULL || (m->stats = stats_create(&m->stats_fd)) == NULL ||
+	    (m->base = event_base_new()) == NULL || ltable_init(&m->listeners) == -1)
 		return -1;
 	m->cfg.respawn_delay_min = 0.1;
 	m->cfg.respawn_delay_max = 1;
@@ -95,6 +99,8 @@ teardown(void **state)
 	supervise_free(m);
 	for (size_t i = 0; i < npeers; i++)
 		close(peers[i].fd);
+	ltable_free(&m->listeners, false);
+	event_base_free(m->base);
 	stats_destroy(m->stats);
 	close(m->stats_fd);
 	free(m);
@@ -160,6 +166,9 @@ sleeper(void)
 
 	assert_true(pid != -1);
 	if (pid == 0) {
+		struct rlimit none = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &none);   /* SIGABRT leaves no core file */
 		pause();
 		_exit(0);
 	}
@@ -335,6 +344,99 @@ test_reap_reports_through_hooks(void **state)
 	assert_true(supervise_none_left(m));
 }
 
+/* Reap until p->stopped is want (the stop or continue may take a moment). */
+static void
+reap_stopped(struct master *m, struct proc *p, bool want)
+{
+	for (int i = 0; i < 500 && p->stopped != want; i++) {
+		supervise_reap(m);
+		usleep(2000);
+	}
+	assert_true(p->stopped == want);
+}
+
+/* Kill a sleeper and forget it without a respawn. */
+static void
+bury(struct master *m, pid_t pid)
+{
+	m->sup.stopping = true;
+	kill(pid, SIGKILL);
+	reap_until(m, pid);
+}
+
+static void
+test_stopped_worker_leaves_steering(void **state)
+{
+	struct master *m = *state;
+	pid_t pid = sleeper();
+	struct proc *p0;
+
+	p0 = fake(m, 0, 1, false, true, pid);
+	fake(m, 1, 1, false, true, NOPID);
+	assert_int_equal(steer_live_count(m), 2);
+	kill(pid, SIGSTOP);
+	reap_stopped(m, p0, true);
+	assert_false(steer_slot_live(m, 0));
+	assert_true(steer_slot_live(m, 1));
+	assert_int_equal(seen.child_reaped, 0);   /* a stop is no exit */
+	assert_ptr_equal(m->sup.slots[0].proc, p0);
+	kill(pid, SIGCONT);
+	reap_stopped(m, p0, false);
+	assert_true(steer_slot_live(m, 0));
+	assert_int_equal(steer_live_count(m), 2);
+	bury(m, pid);
+}
+
+static void
+test_stopped_worker_is_continued_not_killed(void **state)
+{
+	struct master *m = *state;
+	pid_t pid = sleeper();
+	struct proc *p;
+	uint64_t now = util_now_ms();
+
+	m->cfg.worker_timeout = 1;
+	p = fake(m, 0, 1, false, true, pid);
+	kill(pid, SIGSTOP);
+	reap_stopped(m, p, true);
+	/* silent for worker_timeout while stopped: SIGCONT, no SIGABRT */
+	STATS_SET(m->stats->procs[p->stats_idx].heartbeat_ms, now - 5000);
+	supervise_tick(m);
+	assert_int_equal(p->hang_stage, HANG_CONTINUED);
+	reap_stopped(m, p, false);
+	assert_false(steer_slot_live(m, 0));      /* not until it beats */
+	assert_int_equal(kill(pid, 0), 0);
+	/* it beats again: live, nothing more */
+	usleep(20000);
+	STATS_SET(m->stats->procs[p->stats_idx].heartbeat_ms, util_now_ms());
+	supervise_tick(m);
+	assert_int_equal(p->hang_stage, HANG_NONE);
+	assert_true(steer_slot_live(m, 0));
+	bury(m, pid);
+}
+
+static void
+test_silent_worker_is_aborted(void **state)
+{
+	struct master *m = *state;
+	pid_t pid = sleeper();
+	struct proc *p;
+	int status;
+
+	m->cfg.worker_timeout = 1;
+	p = fake(m, 0, 1, false, true, pid);
+	/* continued, but still silent after the grace: hung */
+	p->hang_stage = HANG_CONTINUED;
+	p->hang_at = util_now() - HANG_RESUME_GRACE - 0.1;
+	STATS_SET(m->stats->procs[p->stats_idx].heartbeat_ms, util_now_ms() - 5000);
+	supervise_tick(m);
+	assert_int_equal(p->hang_stage, HANG_ABORTED);
+	assert_false(steer_slot_live(m, 0));
+	m->sup.stopping = true;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT);
+}
+
 /* A stand-in successor of slot (see supervise_replace) for its worker. */
 static struct proc *
 successor(struct master *m, unsigned slot, pid_t pid)
@@ -472,6 +574,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_oldest_generation, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_reap_reports_through_hooks,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stopped_worker_leaves_steering,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_stopped_worker_is_continued_not_killed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent_worker_is_aborted,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_successor_takes_over_once_ready,
 		    setup, teardown),

@@ -96,7 +96,7 @@ probed_router(const struct route_spec *spec, size_t n)
 
 /* Dispatch method target; returns the status, the route in answered. */
 static int
-request(const struct router *r, enum http_method m, const char *target,
+request(const struct router *r, enum method_id m, const char *target,
     struct http_response *resp)
 {
 	struct http_request req;
@@ -105,7 +105,7 @@ request(const struct router *r, enum http_method m, const char *target,
 	memset(&req, 0, sizeof(req));
 	memset(resp, 0, sizeof(*resp));
 	resp->file_fd = -1;
-	req.method = http_method_str(m);
+	req.method = method_name(m);
 	req.method_id = (int)m;
 	req.target = target;
 	req.target_len = strlen(target);
@@ -147,18 +147,18 @@ test_exact(void **state)
 	struct http_response resp;
 
 	(void)state;
-	assert_int_equal(request(r, HTTP_GET, "/json", &resp), 200);
+	assert_int_equal(request(r, METHOD_GET, "/json", &resp), 200);
 	assert_int_equal(answered, 2);
 	assert_string_equal(answered_path, "/json");
 	/* the query is not part of the path */
-	assert_int_equal(request(r, HTTP_GET, "/json?x=1", &resp), 200);
+	assert_int_equal(request(r, METHOD_GET, "/json?x=1", &resp), 200);
 	assert_int_equal(answered, 2);
-	assert_int_equal(request(r, HTTP_GET, "/", &resp), 200);
+	assert_int_equal(request(r, METHOD_GET, "/", &resp), 200);
 	assert_int_equal(answered, 1);
 	/* exact means exact: no prefix, no trailing slash, case counts */
-	assert_int_equal(request(r, HTTP_GET, "/json/", &resp), 404);
-	assert_int_equal(request(r, HTTP_GET, "/jso", &resp), 404);
-	assert_int_equal(request(r, HTTP_GET, "/JSON", &resp), 404);
+	assert_int_equal(request(r, METHOD_GET, "/json/", &resp), 404);
+	assert_int_equal(request(r, METHOD_GET, "/jso", &resp), 404);
+	assert_int_equal(request(r, METHOD_GET, "/JSON", &resp), 404);
 	assert_int_equal(answered, 0);
 	router_free(r);
 }
@@ -177,20 +177,20 @@ test_prefix_longest_first(void **state)
 	struct http_response resp;
 
 	(void)state;
-	assert_int_equal(request(r, HTTP_GET, "/static/img/a.png", &resp), 200);
+	assert_int_equal(request(r, METHOD_GET, "/static/img/a.png", &resp), 200);
 	assert_int_equal(answered, 3);
 	assert_string_equal(answered_path, "/static/img/");
-	assert_int_equal(request(r, HTTP_GET, "/static/a.css", &resp), 200);
+	assert_int_equal(request(r, METHOD_GET, "/static/a.css", &resp), 200);
 	assert_int_equal(answered, 2);
-	assert_int_equal(request(r, HTTP_GET, "/static/", &resp), 200);
+	assert_int_equal(request(r, METHOD_GET, "/static/", &resp), 200);
 	assert_int_equal(answered, 2);
 	/* "/static" is not under "/static/": the catch-all takes it */
-	assert_int_equal(request(r, HTTP_GET, "/static", &resp), 200);
+	assert_int_equal(request(r, METHOD_GET, "/static", &resp), 200);
 	assert_int_equal(answered, 1);
-	assert_int_equal(request(r, HTTP_GET, "/anything", &resp), 200);
+	assert_int_equal(request(r, METHOD_GET, "/anything", &resp), 200);
 	assert_int_equal(answered, 1);
 	/* an exact route beats every prefix that also matches */
-	assert_int_equal(request(r, HTTP_GET, "/static/img/logo.png", &resp),
+	assert_int_equal(request(r, METHOD_GET, "/static/img/logo.png", &resp),
 	    200);
 	assert_int_equal(answered, 4);
 	router_free(r);
@@ -211,9 +211,9 @@ test_config_order_among_equals(void **state)
 	struct http_response resp;
 
 	(void)state;
-	assert_int_equal(request(r, HTTP_GET, "/a/1", &resp), 200);
+	assert_int_equal(request(r, METHOD_GET, "/a/1", &resp), 200);
 	assert_int_equal(answered, 1);
-	assert_int_equal(request(r, HTTP_GET, "/x", &resp), 200);
+	assert_int_equal(request(r, METHOD_GET, "/x", &resp), 200);
 	assert_int_equal(answered, 4);
 	router_free(r);
 }
@@ -228,7 +228,7 @@ test_no_route_404(void **state)
 	struct http_response resp;
 
 	(void)state;
-	assert_int_equal(request(r, HTTP_GET, "/other", &resp), 404);
+	assert_int_equal(request(r, METHOD_GET, "/other", &resp), 404);
 	assert_int_equal(answered, 0);
 	assert_int_equal(resp.body_len, 9);
 	assert_memory_equal(resp.body, "Not Found", 9);
@@ -243,7 +243,7 @@ test_no_route_404(void **state)
 
 		r = router_new(cfg.routes, cfg.nroutes, NULL, err, sizeof(err));
 		assert_non_null(r);
-		assert_int_equal(request(r, HTTP_GET, "/", &resp), 404);
+		assert_int_equal(request(r, METHOD_GET, "/", &resp), 404);
 		router_free(r);
 	}
 }
@@ -254,21 +254,21 @@ static void
 test_methods_and_head_via_get(void **state)
 {
 	static const struct route_spec spec[] = {
-		{ "/r", false, M(HTTP_GET), NULL },
+		{ "/r", false, M(METHOD_GET), NULL },
 		{ "/any", false, 0, NULL },
 	};
 	struct router *r = probed_router(spec, 2);
 	struct http_response resp;
 
 	(void)state;
-	assert_int_equal(request(r, HTTP_GET, "/r", &resp), 200);
+	assert_int_equal(request(r, METHOD_GET, "/r", &resp), 200);
 	assert_int_equal(answered, 1);
 	/* a route that takes GET takes HEAD */
-	assert_int_equal(request(r, HTTP_HEAD, "/r", &resp), 200);
+	assert_int_equal(request(r, METHOD_HEAD, "/r", &resp), 200);
 	assert_int_equal(answered, 1);
 	/* no methods: anything */
-	assert_int_equal(request(r, HTTP_DELETE, "/any", &resp), 200);
-	assert_int_equal(request(r, HTTP_PATCH, "/any", &resp), 200);
+	assert_int_equal(request(r, METHOD_DELETE, "/any", &resp), 200);
+	assert_int_equal(request(r, METHOD_PATCH, "/any", &resp), 200);
 	assert_int_equal(answered, 2);
 	router_free(r);
 }
@@ -277,18 +277,18 @@ static void
 test_405_with_allow(void **state)
 {
 	static const struct route_spec spec[] = {
-		{ "/r", false, M(HTTP_GET), NULL },
-		{ "/w", false, M(HTTP_POST), NULL },
+		{ "/r", false, M(METHOD_GET), NULL },
+		{ "/w", false, M(METHOD_POST), NULL },
 		/* two routes of one path: the union is allowed */
-		{ "/w", false, M(HTTP_PUT) | M(HTTP_DELETE), NULL },
+		{ "/w", false, M(METHOD_PUT) | M(METHOD_DELETE), NULL },
 		/* a prefix that takes only POST: its methods count too */
-		{ "/w", true, M(HTTP_POST), NULL },
+		{ "/w", true, M(METHOD_POST), NULL },
 	};
 	struct router *r = probed_router(spec, 4);
 	struct http_response resp;
 
 	(void)state;
-	assert_int_equal(request(r, HTTP_POST, "/r", &resp), 405);
+	assert_int_equal(request(r, METHOD_POST, "/r", &resp), 405);
 	assert_int_equal(answered, 0);
 	assert_int_equal(resp.body_len, 18);
 	assert_memory_equal(resp.body, "Method Not Allowed", 18);
@@ -296,19 +296,19 @@ test_405_with_allow(void **state)
 	resp_free(&resp);
 
 	/* HEAD comes only with GET: not allowed on a POST route */
-	assert_int_equal(request(r, HTTP_HEAD, "/w", &resp), 405);
+	assert_int_equal(request(r, METHOD_HEAD, "/w", &resp), 405);
 	assert_string_equal(headers_of(&resp),
 	    "Allow: DELETE, POST, PUT\r\n");
 	resp_free(&resp);
 
 	/* the one that allows it answers, whichever comes first */
-	assert_int_equal(request(r, HTTP_PUT, "/w", &resp), 200);
+	assert_int_equal(request(r, METHOD_PUT, "/w", &resp), 200);
 	assert_int_equal(answered, 3);
-	assert_int_equal(request(r, HTTP_POST, "/w", &resp), 200);
+	assert_int_equal(request(r, METHOD_POST, "/w", &resp), 200);
 	assert_int_equal(answered, 2);
-	assert_int_equal(request(r, HTTP_POST, "/wx", &resp), 200);
+	assert_int_equal(request(r, METHOD_POST, "/wx", &resp), 200);
 	assert_int_equal(answered, 4);
-	assert_int_equal(request(r, HTTP_GET, "/wx", &resp), 405);
+	assert_int_equal(request(r, METHOD_GET, "/wx", &resp), 405);
 	assert_string_equal(headers_of(&resp), "Allow: POST\r\n");
 	resp_free(&resp);
 	router_free(r);
@@ -356,10 +356,10 @@ test_real_handlers(void **state)
 	config_of(spec, 2);
 	r = router_new(cfg.routes, cfg.nroutes, NULL, err, sizeof(err));
 	assert_non_null(r);
-	assert_int_equal(request(r, HTTP_GET, "/", &resp), 200);
+	assert_int_equal(request(r, METHOD_GET, "/", &resp), 200);
 	assert_int_equal(resp.body_len, 13);
 	assert_memory_equal(resp.body, "Hello, World!", 13);
-	assert_int_equal(request(r, HTTP_GET, "/json", &resp), 200);
+	assert_int_equal(request(r, METHOD_GET, "/json", &resp), 200);
 	assert_int_equal(resp.body_len, 27);
 	assert_memory_equal(resp.body, "{\"message\":\"Hello, World!\"}", 27);
 	resp_free(&resp);

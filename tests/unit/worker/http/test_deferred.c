@@ -183,6 +183,36 @@ test_request_copied(void **state)
 	assert_string_equal(c.body, "later");
 }
 
+/* An absolute-form target without a path: the path is "/", not in the
+ * target (request.c); it is kept as it is. */
+static void
+test_absolute_form_path_kept(void **state)
+{
+	struct req_fixture f;
+	struct fake_handler h = { 0 };
+	struct fake_conn c = { .detach = true };
+	struct http_deferred *d;
+	struct http_request *r;
+
+	(void)state;
+	req_fixture_init(&f, NULL);
+	strcpy(f.head, "http://x?q=1");
+	f.req.target_len = 12;
+	f.req.path = "/";
+	f.req.path_len = 1;
+	f.req.query = f.head + 9;
+	f.req.query_len = 3;
+	d = defer(&f, &h);
+	memset(f.head, 'Z', sizeof(f.head) - 1);
+	r = http_deferred_request(d);
+	assert_memory_equal(r->target, "http://x?q=1", 12);
+	assert_memory_equal(r->path, "/", 1);
+	assert_memory_equal(r->query, "q=1", 3);
+	deferred_attach(d, wake, &c, NULL);
+	answer(d, "later");
+	assert_int_equal(c.answers, 1);
+}
+
 static void
 test_what_was_set_moves_over(void **state)
 {
@@ -471,6 +501,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_copied),
+		cmocka_unit_test(test_absolute_form_path_kept),
 		cmocka_unit_test(test_what_was_set_moves_over),
 		cmocka_unit_test(test_answered_inside_handler),
 		cmocka_unit_test(test_released_inside_handler),
