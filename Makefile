@@ -7,6 +7,9 @@
 #                        a floor (BENCH_ARGS="--quick" for a smoke run under a minute)
 #   make bench-ws        WebSocket echo beside Node's cluster with the ws package
 #   make bench-kv        kv GET through Redis beside Node's cluster with the redis package
+#   make bench-pubsub    channels' fan-out (SSE, WebSocket) beside Node's cluster with
+#                        ws and Redis pub/sub
+#   make chat            the chat application (scripts/chat/) on 127.0.0.1:8080, 2 workers
 #   make fuzz            libFuzzer runs of the request path and the parser (FUZZ_TIME=60 s each)
 #   make install         binary, man page, systemd unit, example config, module
 #                        API headers and shoal.pc under PREFIX (/usr/local),
@@ -54,8 +57,8 @@ Q   = @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-.PHONY: all run test unit integration bench bench-ws bench-kv deps test-deps clean fuzz install \
-        uninstall
+.PHONY: all run test unit integration bench bench-ws bench-kv bench-pubsub chat deps test-deps \
+        clean fuzz install uninstall
 
 all: $(BUILD)/shoal
 
@@ -114,6 +117,13 @@ bench-ws: $(BUILD)/shoal
 bench-kv: $(BUILD)/shoal
 	@scripts/deps --bench
 	@scripts/bench-kv --binary $(BUILD)/shoal
+
+bench-pubsub: $(BUILD)/shoal
+	@scripts/deps --bench
+	@scripts/bench-pubsub --binary $(BUILD)/shoal $(BENCH_ARGS)
+
+chat: $(BUILD)/shoal
+	$(BUILD)/shoal -c scripts/chat/chat.json
 
 # ---- fuzzing ---------------------------------------------------------------
 # Two libFuzzer targets, built by clang with coverage instrumentation and
