@@ -140,7 +140,9 @@ def test_chat_pages_on_two_workers_see_each_other():
     WebSockets that two different workers serve; each sends a message and
     each sees both, once, in the list (the HTML of one shown as text, not
     markup); a third page joining later gets both from the room's history;
-    a message of another room reaches none of them."""
+    a message of another room reaches none of them; after a reload (which
+    closes the WebSockets) the pages are back in the room, a new message
+    reaches all, and none shows a message twice."""
     require_browser()
     s = chat_server(workers=2)
     s.wait_workers()
@@ -173,8 +175,20 @@ def test_chat_pages_on_two_workers_see_each_other():
         assert "only in the attic" not in [t for _, t in shown(page)], name
         check_clean(page, name)
     assert len(shown(d)) == 2, shown(d)
-    note("two workers %d and %d: messages crossed, history on join, rooms apart, in %.2fs" % (
-        wa, wb, time.monotonic() - t0))
+    # a reload drains the WebSockets (1001): the pages connect again, to the
+    # new workers, take the history again and show nothing twice
+    rc, out, err = harness.ctl(s.control, "reload")
+    assert rc == 0, (rc, out, err)
+    for page in (a, b):
+        page.wait("window.chat.opens >= 2 && window.chat.state === 'open'", timeout=10)
+    say(b, "after the reload")
+    for page, name in ((a, "ann"), (b, "bob"), (d, "dan")):
+        wait_text(page, "after the reload")
+        assert sorted(shown(page)) == sorted([("ann", "hello from ann"), ("bob", XSS),
+                                              ("bob", "after the reload")]), (name, shown(page))
+        check_clean(page, name)
+    note("two workers %d and %d: messages crossed, history on join, rooms apart, pages back "
+         "after a reload with nothing twice, in %.2fs" % (wa, wb, time.monotonic() - t0))
     remarks = br.close()
     assert not remarks, remarks
     assert not br.chromium.processes(), "chromium processes left: %s" % br.chromium.processes()
