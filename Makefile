@@ -9,6 +9,9 @@
 #   make bench-kv        kv GET through Redis beside Node's cluster with the redis package
 #   make bench-relay     how channel messages cross workers: the master's relay against
 #                        shared-memory rings (scripts/benchlib/relay.c)
+#   make bench-pubsub    channels' fan-out (SSE, WebSocket) beside Node's cluster with
+#                        ws and Redis pub/sub
+#   make chat            the chat application (scripts/chat/) on 127.0.0.1:8080, 2 workers
 #   make fuzz            libFuzzer runs of the request path and the parser (FUZZ_TIME=60 s each)
 #   make install         binary, man page, systemd unit, example config, module
 #                        API headers and shoal.pc under PREFIX (/usr/local),
@@ -56,8 +59,8 @@ Q   = @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-.PHONY: all run test unit integration bench bench-ws bench-kv bench-relay deps test-deps clean fuzz install \
-        uninstall
+.PHONY: all run test unit integration bench bench-ws bench-kv bench-relay bench-pubsub chat deps \
+        test-deps clean fuzz install uninstall
 
 all: $(BUILD)/shoal
 
@@ -119,6 +122,13 @@ bench-kv: $(BUILD)/shoal
 
 bench-relay:
 	@scripts/bench-relay
+
+bench-pubsub: $(BUILD)/shoal
+	@scripts/deps --bench
+	@scripts/bench-pubsub --binary $(BUILD)/shoal $(BENCH_ARGS)
+
+chat: $(BUILD)/shoal
+	$(BUILD)/shoal -c scripts/chat/chat.json
 
 # ---- fuzzing ---------------------------------------------------------------
 # Two libFuzzer targets, built by clang with coverage instrumentation and

@@ -352,3 +352,45 @@ def check_pipeline(port, path, depth, timeout=3.0):
     got = buf.count(b"HTTP/1.1 200 ")
     return None if got == depth else f"{depth} pipelined requests: {got} answers"
 
+
+
+class Redis(Server):
+    """A redis-server the servers under test share (scripts/bench-kv, scripts/bench-pubsub):
+    a free loopback port, no persistence, its files in its scratch folder."""
+    name, tool = "redis", "redis-server"
+
+    def command(self):
+        return (["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save",
+                 "", "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no"], {})
+
+    def _wait_ready(self):
+        dl = time.monotonic() + 10
+        while time.monotonic() < dl and self.alive():
+            try:
+                if self.command_raw(b"PING\r\n").startswith(b"+PONG"):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise StartError("redis-server did not answer on port %d" % self.port)
+
+    def command_raw(self, data, replies=1):
+        """Send raw RESP, return what answers replies commands."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=30) as s:
+            s.sendall(data)
+            got = b""
+            while got.count(b"\r\n") < replies:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            return got
+
+    def fill(self, keys, size):
+        """KEYS keys k0..kN-1 of SIZE bytes; returns the value of key i."""
+        val = lambda i: (b"%d:" % i + b"v" * size)[:size]
+        got = self.command_raw(b"FLUSHALL\r\n" + b"".join(
+            b"*3\r\n$3\r\nSET\r\n$%d\r\nk%d\r\n$%d\r\n%s\r\n"
+            % (len(b"k%d" % i), i, size, val(i)) for i in range(keys)), keys + 1)
+        if got != b"+OK\r\n" * (keys + 1):
+            raise RuntimeError("filling Redis: unexpected replies %r" % got[:200])
+        return val

@@ -50,14 +50,14 @@ def start(workers=2, channels=None, redis=None, extra=None, routes=None, name="c
     return s
 
 
-def publish(port, channel, body, timeout=5.0, conn=None):
+def publish(port, channel, body, timeout=5.0, conn=None, host="127.0.0.1"):
     """POST body to the channel: (status, id or None, seconds)."""
     if isinstance(body, str):
         body = body.encode()
     req = ("POST /ps/%s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s\r\n"
            % (channel, len(body), "" if conn else "Connection: close\r\n")).encode() + body
     t0 = time.monotonic()
-    c = conn or RawConn(port, timeout=timeout)
+    c = conn or RawConn(port, host=host, timeout=timeout)
     try:
         c.send(req)
         st, h, b = c.recv_response(timeout=timeout)
@@ -81,8 +81,8 @@ class Sse:
     """
 
     def __init__(self, port, path, last_id=None, timeout=5.0, http10=False, rcvbuf=None,
-                 headers=None, accept="text/event-stream"):
-        self.c = RawConn(port, timeout=timeout, rcvbuf=rcvbuf)
+                 headers=None, accept="text/event-stream", host="127.0.0.1"):
+        self.c = RawConn(port, host=host, timeout=timeout, rcvbuf=rcvbuf)
         hdrs = {"Host": "x"}
         if accept is not None:
             hdrs["Accept"] = accept
@@ -191,9 +191,9 @@ class Sse:
 class WsSub:
     """A WebSocket subscriber of a channel (raw frames, test_websocket.Ws)."""
 
-    def __init__(self, port, channel, after=None, timeout=5.0):
+    def __init__(self, port, channel, after=None, timeout=5.0, host="127.0.0.1"):
         path = "/ps/%s" % channel + ("?after=%d" % after if after else "")
-        self.ws = Ws(port, path=path, timeout=timeout)
+        self.ws = Ws(port, path=path, timeout=timeout, host=host)
         assert self.ws.accepted(), (self.ws.status, self.ws.headers)
         self.local_port = self.ws.c.local_port
 

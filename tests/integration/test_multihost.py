@@ -14,7 +14,14 @@ line per host), and a load client through NGINX.
 - a host whose workers are all SIGKILLed, then a host whose whole shoal is
   SIGKILLed, then started again: NGINX fails over to the other hosts;
 - with a binary that has the Redis client and the kv handler: a value
-  written through one host is read through every host.
+  written through one host is read through every host;
+- channels (the pubsub handler, across hosts through the shared Redis):
+  subscribers by server-sent events and by WebSocket on every host and
+  through NGINX all get what is published through any host and through
+  NGINX; and in the rolling reload and upgrade above, such subscribers,
+  whose streams and WebSockets the draining workers close, reconnect (the
+  ones through NGINX to whichever host NGINX picks) with Last-Event-ID or
+  ?after= and miss no message of a steady publisher, nor get one twice.
 
 Where network namespaces cannot be made (not root, a container), each test
 is skipped with one line saying so. Measured counts go to the notes
@@ -25,10 +32,13 @@ import json
 import os
 import re
 import signal
+import socket
+import threading
 import time
 
 import harness
 import netns
+from chanlib import OP_CLOSE, OP_TEXT, Sse, WsSub, publish
 from harness import Skip, ctl, kill_masters, note, run_cli, settled, wait_until
 from load import Load
 from nginx import Nginx, Phases, example_server, wait_through
@@ -43,6 +53,7 @@ ROUTES = [
     {"path": "/echo", "handler": "echo"},
     {"path": "/events", "handler": "ticker", "interval": 0.2, "count": 5},
 ]
+PUBSUB = {"path": "/ps/", "match": "prefix", "handler": "pubsub"}
 
 
 # ---------------------------------------------------------------------------
@@ -81,14 +92,14 @@ def start_host(net, host, config):
 class Cluster:
     """Network, Redis, a shoal per host, NGINX over them (not yet a load)."""
 
-    def __init__(self, fail_timeout=2, proxy_extra=None):
+    def __init__(self, fail_timeout=2, proxy_extra=None, routes=ROUTES):
         # the hosts' configurations name the shared Redis where the binary
         # has a Redis client
         redis_client = binary_has("--keys", "redis")
         self.net = netns.Network(list(HOSTS) + ["redis"])
         self.hosts = [self.net.host(n) for n in HOSTS]
         self.redis = netns.redis_server(self.net.host("redis"))
-        self.configs = [host_config(self.net, h, self.redis if redis_client else None)
+        self.configs = [host_config(self.net, h, self.redis if redis_client else None, routes)
                         for h in self.hosts]
         self.shoals = [start_host(self.net, h, c) for h, c in zip(self.hosts, self.configs)]
         for s in self.shoals:                 # started together, waited for together
@@ -131,13 +142,21 @@ def start_phases(c, name="steady", n=200):
     return ld, ph
 
 
+def upgraded(rec):
+    """A WebSocket handshake that NGINX passed on (101): not a failure."""
+    return rec["status"] == "101" and " /ps/" in rec["request"]
+
+
 def clean(row):
-    return not (row["failed"] or row["non2xx"] or row["gateway"] or row["errors"])
+    return not (row["failed"] or [r for r in row["non2xx"] if not upgraded(r)]
+                or row["gateway"] or row["errors"])
 
 
 def totals(rows):
-    return {k: sum((len(r[k]) if isinstance(r[k], list) else r[k]) for r in rows)
-            for k in ("requests", "ok", "failed", "non2xx", "gateway", "errors", "retried")}
+    t = {k: sum((len(r[k]) if isinstance(r[k], list) else r[k]) for r in rows)
+         for k in ("requests", "ok", "failed", "gateway", "errors", "retried")}
+    t["non2xx"] = sum(1 for r in rows for x in r["non2xx"] if not upgraded(x))
+    return t
 
 
 def fmt_totals(t):
@@ -263,9 +282,30 @@ def test_rolling_reload_and_upgrade_of_every_host_under_load():
     """A reload of h1, h2, h3 in turn, then a binary upgrade of each in turn,
     each waiting for its outcome, under a load through NGINX: 0 client
     failures, 0 non-2xx, 0 502/504 in any upstream attempt, 0 upstream
-    errors in NGINX's error log; every host answers before and after."""
-    c = Cluster()
+    errors in NGINX's error log; every host answers before and after.
+
+    With channels (the pubsub handler and Redis in the binary): meanwhile
+    a publisher POSTs 50 messages a second through NGINX (so through every
+    host in turn), and an SSE and a WebSocket subscriber on each host and
+    one of each through NGINX, whose connections the draining workers
+    close, connect again and resume (Last-Event-ID, ?after=): every
+    publish answered 200, and every subscriber gets every message from its
+    first one on, in order, none twice; the ones on the hosts reconnected
+    at least twice (reload, upgrade), the ones through NGINX at least once."""
     try:
+        routes = channel_routes()
+    except Skip as e:
+        routes = None
+        note("no channel subscribers in this run: %s" % e)
+    c = Cluster(routes=routes or ROUTES)
+    subs, pub = [], None
+    try:
+        if routes:
+            id_of, sent = {}, []
+            subs = subscribers(c, "steady", id_of)
+            first_message_everywhere(c, subs, "steady", id_of, sent)
+            pub = Publisher("127.0.0.1", c.port, "steady", 50, id_of)
+            pub.start()
         ld, ph = start_phases(c, "steady (before)", 300)
         try:
             for h, s in zip(c.hosts, c.shoals):
@@ -311,8 +351,39 @@ def test_rolling_reload_and_upgrade_of_every_host_under_load():
                 "%s: requests by host %s (every host should answer)" % (row["name"],
                                                                          row["upstreams"])
         assert ld.ok >= 1000, summary
+        if pub is not None:
+            check_resumed(subs, pub, sent, id_of)
     finally:
+        if pub is not None:
+            pub.stop()
+        for sub in subs:
+            sub.stop()
         c.close()
+
+
+def check_resumed(subs, pub, sent, id_of):
+    """The publisher stopped, its messages all at every subscriber (see
+    test_rolling_reload_and_upgrade_of_every_host_under_load)."""
+    pub.stop()
+    sent += pub.sent
+    assert not pub.failures, "publishes through NGINX that failed: %s" % pub.failures[:10]
+    assert len(pub.sent) >= 50 and sent == sorted(sent), (len(pub.sent), sent[:5])
+    try:
+        wait_until(lambda: all(sub.ids()[-1:] == sent[-1:] for sub in subs), 10, 0.05,
+                   "the last message at every subscriber")
+    finally:
+        time.sleep(0.2)
+        for sub in subs:
+            sub.stop()
+    check_subscribers(subs, sent, id_of)
+    for sub in subs:
+        least = 2 if sub.addr == "127.0.0.1" else 3
+        assert sub.connects >= least, "%s connected %d times (at least %d expected): %s" % (
+            sub.label, sub.connects, least, sub.log)
+    note("channels: %d messages published through NGINX during the roll, 0 failed; %d "
+         "subscribers got every one, none twice; connections by subscriber: %s" % (
+             len(pub.sent), len(subs), ", ".join("%s %d" % (sub.label, sub.connects)
+                                                 for sub in subs)))
 
 
 # ---------------------------------------------------------------------------
@@ -517,3 +588,252 @@ def test_hosts_share_redis():
     finally:
         remarks = net.close()
     assert not remarks, remarks
+
+
+# ---------------------------------------------------------------------------
+# 5. channels across hosts
+
+def channel_routes():
+    """ROUTES and the pubsub route, or Skip where the binary has no
+    channels or no Redis client (which carries them across hosts)."""
+    if not (binary_has("--handlers", "pubsub") and binary_has("--keys", "redis")):
+        raise Skip("this binary has no pubsub handler or no Redis client")
+    return ROUTES + [PUBSUB]
+
+
+class Subscriber(threading.Thread):
+    """A subscriber of a channel at addr:port that reads in a thread of its
+    own and, whenever its stream ends or its WebSocket closes (a draining
+    worker closes them), connects again and resumes, as a browser's
+    EventSource does: kind "sse" with Last-Event-ID (and after the retry
+    the stream told), kind "ws" with ?after=ID. A WebSocket message carries
+    no id: the id of the last one is the publisher's answer for its body
+    (id_of)."""
+
+    def __init__(self, kind, label, addr, port, channel, id_of):
+        super().__init__(name="sub-" + label, daemon=True)
+        self.kind, self.label, self.addr, self.port = kind, label, addr, port
+        self.channel, self.id_of = channel, id_of
+        self.got = []             # ids (sse) or bodies (ws), as received
+        self.data = []            # the bodies, as received
+        self.connects = 0
+        self.log = []
+        self.halt = threading.Event()
+        self.last = None          # the id to resume after
+
+    def ids(self):
+        """The ids received, in order (a WebSocket's by its bodies)."""
+        return list(self.got) if self.kind == "sse" else [self.id_of.get(b) for b in self.got]
+
+    def _connect(self):
+        if self.kind == "sse":
+            return Sse(self.port, "/ps/%s" % self.channel, last_id=self.last, timeout=3,
+                       host=self.addr)
+        return WsSub(self.port, self.channel, after=self.last, timeout=3, host=self.addr)
+
+    def _read_sse(self, sub):
+        """What came within 0.2 s: (ended, retry seconds or None)."""
+        retry = None
+        for e in sub.events(50, timeout=0.2):
+            if "retry" in e:
+                retry = e["retry"] / 1000.0
+            if e.get("id") is not None:
+                self.got.append(e["id"])
+                self.data.append(e["data"])
+                self.last = e["id"]
+        return sub.ended, retry
+
+    def _read_ws(self, sub):
+        dl = time.monotonic() + 0.2
+        while time.monotonic() < dl:
+            try:
+                fin, op, payload = sub.ws.recv(max(0.01, dl - time.monotonic()))
+            except socket.timeout:
+                return False, None
+            except (EOFError, OSError):
+                return True, None
+            if op == OP_CLOSE:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else None
+                self.log.append("close %s" % code)
+                return True, None
+            if op == OP_TEXT:
+                self.got.append(payload)
+                self.data.append(payload)
+        return False, None
+
+    def _resume_id(self):
+        """The id of the last WebSocket message received (its publisher's
+        answer may come a moment after the message itself)."""
+        if not self.got:
+            return None
+        body = self.got[-1]
+        dl = time.monotonic() + 5
+        while body not in self.id_of and time.monotonic() < dl:
+            time.sleep(0.01)
+        return self.id_of.get(body)
+
+    def run(self):
+        retry = 0.05
+        while not self.halt.is_set():
+            if self.kind == "ws":
+                self.last = self._resume_id()
+            try:
+                sub = self._connect()
+            except (OSError, ConnectionError, AssertionError) as e:
+                self.log.append("connect: %s" % e)
+                time.sleep(0.05)
+                continue
+            self.connects += 1
+            self.log.append("connected after %s" % self.last)
+            ended = False
+            while not self.halt.is_set() and not ended:
+                try:
+                    ended, r = (self._read_sse if self.kind == "sse" else self._read_ws)(sub)
+                except (OSError, ConnectionError, ValueError) as e:
+                    self.log.append("read: %s" % e)
+                    ended, r = True, None
+                if r is not None:
+                    retry = r
+            sub.close()
+            if ended and not self.halt.is_set():
+                time.sleep(min(retry, 1.0))
+
+    def stop(self):
+        self.halt.set()
+        self.join(5)
+
+
+class Publisher(threading.Thread):
+    """POSTs "m N" to the channel at addr:port, one after the other at a
+    steady rate, until stopped (or max_seconds): sent holds each answered
+    message's id in order, id_of maps its body to its id."""
+
+    def __init__(self, addr, port, channel, rate, id_of, max_seconds=120):
+        super().__init__(name="publisher", daemon=True)
+        self.addr, self.port, self.channel, self.rate = addr, port, channel, rate
+        self.id_of, self.max_seconds = id_of, max_seconds
+        self.sent, self.failures = [], []
+        self.halt = threading.Event()
+
+    def run(self):
+        t0, i = time.monotonic(), 0
+        while not self.halt.is_set() and time.monotonic() - t0 < self.max_seconds:
+            body = b"m %d" % i
+            try:
+                st, ident, _ = publish(self.port, self.channel, body, host=self.addr)
+            except (OSError, ConnectionError) as e:
+                st, ident = str(e), None
+            if st == 200:
+                self.id_of[body] = ident
+                self.sent.append(ident)
+            else:
+                self.failures.append("%s: %s" % (body.decode(), st))
+            i += 1
+            time.sleep(max(0.0, t0 + i / self.rate - time.monotonic()))
+
+    def stop(self):
+        self.halt.set()
+        self.join(10)
+
+
+def subscribers(c, channel, id_of):
+    """An SSE and a WebSocket subscriber on each host, and one of each
+    through NGINX, started and connected."""
+    where = [(h.name, h.addr, PORT) for h in c.hosts] + [("nginx", "127.0.0.1", c.port)]
+    subs = [Subscriber(kind, "%s %s" % (kind, name), addr, port, channel, id_of)
+            for name, addr, port in where for kind in ("sse", "ws")]
+    for sub in subs:
+        sub.start()
+    wait_until(lambda: all(sub.connects for sub in subs), 10, 0.02,
+               "every subscriber connected")
+    return subs
+
+
+def first_message_everywhere(c, subs, channel, id_of, sent):
+    """Publish through h1 until every subscriber has had a message: from
+    then on each is subscribed on its host's Redis connection, and must
+    miss nothing. Returns the id of that first message."""
+    for i in range(20):
+        body = b"first %d" % i
+        st, ident, _ = publish(PORT, channel, body, host=c.hosts[0].addr)
+        assert st == 200, "publish through %s: %s" % (c.hosts[0].name, st)
+        id_of[body] = ident
+        sent.append(ident)
+        try:
+            wait_until(lambda: all(sub.got for sub in subs), 0.5, 0.02, "")
+            return ident
+        except AssertionError:
+            continue
+    raise AssertionError("subscribers with no message after 20 publishes: %s" % [
+        sub.label for sub in subs if not sub.got])
+
+
+def check_subscribers(subs, sent, id_of):
+    """Every subscriber got every id published from its first message on,
+    in order, each once, with its body."""
+    body_of = {v: k for k, v in id_of.items()}
+    for sub in subs:
+        got = sub.ids()
+        assert got and got[0] in sent, "%s: first %s, not one published" % (sub.label, got[:1])
+        want = sent[sent.index(got[0]):]
+        missing = sorted(set(want) - set(got))
+        twice = sorted({i for i in got if got.count(i) > 1})
+        assert got == want, "%s: %d received, %d published from its first; missing %s, " \
+            "twice %s, unknown %s; its log: %s" % (
+                sub.label, len(got), len(want), missing[:10], twice[:10],
+                [i for i in got if i not in want][:10], sub.log[-10:])
+        assert [body_of[i] for i in got] == list(sub.data), "%s: bodies differ" % sub.label
+
+
+@harness.timeout(60)
+def test_channel_messages_reach_subscribers_on_every_host():
+    """Subscribers by server-sent events and by WebSocket on each of the
+    three hosts and through NGINX: a message published through one host,
+    then through each host, then several through NGINX (which hands them to
+    the hosts in turn) reaches every subscriber, once, in id order; the ids
+    come from the channel's counter in the shared Redis, the same on every
+    host."""
+    c = Cluster(routes=channel_routes())
+    subs = []
+    try:
+        id_of, sent = {}, []
+        subs = subscribers(c, "news", id_of)
+        first_message_everywhere(c, subs, "news", id_of, sent)
+        m = c.nginx.offsets()
+        for h in c.hosts:
+            body = b"through %s" % h.name.encode()
+            st, ident, _ = publish(PORT, "news", body, host=h.addr)
+            assert st == 200, (h.name, st)
+            id_of[body] = ident
+            sent.append(ident)
+        for i in range(6):
+            body = b"through nginx %d" % i
+            st, ident, _ = publish(c.port, "news", body)
+            assert st == 200, ("nginx", st)
+            id_of[body] = ident
+            sent.append(ident)
+
+        def posts_by_host():
+            # NGINX logs a request once it has answered it: the last may lag
+            by_host = {}
+            for r in c.nginx.access_records(m[1]):
+                if r["request"].startswith("POST /ps/news"):
+                    addr = r["upstream_addr"].split(":")[0]
+                    by_host[addr] = by_host.get(addr, 0) + 1
+            return by_host if sum(by_host.values()) == 6 else None
+        by_host = wait_until(posts_by_host, 5, 0.02, "the 6 POSTs in NGINX's access log")
+        assert len(by_host) >= 2, "POSTs through NGINX by host: %s" % by_host
+        assert sent == sorted(sent), sent
+        wait_until(lambda: all(sub.ids()[-1:] == sent[-1:] for sub in subs), 10, 0.02,
+                   "the last message at every subscriber")
+        time.sleep(0.2)               # nothing more (a message twice) comes
+        for sub in subs:
+            sub.stop()
+        check_subscribers(subs, sent, id_of)
+        note("%d subscribers (SSE and WebSocket on h1, h2, h3 and through NGINX) each got "
+             "all %d messages; the publishes through NGINX went to %s" % (
+                 len(subs), len(sent), by_host))
+    finally:
+        for sub in subs:
+            sub.stop()
+        c.close()

@@ -72,8 +72,8 @@ def frame(op, payload=b"", fin=True, rsv=0, mask=True, length=None):
 class Ws:
     """A raw WebSocket client: the handshake, frames as bytes, frames back."""
 
-    def __init__(self, port, path="/ws", headers=None, timeout=5.0):
-        self.c = RawConn(port, timeout=timeout)
+    def __init__(self, port, path="/ws", headers=None, timeout=5.0, host="127.0.0.1"):
+        self.c = RawConn(port, host=host, timeout=timeout)
         self.key = base64.b64encode(os.urandom(16)).decode()
         hdrs = {"Host": "x", "Upgrade": "websocket", "Connection": "Upgrade",
                 "Sec-WebSocket-Key": self.key, "Sec-WebSocket-Version": "13"}
