@@ -50,6 +50,7 @@
 #include "common/log.h"
 #include "worker/api/http.h"
 #include "worker/handlers/builtin.h"
+#include "worker/handlers/filecache.h"
 
 /* Longest decoded path below the root we try to open. */
 #define STATIC_PATH_MAX 4096
@@ -63,6 +64,7 @@ struct static_route {
 	char *index;
 	bool follow_symlinks;
 	bool have_openat2;           /* probed at init */
+	struct filecache *cache;     /* small files kept open */
 };
 
 /* The route's keys as read from its JSON object (borrowed strings). */
@@ -222,6 +224,7 @@ static_free(void *state)
 		return;
 	if (sr->root_fd >= 0)
 		close(sr->root_fd);
+	filecache_free(sr->cache);
 	free(sr->index);
 	free(sr);
 }
@@ -241,6 +244,10 @@ static_init(const json_t *route, void **state, char *err, size_t errlen)
 		goto err;
 	}
 	sr->follow_symlinks = sc.follow_symlinks;
+	if ((sr->cache = filecache_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto err;
+	}
 	sr->root_fd = open(sc.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (sr->root_fd == -1) {
 		snprintf(err, errlen, "\"root\": %s: %s", sc.root,
@@ -743,12 +750,49 @@ static_if_range(const struct http_request *req, const char *etag,
 	return http_date_parse(v, len, &t) == 0 && t == mtime;
 }
 
-/* Answer with the regular file fd (st): fd is consumed on every path. */
+/*
+ * The body of a 200 or 206: len bytes of the cached file fd from start,
+ * read into memory now (one write with the head), or a HEAD's length.
+ */
+static void
+static_body_mem(const struct http_request *req, struct http_response *resp,
+    int status, const char *ctype, int fd, off_t start, off_t len, bool head)
+{
+	ssize_t n;
+
+	if (head) {
+		/* The head says the length; no body is sent. */
+		http_response_static(resp, status, ctype, NULL, (size_t)len);
+		return;
+	}
+	resp->body_buf.len = 0;
+	if (buf_reserve(&resp->body_buf, (size_t)len) == -1) {
+		static_plain(resp, 503);
+		return;
+	}
+	do
+		n = pread(fd, resp->body_buf.p, (size_t)len, start);
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)len) {
+		/* It shrank since the fstat of this very request: a race with
+		 * a writer; the promised length cannot be kept. */
+		static_fail(req, resp, n == -1 ? errno : EIO);
+		return;
+	}
+	resp->body_buf.len = (size_t)len;
+	http_response_buf(resp, status, ctype);
+}
+
+/*
+ * Answer with the regular file fd (st): with sendfile if fd is ours
+ * (consumed on every path), from memory if it is the cache's (borrowed).
+ */
 static void
 static_serve(const struct http_request *req, struct http_response *resp,
-    int fd, const struct stat *st, const char *ctype, bool head)
+    int fd, bool cached, const struct stat *st, const char *ctype,
+    const char *etag, const char *lastmod, bool head)
 {
-	char etag[48], lastmod[40], crange[80];
+	char crange[80];
 	size_t saved = resp->headers.len;
 	off_t start = 0, len = st->st_size;
 	enum static_range r = STATIC_RANGE_NONE;
@@ -756,10 +800,7 @@ static_serve(const struct http_request *req, struct http_response *resp,
 	size_t vlen;
 	int status;
 
-	static_etag(st, etag, sizeof(etag));
-	http_date_format(st->st_mtim.tv_sec, lastmod, sizeof(lastmod));
 	crange[0] = '\0';
-
 	status = static_preconditions(req, etag, st->st_mtim.tv_sec);
 	if (status == 0) {
 		status = 200;
@@ -788,24 +829,41 @@ static_serve(const struct http_request *req, struct http_response *resp,
 	    (crange[0] != '\0' &&
 	    http_response_header(resp, "Content-Range", crange) == -1)) {
 		resp->headers.len = saved;
-		close(fd);
-		static_plain(resp, 500);
+		status = 500;
+	}
+	if (cached && (status == 200 || status == 206)) {
+		static_body_mem(req, resp, status, ctype, fd, start, len, head);
 		return;
 	}
-	switch (status) {
-	case 200:
-	case 206:
+	if (status == 200 || status == 206) {
 		http_response_file(resp, status, ctype, fd, start, len);
 		return;
-	case 304:
-		close(fd);
-		http_response_static(resp, 304, NULL, NULL, 0);
-		return;
-	default:
-		close(fd);
-		static_plain(resp, status);
-		return;
 	}
+	if (!cached)
+		close(fd);
+	if (status == 304)
+		http_response_static(resp, 304, NULL, NULL, 0);
+	else
+		static_plain(resp, status);
+}
+
+/* Serve the regular file fd (st) opened for key as name: from the cache,
+ * where it then stays, if it is small; fd is consumed on every path. */
+static void
+static_serve_new(const struct static_route *sr, const char *key,
+    const struct http_request *req, struct http_response *resp, int fd,
+    const struct stat *st, const char *name, bool head)
+{
+	const struct filecache_entry *ce = NULL;
+	const char *ctype = static_mime(name);
+	char etag[48], lastmod[40];
+
+	static_etag(st, etag, sizeof(etag));
+	http_date_format(st->st_mtim.tv_sec, lastmod, sizeof(lastmod));
+	if (sr->cache != NULL && st->st_size <= FILECACHE_MAX)
+		ce = filecache_put(sr->cache, key, fd, st, ctype, etag, lastmod);
+	static_serve(req, resp, fd, ce != NULL, st, ctype, etag, lastmod,
+	    head);
 }
 
 static void
@@ -813,11 +871,13 @@ static_handle(struct http_request *req, struct http_response *resp,
     void *state)
 {
 	const struct static_route *sr = state;
-	char rel[STATIC_PATH_MAX];
+	char rel[STATIC_PATH_MAX + 1];
+	const struct filecache_entry *ce;
 	const char *name;
 	struct stat st;
 	size_t plen = req->route_path != NULL ? strlen(req->route_path) : 0;
 	bool head, slash;
+	size_t rlen;
 	int fd, dfd, e;
 
 	head = strcmp(req->method, "HEAD") == 0;
@@ -833,8 +893,9 @@ static_handle(struct http_request *req, struct http_response *resp,
 		static_plain(resp, 404);
 		return;
 	}
+	/* room for the '/' of the cache's key */
 	switch (static_path_decode(req->path + plen, req->path_len - plen,
-	    rel, sizeof(rel))) {
+	    rel, sizeof(rel) - 1)) {
 	case STATIC_PATH_OK:
 		break;
 	case STATIC_PATH_BAD:
@@ -845,6 +906,17 @@ static_handle(struct http_request *req, struct http_response *resp,
 		return;
 	}
 	slash = req->path_len > 0 && req->path[req->path_len - 1] == '/';
+	/* The cache's key: the name, and a '/' if a directory's index is
+	 * asked for. */
+	rlen = strlen(rel);
+	if (slash)
+		memcpy(rel + rlen, "/", 2);
+	if (sr->cache != NULL && (ce = filecache_get(sr->cache, rel)) != NULL) {
+		static_serve(req, resp, ce->fd, true, &ce->st, ce->ctype,
+		    ce->etag, ce->lastmod, head);
+		return;
+	}
+	rel[rlen] = '\0';
 
 	if ((fd = static_open(sr, rel)) == -1) {
 		static_fail(req, resp, errno);
@@ -882,7 +954,9 @@ static_handle(struct http_request *req, struct http_response *resp,
 		static_plain(resp, 404);
 		return;
 	}
-	static_serve(req, resp, fd, &st, static_mime(name), head);
+	if (slash)
+		memcpy(rel + rlen, "/", 2);
+	static_serve_new(sr, rel, req, resp, fd, &st, name, head);
 	return;
 fail:
 	e = errno;

@@ -78,6 +78,8 @@ struct conn {
 	int fd;
 	enum conn_state state;
 	bool close_after;        /* close once the output is written */
+	bool client_closes;      /* ... because the client said so, and sent
+	                            nothing after: no lingering close needed */
 	bool busy;               /* a file or stream response is in progress */
 	bool peer_unix;
 	bool awaiting_proxy;     /* the PROXY header has not been read yet */
@@ -445,6 +447,7 @@ conn_error(struct conn *c, int status)
 	resp.file_fd = -1;
 	http_response_static(&resp, status, "text/plain", reason, strlen(reason));
 	c->close_after = true;
+	c->client_closes = false;    /* ours: the client may send more */
 	/* Refused before the parser saw a request begin: it begins now. */
 	if (!c->rd.in_message)
 		c->began = util_now();
@@ -589,6 +592,7 @@ on_request(struct request_reader *r)
 
 	if (!request_keep_alive(r) || ctx->draining)
 		c->close_after = true;
+	c->client_closes = !request_keep_alive(r) && !request_upgrade(r);
 	if (resp.deferred != NULL) {
 		conn_defer(c, resp.deferred, request_is_head(r),
 		    request_is_http10(r));
@@ -614,6 +618,8 @@ conn_feed(struct conn *c, const char *data, size_t len)
 
 	switch (request_feed(&c->rd, data, len, &parsed)) {
 	case REQUEST_PAUSED:
+		if (parsed < len)
+			c->client_closes = false;    /* it sent more: linger */
 		if (!c->close_after && parsed < len &&
 		    buf_append(&c->held, data + parsed, len - parsed) == -1)
 			c->close_after = true;
@@ -662,7 +668,16 @@ conn_run(struct conn *c)
 			return;
 		}
 		if (c->close_after) {
-			conn_linger(c);
+			/*
+			 * The client asked for the close and sent nothing after
+			 * its request (RFC 9112 9.6: it must not): nothing unread
+			 * can turn our close into a reset, so close now. Else
+			 * linger: the client may be sending more.
+			 */
+			if (c->client_closes)
+				conn_free(c);
+			else
+				conn_linger(c);
 			return;
 		}
 		/* The response that paused the parser is complete. */
@@ -924,8 +939,10 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 	}
 	c->peer_unix = sa == NULL || salen == 0 || sa->sa_family == AF_UNIX;
 	if (!c->peer_unix) {
-		/* Responses are written whole: no reason to wait for more. */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		/* Responses are written whole: no reason to wait for more. A
+		 * listener with TCP_NODELAY passes it on (Linux). */
+		if (!l->nodelay)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 		memcpy(&c->peer, sa, salen < sizeof(c->peer) ? salen :
 		    sizeof(c->peer));
 	}
@@ -947,6 +964,9 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 	c->head_started = loop_now(ctx->base);
 	tv = loop_tv(ctx->limits->header_timeout);
 	event_add(&c->ev, &tv);
+	/* With TCP_DEFER_ACCEPT the request is usually here already: read it
+	 * now rather than after a trip through epoll. */
+	conn_read(c);
 }
 
 void

@@ -37,6 +37,8 @@ typedef void conn_dispatch_fn(void *arg, struct http_request *req,
  * outlive them. */
 struct conn_listener {
 	bool proxy_protocol;         /* they start with a PROXY v1/v2 header */
+	bool nodelay;                /* the listener has TCP_NODELAY: they
+	                                inherit it (Linux) */
 	void *dispatch_arg;          /* for ctx->dispatch, with their requests */
 };
 
