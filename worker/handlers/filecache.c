@@ -13,6 +13,7 @@
 struct slot {
 	char *key;                   /* NULL: empty */
 	double opened;               /* monotonic seconds */
+	double checked;              /* ... of the last fstat */
 	struct filecache_entry e;
 };
 
@@ -63,6 +64,15 @@ filecache_new(void)
 }
 
 void
+filecache_forget(struct filecache *fc, const char *key)
+{
+	struct slot *s = &fc->slots[fc_hash(key)];
+
+	if (s->key != NULL && strcmp(s->key, key) == 0)
+		fc_drop(s);
+}
+
+void
 filecache_free(struct filecache *fc)
 {
 	if (fc == NULL)
@@ -93,7 +103,7 @@ same_time(const struct timespec *a, const struct timespec *b)
 }
 
 const struct filecache_entry *
-filecache_get(struct filecache *fc, const char *key)
+filecache_get(struct filecache *fc, const char *key, bool check)
 {
 	struct slot *s = &fc->slots[fc_hash(key)];
 	double now = fc_now();
@@ -102,16 +112,22 @@ filecache_get(struct filecache *fc, const char *key)
 	fc_sweep(fc, now);
 	if (s->key == NULL || strcmp(s->key, key) != 0)
 		return NULL;
+	if (now - s->opened >= FILECACHE_TTL)
+		goto stale;
+	if (!check && now - s->checked < FILECACHE_CHECK)
+		return &s->e;
 	/* Every change to an inode moves its ctime (writes, chmod, link
 	 * count); an unlinked file has no links left. */
-	if (now - s->opened >= FILECACHE_TTL || fstat(s->e.fd, &st) == -1 ||
-	    st.st_nlink == 0 || !same_time(&st.st_ctim, &s->e.st.st_ctim) ||
+	s->checked = now;
+	if (fstat(s->e.fd, &st) == -1 || st.st_nlink == 0 ||
+	    !same_time(&st.st_ctim, &s->e.st.st_ctim) ||
 	    !same_time(&st.st_mtim, &s->e.st.st_mtim) ||
-	    st.st_size != s->e.st.st_size) {
-		fc_drop(s);
-		return NULL;
-	}
+	    st.st_size != s->e.st.st_size)
+		goto stale;
 	return &s->e;
+stale:
+	fc_drop(s);
+	return NULL;
 }
 
 const struct filecache_entry *
@@ -126,7 +142,7 @@ filecache_put(struct filecache *fc, const char *key, int fd,
 		return NULL;
 	fc_drop(s);
 	s->key = k;
-	s->opened = fc_now();
+	s->opened = s->checked = fc_now();
 	s->e.fd = fd;
 	s->e.st = *st;
 	s->e.ctype = ctype;

@@ -3,13 +3,18 @@
  * so that a hit costs an fstat and a pread instead of an open (a walk of
  * the path), an fstat, a sendfile and a close.
  *
- * A cached file is always served as it is now: every hit checks the open
- * file with fstat, and an entry whose inode changed in any way (content,
- * size, mode, links: its ctime moved) or was unlinked (replaced by a
- * rename, deleted) is dropped and the name opened again. What a hit does
- * not see is a change to the path above the file (a directory renamed or
- * replaced, a symlink put in its way): an entry is used for at most
- * FILECACHE_TTL seconds after its open, then the name is opened again.
+ * What is served is the file as it is now, or as it was a moment ago:
+ *   - its bytes are read (pread) for every response, so a write in place
+ *     shows at once; so does a change of size (the caller reads one byte
+ *     more than it expects and calls filecache_forget when the count is
+ *     off);
+ *   - at most every FILECACHE_CHECK seconds, and for every conditional
+ *     request, a hit checks the open file with fstat: an entry whose inode changed in any way (its ctime
+ *     moved: content, mode, links) or was unlinked (deleted, or replaced
+ *     by a rename) is dropped and the name opened again;
+ *   - a change to the path above the file (a directory renamed or
+ *     replaced, a symlink put in its way) shows when the entry expires,
+ *     FILECACHE_TTL seconds after its open.
  *
  * One cache per static route and worker; direct-mapped (a name's slot is
  * its hash), FILECACHE_SLOTS entries, so at most that many descriptors.
@@ -25,6 +30,7 @@
 
 #define FILECACHE_SLOTS 128
 #define FILECACHE_TTL   1.0          /* seconds */
+#define FILECACHE_CHECK 0.1          /* seconds */
 #define FILECACHE_MAX   (16 * 1024)  /* bytes: larger files are sent with
                                         sendfile, never cached */
 
@@ -41,10 +47,11 @@ struct filecache_entry {
 struct filecache *filecache_new(void);
 void filecache_free(struct filecache *fc);
 
-/* The entry of key (NUL-terminated), still valid (fstat'ed now), or NULL:
- * not cached, or dropped as stale. */
+/* The entry of key (NUL-terminated), still valid, or NULL: not cached,
+ * or dropped as stale. check: fstat the file now, whenever it was last
+ * (a conditional request is answered from the validators alone). */
 const struct filecache_entry *filecache_get(struct filecache *fc,
-    const char *key);
+    const char *key, bool check);
 
 /*
  * Keep fd, a regular file no larger than FILECACHE_MAX opened for key,
@@ -54,5 +61,8 @@ const struct filecache_entry *filecache_get(struct filecache *fc,
 const struct filecache_entry *filecache_put(struct filecache *fc,
     const char *key, int fd, const struct stat *st, const char *ctype,
     const char *etag, const char *lastmod);
+
+/* Drop key's entry: its file is not what the entry says (its size). */
+void filecache_forget(struct filecache *fc, const char *key);
 
 #endif

@@ -27,8 +27,12 @@
  * renamed or relinked while we look can take the open outside the root.
  *
  * The handler runs on the event loop: open and fstat of local files are
- * all it does; the body goes out with sendfile from the connection layer
- * (http_response_file), never through memory.
+ * all it does. A file of up to FILECACHE_MAX bytes is kept open between
+ * requests (filecache.c: checked so that what is served is the file as
+ * it is now, or a tenth of a second ago) and read into memory for each
+ * response, which then goes out in one write with its head; a larger
+ * one is opened for each request and sent with sendfile from the
+ * connection layer (http_response_file).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -752,42 +756,66 @@ static_if_range(const struct http_request *req, const char *etag,
 
 /*
  * The body of a 200 or 206: len bytes of the cached file fd from start,
- * read into memory now (one write with the head), or a HEAD's length.
+ * read into memory now (it goes out in one write with the head), or a
+ * HEAD's length. -1: the file's size is not what the cache says.
  */
-static void
-static_body_mem(const struct http_request *req, struct http_response *resp,
-    int status, const char *ctype, int fd, off_t start, off_t len, bool head)
+static int
+static_body_mem(struct http_response *resp, int status, const char *ctype,
+    int fd, const struct stat *st, off_t start, off_t len, bool head)
 {
+	/* The whole file: one byte more tells if it grew. */
+	size_t want = (size_t)len + (start == 0 && len == st->st_size);
 	ssize_t n;
 
 	if (head) {
 		/* The head says the length; no body is sent. */
 		http_response_static(resp, status, ctype, NULL, (size_t)len);
-		return;
+		return 0;
 	}
 	resp->body_buf.len = 0;
-	if (buf_reserve(&resp->body_buf, (size_t)len) == -1) {
+	if (buf_reserve(&resp->body_buf, want) == -1) {
 		static_plain(resp, 503);
-		return;
+		return 0;
 	}
 	do
-		n = pread(fd, resp->body_buf.p, (size_t)len, start);
+		n = pread(fd, resp->body_buf.p, want, start);
 	while (n == -1 && errno == EINTR);
-	if (n != (ssize_t)len) {
-		/* It shrank since the fstat of this very request: a race with
-		 * a writer; the promised length cannot be kept. */
-		static_fail(req, resp, n == -1 ? errno : EIO);
-		return;
-	}
+	if (n != (ssize_t)len)
+		return -1;
 	resp->body_buf.len = (size_t)len;
 	http_response_buf(resp, status, ctype);
+	return 0;
+}
+
+/* Append "name: value\r\n" to the response's fields, no printf. */
+static int
+static_field(struct http_response *resp, const char *name, const char *value)
+{
+	int r = buf_append_str(&resp->headers, name);
+
+	r |= buf_append(&resp->headers, ": ", 2);
+	r |= buf_append_str(&resp->headers, value);
+	r |= buf_append(&resp->headers, "\r\n", 2);
+	return r;
+}
+
+/* The request has an If-* field: its answer rests on the validators. */
+static bool
+static_conditional(const struct http_request *req)
+{
+	for (size_t i = 0; i < req->nheaders; i++)
+		if (req->headers[i].name_len > 3 &&
+		    strncasecmp(req->headers[i].name, "If-", 3) == 0)
+			return true;
+	return false;
 }
 
 /*
  * Answer with the regular file fd (st): with sendfile if fd is ours
  * (consumed on every path), from memory if it is the cache's (borrowed).
+ * -1, and resp untouched: the cached file's size changed under it.
  */
-static void
+static int
 static_serve(const struct http_request *req, struct http_response *resp,
     int fd, bool cached, const struct stat *st, const char *ctype,
     const char *etag, const char *lastmod, bool head)
@@ -822,22 +850,26 @@ static_serve(const struct http_request *req, struct http_response *resp,
 	}
 
 	if ((status != 412 && status != 416 &&
-	    (http_response_header(resp, "ETag", etag) == -1 ||
-	    http_response_header(resp, "Last-Modified", lastmod) == -1)) ||
+	    (static_field(resp, "ETag", etag) == -1 ||
+	    static_field(resp, "Last-Modified", lastmod) == -1)) ||
 	    ((status == 200 || status == 206) &&
-	    http_response_header(resp, "Accept-Ranges", "bytes") == -1) ||
+	    static_field(resp, "Accept-Ranges", "bytes") == -1) ||
 	    (crange[0] != '\0' &&
-	    http_response_header(resp, "Content-Range", crange) == -1)) {
+	    static_field(resp, "Content-Range", crange) == -1)) {
 		resp->headers.len = saved;
 		status = 500;
 	}
 	if (cached && (status == 200 || status == 206)) {
-		static_body_mem(req, resp, status, ctype, fd, start, len, head);
-		return;
+		if (static_body_mem(resp, status, ctype, fd, st, start, len,
+		    head) == -1) {
+			resp->headers.len = saved;
+			return -1;
+		}
+		return 0;
 	}
 	if (status == 200 || status == 206) {
 		http_response_file(resp, status, ctype, fd, start, len);
-		return;
+		return 0;
 	}
 	if (!cached)
 		close(fd);
@@ -845,6 +877,7 @@ static_serve(const struct http_request *req, struct http_response *resp,
 		http_response_static(resp, 304, NULL, NULL, 0);
 	else
 		static_plain(resp, status);
+	return 0;
 }
 
 /* Serve the regular file fd (st) opened for key as name: from the cache,
@@ -862,8 +895,13 @@ static_serve_new(const struct static_route *sr, const char *key,
 	http_date_format(st->st_mtim.tv_sec, lastmod, sizeof(lastmod));
 	if (sr->cache != NULL && st->st_size <= FILECACHE_MAX)
 		ce = filecache_put(sr->cache, key, fd, st, ctype, etag, lastmod);
-	static_serve(req, resp, fd, ce != NULL, st, ctype, etag, lastmod,
-	    head);
+	if (static_serve(req, resp, fd, ce != NULL, st, ctype, etag, lastmod,
+	    head) == -1) {
+		/* It changed size between the fstat and the read: a race with
+		 * a writer, the promised length cannot be kept. */
+		filecache_forget(sr->cache, key);
+		static_plain(resp, 503);
+	}
 }
 
 static void
@@ -911,10 +949,13 @@ static_handle(struct http_request *req, struct http_response *resp,
 	rlen = strlen(rel);
 	if (slash)
 		memcpy(rel + rlen, "/", 2);
-	if (sr->cache != NULL && (ce = filecache_get(sr->cache, rel)) != NULL) {
-		static_serve(req, resp, ce->fd, true, &ce->st, ce->ctype,
-		    ce->etag, ce->lastmod, head);
-		return;
+	if (sr->cache != NULL && (ce = filecache_get(sr->cache, rel,
+	    static_conditional(req))) != NULL) {
+		if (static_serve(req, resp, ce->fd, true, &ce->st, ce->ctype,
+		    ce->etag, ce->lastmod, head) == 0)
+			return;
+		/* Its size changed: open it again. */
+		filecache_forget(sr->cache, rel);
 	}
 	rel[rlen] = '\0';
 
