@@ -63,6 +63,16 @@ filecache_new(void)
 	return fc;
 }
 
+size_t
+filecache_size(const struct filecache *fc)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < FILECACHE_SLOTS; i++)
+		n += fc->slots[i].key != NULL;
+	return n;
+}
+
 void
 filecache_forget(struct filecache *fc, const char *key)
 {

@@ -62,6 +62,9 @@ const struct filecache_entry *filecache_put(struct filecache *fc,
     const char *key, int fd, const struct stat *st, const char *ctype,
     const char *etag, const char *lastmod);
 
+/* How many entries (each an open file) the cache holds. */
+size_t filecache_size(const struct filecache *fc);
+
 /* Drop key's entry: its file is not what the entry says (its size). */
 void filecache_forget(struct filecache *fc, const char *key);
 

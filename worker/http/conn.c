@@ -85,12 +85,14 @@ struct conn {
 	bool awaiting_proxy;     /* the PROXY header has not been read yet */
 	bool defer_head;         /* the deferred request was a HEAD ... */
 	bool defer_http10;       /* ... from an HTTP/1.0 client */
-	double head_started;     /* for the header_timeout deadline */
+	double since;            /* the start of the state's deadline: the
+	                            head's first byte (or the accept) in
+	                            CONN_HEAD, going idle in CONN_IDLE, the
+	                            shutdown in CONN_LINGER */
 	double began;            /* util_now() at the request's first byte:
 	                            its duration (stats, access log) */
-	double idle_since;       /* when it last went idle (keep-alive) */
-	unsigned long requests;  /* requests received on this connection */
-	size_t lingered;
+	uint32_t requests;       /* requests received on this connection */
+	uint32_t lingered;       /* bytes discarded, up to LINGER_MAX */
 	struct event ev;
 	struct request_reader rd;    /* the request being read */
 	struct buf out;
@@ -105,7 +107,6 @@ struct conn {
 	uint64_t sent;           /* bytes written, ever: output positions */
 	struct buf logq;         /* access log: responses framed, not yet
 	                            complete (accesslog.h) */
-	char client[56];         /* "127.0.0.1:51234", "[::1]:5", "unix" */
 	union {                  /* the peer, or the PROXY header's source */
 		struct sockaddr sa;
 		struct sockaddr_in in;
@@ -120,7 +121,15 @@ struct conn {
 static void conn_event(evutil_socket_t fd, short what, void *arg);
 static void conn_run(struct conn *c);
 static uint64_t conn_queued(const struct conn *c);
-static void format_client(char *out, size_t len, const struct sockaddr *sa);
+
+/* The peer as text, formatted when asked for: not kept, to keep an idle
+ * connection small. */
+static const char *
+conn_peer(const struct conn *c, char *out, size_t len)
+{
+	realip_format(out, len, c->peer_unix ? NULL : &c->peer.sa);
+	return out;
+}
 
 /* Free what an idle connection does not need. */
 static void
@@ -212,7 +221,7 @@ conn_linger(struct conn *c)
 	struct timeval tv = { LINGER_TIMEOUT, 0 };
 
 	c->state = CONN_LINGER;
-	c->head_started = loop_now(c->ctx->base);    /* the linger deadline's start */
+	c->since = loop_now(c->ctx->base);    /* the linger deadline's start */
 	release_buffers(c);
 	buf_free(&c->held);
 	if (shutdown(c->fd, SHUT_WR) == -1) {
@@ -239,7 +248,7 @@ conn_await_input(struct conn *c)
 			/* Nothing asked yet: header_timeout runs from the accept,
 			 * whatever stray bytes (bare CRLFs) arrive meanwhile. */
 			c->state = CONN_HEAD;
-			tv = loop_tv(c->head_started + lim->header_timeout - now);
+			tv = loop_tv(c->since + lim->header_timeout - now);
 			conn_watch(c, EV_READ, &tv);
 			return;
 		}
@@ -247,13 +256,13 @@ conn_await_input(struct conn *c)
 		if (c->state != CONN_IDLE) {
 			/* Just went idle: the shared, O(1) keep-alive timeout. */
 			c->state = CONN_IDLE;
-			c->idle_since = now;
+			c->since = now;
 			conn_watch(c, EV_READ, c->ctx->keepalive_tv);
 			return;
 		}
 		/* Still idle after input that started no request (CRLFs between
 		 * messages): the keep-alive countdown goes on, it does not restart. */
-		tv = loop_tv(c->idle_since + lim->keepalive_timeout - now);
+		tv = loop_tv(c->since + lim->keepalive_timeout - now);
 		conn_watch(c, EV_READ, &tv);
 	} else if (c->rd.in_body) {
 		c->state = CONN_BODY;
@@ -261,7 +270,7 @@ conn_await_input(struct conn *c)
 		conn_watch(c, EV_READ, &tv);
 	} else {
 		c->state = CONN_HEAD;
-		tv = loop_tv(c->head_started + lim->header_timeout - now);
+		tv = loop_tv(c->since + lim->header_timeout - now);
 		conn_watch(c, EV_READ, &tv);
 	}
 }
@@ -442,6 +451,7 @@ conn_error(struct conn *c, int status)
 	struct http_response resp;
 	struct http_request req, *seen = NULL;
 	const char *reason = http_status_reason(status);
+	char client[REALIP_ADDRSTRLEN];
 
 	memset(&resp, 0, sizeof(resp));
 	resp.file_fd = -1;
@@ -459,7 +469,8 @@ conn_error(struct conn *c, int status)
 		seen = &req;
 	}
 	/* A HEAD gets the head only, even of an error. */
-	conn_respond(c, &resp, request_is_head(&c->rd), false, seen, c->client);
+	conn_respond(c, &resp, request_is_head(&c->rd), false, seen,
+	    conn_peer(c, client, sizeof(client)));
 	request_abandon(&c->rd);
 }
 
@@ -472,7 +483,7 @@ on_request_begin(struct request_reader *r)
 
 	c->requests++;
 	c->state = CONN_HEAD;
-	c->head_started = loop_now(c->ctx->base);
+	c->since = loop_now(c->ctx->base);
 	c->began = util_now();   /* the loop's cached time is too coarse */
 }
 
@@ -504,10 +515,10 @@ conn_client(struct conn *c, const struct http_request *req, char *out,
 	size_t xri_len = 0;
 
 	if (cfg->ntrusted == 0 && !cfg->trust_unix)
-		return c->client;
+		return conn_peer(c, out, len);
 	if (!(c->peer_unix ? cfg->trust_unix : realip_trusted(cfg->trusted,
 	    cfg->ntrusted, &c->peer.sa)))
-		return c->client;
+		return conn_peer(c, out, len);
 	for (size_t i = 0; i < req->nheaders; i++) {
 		const struct http_header *h = &req->headers[i];
 
@@ -523,7 +534,7 @@ conn_client(struct conn *c, const struct http_request *req, char *out,
 	}
 	if (realip_client(cfg, c->peer_unix ? NULL : &c->peer.sa, c->peer_unix,
 	    xff.p, xff.len, xri, xri_len, out, len) != 1)
-		snprintf(out, len, "%s", c->client);
+		conn_peer(c, out, len);
 	buf_free(&xff);
 	return out;
 }
@@ -577,7 +588,7 @@ on_request(struct request_reader *r)
 	struct conn_ctx *ctx = c->ctx;
 	struct http_request req;
 	struct http_response resp;
-	char client[64];
+	char client[REALIP_ADDRSTRLEN];
 
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
@@ -640,7 +651,7 @@ conn_feed(struct conn *c, const char *data, size_t len)
 		break;
 	}
 	if (c->rd.in_message && !c->rd.in_body && !c->close_after &&
-	    loop_now(ctx->base) - c->head_started > ctx->limits->header_timeout)
+	    loop_now(ctx->base) - c->since > ctx->limits->header_timeout)
 		conn_error(c, 408);
 }
 
@@ -705,6 +716,7 @@ conn_proxy(struct conn *c, size_t n)
 	struct conn_ctx *ctx = c->ctx;
 	struct sockaddr_storage src;
 	struct timeval tv;
+	char peer[REALIP_ADDRSTRLEN];
 	socklen_t srclen = 0;
 	size_t consumed = 0, rest;
 
@@ -717,12 +729,13 @@ conn_proxy(struct conn *c, size_t n)
 	case PROXY_NEED_MORE:
 		/* The header is due within header_timeout of the accept, however
 		 * slowly it trickles in. */
-		tv = loop_tv(c->head_started + ctx->limits->header_timeout -
+		tv = loop_tv(c->since + ctx->limits->header_timeout -
 		    loop_now(ctx->base));
 		event_add(&c->ev, &tv);
 		return;
 	case PROXY_ERROR:
-		log_debug("%s: no valid PROXY header; closing", c->client);
+		log_debug("%s: no valid PROXY header; closing",
+		    conn_peer(c, peer, sizeof(peer)));
 		conn_free(c);
 		return;
 	case PROXY_DONE:
@@ -733,7 +746,6 @@ conn_proxy(struct conn *c, size_t n)
 		memcpy(&c->peer, &src, srclen < sizeof(c->peer) ? srclen :
 		    sizeof(c->peer));
 		c->peer_unix = false;
-		format_client(c->client, sizeof(c->client), &c->peer.sa);
 	}
 	/* What followed the header is the start of the first request. */
 	rest = c->held.len - consumed;
@@ -815,10 +827,10 @@ conn_discard(struct conn *c)
 	n = read(c->fd, c->ctx->rbuf, c->ctx->rbuf_size);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
-	if (n > 0 && (c->lingered += (size_t)n) < LINGER_MAX) {
+	if (n > 0 && (c->lingered += (uint32_t)n) < LINGER_MAX) {
 		/* A persistent event restarts its timeout on every read: keep
 		 * the deadline a deadline, or a trickle would hold us forever. */
-		tv = loop_tv(c->head_started + LINGER_TIMEOUT - loop_now(c->ctx->base));
+		tv = loop_tv(c->since + LINGER_TIMEOUT - loop_now(c->ctx->base));
 		event_add(&c->ev, &tv);
 		return;
 	}
@@ -899,31 +911,6 @@ conn_ctx_free(struct conn_ctx *ctx)
 	ctx->hdr_view = NULL;
 }
 
-/* "1.2.3.4:5", "[::1]:5", or "unix" when sa is NULL. */
-static void
-format_client(char *out, size_t len, const struct sockaddr *sa)
-{
-	char host[INET6_ADDRSTRLEN];
-
-	if (sa == NULL) {
-		snprintf(out, len, "unix");
-	} else if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)
-		    (const void *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(out, len, "%s:%u", host, ntohs(in->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)
-		    (const void *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(out, len, "[%s]:%u", host, ntohs(in6->sin6_port));
-	} else {
-		snprintf(out, len, "?");
-	}
-}
-
 void
 conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
     socklen_t salen, const struct conn_listener *l)
@@ -951,8 +938,6 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 	c->file_fd = -1;
 	c->listener = l;
 	c->awaiting_proxy = l->proxy_protocol;
-	format_client(c->client, sizeof(c->client), c->peer_unix ? NULL :
-	    &c->peer.sa);
 	request_init(&c->rd, &ctx->hooks);
 	LIST_INSERT_HEAD(&ctx->conns, c, entry);
 	ctx->nconns++;
@@ -961,7 +946,7 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 	event_assign(&c->ev, ctx->base, fd, EV_READ | EV_PERSIST, conn_event, c);
 	/* The first request (and a PROXY header) is due within header_timeout. */
 	c->state = CONN_HEAD;
-	c->head_started = loop_now(ctx->base);
+	c->since = loop_now(ctx->base);
 	tv = loop_tv(ctx->limits->header_timeout);
 	event_add(&c->ev, &tv);
 	/* With TCP_DEFER_ACCEPT the request is usually here already: read it

@@ -270,3 +270,48 @@ realip_client(const struct config *cfg, const struct sockaddr *peer,
 	}
 	return 0;
 }
+
+/* v in decimal at p; the end. */
+static char *
+put_uint(char *p, unsigned v)
+{
+	char tmp[10];
+	int n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+void
+realip_format(char *out, size_t len, const struct sockaddr *sa)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa == NULL) {
+		snprintf(out, len, "unix");
+	} else if (sa->sa_family == AF_INET && len >= sizeof("255.255.255.255:65535")) {
+		/* Formatted for every request: no printf. */
+		const struct sockaddr_in *in = (const struct sockaddr_in *)
+		    (const void *)sa;
+		const unsigned char *a = (const unsigned char *)&in->sin_addr;
+		char *p = out;
+
+		for (int i = 0; i < 4; i++) {
+			p = put_uint(p, a[i]);
+			*p++ = i < 3 ? '.' : ':';
+		}
+		*put_uint(p, ntohs(in->sin_port)) = '\0';
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)
+		    (const void *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(out, len, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(out, len, "?");
+	}
+}

@@ -65,4 +65,9 @@ int realip_client(const struct config *cfg, const struct sockaddr *peer,
     bool peer_is_unix, const char *xff, size_t xff_len, const char *xri,
     size_t xri_len, char *out, size_t outlen);
 
+/* A connection's peer as text into out (len: REALIP_ADDRSTRLEN never
+ * truncates): "1.2.3.4:5", "[::1]:5", "unix" when sa is NULL, "?" for
+ * another family. Cheap enough to be done for every request. */
+void realip_format(char *out, size_t len, const struct sockaddr *sa);
+
 #endif
