@@ -97,21 +97,29 @@ struct conn {
 	struct request_reader rd;    /* the request being read */
 	struct buf out;
 	size_t out_off;
-	struct buf held;         /* input received while busy, parsed later */
-	int file_fd;             /* file body being sent, or -1 */
-	off_t file_off, file_left;
+	struct conn_more *more;  /* while busy: NULL when idle */
 	struct http_stream *stream;
 	struct http_deferred *deferred;  /* a response the handler owes */
 	struct ws *upgrade;      /* accepted WebSocket, handed over next */
 	const struct conn_listener *listener;
 	uint64_t sent;           /* bytes written, ever: output positions */
-	struct buf logq;         /* access log: responses framed, not yet
-	                            complete (accesslog.h) */
 	union {                  /* the peer, or the PROXY header's source */
 		struct sockaddr sa;
 		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
 	} peer;
+};
+
+/*
+ * What a connection needs only while it is busy, allocated then and freed
+ * once it is idle again, so that an idle connection stays small.
+ */
+struct conn_more {
+	struct buf held;         /* input received while busy, parsed later */
+	struct buf logq;         /* access log: responses framed, not yet
+	                            complete (accesslog.h) */
+	int file_fd;             /* file body being sent, or -1 */
+	off_t file_off, file_left;
 };
 
 /* The connection of a reader (embedded in it). */
@@ -131,14 +139,52 @@ conn_peer(const struct conn *c, char *out, size_t len)
 	return out;
 }
 
+/* c->more, allocated if need be; NULL: out of memory. */
+static struct conn_more *
+conn_more(struct conn *c)
+{
+	if (c->more == NULL && (c->more = calloc(1, sizeof(*c->more))) != NULL)
+		c->more->file_fd = -1;
+	return c->more;
+}
+
+static size_t
+held_len(const struct conn *c)
+{
+	return c->more != NULL ? c->more->held.len : 0;
+}
+
+static bool
+has_file(const struct conn *c)
+{
+	return c->more != NULL && c->more->file_fd >= 0;
+}
+
+/* Drop what waits to be parsed. */
+static void
+held_free(struct conn *c)
+{
+	if (c->more != NULL)
+		buf_free(&c->more->held);
+}
+
 /* Free what an idle connection does not need. */
 static void
 release_buffers(struct conn *c)
 {
+	struct conn_more *m = c->more;
+
 	request_release(&c->rd);
 	if (c->out_off == c->out.len) {
 		buf_free(&c->out);
 		c->out_off = 0;
+	}
+	if (m != NULL && m->held.len == 0 && m->logq.len == 0 &&
+	    m->file_fd < 0) {
+		buf_free(&m->held);
+		buf_free(&m->logq);
+		free(m);
+		c->more = NULL;
 	}
 }
 
@@ -161,8 +207,8 @@ conn_free(struct conn *c)
 
 	event_del(&c->ev);
 	close(c->fd);
-	if (c->file_fd >= 0)
-		close(c->file_fd);
+	if (has_file(c))
+		close(c->more->file_fd);
 	if (c->stream != NULL)
 		stream_detach(c->stream);    /* the handler ends it; it sees closed */
 	if (c->deferred != NULL) {
@@ -176,11 +222,14 @@ conn_free(struct conn *c)
 	if (c->busy)                     /* a stream, file or deferred answer
 	                                    cut short */
 		stats_observe(ctx->stats, util_now() - c->began);
-	if (ctx->access != NULL)
-		accesslog_abandon(ctx->access, &c->logq, c->sent);
+	if (ctx->access != NULL && c->more != NULL)
+		accesslog_abandon(ctx->access, &c->more->logq, c->sent);
 	LIST_REMOVE(c, entry);
 	buf_free(&c->out);
-	buf_free(&c->held);
+	if (c->more != NULL) {
+		c->more->file_fd = -1;
+		held_free(c);
+	}
 	release_buffers(c);
 	free(c);
 	conn_gone(ctx);
@@ -195,15 +244,15 @@ conn_upgrade(struct conn *c)
 	c->upgrade = NULL;
 	event_del(&c->ev);
 	LIST_REMOVE(c, entry);       /* still counted in nconns: ws.c's now */
-	if (c->ctx->access != NULL) {
+	if (c->ctx->access != NULL && c->more != NULL) {
 		/* The 101 (and what came before it) is as good as sent: ws.c
 		 * writes it now. */
-		accesslog_progress(c->ctx->access, &c->logq, conn_queued(c));
-		accesslog_abandon(c->ctx->access, &c->logq, conn_queued(c));
+		accesslog_progress(c->ctx->access, &c->more->logq, conn_queued(c));
+		accesslog_abandon(c->ctx->access, &c->more->logq, conn_queued(c));
 	}
-	ws_start(&c->ctx->ws, ws, c->fd, &c->out, c->out_off, c->held.p,
-	    c->held.len);
-	buf_free(&c->held);
+	ws_start(&c->ctx->ws, ws, c->fd, &c->out, c->out_off,
+	    c->more != NULL ? c->more->held.p : NULL, held_len(c));
+	held_free(c);
 	release_buffers(c);
 	free(c);
 }
@@ -222,8 +271,8 @@ conn_linger(struct conn *c)
 
 	c->state = CONN_LINGER;
 	c->since = loop_now(c->ctx->base);    /* the linger deadline's start */
+	held_free(c);
 	release_buffers(c);
-	buf_free(&c->held);
 	if (shutdown(c->fd, SHUT_WR) == -1) {
 		conn_free(c);
 		return;
@@ -283,13 +332,14 @@ static uint64_t
 conn_queued(const struct conn *c)
 {
 	return c->sent + (c->out.len - c->out_off) +
-	    (c->file_fd >= 0 ? (uint64_t)c->file_left : 0);
+	    (has_file(c) ? (uint64_t)c->more->file_left : 0);
 }
 
 /* Write the output buffer, then the file body if any. */
 static enum flush_result
 conn_flush(struct conn *c)
 {
+	struct conn_more *m = c->more;
 	struct timeval tv;
 	ssize_t n;
 
@@ -297,9 +347,9 @@ conn_flush(struct conn *c)
 		if (c->out_off < c->out.len)
 			n = write(c->fd, c->out.p + c->out_off,
 			    c->out.len - c->out_off);
-		else if (c->file_fd >= 0 && c->file_left > 0)
-			n = sendfile(c->fd, c->file_fd, &c->file_off,
-			    c->file_left < SENDFILE_CHUNK ? (size_t)c->file_left :
+		else if (has_file(c) && m->file_left > 0)
+			n = sendfile(c->fd, m->file_fd, &m->file_off,
+			    m->file_left < SENDFILE_CHUNK ? (size_t)m->file_left :
 			    SENDFILE_CHUNK);
 		else
 			break;
@@ -307,7 +357,7 @@ conn_flush(struct conn *c)
 			if (c->out_off < c->out.len)
 				c->out_off += (size_t)n;
 			else
-				c->file_left -= n;
+				m->file_left -= n;
 			c->sent += (uint64_t)n;
 			STATS_ADD(c->ctx->stats->bytes_out, n);
 			continue;
@@ -318,8 +368,8 @@ conn_flush(struct conn *c)
 			c->state = CONN_WRITE;
 			tv = loop_tv(c->ctx->limits->write_timeout);
 			conn_watch(c, EV_WRITE, &tv);
-			if (c->ctx->access != NULL)
-				accesslog_progress(c->ctx->access, &c->logq, c->sent);
+			if (c->ctx->access != NULL && m != NULL)
+				accesslog_progress(c->ctx->access, &m->logq, c->sent);
 			return FLUSH_WAIT;
 		}
 		/* EPIPE, ECONNRESET: the client is gone. n == 0: the file
@@ -330,14 +380,14 @@ conn_flush(struct conn *c)
 		return FLUSH_GONE;
 	}
 	c->out.len = c->out_off = 0;
-	if (c->file_fd >= 0) {
-		close(c->file_fd);
-		c->file_fd = -1;
+	if (has_file(c)) {
+		close(m->file_fd);
+		m->file_fd = -1;
 		c->busy = false;
 		stats_observe(c->ctx->stats, util_now() - c->began);
 	}
-	if (c->ctx->access != NULL)
-		accesslog_progress(c->ctx->access, &c->logq, c->sent);
+	if (c->ctx->access != NULL && m != NULL)
+		accesslog_progress(c->ctx->access, &m->logq, c->sent);
 	return FLUSH_DONE;
 }
 
@@ -349,8 +399,9 @@ conn_stream_wake(void *arg, enum stream_wake why)
 {
 	struct conn *c = arg;
 
-	if (c->ctx->access != NULL)
-		accesslog_extend(&c->logq, conn_queued(c), why == STREAM_MORE);
+	if (c->ctx->access != NULL && c->more != NULL)
+		accesslog_extend(&c->more->logq, conn_queued(c),
+		    why == STREAM_MORE);
 	if (why != STREAM_MORE) {
 		c->stream = NULL;
 		c->busy = false;
@@ -381,7 +432,8 @@ conn_log(struct conn *c, const struct http_request *req, const char *client,
 
 	e.body_at = blank != NULL ? before + (uint64_t)(blank + 4 -
 	    (c->out.p + at)) : e.end;
-	accesslog_push(c->ctx->access, &c->logq, &e);
+	if (conn_more(c) != NULL)        /* else the line is lost, not more */
+		accesslog_push(c->ctx->access, &c->more->logq, &e);
 }
 
 /*
@@ -421,10 +473,13 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 		c->stream = f.stream;
 		c->busy = true;
 	}
-	if (f.file_fd >= 0) {
-		c->file_fd = f.file_fd;
-		c->file_off = f.file_offset;
-		c->file_left = f.file_len;
+	if (f.file_fd >= 0 && conn_more(c) == NULL) {
+		close(f.file_fd);
+		r = -1;
+	} else if (f.file_fd >= 0) {
+		c->more->file_fd = f.file_fd;
+		c->more->file_off = f.file_offset;
+		c->more->file_left = f.file_len;
 		c->busy = true;
 	}
 	if (r == -1) {
@@ -493,14 +548,6 @@ on_request_continue(struct request_reader *r)
 	return response_continue(&CONN_OF(r)->out);
 }
 
-static bool
-header_named(const struct http_header *h, const char *name)
-{
-	size_t n = strlen(name);
-
-	return h->name_len == n && strncasecmp(h->name, name, n) == 0;
-}
-
 /*
  * The client of the current request: the peer, unless the peer is a
  * trusted proxy whose X-Forwarded-For / X-Real-IP say otherwise.
@@ -510,32 +557,12 @@ conn_client(struct conn *c, const struct http_request *req, char *out,
     size_t len)
 {
 	const struct config *cfg = c->ctx->cfg;
-	struct buf xff = { 0 };
-	const char *xri = NULL;
-	size_t xri_len = 0;
 
 	if (cfg->ntrusted == 0 && !cfg->trust_unix)
 		return conn_peer(c, out, len);
-	if (!(c->peer_unix ? cfg->trust_unix : realip_trusted(cfg->trusted,
-	    cfg->ntrusted, &c->peer.sa)))
-		return conn_peer(c, out, len);
-	for (size_t i = 0; i < req->nheaders; i++) {
-		const struct http_header *h = &req->headers[i];
-
-		/* Several X-Forwarded-For lines are one list (RFC 9110 5.3). */
-		if (header_named(h, "X-Forwarded-For")) {
-			if (xff.len > 0)
-				buf_append(&xff, ", ", 2);
-			buf_append(&xff, h->value, h->value_len);
-		} else if (xri == NULL && header_named(h, "X-Real-IP")) {
-			xri = h->value;
-			xri_len = h->value_len;
-		}
-	}
-	if (realip_client(cfg, c->peer_unix ? NULL : &c->peer.sa, c->peer_unix,
-	    xff.p, xff.len, xri, xri_len, out, len) != 1)
+	if (realip_request_client(cfg, c->peer_unix ? NULL : &c->peer.sa,
+	    c->peer_unix, req->headers, req->nheaders, out, len) != 1)
 		conn_peer(c, out, len);
-	buf_free(&xff);
 	return out;
 }
 
@@ -631,8 +658,8 @@ conn_feed(struct conn *c, const char *data, size_t len)
 	case REQUEST_PAUSED:
 		if (parsed < len)
 			c->client_closes = false;    /* it sent more: linger */
-		if (!c->close_after && parsed < len &&
-		    buf_append(&c->held, data + parsed, len - parsed) == -1)
+		if (!c->close_after && parsed < len && (conn_more(c) == NULL ||
+		    buf_append(&c->more->held, data + parsed, len - parsed) == -1))
 			c->close_after = true;
 		break;
 	case REQUEST_BAD:
@@ -643,8 +670,8 @@ conn_feed(struct conn *c, const char *data, size_t len)
 		 * may yet, from a deferred answer); else it is refused. */
 		if (c->upgrade == NULL && c->deferred == NULL)
 			c->close_after = true;
-		else if (parsed < len &&
-		    buf_append(&c->held, data + parsed, len - parsed) == -1)
+		else if (parsed < len && (conn_more(c) == NULL ||
+		    buf_append(&c->more->held, data + parsed, len - parsed) == -1))
 			c->close_after = true;
 		break;
 	case REQUEST_FED:
@@ -694,12 +721,12 @@ conn_run(struct conn *c)
 		/* The response that paused the parser is complete. */
 		if (request_paused(&c->rd))
 			request_resume(&c->rd);
-		if (c->held.len == 0)
+		if (held_len(c) == 0)
 			break;
 		/* held is at most rbuf_size (see conn_read): parse it from rbuf */
-		n = c->held.len;
-		memcpy(ctx->rbuf, c->held.p, n);
-		buf_free(&c->held);
+		n = c->more->held.len;
+		memcpy(ctx->rbuf, c->more->held.p, n);
+		held_free(c);
 		conn_feed(c, ctx->rbuf, n);
 	}
 	conn_await_input(c);
@@ -717,15 +744,17 @@ conn_proxy(struct conn *c, size_t n)
 	struct sockaddr_storage src;
 	struct timeval tv;
 	char peer[REALIP_ADDRSTRLEN];
+	struct buf *held;
 	socklen_t srclen = 0;
 	size_t consumed = 0, rest;
 
-	if (c->held.len + n > ctx->rbuf_size ||
-	    buf_append(&c->held, ctx->rbuf, n) == -1) {
+	if (held_len(c) + n > ctx->rbuf_size || conn_more(c) == NULL ||
+	    buf_append(&c->more->held, ctx->rbuf, n) == -1) {
 		conn_free(c);
 		return;
 	}
-	switch (proxy_parse(c->held.p, c->held.len, &consumed, &src, &srclen)) {
+	held = &c->more->held;
+	switch (proxy_parse(held->p, held->len, &consumed, &src, &srclen)) {
 	case PROXY_NEED_MORE:
 		/* The header is due within header_timeout of the accept, however
 		 * slowly it trickles in. */
@@ -748,9 +777,9 @@ conn_proxy(struct conn *c, size_t n)
 		c->peer_unix = false;
 	}
 	/* What followed the header is the start of the first request. */
-	rest = c->held.len - consumed;
-	memmove(ctx->rbuf, c->held.p + consumed, rest);
-	buf_free(&c->held);
+	rest = held->len - consumed;
+	memmove(ctx->rbuf, held->p + consumed, rest);
+	held_free(c);
 	if (rest > 0)
 		conn_feed(c, ctx->rbuf, rest);
 	conn_run(c);
@@ -765,7 +794,7 @@ conn_read(struct conn *c)
 
 	if (c->busy) {
 		/* Streaming: keep what the client pipelines, up to a limit. */
-		room = ctx->rbuf_size - c->held.len;
+		room = ctx->rbuf_size - held_len(c);
 		if (room == 0) {
 			event_del(&c->ev);   /* a write or the end wakes us */
 			return;
@@ -785,7 +814,8 @@ conn_read(struct conn *c)
 		return;
 	}
 	if (c->busy) {
-		if (buf_append(&c->held, ctx->rbuf, (size_t)n) == -1)
+		if (conn_more(c) == NULL ||
+		    buf_append(&c->more->held, ctx->rbuf, (size_t)n) == -1)
 			conn_free(c);
 		return;
 	}
@@ -935,7 +965,6 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 	}
 	c->ctx = ctx;
 	c->fd = fd;
-	c->file_fd = -1;
 	c->listener = l;
 	c->awaiting_proxy = l->proxy_protocol;
 	request_init(&c->rd, &ctx->hooks);
