@@ -628,7 +628,9 @@ on_request(struct request_reader *r)
 	STATS_ADD(ctx->stats->requests, 1);
 	ctx->dispatch(c->listener->dispatch_arg, &req, &resp);
 
-	if (!request_keep_alive(r) || ctx->draining)
+	if (!request_keep_alive(r) || ctx->draining ||
+	    (ctx->limits->keepalive_requests > 0 &&
+	    c->requests >= ctx->limits->keepalive_requests))
 		c->close_after = true;
 	c->client_closes = !request_keep_alive(r) && !request_upgrade(r);
 	if (resp.deferred != NULL) {
