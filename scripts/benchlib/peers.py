@@ -312,8 +312,35 @@ class Floor(Server):
         return self.ports[mode], path
 
 
-PEERS = {cls.name: cls for cls in (Shoal, Nginx, H2o, Node, Floor)}
+class FloorUring(Floor):
+    """The floor with io_uring (benchlib/floor-uring.c): multishot accept and receive,
+    provided buffers, the sends of a batch submitted with the wait. Not in the default
+    set of servers (--servers ...,uring)."""
+    name = "uring"
+    MODES = ("hello", "json", "close")
+
+    @classmethod
+    def missing(cls):
+        return None if os.path.exists("/usr/include/liburing.h") else \
+            "liburing.h not found (Debian liburing-dev)"
+
+    @classmethod
+    def version(cls):
+        return "floor-uring (scripts/benchlib/floor-uring.c)"
+
+    @classmethod
+    def why_not(cls, cell):
+        return None if cell.target in ("hello", "json") else "hello, JSON and close only"
+
+    def command(self):
+        argv, env = super().command()
+        return [self.ctx.floor_uring] + argv[1:], env
+
+
+PEERS = {cls.name: cls for cls in (Shoal, Nginx, H2o, Node, Floor, FloorUring)}
 ALL = tuple(PEERS)
+# What runs unless --servers says otherwise.
+DEFAULT = ("shoal", "nginx", "h2o", "node", "floor")
 
 
 def request(port, method, path, body=None, headers=None, timeout=5.0):
