@@ -61,6 +61,7 @@
 #define SENDFILE_CHUNK (1 << 20)     /* per call: keep the loop responsive */
 #define DRAIN_IDLE_GRACE 1.0         /* seconds an idle connection may still
                                         send a request once we drain */
+#define SPARE_MAX      (64 * 1024)   /* the largest output buffer kept */
 
 enum conn_state {
 	CONN_IDLE,           /* between requests: keepalive_timeout */
@@ -176,6 +177,11 @@ release_buffers(struct conn *c)
 
 	request_release(&c->rd);
 	if (c->out_off == c->out.len) {
+		if (c->ctx->spare.p == NULL && c->out.cap <= SPARE_MAX) {
+			c->ctx->spare = c->out;
+			c->ctx->spare.len = 0;
+			memset(&c->out, 0, sizeof(c->out));
+		}
 		buf_free(&c->out);
 		c->out_off = 0;
 	}
@@ -464,6 +470,10 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 		resp->websocket = NULL;
 		c->close_after = false;
 		f.close = false;
+	}
+	if (c->out.p == NULL && ctx->spare.p != NULL) {
+		c->out = ctx->spare;
+		memset(&ctx->spare, 0, sizeof(ctx->spare));
 	}
 	event_base_gettimeofday_cached(ctx->base, &tv);
 	response_clock_set(&ctx->clock, tv.tv_sec);
@@ -939,6 +949,7 @@ conn_ctx_free(struct conn_ctx *ctx)
 	request_teardown(&ctx->hooks);
 	free(ctx->rbuf);
 	ctx->rbuf = NULL;
+	buf_free(&ctx->spare);
 	free(ctx->hdr_view);
 	ctx->hdr_view = NULL;
 }

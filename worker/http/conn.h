@@ -58,6 +58,9 @@ struct conn_ctx {
 	 * part of a request that spans reads. */
 	char *rbuf;
 	size_t rbuf_size;
+	/* An output buffer a connection gave back when it went idle, for the
+	 * next one that frames a response: no malloc and free per request. */
+	struct buf spare;
 	struct http_header *hdr_view;    /* max_headers entries */
 	conn_dispatch_fn *dispatch;      /* set by the worker */
 	struct accesslog *access;        /* set by the worker; NULL: none */
