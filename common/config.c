@@ -160,6 +160,16 @@ static const struct cfg_key cfg_keys[] = {
 	{ .name = "keepalive_timeout", .kind = CFG_SECONDS,
 	  .offset = CFG_OFF(http.keepalive_timeout), .min = 0, .max = 86400,
 	  .def = 75, .help = "seconds an idle keep-alive connection is kept" },
+	/*
+	 * As NGINX's default: a connection that carried this many requests is
+	 * closed after the last, so that clients reconnect now and then and
+	 * the connections spread again over the workers (after a worker was
+	 * replaced, or more were added).
+	 */
+	{ .name = "keepalive_requests", .kind = CFG_SIZE,
+	  .offset = CFG_OFF(http.keepalive_requests), .min = 0, .max = 1e9,
+	  .def = 1000, .help = "requests on one keep-alive connection; the "
+	  "last is answered with Connection: close (0: no limit)" },
 	{ .name = "write_timeout", .kind = CFG_SECONDS,
 	  .offset = CFG_OFF(http.write_timeout), .min = 0.1, .max = 3600,
 	  .def = 30, .help = "seconds a client may stall reading a response" },

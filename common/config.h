@@ -72,6 +72,7 @@ struct http_limits {
 	double header_timeout;       /* seconds to receive the whole head -> 408 */
 	double body_timeout;         /* seconds between body reads -> 408 */
 	double keepalive_timeout;    /* seconds an idle keep-alive connection lives */
+	size_t keepalive_requests;   /* requests on one connection; 0: no limit */
 	double write_timeout;        /* seconds a client may stall reading a response */
 	double handler_timeout;      /* seconds a deferred response may take -> 504;
 	                                0: no limit */

@@ -18,6 +18,8 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <event2/event.h>
@@ -37,6 +39,9 @@
 
 /* Accepts per wake-up and socket: fairness between sockets and the rest. */
 #define ACCEPT_BATCH 64
+/* TCP_DEFER_ACCEPT: seconds a connection may stay silent before it is
+ * accepted anyway (header_timeout runs from then). */
+#define DEFER_ACCEPT 1
 /* After EMFILE/ENFILE, how long accepting pauses if no connection closes. */
 #define ACCEPT_PAUSE 0.1
 /* When the master is gone, how long in-flight requests may still take. */
@@ -107,6 +112,30 @@ tv_set(struct timeval *tv, double seconds)
 {
 	tv->tv_sec = (time_t)seconds;
 	tv->tv_usec = (suseconds_t)((seconds - (double)tv->tv_sec) * 1e6);
+}
+
+/*
+ * Options of a TCP listening socket, set on the shared socket whoever made
+ * it (the master, systemd, an old master). TCP_DEFER_ACCEPT: a connection
+ * is queued for accept once its first bytes are in (or after about
+ * DEFER_ACCEPT seconds of silence), so accepting it and reading its
+ * request take one wake-up, not two. TCP_NODELAY, which its connections
+ * inherit, so that none needs a setsockopt of its own: true if it is set.
+ * A Unix-domain socket has neither.
+ */
+static bool
+listener_tune(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int on = 1, defer = DEFER_ACCEPT;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return false;
+	/* Best effort: without it a connection is accepted, then waited on. */
+	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
+	return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) == 0;
 }
 
 static void
@@ -618,6 +647,7 @@ worker_run(const struct worker_boot *boot)
 		w.listeners[i].conn.proxy_protocol =
 		    boot->listen_addrs[i]->proxy_protocol;
 		w.listeners[i].conn.dispatch_arg = &w.listeners[i];
+		w.listeners[i].conn.nodelay = listener_tune(w.listeners[i].fd);
 	}
 
 	log_set_role("worker", (int)boot->slot);

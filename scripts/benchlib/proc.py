@@ -130,11 +130,12 @@ def tool_version(argv):
         return "?"
 
 
-def build_helper(name, outdir):
-    """Compile scripts/benchlib/NAME.c into outdir; the path of the binary."""
+def build_helper(name, outdir, libs=()):
+    """Compile scripts/benchlib/NAME.c into outdir (linked with libs); the path of the
+    binary."""
     src, out = HERE / f"{name}.c", Path(outdir) / name
     cc = os.environ.get("CC", "cc")
-    argv = [cc, "-O2", "-Wall", "-Wextra", "-o", str(out), str(src)]
+    argv = [cc, "-O2", "-Wall", "-Wextra", "-o", str(out), str(src)] + list(libs)
     res = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     if res.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed:\n{res.stderr.strip()}")

@@ -9,7 +9,7 @@ from .peers import ALL
 from .runner import OVERLOADED, PACE_LATE_US, fmt_rps, fmt_us
 from .proc import log
 
-RATIO_PEERS = ("nginx", "h2o", "node", "floor")
+RATIO_PEERS = ("nginx", "h2o", "node", "floor", "uring")
 SLOWER = 0.9        # a per-CPU goal met at under this req/s ratio is not claimed
 
 

@@ -277,6 +277,36 @@ def test_http11_keepalive_by_default_and_connection_close():
 
 
 @harness.timeout(20)
+def test_keepalive_requests_closes_after_the_last():
+    """keepalive_requests 3: the third request on a connection is answered
+    with Connection: close and the connection ends with a FIN, also when a
+    fourth was pipelined behind it (dropped, never answered); 0: no limit."""
+    with server(keepalive_requests=3) as s:
+        with RawConn(s.port) as c:
+            for i in range(2):
+                h = get_ok(c, "/", HELLO, "GET / #%d" % (i + 1))
+                assert "close" not in h.get("connection", "").lower(), h
+            h = get_ok(c, "/", HELLO, "GET / #3, the last")
+            assert h.get("connection", "").lower() == "close", \
+                "the 3rd request (keepalive_requests 3) answered with Connection: %r" % \
+                h.get("connection")
+            expect_eof(c, "after the 3rd request")
+        with RawConn(s.port) as c:
+            c.send(req("GET", "/") * 4)
+            for i in range(3):
+                st, h, b = c.recv_response(timeout=3)
+                assert st == 200 and b == HELLO, (i, st, b)
+            assert h.get("connection", "").lower() == "close", h
+            expect_eof(c, "after the 3rd of 4 pipelined requests")
+    with server(keepalive_requests=0) as s:
+        with RawConn(s.port) as c:
+            for i in range(1200):
+                c.send(req("GET", "/"))
+                st, h, b = c.recv_response(timeout=3)
+                assert st == 200 and "close" not in h.get("connection", "").lower(), (i, h)
+
+
+@harness.timeout(20)
 def test_http10_keepalive_two_requests_one_connection():
     with server() as s:
         with RawConn(s.port) as c:

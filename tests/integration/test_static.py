@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import time
 
 import harness
 from harness import RawConn, Shoal, free_port, note, request_bytes, run_cli, wait_until
@@ -310,6 +311,70 @@ def test_static_big_file():
         assert st == 206 and b == files["data.bin"][1:3], (st, b)
         st, h, b = c.recv_response(timeout=5)
         assert st == 200 and b == HELLO, (st, b)
+
+
+def test_static_cache_serves_the_file_as_it_is_now():
+    """Small files are kept open between requests (filecache.c): a write in
+    place shows in the next response, a change of size with the right
+    length; the validators, and an unlinked file (replaced, deleted), within
+    FILECACHE_CHECK (0.1 s), when a hit checks the open file again, and at
+    once for a conditional request."""
+    root, files = make_tree()
+    s, port = start(root)
+    path = os.path.join(root, "hello.txt")
+
+    def now(want, what):
+        h, b = expect(port, "/static/hello.txt", 200)
+        assert b == want, "%s: served %r, the file holds %r" % (what, b, want)
+        assert int(h["content-length"]) == len(want), (what, h)
+        time.sleep(0.15)
+        h, b = expect(port, "/static/hello.txt", 200)
+        assert b == want, "%s: served %r, the file holds %r" % (what, b, want)
+        return h["etag"]
+
+    tags = [now(HELLO, "first"), now(HELLO, "cached")]
+    assert tags[0] == tags[1], "the ETag of an unchanged file moved: %s" % tags
+    # rewritten in place, same size; a conditional request sees it at once
+    same = HELLO.upper()
+    with open(path, "r+b") as f:
+        f.write(same)
+    st, h, b = fetch(port, "/static/hello.txt", headers={"If-None-Match": tags[0]})
+    assert st == 200 and b == same and h["etag"] != tags[0], (st, b, h)
+    tags.append(now(same, "rewritten in place"))
+    # grown, then shrunk, in place
+    with open(path, "ab") as f:
+        f.write(b"more\n")
+    tags.append(now(same + b"more\n", "appended to"))
+    with open(path, "r+b") as f:
+        f.truncate(3)
+    tags.append(now(same[:3], "truncated"))
+    # replaced by a rename: the kept inode is unlinked
+    tmp = path + ".new"
+    with open(tmp, "wb") as f:
+        f.write(b"replaced\n")
+    os.rename(tmp, path)
+    time.sleep(0.15)
+    tags.append(now(b"replaced\n", "replaced by rename"))
+    # a HEAD and a range of the cached file
+    h, b = expect(port, "/static/hello.txt", 206, headers={"Range": "bytes=2-4"})
+    assert b == b"replaced\n"[2:5], b
+    st, h, b = fetch(port, "/static/hello.txt", method="HEAD")
+    assert st == 200 and int(h["content-length"]) == len(b"replaced\n"), (st, h)
+    # deleted: gone at once
+    os.remove(path)
+    time.sleep(0.15)
+    st, _, _ = fetch(port, "/static/hello.txt")
+    assert st == 404, "a deleted file answered %d" % st
+    # a directory's index, cached under "sub/", and a new index.html
+    h, b = expect(port, "/static/sub/", 200)
+    assert b == INDEX
+    with open(os.path.join(root, "sub", "index.html"), "wb") as f:
+        f.write(b"new index\n")
+    h, b = expect(port, "/static/sub/", 200)
+    assert b == b"new index\n", b
+    # an ETag of the new file matches only it
+    assert len(set(tags)) == len(tags) - 1, "ETags did not follow the changes: %s" % tags
+    s.stop()
 
 
 def test_static_config_errors():

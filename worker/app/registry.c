@@ -21,7 +21,8 @@ static const struct builtin {
 	unsigned needs;
 } builtin[] = {
 	{ &hello_handler, 0 }, { &welcome_handler, 0 }, { &json_handler, 0 },
-	{ &health_handler, 0 }, { &echo_handler, 0 }, { &ticker_handler, 0 },
+	{ &health_handler, 0 }, { &echo_handler, 0 },
+	{ &echo_body_handler, 0 }, { &ticker_handler, 0 },
 	{ &primes_handler, 0 }, { &static_handler, 0 }, { &metrics_handler, 0 },
 	{ &status_handler, 0 }, { &ws_echo_handler, 0 },
 	{ &kv_handler, NEEDS_REDIS }, { &pubsub_handler, 0 },

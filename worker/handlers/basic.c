@@ -1,6 +1,6 @@
 /*
- * basic — the small built-in handlers: hello, welcome, json, health and
- * echo. Each answers at once from memory.
+ * basic — the small built-in handlers: hello, welcome, json, health, echo
+ * and echo_body. Each answers at once from memory.
  */
 #include <stdio.h>
 #include <string.h>
@@ -141,6 +141,22 @@ echo_handle(struct http_request *req, struct http_response *resp, void *state)
 	json_decref(obj);
 }
 
+/* The request's body as it came: an echo with nothing around it. */
+static void
+echo_body_handle(struct http_request *req, struct http_response *resp,
+    void *state)
+{
+	(void)state;
+	resp->body_buf.len = 0;
+	if (req->body_len > 0 &&
+	    buf_append(&resp->body_buf, req->body, req->body_len) == -1) {
+		http_response_static(resp, 500, "text/plain",
+		    LIT("Internal Server Error"));
+		return;
+	}
+	http_response_buf(resp, 200, "application/octet-stream");
+}
+
 const struct handler_def hello_handler = {
 	.name = "hello",
 	.help = "200 \"Hello, World!\" (text/plain)",
@@ -169,6 +185,13 @@ const struct handler_def health_handler = {
 	.help = "200 \"ok\", 503 \"draining\" while the worker drains",
 	.check = options_check_none,
 	.handle = health_handle,
+};
+
+const struct handler_def echo_body_handler = {
+	.name = "echo_body",
+	.help = "the request body as it came (application/octet-stream)",
+	.check = options_check_none,
+	.handle = echo_body_handle,
 };
 
 const struct handler_def echo_handler = {

@@ -16,6 +16,7 @@ extern const struct handler_def welcome_handler;
 extern const struct handler_def json_handler;
 extern const struct handler_def health_handler;
 extern const struct handler_def echo_handler;
+extern const struct handler_def echo_body_handler;
 /* ticker.c: server-sent events on a stream */
 extern const struct handler_def ticker_handler;
 /* primes.c: CPU work on the worker's thread pool */

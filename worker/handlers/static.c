@@ -27,8 +27,12 @@
  * renamed or relinked while we look can take the open outside the root.
  *
  * The handler runs on the event loop: open and fstat of local files are
- * all it does; the body goes out with sendfile from the connection layer
- * (http_response_file), never through memory.
+ * all it does. A file of up to FILECACHE_MAX bytes is kept open between
+ * requests (filecache.c: checked so that what is served is the file as
+ * it is now, or a tenth of a second ago) and read into memory for each
+ * response, which then goes out in one write with its head; a larger
+ * one is opened for each request and sent with sendfile from the
+ * connection layer (http_response_file).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +54,7 @@
 #include "common/log.h"
 #include "worker/api/http.h"
 #include "worker/handlers/builtin.h"
+#include "worker/handlers/filecache.h"
 
 /* Longest decoded path below the root we try to open. */
 #define STATIC_PATH_MAX 4096
@@ -63,6 +68,7 @@ struct static_route {
 	char *index;
 	bool follow_symlinks;
 	bool have_openat2;           /* probed at init */
+	struct filecache *cache;     /* small files kept open */
 };
 
 /* The route's keys as read from its JSON object (borrowed strings). */
@@ -222,6 +228,7 @@ static_free(void *state)
 		return;
 	if (sr->root_fd >= 0)
 		close(sr->root_fd);
+	filecache_free(sr->cache);
 	free(sr->index);
 	free(sr);
 }
@@ -241,6 +248,10 @@ static_init(const json_t *route, void **state, char *err, size_t errlen)
 		goto err;
 	}
 	sr->follow_symlinks = sc.follow_symlinks;
+	if ((sr->cache = filecache_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto err;
+	}
 	sr->root_fd = open(sc.root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (sr->root_fd == -1) {
 		snprintf(err, errlen, "\"root\": %s: %s", sc.root,
@@ -743,12 +754,73 @@ static_if_range(const struct http_request *req, const char *etag,
 	return http_date_parse(v, len, &t) == 0 && t == mtime;
 }
 
-/* Answer with the regular file fd (st): fd is consumed on every path. */
-static void
-static_serve(const struct http_request *req, struct http_response *resp,
-    int fd, const struct stat *st, const char *ctype, bool head)
+/*
+ * The body of a 200 or 206: len bytes of the cached file fd from start,
+ * read into memory now (it goes out in one write with the head), or a
+ * HEAD's length. -1: the file's size is not what the cache says.
+ */
+static int
+static_body_mem(struct http_response *resp, int status, const char *ctype,
+    int fd, const struct stat *st, off_t start, off_t len, bool head)
 {
-	char etag[48], lastmod[40], crange[80];
+	/* The whole file: one byte more tells if it grew. */
+	size_t want = (size_t)len + (start == 0 && len == st->st_size);
+	ssize_t n;
+
+	if (head) {
+		/* The head says the length; no body is sent. */
+		http_response_static(resp, status, ctype, NULL, (size_t)len);
+		return 0;
+	}
+	resp->body_buf.len = 0;
+	if (buf_reserve(&resp->body_buf, want) == -1) {
+		static_plain(resp, 503);
+		return 0;
+	}
+	do
+		n = pread(fd, resp->body_buf.p, want, start);
+	while (n == -1 && errno == EINTR);
+	if (n != (ssize_t)len)
+		return -1;
+	resp->body_buf.len = (size_t)len;
+	http_response_buf(resp, status, ctype);
+	return 0;
+}
+
+/* Append "name: value\r\n" to the response's fields, no printf. */
+static int
+static_field(struct http_response *resp, const char *name, const char *value)
+{
+	int r = buf_append_str(&resp->headers, name);
+
+	r |= buf_append(&resp->headers, ": ", 2);
+	r |= buf_append_str(&resp->headers, value);
+	r |= buf_append(&resp->headers, "\r\n", 2);
+	return r;
+}
+
+/* The request has an If-* field: its answer rests on the validators. */
+static bool
+static_conditional(const struct http_request *req)
+{
+	for (size_t i = 0; i < req->nheaders; i++)
+		if (req->headers[i].name_len > 3 &&
+		    strncasecmp(req->headers[i].name, "If-", 3) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Answer with the regular file fd (st): with sendfile if fd is ours
+ * (consumed on every path), from memory if it is the cache's (borrowed).
+ * -1, and resp untouched: the cached file's size changed under it.
+ */
+static int
+static_serve(const struct http_request *req, struct http_response *resp,
+    int fd, bool cached, const struct stat *st, const char *ctype,
+    const char *etag, const char *lastmod, bool head)
+{
+	char crange[80];
 	size_t saved = resp->headers.len;
 	off_t start = 0, len = st->st_size;
 	enum static_range r = STATIC_RANGE_NONE;
@@ -756,10 +828,7 @@ static_serve(const struct http_request *req, struct http_response *resp,
 	size_t vlen;
 	int status;
 
-	static_etag(st, etag, sizeof(etag));
-	http_date_format(st->st_mtim.tv_sec, lastmod, sizeof(lastmod));
 	crange[0] = '\0';
-
 	status = static_preconditions(req, etag, st->st_mtim.tv_sec);
 	if (status == 0) {
 		status = 200;
@@ -781,30 +850,57 @@ static_serve(const struct http_request *req, struct http_response *resp,
 	}
 
 	if ((status != 412 && status != 416 &&
-	    (http_response_header(resp, "ETag", etag) == -1 ||
-	    http_response_header(resp, "Last-Modified", lastmod) == -1)) ||
+	    (static_field(resp, "ETag", etag) == -1 ||
+	    static_field(resp, "Last-Modified", lastmod) == -1)) ||
 	    ((status == 200 || status == 206) &&
-	    http_response_header(resp, "Accept-Ranges", "bytes") == -1) ||
+	    static_field(resp, "Accept-Ranges", "bytes") == -1) ||
 	    (crange[0] != '\0' &&
-	    http_response_header(resp, "Content-Range", crange) == -1)) {
+	    static_field(resp, "Content-Range", crange) == -1)) {
 		resp->headers.len = saved;
-		close(fd);
-		static_plain(resp, 500);
-		return;
+		status = 500;
 	}
-	switch (status) {
-	case 200:
-	case 206:
+	if (cached && (status == 200 || status == 206)) {
+		if (static_body_mem(resp, status, ctype, fd, st, start, len,
+		    head) == -1) {
+			resp->headers.len = saved;
+			return -1;
+		}
+		return 0;
+	}
+	if (status == 200 || status == 206) {
 		http_response_file(resp, status, ctype, fd, start, len);
-		return;
-	case 304:
+		return 0;
+	}
+	if (!cached)
 		close(fd);
+	if (status == 304)
 		http_response_static(resp, 304, NULL, NULL, 0);
-		return;
-	default:
-		close(fd);
+	else
 		static_plain(resp, status);
-		return;
+	return 0;
+}
+
+/* Serve the regular file fd (st) opened for key as name: from the cache,
+ * where it then stays, if it is small; fd is consumed on every path. */
+static void
+static_serve_new(const struct static_route *sr, const char *key,
+    const struct http_request *req, struct http_response *resp, int fd,
+    const struct stat *st, const char *name, bool head)
+{
+	const struct filecache_entry *ce = NULL;
+	const char *ctype = static_mime(name);
+	char etag[48], lastmod[40];
+
+	static_etag(st, etag, sizeof(etag));
+	http_date_format(st->st_mtim.tv_sec, lastmod, sizeof(lastmod));
+	if (sr->cache != NULL && st->st_size <= FILECACHE_MAX)
+		ce = filecache_put(sr->cache, key, fd, st, ctype, etag, lastmod);
+	if (static_serve(req, resp, fd, ce != NULL, st, ctype, etag, lastmod,
+	    head) == -1) {
+		/* It changed size between the fstat and the read: a race with
+		 * a writer, the promised length cannot be kept. */
+		filecache_forget(sr->cache, key);
+		static_plain(resp, 503);
 	}
 }
 
@@ -813,11 +909,13 @@ static_handle(struct http_request *req, struct http_response *resp,
     void *state)
 {
 	const struct static_route *sr = state;
-	char rel[STATIC_PATH_MAX];
+	char rel[STATIC_PATH_MAX + 1];
+	const struct filecache_entry *ce;
 	const char *name;
 	struct stat st;
 	size_t plen = req->route_path != NULL ? strlen(req->route_path) : 0;
 	bool head, slash;
+	size_t rlen;
 	int fd, dfd, e;
 
 	head = strcmp(req->method, "HEAD") == 0;
@@ -833,8 +931,9 @@ static_handle(struct http_request *req, struct http_response *resp,
 		static_plain(resp, 404);
 		return;
 	}
+	/* room for the '/' of the cache's key */
 	switch (static_path_decode(req->path + plen, req->path_len - plen,
-	    rel, sizeof(rel))) {
+	    rel, sizeof(rel) - 1)) {
 	case STATIC_PATH_OK:
 		break;
 	case STATIC_PATH_BAD:
@@ -845,6 +944,20 @@ static_handle(struct http_request *req, struct http_response *resp,
 		return;
 	}
 	slash = req->path_len > 0 && req->path[req->path_len - 1] == '/';
+	/* The cache's key: the name, and a '/' if a directory's index is
+	 * asked for. */
+	rlen = strlen(rel);
+	if (slash)
+		memcpy(rel + rlen, "/", 2);
+	if (sr->cache != NULL && (ce = filecache_get(sr->cache, rel,
+	    static_conditional(req))) != NULL) {
+		if (static_serve(req, resp, ce->fd, true, &ce->st, ce->ctype,
+		    ce->etag, ce->lastmod, head) == 0)
+			return;
+		/* Its size changed: open it again. */
+		filecache_forget(sr->cache, rel);
+	}
+	rel[rlen] = '\0';
 
 	if ((fd = static_open(sr, rel)) == -1) {
 		static_fail(req, resp, errno);
@@ -882,7 +995,9 @@ static_handle(struct http_request *req, struct http_response *resp,
 		static_plain(resp, 404);
 		return;
 	}
-	static_serve(req, resp, fd, &st, static_mime(name), head);
+	if (slash)
+		memcpy(rel + rlen, "/", 2);
+	static_serve_new(sr, rel, req, resp, fd, &st, name, head);
 	return;
 fail:
 	e = errno;

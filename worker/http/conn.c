@@ -62,6 +62,7 @@
 #define SENDFILE_CHUNK (1 << 20)     /* per call: keep the loop responsive */
 #define DRAIN_IDLE_GRACE 1.0         /* seconds an idle connection may still
                                         send a request once we drain */
+#define SPARE_MAX      (64 * 1024)   /* the largest output buffer kept */
 
 enum conn_state {
 	CONN_IDLE,           /* between requests: keepalive_timeout */
@@ -79,38 +80,49 @@ struct conn {
 	int fd;
 	enum conn_state state;
 	bool close_after;        /* close once the output is written */
+	bool client_closes;      /* ... because the client said so, and sent
+	                            nothing after: no lingering close needed */
 	bool busy;               /* a file or stream response is in progress */
 	bool peer_unix;
 	bool awaiting_proxy;     /* the PROXY header has not been read yet */
 	bool defer_head;         /* the deferred request was a HEAD ... */
 	bool defer_http10;       /* ... from an HTTP/1.0 client */
-	double head_started;     /* for the header_timeout deadline */
+	double since;            /* the start of the state's deadline: the
+	                            head's first byte (or the accept) in
+	                            CONN_HEAD, going idle in CONN_IDLE, the
+	                            shutdown in CONN_LINGER */
 	double began;            /* util_now() at the request's first byte:
 	                            its duration (stats, access log) */
-	double idle_since;       /* when it last went idle (keep-alive) */
-	unsigned long requests;  /* requests received on this connection */
-	size_t lingered;
+	uint32_t requests;       /* requests received on this connection */
+	uint32_t lingered;       /* bytes discarded, up to LINGER_MAX */
 	struct event ev;
 	struct request_reader rd;    /* the request being read */
 	struct buf out;
 	size_t out_off;
-	struct buf held;         /* input received while busy, parsed later */
-	int file_fd;             /* file body being sent, or -1 */
-	off_t file_off, file_left;
+	struct conn_more *more;  /* while busy: NULL when idle */
 	struct http_stream *stream;
 	struct http_deferred *deferred;  /* a response the handler owes */
 	struct ws *upgrade;      /* accepted WebSocket, handed over next */
 	struct sse *sse;         /* an event stream of a channel, likewise */
 	const struct conn_listener *listener;
 	uint64_t sent;           /* bytes written, ever: output positions */
-	struct buf logq;         /* access log: responses framed, not yet
-	                            complete (accesslog.h) */
-	char client[56];         /* "127.0.0.1:51234", "[::1]:5", "unix" */
 	union {                  /* the peer, or the PROXY header's source */
 		struct sockaddr sa;
 		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
 	} peer;
+};
+
+/*
+ * What a connection needs only while it is busy, allocated then and freed
+ * once it is idle again, so that an idle connection stays small.
+ */
+struct conn_more {
+	struct buf held;         /* input received while busy, parsed later */
+	struct buf logq;         /* access log: responses framed, not yet
+	                            complete (accesslog.h) */
+	int file_fd;             /* file body being sent, or -1 */
+	off_t file_off, file_left;
 };
 
 /* The connection of a reader (embedded in it). */
@@ -121,14 +133,66 @@ static void conn_event(evutil_socket_t fd, short what, void *arg);
 static void conn_run(struct conn *c);
 static uint64_t conn_queued(const struct conn *c);
 
+/* The peer as text, formatted when asked for: not kept, to keep an idle
+ * connection small. */
+static const char *
+conn_peer(const struct conn *c, char *out, size_t len)
+{
+	realip_format(out, len, c->peer_unix ? NULL : &c->peer.sa);
+	return out;
+}
+
+/* c->more, allocated if need be; NULL: out of memory. */
+static struct conn_more *
+conn_more(struct conn *c)
+{
+	if (c->more == NULL && (c->more = calloc(1, sizeof(*c->more))) != NULL)
+		c->more->file_fd = -1;
+	return c->more;
+}
+
+static size_t
+held_len(const struct conn *c)
+{
+	return c->more != NULL ? c->more->held.len : 0;
+}
+
+static bool
+has_file(const struct conn *c)
+{
+	return c->more != NULL && c->more->file_fd >= 0;
+}
+
+/* Drop what waits to be parsed. */
+static void
+held_free(struct conn *c)
+{
+	if (c->more != NULL)
+		buf_free(&c->more->held);
+}
+
 /* Free what an idle connection does not need. */
 static void
 release_buffers(struct conn *c)
 {
+	struct conn_more *m = c->more;
+
 	request_release(&c->rd);
 	if (c->out_off == c->out.len) {
+		if (c->ctx->spare.p == NULL && c->out.cap <= SPARE_MAX) {
+			c->ctx->spare = c->out;
+			c->ctx->spare.len = 0;
+			memset(&c->out, 0, sizeof(c->out));
+		}
 		buf_free(&c->out);
 		c->out_off = 0;
+	}
+	if (m != NULL && m->held.len == 0 && m->logq.len == 0 &&
+	    m->file_fd < 0) {
+		buf_free(&m->held);
+		buf_free(&m->logq);
+		free(m);
+		c->more = NULL;
 	}
 }
 
@@ -151,8 +215,8 @@ conn_free(struct conn *c)
 
 	event_del(&c->ev);
 	close(c->fd);
-	if (c->file_fd >= 0)
-		close(c->file_fd);
+	if (has_file(c))
+		close(c->more->file_fd);
 	if (c->stream != NULL)
 		stream_detach(c->stream);    /* the handler ends it; it sees closed */
 	if (c->deferred != NULL) {
@@ -168,11 +232,14 @@ conn_free(struct conn *c)
 	if (c->busy)                     /* a stream, file or deferred answer
 	                                    cut short */
 		stats_observe(ctx->stats, util_now() - c->began);
-	if (ctx->access != NULL)
-		accesslog_abandon(ctx->access, &c->logq, c->sent);
+	if (ctx->access != NULL && c->more != NULL)
+		accesslog_abandon(ctx->access, &c->more->logq, c->sent);
 	LIST_REMOVE(c, entry);
 	buf_free(&c->out);
-	buf_free(&c->held);
+	if (c->more != NULL) {
+		c->more->file_fd = -1;
+		held_free(c);
+	}
 	release_buffers(c);
 	free(c);
 	conn_gone(ctx);
@@ -188,18 +255,18 @@ conn_upgrade(struct conn *c)
 	c->upgrade = NULL;
 	event_del(&c->ev);
 	LIST_REMOVE(c, entry);       /* still counted in nconns: ws.c's now */
-	if (c->ctx->access != NULL) {
+	if (c->ctx->access != NULL && c->more != NULL) {
 		/* The 101 (and what came before it) is as good as sent: ws.c
 		 * writes it now. */
-		accesslog_progress(c->ctx->access, &c->logq, conn_queued(c));
-		accesslog_abandon(c->ctx->access, &c->logq, conn_queued(c));
+		accesslog_progress(c->ctx->access, &c->more->logq, conn_queued(c));
+		accesslog_abandon(c->ctx->access, &c->more->logq, conn_queued(c));
 	}
 	if (c->sse != NULL)          /* what the client sends after is not read */
 		sse_start(c->sse, c->fd, &c->out, c->out_off);
 	else
-		ws_start(&c->ctx->ws, ws, c->fd, &c->out, c->out_off, c->held.p,
-		    c->held.len);
-	buf_free(&c->held);
+		ws_start(&c->ctx->ws, ws, c->fd, &c->out, c->out_off,
+		    c->more != NULL ? c->more->held.p : NULL, held_len(c));
+	held_free(c);
 	release_buffers(c);
 	free(c);
 }
@@ -217,9 +284,9 @@ conn_linger(struct conn *c)
 	struct timeval tv = { LINGER_TIMEOUT, 0 };
 
 	c->state = CONN_LINGER;
-	c->head_started = loop_now(c->ctx->base);    /* the linger deadline's start */
+	c->since = loop_now(c->ctx->base);    /* the linger deadline's start */
+	held_free(c);
 	release_buffers(c);
-	buf_free(&c->held);
 	if (shutdown(c->fd, SHUT_WR) == -1) {
 		conn_free(c);
 		return;
@@ -244,7 +311,7 @@ conn_await_input(struct conn *c)
 			/* Nothing asked yet: header_timeout runs from the accept,
 			 * whatever stray bytes (bare CRLFs) arrive meanwhile. */
 			c->state = CONN_HEAD;
-			tv = loop_tv(c->head_started + lim->header_timeout - now);
+			tv = loop_tv(c->since + lim->header_timeout - now);
 			conn_watch(c, EV_READ, &tv);
 			return;
 		}
@@ -252,13 +319,13 @@ conn_await_input(struct conn *c)
 		if (c->state != CONN_IDLE) {
 			/* Just went idle: the shared, O(1) keep-alive timeout. */
 			c->state = CONN_IDLE;
-			c->idle_since = now;
+			c->since = now;
 			conn_watch(c, EV_READ, c->ctx->keepalive_tv);
 			return;
 		}
 		/* Still idle after input that started no request (CRLFs between
 		 * messages): the keep-alive countdown goes on, it does not restart. */
-		tv = loop_tv(c->idle_since + lim->keepalive_timeout - now);
+		tv = loop_tv(c->since + lim->keepalive_timeout - now);
 		conn_watch(c, EV_READ, &tv);
 	} else if (c->rd.in_body) {
 		c->state = CONN_BODY;
@@ -266,7 +333,7 @@ conn_await_input(struct conn *c)
 		conn_watch(c, EV_READ, &tv);
 	} else {
 		c->state = CONN_HEAD;
-		tv = loop_tv(c->head_started + lim->header_timeout - now);
+		tv = loop_tv(c->since + lim->header_timeout - now);
 		conn_watch(c, EV_READ, &tv);
 	}
 }
@@ -279,13 +346,14 @@ static uint64_t
 conn_queued(const struct conn *c)
 {
 	return c->sent + (c->out.len - c->out_off) +
-	    (c->file_fd >= 0 ? (uint64_t)c->file_left : 0);
+	    (has_file(c) ? (uint64_t)c->more->file_left : 0);
 }
 
 /* Write the output buffer, then the file body if any. */
 static enum flush_result
 conn_flush(struct conn *c)
 {
+	struct conn_more *m = c->more;
 	struct timeval tv;
 	ssize_t n;
 
@@ -293,9 +361,9 @@ conn_flush(struct conn *c)
 		if (c->out_off < c->out.len)
 			n = write(c->fd, c->out.p + c->out_off,
 			    c->out.len - c->out_off);
-		else if (c->file_fd >= 0 && c->file_left > 0)
-			n = sendfile(c->fd, c->file_fd, &c->file_off,
-			    c->file_left < SENDFILE_CHUNK ? (size_t)c->file_left :
+		else if (has_file(c) && m->file_left > 0)
+			n = sendfile(c->fd, m->file_fd, &m->file_off,
+			    m->file_left < SENDFILE_CHUNK ? (size_t)m->file_left :
 			    SENDFILE_CHUNK);
 		else
 			break;
@@ -303,7 +371,7 @@ conn_flush(struct conn *c)
 			if (c->out_off < c->out.len)
 				c->out_off += (size_t)n;
 			else
-				c->file_left -= n;
+				m->file_left -= n;
 			c->sent += (uint64_t)n;
 			STATS_ADD(c->ctx->stats->bytes_out, n);
 			continue;
@@ -314,8 +382,8 @@ conn_flush(struct conn *c)
 			c->state = CONN_WRITE;
 			tv = loop_tv(c->ctx->limits->write_timeout);
 			conn_watch(c, EV_WRITE, &tv);
-			if (c->ctx->access != NULL)
-				accesslog_progress(c->ctx->access, &c->logq, c->sent);
+			if (c->ctx->access != NULL && m != NULL)
+				accesslog_progress(c->ctx->access, &m->logq, c->sent);
 			return FLUSH_WAIT;
 		}
 		/* EPIPE, ECONNRESET: the client is gone. n == 0: the file
@@ -326,14 +394,14 @@ conn_flush(struct conn *c)
 		return FLUSH_GONE;
 	}
 	c->out.len = c->out_off = 0;
-	if (c->file_fd >= 0) {
-		close(c->file_fd);
-		c->file_fd = -1;
+	if (has_file(c)) {
+		close(m->file_fd);
+		m->file_fd = -1;
 		c->busy = false;
 		stats_observe(c->ctx->stats, util_now() - c->began);
 	}
-	if (c->ctx->access != NULL)
-		accesslog_progress(c->ctx->access, &c->logq, c->sent);
+	if (c->ctx->access != NULL && m != NULL)
+		accesslog_progress(c->ctx->access, &m->logq, c->sent);
 	return FLUSH_DONE;
 }
 
@@ -345,8 +413,9 @@ conn_stream_wake(void *arg, enum stream_wake why)
 {
 	struct conn *c = arg;
 
-	if (c->ctx->access != NULL)
-		accesslog_extend(&c->logq, conn_queued(c), why == STREAM_MORE);
+	if (c->ctx->access != NULL && c->more != NULL)
+		accesslog_extend(&c->more->logq, conn_queued(c),
+		    why == STREAM_MORE);
 	if (why != STREAM_MORE) {
 		c->stream = NULL;
 		c->busy = false;
@@ -377,7 +446,8 @@ conn_log(struct conn *c, const struct http_request *req, const char *client,
 
 	e.body_at = blank != NULL ? before + (uint64_t)(blank + 4 -
 	    (c->out.p + at)) : e.end;
-	accesslog_push(c->ctx->access, &c->logq, &e);
+	if (conn_more(c) != NULL)        /* else the line is lost, not more */
+		accesslog_push(c->ctx->access, &c->more->logq, &e);
 }
 
 /*
@@ -409,6 +479,10 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 		c->close_after = false;
 		f.close = false;
 	}
+	if (c->out.p == NULL && ctx->spare.p != NULL) {
+		c->out = ctx->spare;
+		memset(&ctx->spare, 0, sizeof(ctx->spare));
+	}
 	event_base_gettimeofday_cached(ctx->base, &tv);
 	response_clock_set(&ctx->clock, tv.tv_sec);
 	r = response_frame(&c->out, &ctx->clock, resp, &f);
@@ -419,10 +493,13 @@ conn_respond(struct conn *c, struct http_response *resp, bool head_only,
 		c->stream = f.stream;
 		c->busy = true;
 	}
-	if (f.file_fd >= 0) {
-		c->file_fd = f.file_fd;
-		c->file_off = f.file_offset;
-		c->file_left = f.file_len;
+	if (f.file_fd >= 0 && conn_more(c) == NULL) {
+		close(f.file_fd);
+		r = -1;
+	} else if (f.file_fd >= 0) {
+		c->more->file_fd = f.file_fd;
+		c->more->file_off = f.file_offset;
+		c->more->file_left = f.file_len;
 		c->busy = true;
 	}
 	if (r == -1) {
@@ -449,11 +526,13 @@ conn_error(struct conn *c, int status)
 	struct http_response resp;
 	struct http_request req, *seen = NULL;
 	const char *reason = http_status_reason(status);
+	char client[REALIP_ADDRSTRLEN];
 
 	memset(&resp, 0, sizeof(resp));
 	resp.file_fd = -1;
 	http_response_static(&resp, status, "text/plain", reason, strlen(reason));
 	c->close_after = true;
+	c->client_closes = false;    /* ours: the client may send more */
 	/* Refused before the parser saw a request begin: it begins now. */
 	if (!c->rd.in_message)
 		c->began = util_now();
@@ -465,7 +544,8 @@ conn_error(struct conn *c, int status)
 		seen = &req;
 	}
 	/* A HEAD gets the head only, even of an error. */
-	conn_respond(c, &resp, request_is_head(&c->rd), false, seen, c->client);
+	conn_respond(c, &resp, request_is_head(&c->rd), false, seen,
+	    conn_peer(c, client, sizeof(client)));
 	request_abandon(&c->rd);
 }
 
@@ -478,7 +558,7 @@ on_request_begin(struct request_reader *r)
 
 	c->requests++;
 	c->state = CONN_HEAD;
-	c->head_started = loop_now(c->ctx->base);
+	c->since = loop_now(c->ctx->base);
 	c->began = util_now();   /* the loop's cached time is too coarse */
 }
 
@@ -486,14 +566,6 @@ static int
 on_request_continue(struct request_reader *r)
 {
 	return response_continue(&CONN_OF(r)->out);
-}
-
-static bool
-header_named(const struct http_header *h, const char *name)
-{
-	size_t n = strlen(name);
-
-	return h->name_len == n && strncasecmp(h->name, name, n) == 0;
 }
 
 /*
@@ -505,32 +577,12 @@ conn_client(struct conn *c, const struct http_request *req, char *out,
     size_t len)
 {
 	const struct config *cfg = c->ctx->cfg;
-	struct buf xff = { 0 };
-	const char *xri = NULL;
-	size_t xri_len = 0;
 
 	if (cfg->ntrusted == 0 && !cfg->trust_unix)
-		return c->client;
-	if (!(c->peer_unix ? cfg->trust_unix : realip_trusted(cfg->trusted,
-	    cfg->ntrusted, &c->peer.sa)))
-		return c->client;
-	for (size_t i = 0; i < req->nheaders; i++) {
-		const struct http_header *h = &req->headers[i];
-
-		/* Several X-Forwarded-For lines are one list (RFC 9110 5.3). */
-		if (header_named(h, "X-Forwarded-For")) {
-			if (xff.len > 0)
-				buf_append(&xff, ", ", 2);
-			buf_append(&xff, h->value, h->value_len);
-		} else if (xri == NULL && header_named(h, "X-Real-IP")) {
-			xri = h->value;
-			xri_len = h->value_len;
-		}
-	}
-	if (realip_client(cfg, c->peer_unix ? NULL : &c->peer.sa, c->peer_unix,
-	    xff.p, xff.len, xri, xri_len, out, len) != 1)
-		snprintf(out, len, "%s", c->client);
-	buf_free(&xff);
+		return conn_peer(c, out, len);
+	if (realip_request_client(cfg, c->peer_unix ? NULL : &c->peer.sa,
+	    c->peer_unix, req->headers, req->nheaders, out, len) != 1)
+		conn_peer(c, out, len);
 	return out;
 }
 
@@ -583,7 +635,7 @@ on_request(struct request_reader *r)
 	struct conn_ctx *ctx = c->ctx;
 	struct http_request req;
 	struct http_response resp;
-	char client[64];
+	char client[REALIP_ADDRSTRLEN];
 
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
@@ -596,8 +648,11 @@ on_request(struct request_reader *r)
 	STATS_ADD(ctx->stats->requests, 1);
 	ctx->dispatch(c->listener->dispatch_arg, &req, &resp);
 
-	if (!request_keep_alive(r) || ctx->draining)
+	if (!request_keep_alive(r) || ctx->draining ||
+	    (ctx->limits->keepalive_requests > 0 &&
+	    c->requests >= ctx->limits->keepalive_requests))
 		c->close_after = true;
+	c->client_closes = !request_keep_alive(r) && !request_upgrade(r);
 	if (resp.deferred != NULL) {
 		conn_defer(c, resp.deferred, request_is_head(r),
 		    request_is_http10(r));
@@ -623,8 +678,10 @@ conn_feed(struct conn *c, const char *data, size_t len)
 
 	switch (request_feed(&c->rd, data, len, &parsed)) {
 	case REQUEST_PAUSED:
-		if (!c->close_after && parsed < len &&
-		    buf_append(&c->held, data + parsed, len - parsed) == -1)
+		if (parsed < len)
+			c->client_closes = false;    /* it sent more: linger */
+		if (!c->close_after && parsed < len && (conn_more(c) == NULL ||
+		    buf_append(&c->more->held, data + parsed, len - parsed) == -1))
 			c->close_after = true;
 		break;
 	case REQUEST_BAD:
@@ -635,15 +692,15 @@ conn_feed(struct conn *c, const char *data, size_t len)
 		 * may yet, from a deferred answer); else it is refused. */
 		if (c->upgrade == NULL && c->deferred == NULL)
 			c->close_after = true;
-		else if (parsed < len &&
-		    buf_append(&c->held, data + parsed, len - parsed) == -1)
+		else if (parsed < len && (conn_more(c) == NULL ||
+		    buf_append(&c->more->held, data + parsed, len - parsed) == -1))
 			c->close_after = true;
 		break;
 	case REQUEST_FED:
 		break;
 	}
 	if (c->rd.in_message && !c->rd.in_body && !c->close_after &&
-	    loop_now(ctx->base) - c->head_started > ctx->limits->header_timeout)
+	    loop_now(ctx->base) - c->since > ctx->limits->header_timeout)
 		conn_error(c, 408);
 }
 
@@ -671,18 +728,27 @@ conn_run(struct conn *c)
 			return;
 		}
 		if (c->close_after) {
-			conn_linger(c);
+			/*
+			 * The client asked for the close and sent nothing after
+			 * its request (RFC 9112 9.6: it must not): nothing unread
+			 * can turn our close into a reset, so close now. Else
+			 * linger: the client may be sending more.
+			 */
+			if (c->client_closes)
+				conn_free(c);
+			else
+				conn_linger(c);
 			return;
 		}
 		/* The response that paused the parser is complete. */
 		if (request_paused(&c->rd))
 			request_resume(&c->rd);
-		if (c->held.len == 0)
+		if (held_len(c) == 0)
 			break;
 		/* held is at most rbuf_size (see conn_read): parse it from rbuf */
-		n = c->held.len;
-		memcpy(ctx->rbuf, c->held.p, n);
-		buf_free(&c->held);
+		n = c->more->held.len;
+		memcpy(ctx->rbuf, c->more->held.p, n);
+		held_free(c);
 		conn_feed(c, ctx->rbuf, n);
 	}
 	conn_await_input(c);
@@ -699,24 +765,28 @@ conn_proxy(struct conn *c, size_t n)
 	struct conn_ctx *ctx = c->ctx;
 	struct sockaddr_storage src;
 	struct timeval tv;
+	char peer[REALIP_ADDRSTRLEN];
+	struct buf *held;
 	socklen_t srclen = 0;
 	size_t consumed = 0, rest;
 
-	if (c->held.len + n > ctx->rbuf_size ||
-	    buf_append(&c->held, ctx->rbuf, n) == -1) {
+	if (held_len(c) + n > ctx->rbuf_size || conn_more(c) == NULL ||
+	    buf_append(&c->more->held, ctx->rbuf, n) == -1) {
 		conn_free(c);
 		return;
 	}
-	switch (proxy_parse(c->held.p, c->held.len, &consumed, &src, &srclen)) {
+	held = &c->more->held;
+	switch (proxy_parse(held->p, held->len, &consumed, &src, &srclen)) {
 	case PROXY_NEED_MORE:
 		/* The header is due within header_timeout of the accept, however
 		 * slowly it trickles in. */
-		tv = loop_tv(c->head_started + ctx->limits->header_timeout -
+		tv = loop_tv(c->since + ctx->limits->header_timeout -
 		    loop_now(ctx->base));
 		event_add(&c->ev, &tv);
 		return;
 	case PROXY_ERROR:
-		log_debug("%s: no valid PROXY header; closing", c->client);
+		log_debug("%s: no valid PROXY header; closing",
+		    conn_peer(c, peer, sizeof(peer)));
 		conn_free(c);
 		return;
 	case PROXY_DONE:
@@ -727,12 +797,11 @@ conn_proxy(struct conn *c, size_t n)
 		memcpy(&c->peer, &src, srclen < sizeof(c->peer) ? srclen :
 		    sizeof(c->peer));
 		c->peer_unix = false;
-		realip_format(c->client, sizeof(c->client), &c->peer.sa);
 	}
 	/* What followed the header is the start of the first request. */
-	rest = c->held.len - consumed;
-	memmove(ctx->rbuf, c->held.p + consumed, rest);
-	buf_free(&c->held);
+	rest = held->len - consumed;
+	memmove(ctx->rbuf, held->p + consumed, rest);
+	held_free(c);
 	if (rest > 0)
 		conn_feed(c, ctx->rbuf, rest);
 	conn_run(c);
@@ -747,7 +816,7 @@ conn_read(struct conn *c)
 
 	if (c->busy) {
 		/* Streaming: keep what the client pipelines, up to a limit. */
-		room = ctx->rbuf_size - c->held.len;
+		room = ctx->rbuf_size - held_len(c);
 		if (room == 0) {
 			event_del(&c->ev);   /* a write or the end wakes us */
 			return;
@@ -767,7 +836,8 @@ conn_read(struct conn *c)
 		return;
 	}
 	if (c->busy) {
-		if (buf_append(&c->held, ctx->rbuf, (size_t)n) == -1)
+		if (conn_more(c) == NULL ||
+		    buf_append(&c->more->held, ctx->rbuf, (size_t)n) == -1)
 			conn_free(c);
 		return;
 	}
@@ -809,10 +879,10 @@ conn_discard(struct conn *c)
 	n = read(c->fd, c->ctx->rbuf, c->ctx->rbuf_size);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
-	if (n > 0 && (c->lingered += (size_t)n) < LINGER_MAX) {
+	if (n > 0 && (c->lingered += (uint32_t)n) < LINGER_MAX) {
 		/* A persistent event restarts its timeout on every read: keep
 		 * the deadline a deadline, or a trickle would hold us forever. */
-		tv = loop_tv(c->head_started + LINGER_TIMEOUT - loop_now(c->ctx->base));
+		tv = loop_tv(c->since + LINGER_TIMEOUT - loop_now(c->ctx->base));
 		event_add(&c->ev, &tv);
 		return;
 	}
@@ -894,6 +964,7 @@ conn_ctx_free(struct conn_ctx *ctx)
 	sse_ctx_free(&ctx->sse);
 	free(ctx->rbuf);
 	ctx->rbuf = NULL;
+	buf_free(&ctx->spare);
 	free(ctx->hdr_view);
 	ctx->hdr_view = NULL;
 }
@@ -913,18 +984,17 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 	}
 	c->peer_unix = sa == NULL || salen == 0 || sa->sa_family == AF_UNIX;
 	if (!c->peer_unix) {
-		/* Responses are written whole: no reason to wait for more. */
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		/* Responses are written whole: no reason to wait for more. A
+		 * listener with TCP_NODELAY passes it on (Linux). */
+		if (!l->nodelay)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 		memcpy(&c->peer, sa, salen < sizeof(c->peer) ? salen :
 		    sizeof(c->peer));
 	}
 	c->ctx = ctx;
 	c->fd = fd;
-	c->file_fd = -1;
 	c->listener = l;
 	c->awaiting_proxy = l->proxy_protocol;
-	realip_format(c->client, sizeof(c->client), c->peer_unix ? NULL :
-	    &c->peer.sa);
 	request_init(&c->rd, &ctx->hooks);
 	LIST_INSERT_HEAD(&ctx->conns, c, entry);
 	ctx->nconns++;
@@ -933,9 +1003,12 @@ conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
 	event_assign(&c->ev, ctx->base, fd, EV_READ | EV_PERSIST, conn_event, c);
 	/* The first request (and a PROXY header) is due within header_timeout. */
 	c->state = CONN_HEAD;
-	c->head_started = loop_now(ctx->base);
+	c->since = loop_now(ctx->base);
 	tv = loop_tv(ctx->limits->header_timeout);
 	event_add(&c->ev, &tv);
+	/* With TCP_DEFER_ACCEPT the request is usually here already: read it
+	 * now rather than after a trip through epoll. */
+	conn_read(c);
 }
 
 void

@@ -38,6 +38,8 @@ typedef void conn_dispatch_fn(void *arg, struct http_request *req,
  * outlive them. */
 struct conn_listener {
 	bool proxy_protocol;         /* they start with a PROXY v1/v2 header */
+	bool nodelay;                /* the listener has TCP_NODELAY: they
+	                                inherit it (Linux) */
 	void *dispatch_arg;          /* for ctx->dispatch, with their requests */
 };
 
@@ -57,6 +59,9 @@ struct conn_ctx {
 	 * part of a request that spans reads. */
 	char *rbuf;
 	size_t rbuf_size;
+	/* An output buffer a connection gave back when it went idle, for the
+	 * next one that frames a response: no malloc and free per request. */
+	struct buf spare;
 	struct http_header *hdr_view;    /* max_headers entries */
 	conn_dispatch_fn *dispatch;      /* set by the worker */
 	struct accesslog *access;        /* set by the worker; NULL: none */

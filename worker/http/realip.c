@@ -6,6 +6,9 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
 
 /* An address without a port; IPv4 (mapped ones too) in the first 4 bytes. */
 struct ip {
@@ -271,6 +274,21 @@ realip_client(const struct config *cfg, const struct sockaddr *peer,
 	return 0;
 }
 
+/* v in decimal at p; the end. */
+static char *
+put_uint(char *p, unsigned v)
+{
+	char tmp[10];
+	int n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
 void
 realip_format(char *out, size_t len, const struct sockaddr *sa)
 {
@@ -278,12 +296,18 @@ realip_format(char *out, size_t len, const struct sockaddr *sa)
 
 	if (sa == NULL) {
 		snprintf(out, len, "unix");
-	} else if (sa->sa_family == AF_INET) {
+	} else if (sa->sa_family == AF_INET && len >= sizeof("255.255.255.255:65535")) {
+		/* Formatted for every request: no printf. */
 		const struct sockaddr_in *in = (const struct sockaddr_in *)
 		    (const void *)sa;
+		const unsigned char *a = (const unsigned char *)&in->sin_addr;
+		char *p = out;
 
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(out, len, "%s:%u", host, ntohs(in->sin_port));
+		for (int i = 0; i < 4; i++) {
+			p = put_uint(p, a[i]);
+			*p++ = i < 3 ? '.' : ':';
+		}
+		*put_uint(p, ntohs(in->sin_port)) = '\0';
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)
 		    (const void *)sa;
@@ -293,4 +317,44 @@ realip_format(char *out, size_t len, const struct sockaddr *sa)
 	} else {
 		snprintf(out, len, "?");
 	}
+}
+
+static bool
+header_named(const struct http_header *h, const char *name)
+{
+	size_t n = strlen(name);
+
+	return h->name_len == n && strncasecmp(h->name, name, n) == 0;
+}
+
+int
+realip_request_client(const struct config *cfg, const struct sockaddr *peer,
+    bool peer_is_unix, const struct http_header *hdrs, size_t nhdrs,
+    char *out, size_t outlen)
+{
+	struct buf xff = { 0 };
+	const char *xri = NULL;
+	size_t xri_len = 0;
+	int r;
+
+	if (!(peer_is_unix ? cfg->trust_unix : realip_trusted(cfg->trusted,
+	    cfg->ntrusted, peer)))
+		return 0;
+	for (size_t i = 0; i < nhdrs; i++) {
+		const struct http_header *h = &hdrs[i];
+
+		/* Several X-Forwarded-For lines are one list (RFC 9110 5.3). */
+		if (header_named(h, "X-Forwarded-For")) {
+			if (xff.len > 0)
+				buf_append(&xff, ", ", 2);
+			buf_append(&xff, h->value, h->value_len);
+		} else if (xri == NULL && header_named(h, "X-Real-IP")) {
+			xri = h->value;
+			xri_len = h->value_len;
+		}
+	}
+	r = realip_client(cfg, peer, peer_is_unix, xff.p, xff.len, xri,
+	    xri_len, out, outlen);
+	buf_free(&xff);
+	return r;
 }

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include "common/config.h"
+#include "worker/api/http.h"
 
 /* Room for any address realip_client writes: "[v6]:65535" and the NUL. */
 #define REALIP_ADDRSTRLEN (INET6_ADDRSTRLEN + 8)
@@ -65,8 +66,18 @@ int realip_client(const struct config *cfg, const struct sockaddr *peer,
     bool peer_is_unix, const char *xff, size_t xff_len, const char *xri,
     size_t xri_len, char *out, size_t outlen);
 
-/* The text of a peer address: "1.2.3.4:5", "[::1]:5", or "unix" when sa
- * is NULL ("?" for another family). */
+/*
+ * The same, with X-Forwarded-For and X-Real-IP found among a request's
+ * header fields (hdrs, nhdrs): 1 if the client came from one of them, 0
+ * if it is the peer (out is then not to be used).
+ */
+int realip_request_client(const struct config *cfg,
+    const struct sockaddr *peer, bool peer_is_unix,
+    const struct http_header *hdrs, size_t nhdrs, char *out, size_t outlen);
+
+/* A connection's peer as text into out (len: REALIP_ADDRSTRLEN never
+ * truncates): "1.2.3.4:5", "[::1]:5", "unix" when sa is NULL, "?" for
+ * another family. Cheap enough to be done for every request. */
 void realip_format(char *out, size_t len, const struct sockaddr *sa);
 
 #endif

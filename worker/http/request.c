@@ -47,11 +47,37 @@ refuse(struct request_reader *r, int status, enum head_why why)
 	return REQUEST_BAD;
 }
 
+/*
+ * The reader's own copies of a request that outlives a request_feed (its
+ * head, its fields) or whose body is gathered: allocated when first
+ * needed, freed with request_release, so that an idle reader is small.
+ */
+struct request_spill {
+	struct buf hbuf;             /* the head, then a trailer section */
+	struct buf body;             /* the body (decoded, if chunked) */
+	struct head_field *own_fields;
+};
+
+/* r's spill, allocated now if need be; NULL: out of memory. */
+static struct request_spill *
+spill(struct request_reader *r)
+{
+	if (r->spill == NULL)
+		r->spill = calloc(1, sizeof(*r->spill));
+	return r->spill;
+}
+
+static size_t
+body_len(const struct request_reader *r)
+{
+	return r->spill != NULL ? r->spill->body.len : 0;
+}
+
 /* Where the fields of the request being read are. */
 static struct head_field *
 fields(const struct request_reader *r)
 {
-	return r->fields_own ? r->own_fields : r->hooks->scratch;
+	return r->fields_own ? r->spill->own_fields : r->hooks->scratch;
 }
 
 /* ---- setup -------------------------------------------------------------- */
@@ -81,10 +107,13 @@ request_init(struct request_reader *r, const struct request_hooks *h)
 void
 request_release(struct request_reader *r)
 {
-	buf_free(&r->hbuf);
-	buf_free(&r->body);
-	free(r->own_fields);
-	r->own_fields = NULL;
+	if (r->spill != NULL) {
+		buf_free(&r->spill->hbuf);
+		buf_free(&r->spill->body);
+		free(r->spill->own_fields);
+		free(r->spill);
+		r->spill = NULL;
+	}
 	r->fields_own = false;
 }
 
@@ -123,10 +152,10 @@ message_begin(struct request_reader *r, const char *at)
 {
 	head_init(&r->head);
 	r->hbase = at;
-	r->hbuf.len = 0;
+	if (r->spill != NULL)
+		r->spill->hbuf.len = r->spill->body.len = 0;
 	r->fields_own = false;
 	r->body_at = NULL;
-	r->body.len = 0;
 	r->keep_alive = r->upgrade = false;
 	r->in_message = true;
 	r->in_body = false;
@@ -179,8 +208,9 @@ feed_head(struct request_reader *r, const char **pp, const char *end)
 {
 	const struct http_limits *lim = r->hooks->limits;
 	struct head *h = &r->head;
+	struct request_spill *sp;
 	enum head_rc rc;
-	size_t old = r->hbuf.len, take;
+	size_t old, take;
 
 	if (r->hbase != NULL) {
 		rc = head_parse(h, r->hbase, (size_t)(end - r->hbase), lim,
@@ -192,12 +222,15 @@ feed_head(struct request_reader *r, const char **pp, const char *end)
 		if (rc == HEAD_DONE)
 			*pp = r->hbase + h->len;
 	} else {
+		if ((sp = spill(r)) == NULL)
+			return refuse(r, 500, HEAD_NO_MEMORY);
+		old = sp->hbuf.len;
 		take = head_max_len(lim) + 1 - old;
 		if ((size_t)(end - *pp) < take)
 			take = (size_t)(end - *pp);
-		if (buf_append(&r->hbuf, *pp, take) == -1)
+		if (buf_append(&sp->hbuf, *pp, take) == -1)
 			return refuse(r, 500, HEAD_NO_MEMORY);
-		rc = head_parse(h, r->hbuf.p, r->hbuf.len, lim, fields(r));
+		rc = head_parse(h, sp->hbuf.p, sp->hbuf.len, lim, fields(r));
 		if (rc == HEAD_MORE) {
 			/* By head_max_len, a head that is still short of its end
 			 * took all of this read. */
@@ -206,7 +239,7 @@ feed_head(struct request_reader *r, const char **pp, const char *end)
 		}
 		if (rc == HEAD_DONE) {
 			*pp += h->len - old;
-			r->hbuf.len = h->len;
+			sp->hbuf.len = h->len;
 		}
 	}
 	if (rc == HEAD_BAD)
@@ -219,16 +252,16 @@ static enum request_fed
 feed_body(struct request_reader *r, const char **pp, const char *end)
 {
 	size_t n = (size_t)(end - *pp);
+	struct request_spill *sp;
 
 	if (n > r->remaining)
 		n = (size_t)r->remaining;
-	if (r->body.len == 0 && n == r->remaining) {
+	if (body_len(r) == 0 && n == r->remaining) {
 		r->body_at = *pp;
 	} else {
-		if (r->body.len == 0 &&
-		    buf_reserve(&r->body, (size_t)r->remaining) == -1)
-			return refuse(r, 500, HEAD_NO_MEMORY);
-		if (buf_append(&r->body, *pp, n) == -1)
+		if ((sp = spill(r)) == NULL || (sp->body.len == 0 &&
+		    buf_reserve(&sp->body, (size_t)r->remaining) == -1) ||
+		    buf_append(&sp->body, *pp, n) == -1)
 			return refuse(r, 500, HEAD_NO_MEMORY);
 	}
 	*pp += n;
@@ -267,7 +300,7 @@ chunk_size_done(struct request_reader *r)
 		r->phase = PH_TRAILERS;
 		return REQUEST_FED;
 	}
-	if (r->remaining > lim->max_body_size - r->body.len)
+	if (r->remaining > lim->max_body_size - body_len(r))
 		return refuse(r, 413, HEAD_BODY_LARGE);
 	r->cstate = C_DATA;
 	return REQUEST_FED;
@@ -291,7 +324,8 @@ feed_chunked(struct request_reader *r, const char **pp, const char *end)
 			n = (size_t)(end - p);
 			if (n > r->remaining)
 				n = (size_t)r->remaining;
-			if (buf_append(&r->body, p, n) == -1)
+			if (spill(r) == NULL ||
+			    buf_append(&r->spill->body, p, n) == -1)
 				return refuse(r, 500, HEAD_NO_MEMORY);
 			p += n;
 			if ((r->remaining -= n) == 0)
@@ -407,26 +441,30 @@ feed_trailers(struct request_reader *r, const char **pp, const char *end)
 {
 	const struct http_limits *lim = r->hooks->limits;
 	struct head *h = &r->head;
+	struct request_spill *sp;
 	size_t old, take;
 	enum head_rc rc;
 
+	if (r->hbase != NULL && end - *pp >= 2 && (*pp)[0] == '\r' &&
+	    (*pp)[1] == '\n') {
+		*pp += 2;
+		r->phase = PH_COMPLETE;
+		return REQUEST_FED;
+	}
+	if ((sp = spill(r)) == NULL)
+		return refuse(r, 500, HEAD_NO_MEMORY);
 	if (r->hbase != NULL) {
-		if (end - *pp >= 2 && (*pp)[0] == '\r' && (*pp)[1] == '\n') {
-			*pp += 2;
-			r->phase = PH_COMPLETE;
-			return REQUEST_FED;
-		}
-		if (buf_append(&r->hbuf, r->hbase, h->len) == -1)
+		if (buf_append(&sp->hbuf, r->hbase, h->len) == -1)
 			return refuse(r, 500, HEAD_NO_MEMORY);
 		r->hbase = NULL;
 	}
-	old = r->hbuf.len - h->len;
+	old = sp->hbuf.len - h->len;
 	take = lim->max_header_size + 3 - old;
 	if ((size_t)(end - *pp) < take)
 		take = (size_t)(end - *pp);
-	if (buf_append(&r->hbuf, *pp, take) == -1)
+	if (buf_append(&sp->hbuf, *pp, take) == -1)
 		return refuse(r, 500, HEAD_NO_MEMORY);
-	rc = head_parse(h, r->hbuf.p + h->len, r->hbuf.len - h->len, lim, NULL);
+	rc = head_parse(h, sp->hbuf.p + h->len, sp->hbuf.len - h->len, lim, NULL);
 	if (rc == HEAD_BAD)
 		return REQUEST_BAD;
 	if (rc == HEAD_MORE) {
@@ -434,7 +472,7 @@ feed_trailers(struct request_reader *r, const char **pp, const char *end)
 		return REQUEST_FED;
 	}
 	*pp += h->s.pos - old;
-	r->hbuf.len = h->len;
+	sp->hbuf.len = h->len;
 	r->phase = PH_COMPLETE;
 	return REQUEST_FED;
 }
@@ -448,21 +486,24 @@ keep_for_next_read(struct request_reader *r, const char *end)
 {
 	const struct head *h = &r->head;
 	size_t cap = r->hooks->limits->max_headers;
+	struct request_spill *sp;
 
+	if ((sp = spill(r)) == NULL)
+		return refuse(r, 500, HEAD_NO_MEMORY);
 	if (r->hbase != NULL) {
 		size_t n = r->phase == PH_HEAD ? (size_t)(end - r->hbase) :
 		    h->len;
 
-		if (buf_append(&r->hbuf, r->hbase, n) == -1)
+		if (buf_append(&sp->hbuf, r->hbase, n) == -1)
 			return refuse(r, 500, HEAD_NO_MEMORY);
 		r->hbase = NULL;
 	}
 	if (!r->fields_own) {
-		if (r->own_fields == NULL &&
-		    (r->own_fields = malloc(cap * sizeof(*r->own_fields))) == NULL)
+		if (sp->own_fields == NULL &&
+		    (sp->own_fields = malloc(cap * sizeof(*sp->own_fields))) == NULL)
 			return refuse(r, 500, HEAD_NO_MEMORY);
-		memcpy(r->own_fields, r->hooks->scratch, h->nfields *
-		    sizeof(*r->own_fields));
+		memcpy(sp->own_fields, r->hooks->scratch, h->nfields *
+		    sizeof(*sp->own_fields));
 		r->fields_own = true;
 	}
 	return REQUEST_FED;
@@ -536,7 +577,7 @@ request_view(const struct request_reader *r, struct http_request *req,
 {
 	const struct head *h = &r->head;
 	const struct head_field *f = fields(r);
-	const char *base = r->hbase != NULL ? r->hbase : r->hbuf.p;
+	const char *base = r->hbase != NULL ? r->hbase : r->spill->hbuf.p;
 	const char *tend, *q;
 
 	for (size_t i = 0; i < h->nfields; i++) {
@@ -567,8 +608,9 @@ request_view(const struct request_reader *r, struct http_request *req,
 	req->version_minor = h->minor;
 	req->headers = hdrs;
 	req->nheaders = h->nfields;
-	req->body = r->body_at != NULL ? r->body_at : r->body.p;
-	req->body_len = r->body_at != NULL ? h->content_length : r->body.len;
+	req->body = r->body_at != NULL ? r->body_at :
+	    r->spill != NULL ? r->spill->body.p : NULL;
+	req->body_len = r->body_at != NULL ? h->content_length : body_len(r);
 	req->upgrade = asks_upgrade(h);
 }
 

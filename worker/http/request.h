@@ -33,6 +33,7 @@
 #include "worker/http/head.h"
 
 struct request_reader;
+struct request_spill;
 
 /* Shared by a worker's readers. */
 struct request_hooks {
@@ -55,14 +56,15 @@ struct request_reader {
 	const struct request_hooks *hooks;
 	struct head head;            /* the head's scan, what it says, and
 	                                the status of a refusal */
-	struct head_field *own_fields;   /* the fields once the request
-	                                outlives a request_feed (fields_own),
-	                                else they are in hooks->scratch */
-	const char *hbase;           /* the head, in the bytes being fed ... */
-	struct buf hbuf;             /* ... or here, once it spans reads; then
-	                                a trailer section after it */
-	const char *body_at;         /* the body, in the bytes being fed ... */
-	struct buf body;             /* ... or here (decoded, if chunked) */
+	const char *hbase;           /* the head, in the bytes being fed, or
+	                                NULL: in the spill, once it spans
+	                                reads (and a trailer section after) */
+	const char *body_at;         /* the body, in the bytes being fed, or
+	                                NULL: in the spill (decoded, if
+	                                chunked) */
+	struct request_spill *spill; /* request.c's copies: NULL until needed
+	                                (fields_own: the fields are there, else
+	                                in hooks->scratch) */
 	uint64_t remaining;          /* body or chunk bytes still due */
 	uint16_t chunk_line;         /* bytes of the chunk-size line so far */
 	uint8_t phase, cstate, size_digits;

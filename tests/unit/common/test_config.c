@@ -180,6 +180,7 @@ test_minimal_file_gets_defaults(void **state)
 	assert_true(cfg.http.body_timeout == 30);
 	assert_true(cfg.http.keepalive_timeout == 75);
 	assert_true(cfg.http.keepalive_timeout > 60);
+	assert_int_equal(cfg.http.keepalive_requests, 1000);
 	assert_true(cfg.http.write_timeout == 30);
 	assert_int_equal(cfg.http.max_connections, 10000);
 	assert_false(cfg.listen[0].proxy_protocol);
@@ -221,6 +222,7 @@ test_full_file(void **state)
 	    "  \"header_timeout\": 0.1,\n"
 	    "  \"body_timeout\": 3600,\n"
 	    "  \"keepalive_timeout\": 0,\n"
+	    "  \"keepalive_requests\": 0,\n"
 	    "  \"write_timeout\": 12.75,\n"
 	    "  \"max_connections\": 1000000\n"
 	    "}\n", NULL);
@@ -245,6 +247,7 @@ test_full_file(void **state)
 	assert_true(cfg.http.header_timeout == 0.1);
 	assert_true(cfg.http.body_timeout == 3600);
 	assert_true(cfg.http.keepalive_timeout == 0);
+	assert_int_equal(cfg.http.keepalive_requests, 0);
 	assert_true(cfg.http.write_timeout == 12.75);
 	assert_int_equal(cfg.http.max_connections, 1000000);
 	config_free(&cfg);

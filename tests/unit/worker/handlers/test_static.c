@@ -7,7 +7,9 @@
  * under a low RLIMIT_NOFILE.
  *
  * The handler's responses are inspected as the connection layer would get
- * them; the fd of a file body is closed here.
+ * them; the fd of a file body is closed here. The handler's tests run
+ * twice: without the cache of small files (every body a file, for
+ * sendfile) and with it (every body of these small files in memory).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +25,7 @@
 
 #define LIT(s) s, sizeof(s) - 1
 
+static bool with_cache;      /* the group's routes keep small files open */
 static char tmp[256];        /* the group's directory */
 static char root[300];       /* tmp/root: the served tree */
 
@@ -143,6 +146,10 @@ route_new(bool follow, bool openat2)
 	json_decref(r);
 	((struct static_route *)st)->have_openat2 =
 	    openat2 && ((struct static_route *)st)->have_openat2;
+	if (!with_cache) {
+		filecache_free(((struct static_route *)st)->cache);
+		((struct static_route *)st)->cache = NULL;
+	}
 	return st;
 }
 
@@ -227,18 +234,46 @@ resp_header(const struct exchange *x, const char *name, char *out,
 	return NULL;
 }
 
-/* The file body's bytes (at most outsz), read with pread like sendfile. */
+/* The body's bytes (at most outsz): a file's read with pread like
+ * sendfile, or the memory the cache read them into. */
 static size_t
 file_body(const struct exchange *x, char *out, size_t outsz)
 {
 	ssize_t n;
 
+	if (with_cache) {
+		assert_int_equal(x->resp.file_fd, -1);
+		assert_true(x->resp.body_len <= outsz);
+		memcpy(out, x->resp.body, x->resp.body_len);
+		return x->resp.body_len;
+	}
 	assert_true(x->resp.file_fd >= 0);
 	assert_true((size_t)x->resp.file_len <= outsz);
 	n = pread(x->resp.file_fd, out, (size_t)x->resp.file_len,
 	    x->resp.file_offset);
 	assert_int_equal(n, x->resp.file_len);
 	return (size_t)n;
+}
+
+/* The body's length (of a HEAD: what Content-Length says). */
+static off_t
+body_length(const struct exchange *x)
+{
+	if (with_cache) {
+		assert_int_equal(x->resp.file_fd, -1);
+		return (off_t)x->resp.body_len;
+	}
+	assert_true(x->resp.file_fd >= 0);
+	return x->resp.file_len;
+}
+
+/* Where the body starts in its file (a file body's offset; a body in
+ * memory was read from there: its bytes say so). */
+static void
+assert_offset(const struct exchange *x, off_t off)
+{
+	if (!with_cache)
+		assert_int_equal(x->resp.file_offset, off);
 }
 
 static int
@@ -592,7 +627,7 @@ test_get_head(void **state)
 	exchange_run(&x, sr, "GET", "/static/hello.txt", NULL);
 	assert_int_equal(x.resp.status, 200);
 	assert_string_equal(x.resp.content_type, "text/plain; charset=utf-8");
-	assert_int_equal(x.resp.file_offset, 0);
+	assert_offset(&x, 0);
 	assert_int_equal(file_body(&x, body, sizeof(body)), 15);
 	assert_memory_equal(body, "Hello, static!\n", 15);
 	assert_non_null(resp_header(&x, "Accept-Ranges", v, sizeof(v)));
@@ -615,25 +650,25 @@ test_get_head(void **state)
 	exchange_run(&x, sr, "HEAD", "/static/data.bin", NULL);
 	assert_int_equal(x.resp.status, 200);
 	assert_string_equal(x.resp.content_type, "application/octet-stream");
-	assert_int_equal(x.resp.file_len, 1024);
+	assert_int_equal(body_length(&x), 1024);
 	exchange_done(&x);
 
 	/* HEAD ignores Range (defined for GET only) */
 	exchange_run(&x, sr, "HEAD", "/static/data.bin", "Range", "bytes=0-9",
 	    NULL);
 	assert_int_equal(x.resp.status, 200);
-	assert_int_equal(x.resp.file_len, 1024);
+	assert_int_equal(body_length(&x), 1024);
 	exchange_done(&x);
 
 	exchange_run(&x, sr, "GET", "/static/a%20b.txt?x=1", NULL);
 	assert_int_equal(x.resp.status, 200);
-	assert_int_equal(x.resp.file_len, 5);
+	assert_int_equal(body_length(&x), 5);
 	exchange_done(&x);
 
 	exchange_run(&x, sr, "GET", "/static/empty.txt", "Range", "bytes=0-",
 	    NULL);
 	assert_int_equal(x.resp.status, 200);
-	assert_int_equal(x.resp.file_len, 0);
+	assert_int_equal(body_length(&x), 0);
 	exchange_done(&x);
 
 	static_free(sr);
@@ -941,7 +976,7 @@ test_ranges(void **state)
 	exchange_run(&x, sr, "GET", "/static/data.bin", "Range", "bytes=10-19",
 	    NULL);
 	assert_int_equal(x.resp.status, 206);
-	assert_int_equal(x.resp.file_offset, 10);
+	assert_offset(&x, 10);
 	assert_int_equal(file_body(&x, body, sizeof(body)), 10);
 	assert_int_equal((unsigned char)body[0], 10);
 	assert_int_equal((unsigned char)body[9], 19);
@@ -956,7 +991,7 @@ test_ranges(void **state)
 	assert_int_equal(x.resp.status, 206);
 	assert_non_null(resp_header(&x, "Content-Range", v, sizeof(v)));
 	assert_string_equal(v, "bytes 1000-1023/1024");
-	assert_int_equal(x.resp.file_len, 24);
+	assert_int_equal(body_length(&x), 24);
 	exchange_done(&x);
 
 	exchange_run(&x, sr, "GET", "/static/data.bin", "Range", "bytes=-4",
@@ -979,7 +1014,7 @@ test_ranges(void **state)
 	exchange_run(&x, sr, "GET", "/static/data.bin", "Range",
 	    "bytes=0-1,5-6", NULL);
 	assert_int_equal(x.resp.status, 200);
-	assert_int_equal(x.resp.file_len, 1024);
+	assert_int_equal(body_length(&x), 1024);
 	assert_null(resp_header(&x, "Content-Range", v, sizeof(v)));
 	exchange_done(&x);
 
@@ -995,7 +1030,7 @@ test_ranges(void **state)
 	exchange_run(&x, sr, "GET", "/static/data.bin", "Range", "bytes=0-0",
 	    "If-Range", "\"stale\"", NULL);
 	assert_int_equal(x.resp.status, 200);
-	assert_int_equal(x.resp.file_len, 1024);
+	assert_int_equal(body_length(&x), 1024);
 	exchange_done(&x);
 	snprintf(body, sizeof(body), "W/%s", etag);
 	exchange_run(&x, sr, "GET", "/static/data.bin", "Range", "bytes=0-0",
@@ -1025,7 +1060,7 @@ test_no_fd_leak(void **state)
 	    route_new(false, false) };
 	struct rlimit old, low;
 	struct exchange x;
-	int before = count_fds(), fill[32];
+	int before = count_fds(), fill[32], held;
 	size_t nfill;
 
 	(void)state;
@@ -1049,7 +1084,11 @@ test_no_fd_leak(void **state)
 			exchange_done(&x);
 		}
 	}
-	assert_int_equal(count_fds(), before);
+	/* the cache's files are open, and no other */
+	held = with_cache ? (int)(filecache_size(srs[0]->cache) +
+	    filecache_size(srs[1]->cache)) : 0;
+	assert_true(!with_cache || held > 0);
+	assert_int_equal(count_fds(), before + held);
 
 	/* no fd left: 503 */
 	for (nfill = 0; nfill < sizeof(fill) / sizeof(fill[0]); nfill++)
@@ -1065,9 +1104,11 @@ test_no_fd_leak(void **state)
 	while (nfill > 0)
 		close(fill[--nfill]);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
-	assert_int_equal(count_fds(), before);
+	assert_int_equal(count_fds(), before + held);
 	static_free(srs[0]);
 	static_free(srs[1]);
+	/* all closed: the cache's files and each route's root */
+	assert_int_equal(count_fds(), before - 2);
 }
 
 int
@@ -1094,6 +1135,12 @@ main(void)
 		cmocka_unit_test(test_no_fd_leak),
 	};
 
-	return cmocka_run_group_tests_name("static", tests, group_setup,
-	    group_teardown);
+	int failed;
+
+	with_cache = false;
+	failed = cmocka_run_group_tests_name("static, files sent with sendfile",
+	    tests, group_setup, group_teardown);
+	with_cache = true;
+	return failed + cmocka_run_group_tests_name("static, small files "
+	    "from the cache", tests, group_setup, group_teardown);
 }
