@@ -60,15 +60,19 @@ put(struct filecache *fc, const char *key, const char *name)
 	    "Thu, 01 Jan 1970 00:00:00 GMT");
 }
 
-/* Make the last check (and the open) of key's entry look older. */
+/* Make the last check (and the open) of key's entry look older, by a
+ * little more than asked: now - (t - d) is not always >= d in floating
+ * point when the coarse clock has not moved. */
 static void
 age(struct filecache *fc, const char *key, double checked, double opened)
 {
 	struct slot *s = &fc->slots[fc_hash(key)];
 
 	assert_non_null(s->key);
-	s->checked -= checked;
-	s->opened -= opened;
+	if (checked > 0)
+		s->checked -= checked + 0.01;
+	if (opened > 0)
+		s->opened -= opened + 0.01;
 }
 
 static int
