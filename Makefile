@@ -141,10 +141,16 @@ chat: $(BUILD)/shoal
 # 'make fuzz' runs each for FUZZ_TIME seconds on a copy of the seed corpus
 # (new inputs accumulate in build-fuzz/corpus, not in the tree) and fails
 # on any crash, leak, sanitizer report or timeout; the reproducer is left
-# in build-fuzz/artifacts/.
+# in build-fuzz/artifacts/ and printed (base64) with the log's tail.
+# FUZZ_RUNS=N FUZZ_SEED=S make a run repeatable: N inputs from the seed S
+# (still bounded by FUZZ_TIME). CI runs that way, so that it replays what
+# was fuzzed clean here instead of exploring anew; exploring is a run
+# without them, for as long as one likes.
 FUZZ_BUILD := build-fuzz
 FUZZ_CC    ?= clang
 FUZZ_TIME  ?= 60
+FUZZ_RUNS  ?=
+FUZZ_SEED  ?= 1
 FUZZ_SAN   := -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
 FUZZ_CFLAGS = -std=c11 -g -O1 $(WARN) -MMD -MP $(CFLAGS) $(FUZZ_SAN) \
@@ -176,8 +182,13 @@ fuzz:
 	    echo "$$t: $(FUZZ_TIME)s on $(FUZZ_BUILD)/corpus-$$t" && \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(FUZZ_BUILD)/$$t $(FUZZ_FLAGS) -max_total_time=$(FUZZ_TIME) \
+	        $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS) -seed=$(FUZZ_SEED)) \
 	        $(FUZZ_BUILD)/corpus-$$t > $(FUZZ_BUILD)/$$t.log 2>&1 || { \
 	        tail -n 80 $(FUZZ_BUILD)/$$t.log; \
+	        for a in $(FUZZ_BUILD)/artifacts/*; do \
+	            [ -f "$$a" ] && [ $$(stat -c %s "$$a") -le 8192 ] && \
+	            { echo "$$a (base64):"; base64 "$$a"; }; \
+	        done; \
 	        echo "$$t: finding saved in $(FUZZ_BUILD)/artifacts/;" \
 	            "reproduce with $(FUZZ_BUILD)/$$t FILE" >&2; exit 1; }; \
 	    grep -E '^(#[0-9]+\s+DONE|Done|stat::)' $(FUZZ_BUILD)/$$t.log || \
