@@ -256,7 +256,10 @@ def test_channels_slow_subscriber_is_bounded():
             dropped = chanlib.metric(m, 'shoal_channel_dropped_total{reason="slow"}')
             note("%s: the worker grew %d KiB; closed %d, dropped %d" % (policy, grown, closed,
                                                                          dropped))
-            assert grown < 4096, "the worker grew %d KiB" % grown
+            # ASan's quarantine keeps freed messages a while and its redzones
+            # pad each allocation: the bound holds on the plain build.
+            bound = 16384 if harness.sanitized() else 4096
+            assert grown < bound, "the worker grew %d KiB" % grown
             if policy == "close":
                 assert closed == 1 and dropped == 0, (closed, dropped)
                 # What it was sent before is there; then the connection ends.
@@ -458,7 +461,8 @@ def test_channels_idle_subscriber_memory():
         per_sse = (rss1 - rss0) * 1024 / n
         per_ws = (rss2 - rss1) * 1024 / n
         note("per idle subscriber: SSE %.0f bytes, WebSocket %.0f bytes" % (per_sse, per_ws))
-        assert per_sse < 2048 and per_ws < 2048, (per_sse, per_ws)
+        bound = 4096 if harness.sanitized() else 2048     # ASan pads every allocation
+        assert per_sse < bound and per_ws < bound, (per_sse, per_ws)
         # And they all work.
         assert publish(s.port, "idle3", "wake")[0] == 200
         assert sses[3].events(1)[0]["data"] == b"wake"
