@@ -840,6 +840,30 @@ w_te_tab(struct seg s)
 	return false;
 }
 
+/* Content-Length with a tab after its digits (whitespace around a value
+ * is no part of it, RFC 9110 5.5): http_parser 2.9.4 takes only spaces
+ * there, and refuses the request (fuzz_parse finding). */
+static bool
+w_cl_tab(struct seg s)
+{
+	struct seg line;
+	size_t off = 0;
+
+	next_line(s, &off, &line);
+	while (next_line(s, &off, &line) && line.n > 0) {
+		const char *d, *e = line.p + line.n;
+
+		if (line.n <= 15 || strncasecmp(line.p, "content-length:", 15)
+		    != 0)
+			continue;
+		for (d = line.p + 15; d < e && (*d < '0' || *d > '9'); d++)
+			;
+		if (d < e && memchr(d, '\t', (size_t)(e - d)) != NULL)
+			return true;
+	}
+	return false;
+}
+
 /* A chunked request with a tab where a chunk-size line may have
  * whitespace (BWS before ';' or '=', RFC 9112 7.1.1): http_parser 2.9.4
  * takes only spaces there. */
@@ -863,7 +887,7 @@ w_upgrade_http10(struct seg s)
 }
 
 /* Their indexes in diff_theirs_wrong */
-enum { W_CONNECTION_LIST = 4, W_UPGRADE_HTTP10 = 6 };
+enum { W_CONNECTION_LIST = 5, W_UPGRADE_HTTP10 = 7 };
 
 static const struct {
 	const char *what;
@@ -873,6 +897,7 @@ static const struct {
 	{ "a field named Transfer-Encoding and more", w_te_prefix, false },
 	{ "Transfer-Encoding: chunked, then a tab", w_te_tab, false },
 	{ "Content-Length in the trailer section", w_cl_trailer, false },
+	{ "Content-Length, then a tab", w_cl_tab, false },
 	{ "a tab in a chunk extension's whitespace", w_chunk_tab, false },
 	{ "keep-alive or upgrade of a Connection list it misreads",
 	    w_connection_list, true },
