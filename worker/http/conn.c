@@ -27,6 +27,7 @@
  * the handshake go to ws.c, and the struct conn is freed.
  */
 #include "worker/http/conn.h"
+#include "worker/http/conn_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -60,76 +61,12 @@
 #define LINGER_TIMEOUT 2             /* seconds to wait for the client's FIN */
 #define LINGER_MAX     (256 * 1024)  /* bytes discarded before giving up */
 #define SENDFILE_CHUNK (1 << 20)     /* per call: keep the loop responsive */
-#define DRAIN_IDLE_GRACE 1.0         /* seconds an idle connection may still
-                                        send a request once we drain */
 #define SPARE_MAX      (64 * 1024)   /* the largest output buffer kept */
-
-enum conn_state {
-	CONN_IDLE,           /* between requests: keepalive_timeout */
-	CONN_HEAD,           /* reading a request head: header_timeout deadline */
-	CONN_BODY,           /* reading a body: body_timeout between reads */
-	CONN_WRITE,          /* waiting to write: write_timeout between writes */
-	CONN_STREAM,         /* a streamed or deferred response waits for its
-	                        handler */
-	CONN_LINGER,         /* our side shut down: discarding input */
-};
-
-struct conn {
-	LIST_ENTRY(conn) entry;
-	struct conn_ctx *ctx;
-	int fd;
-	enum conn_state state;
-	bool close_after;        /* close once the output is written */
-	bool client_closes;      /* ... because the client said so, and sent
-	                            nothing after: no lingering close needed */
-	bool busy;               /* a file or stream response is in progress */
-	bool peer_unix;
-	bool awaiting_proxy;     /* the PROXY header has not been read yet */
-	bool defer_head;         /* the deferred request was a HEAD ... */
-	bool defer_http10;       /* ... from an HTTP/1.0 client */
-	double since;            /* the start of the state's deadline: the
-	                            head's first byte (or the accept) in
-	                            CONN_HEAD, going idle in CONN_IDLE, the
-	                            shutdown in CONN_LINGER */
-	double began;            /* util_now() at the request's first byte:
-	                            its duration (stats, access log) */
-	uint32_t requests;       /* requests received on this connection */
-	uint32_t lingered;       /* bytes discarded, up to LINGER_MAX */
-	struct event ev;
-	struct request_reader rd;    /* the request being read */
-	struct buf out;
-	size_t out_off;
-	struct conn_more *more;  /* while busy: NULL when idle */
-	struct http_stream *stream;
-	struct http_deferred *deferred;  /* a response the handler owes */
-	struct ws *upgrade;      /* accepted WebSocket, handed over next */
-	struct sse *sse;         /* an event stream of a channel, likewise */
-	const struct conn_listener *listener;
-	uint64_t sent;           /* bytes written, ever: output positions */
-	union {                  /* the peer, or the PROXY header's source */
-		struct sockaddr sa;
-		struct sockaddr_in in;
-		struct sockaddr_in6 in6;
-	} peer;
-};
-
-/*
- * What a connection needs only while it is busy, allocated then and freed
- * once it is idle again, so that an idle connection stays small.
- */
-struct conn_more {
-	struct buf held;         /* input received while busy, parsed later */
-	struct buf logq;         /* access log: responses framed, not yet
-	                            complete (accesslog.h) */
-	int file_fd;             /* file body being sent, or -1 */
-	off_t file_off, file_left;
-};
 
 /* The connection of a reader (embedded in it). */
 #define CONN_OF(r) \
 	((struct conn *)(void *)((char *)(r) - offsetof(struct conn, rd)))
 
-static void conn_event(evutil_socket_t fd, short what, void *arg);
 static void conn_run(struct conn *c);
 static uint64_t conn_queued(const struct conn *c);
 
@@ -197,7 +134,7 @@ release_buffers(struct conn *c)
 }
 
 /* One connection fewer (HTTP, or WebSocket: ws_ctx.closed). */
-static void
+void
 conn_gone(void *arg)
 {
 	struct conn_ctx *ctx = arg;
@@ -208,7 +145,7 @@ conn_gone(void *arg)
 		ctx->on_close(ctx->on_close_arg);
 }
 
-static void
+void
 conn_free(struct conn *c)
 {
 	struct conn_ctx *ctx = c->ctx;
@@ -807,7 +744,7 @@ conn_proxy(struct conn *c, size_t n)
 	conn_run(c);
 }
 
-static void
+void
 conn_read(struct conn *c)
 {
 	struct conn_ctx *ctx = c->ctx;
@@ -889,7 +826,7 @@ conn_discard(struct conn *c)
 	conn_free(c);
 }
 
-static void
+void
 conn_event(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn *c = arg;
@@ -905,144 +842,10 @@ conn_event(evutil_socket_t fd, short what, void *arg)
 		conn_read(c);
 }
 
-/* ---- the worker's side -------------------------------------------------- */
-
-int
-conn_ctx_init(struct conn_ctx *ctx, struct event_base *base,
-    const struct config *cfg, struct stats_proc *stats)
-{
-	const struct http_limits *limits = &cfg->http;
-	struct timeval tv = loop_tv(limits->keepalive_timeout);
-
-	memset(ctx, 0, sizeof(*ctx));
-	ctx->base = base;
-	ctx->cfg = cfg;
-	ctx->limits = limits;
-	ctx->stats = stats;
-	LIST_INIT(&ctx->conns);
-	ctx->rbuf_size = 64 * 1024;
-	if ((ctx->rbuf = malloc(ctx->rbuf_size)) == NULL)
-		return -1;
-	ctx->hdr_view = calloc(limits->max_headers, sizeof(*ctx->hdr_view));
-	if (ctx->hdr_view == NULL)
-		return -1;
-	/* One timeout for every idle connection: libevent keeps a FIFO, O(1). */
-	ctx->keepalive_tv = event_base_init_common_timeout(base, &tv);
-	if (ctx->keepalive_tv == NULL)
-		return -1;
-	if (limits->handler_timeout > 0) {
-		tv = loop_tv(limits->handler_timeout);
-		ctx->handler_tv = event_base_init_common_timeout(base, &tv);
-		if (ctx->handler_tv == NULL)
-			return -1;
-	}
-
-	if (ws_ctx_init(&ctx->ws, base, limits, ctx->rbuf, ctx->rbuf_size) == -1)
-		return -1;
-	ctx->ws.closed = conn_gone;
-	ctx->ws.closed_arg = ctx;
-	if (sse_ctx_init(&ctx->sse, base, cfg, ctx->rbuf, ctx->rbuf_size) == -1)
-		return -1;
-	ctx->sse.closed = conn_gone;
-	ctx->sse.closed_arg = ctx;
-
-	ctx->hooks.limits = limits;
-	ctx->hooks.begin = on_request_begin;
-	ctx->hooks.send_continue = on_request_continue;
-	ctx->hooks.complete = on_request;
-	if (request_setup(&ctx->hooks) == -1)
-		return -1;
-	return 0;
-}
-
 void
-conn_ctx_free(struct conn_ctx *ctx)
+conn_hooks_init(struct request_hooks *h)
 {
-	conn_close_all(ctx);
-	ws_ctx_free(&ctx->ws);
-	request_teardown(&ctx->hooks);
-	sse_ctx_free(&ctx->sse);
-	free(ctx->rbuf);
-	ctx->rbuf = NULL;
-	buf_free(&ctx->spare);
-	free(ctx->hdr_view);
-	ctx->hdr_view = NULL;
-}
-
-void
-conn_accept(struct conn_ctx *ctx, int fd, const struct sockaddr *sa,
-    socklen_t salen, const struct conn_listener *l)
-{
-	struct conn *c;
-	struct timeval tv;
-	int on = 1;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_error("out of memory accepting a connection");
-		close(fd);
-		return;
-	}
-	c->peer_unix = sa == NULL || salen == 0 || sa->sa_family == AF_UNIX;
-	if (!c->peer_unix) {
-		/* Responses are written whole: no reason to wait for more. A
-		 * listener with TCP_NODELAY passes it on (Linux). */
-		if (!l->nodelay)
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-		memcpy(&c->peer, sa, salen < sizeof(c->peer) ? salen :
-		    sizeof(c->peer));
-	}
-	c->ctx = ctx;
-	c->fd = fd;
-	c->listener = l;
-	c->awaiting_proxy = l->proxy_protocol;
-	request_init(&c->rd, &ctx->hooks);
-	LIST_INSERT_HEAD(&ctx->conns, c, entry);
-	ctx->nconns++;
-	STATS_SET(ctx->stats->conns_open, ctx->nconns);
-	STATS_ADD(ctx->stats->conns_accepted, 1);
-	event_assign(&c->ev, ctx->base, fd, EV_READ | EV_PERSIST, conn_event, c);
-	/* The first request (and a PROXY header) is due within header_timeout. */
-	c->state = CONN_HEAD;
-	c->since = loop_now(ctx->base);
-	tv = loop_tv(ctx->limits->header_timeout);
-	event_add(&c->ev, &tv);
-	/* With TCP_DEFER_ACCEPT the request is usually here already: read it
-	 * now rather than after a trip through epoll. */
-	conn_read(c);
-}
-
-void
-conn_drain_all(struct conn_ctx *ctx)
-{
-	struct timeval grace = loop_tv(DRAIN_IDLE_GRACE);
-	struct conn *c, *next;
-
-	ctx->draining = true;
-	ws_drain_all(&ctx->ws);
-	sse_drain_all(&ctx->sse);
-	for (c = LIST_FIRST(&ctx->conns); c != NULL; c = next) {
-		next = LIST_NEXT(c, entry);
-		/*
-		 * Idle between requests: closing it now races with a client (an
-		 * NGINX upstream pool) that is sending its next request on it
-		 * right now, which then fails. So it gets DRAIN_IDLE_GRACE for
-		 * one more request, answered with Connection: close; only a
-		 * connection still idle after that is closed. One accepted but
-		 * not yet heard from is served the same way.
-		 */
-		if (c->state == CONN_IDLE ||
-		    (c->state == CONN_HEAD && !c->rd.in_message && !c->awaiting_proxy))
-			event_add(&c->ev, &grace);
-	}
-}
-
-void
-conn_close_all(struct conn_ctx *ctx)
-{
-	struct conn *c;
-
-	while ((c = LIST_FIRST(&ctx->conns)) != NULL)
-		conn_free(c);
-	ws_close_all(&ctx->ws);
-	sse_close_all(&ctx->sse);
+	h->begin = on_request_begin;
+	h->send_continue = on_request_continue;
+	h->complete = on_request;
 }
