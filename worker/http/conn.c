@@ -39,6 +39,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <event2/event_struct.h>
@@ -295,7 +296,12 @@ conn_flush(struct conn *c)
 	ssize_t n;
 
 	for (;;) {
-		if (c->out_off < c->out.len)
+		if (c->out_off < c->out.len && has_file(c) && m->file_left > 0)
+			/* A head before a file body: MSG_MORE lets it go out
+			 * in the body's first segments, not in one of its own. */
+			n = send(c->fd, c->out.p + c->out_off,
+			    c->out.len - c->out_off, MSG_MORE | MSG_NOSIGNAL);
+		else if (c->out_off < c->out.len)
 			n = write(c->fd, c->out.p + c->out_off,
 			    c->out.len - c->out_off);
 		else if (has_file(c) && m->file_left > 0)
