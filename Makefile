@@ -101,8 +101,10 @@ run: deps
 unit: $(UNIT_BIN)
 	@scripts/run-unit $(UNIT_BIN)
 
+# ITEST=test_http::,test_ops:: runs only the integration tests whose
+# module::name contains one of these (default: all).
 integration: $(BUILD)/shoal $(MODULES)
-	@python3 tests/integration/run.py --binary $(BUILD)/shoal
+	@python3 tests/integration/run.py --binary $(BUILD)/shoal $(if $(ITEST),-k '$(ITEST)')
 
 test: test-deps
 	@$(MAKE) --no-print-directory all unit

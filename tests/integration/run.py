@@ -2,7 +2,7 @@
 """
 Run shoal's black-box integration tests.
 
-    python3 tests/integration/run.py --binary build/shoal [-k SUBSTR] [-v]
+    python3 tests/integration/run.py --binary build/shoal [-k SUBSTR[,SUBSTR...]] [-v]
 
 Discovers tests/integration/test_*.py and runs each test_* function, in file
 order, in this process, each under a time limit (SIGALRM; a test may set its
@@ -52,7 +52,7 @@ def discover(pattern_filter):
         funcs.sort(key=lambda f: f.__code__.co_firstlineno)
         for f in funcs:
             full = "%s::%s" % (modname, f.__name__)
-            if pattern_filter and pattern_filter not in full:
+            if pattern_filter and not any(p in full for p in pattern_filter.split(",")):
                 continue
             tests.append((modname, f))
     return tests
@@ -135,7 +135,8 @@ def main():
     ap.add_argument("--binary", default=os.path.join(harness.repo_root(), "build", "shoal"),
                     help="the shoal binary to test (default: build/shoal)")
     ap.add_argument("-k", dest="filter", default=None,
-                    help="run only tests whose 'module::name' contains this substring")
+                    help="run only tests whose 'module::name' contains this substring "
+                         "(or one of several, comma-separated)")
     ap.add_argument("-v", dest="verbose", action="store_true", help="print progress notes")
     ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                     help="default per-test time limit in seconds (%(default)s)")

@@ -342,19 +342,28 @@ def _through(op, workers=2, **kw):
                                args=(s.port, "steady", 50, 4.0, sent, failures))
         pub.start()
         time.sleep(1.5)
-        op(s)
-        pub.join(20)
-        wait_until(lambda: len(got) >= len(sent), 10, 0.05, what="the last messages")
-        stop.set()
-        sub.join(10)
-        note("published %d, received %d; %s" % (len(sent), len(got), "; ".join(log)))
-        assert not failures, failures
-        assert len(sent) >= 150, len(sent)
-        assert got == sent, ("missing %s, twice %s" % (sorted(set(sent) - set(got)),
-                             sorted(i for i in set(got) if got.count(i) > 1)))
-        assert any(line.startswith("retry") for line in log), log
-        assert sum(1 for line in log if line.startswith("connected")) >= 2, log
+        try:
+            _checked_through(s, op, sub, pub, stop, got, log, sent, failures)
+        finally:
+            # an upgrade's new master is no child of ours: stop it by its pid
+            harness.kill_masters(s, getattr(s, "upgraded", []))
         return s
+
+
+def _checked_through(s, op, sub, pub, stop, got, log, sent, failures):
+    """op(s) in the middle of the steady publisher; then every id, once."""
+    op(s)
+    pub.join(20)
+    wait_until(lambda: len(got) >= len(sent), 10, 0.05, what="the last messages")
+    stop.set()
+    sub.join(10)
+    note("published %d, received %d; %s" % (len(sent), len(got), "; ".join(log)))
+    assert not failures, failures
+    assert len(sent) >= 150, len(sent)
+    assert got == sent, ("missing %s, twice %s" % (sorted(set(sent) - set(got)),
+                         sorted(i for i in set(got) if got.count(i) > 1)))
+    assert any(line.startswith("retry") for line in log), log
+    assert sum(1 for line in log if line.startswith("connected")) >= 2, log
 
 
 @harness.timeout(90)
@@ -372,6 +381,7 @@ def test_channels_upgrade_misses_no_message():
     def upgrade(s):
         rc, out, err = harness.ctl(s.control, "upgrade")
         assert rc == 0, (rc, out, err)
+        s.upgraded = [int(re.search(r"new master pid (\d+)", out).group(1))]
     _through(upgrade)
 
 
@@ -389,6 +399,7 @@ def test_channels_upgrade_bridges_the_generations():
         assert keep.recv_response()[0] == 200
         rc, out, err = harness.ctl(s.control, "upgrade")
         assert rc == 0, (rc, out, err)
+        s.upgraded = [int(re.search(r"new master pid (\d+)", out).group(1))]
         new = Sse(s.port, "/ps/bridge")
         st, from_new, _ = publish(s.port, "bridge", "from the new generation")
         assert st == 200
@@ -405,6 +416,7 @@ def test_channels_upgrade_bridges_the_generations():
         s.wait_log(r"bridge to the other master is closed", timeout=10)
         old.close()
         new.close()
+        harness.kill_masters(s, s.upgraded)
 
 
 @harness.timeout(60)
