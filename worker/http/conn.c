@@ -29,20 +29,15 @@
 #include "worker/http/conn.h"
 #include "worker/http/conn_int.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include <event2/event_struct.h>
 
 #include "common/buf.h"
 #include "common/log.h"
