@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/worker/handlers/fds.h"
+
 #include "worker/handlers/filecache.c"
 
 #include <dirent.h>
@@ -17,21 +19,6 @@
 #include <stdio.h>
 
 static char dir[256];
-
-static int
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;
-}
 
 static void
 write_at(const char *name, const char *data, const char *mode)

@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/worker/handlers/fds.h"
+
 #include "worker/handlers/static.c"
 
 #include <dirent.h>
@@ -274,21 +276,6 @@ assert_offset(const struct exchange *x, off_t off)
 {
 	if (!with_cache)
 		assert_int_equal(x->resp.file_offset, off);
-}
-
-static int
-count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1;    /* the DIR's own fd */
 }
 
 /* ---- pure parts -------------------------------------------------------- */
