@@ -539,8 +539,12 @@ def test_channels_redis_outage():
             assert st == 503 and secs < 0.5, (st, secs)
         for sub in subs:
             assert sub.events(1, timeout=0.2) == [] and not sub.ended
+        # A worker makes its subscriber connection for its first subscriber;
+        # the kernel may have given all five to one worker.
         full = harness.status(s.control)
-        assert all(p["redis"]["pubsub"]["state"] == "down" for p in full["processes"]), full
+        serving = [p for p in full["processes"] if p["channels"]["subscribers"] > 0]
+        assert serving, full
+        assert all(p["redis"]["pubsub"]["state"] == "down" for p in serving), full
         rc, out, err = harness.ctl(s.control, "status")
         assert re.search(r"redis 127\.0\.0\.1:\d+ \(channels\): 0 of \d workers subscribed", out), out
         m = harness.http_get(s.port, "/metrics")[2].decode()
@@ -548,7 +552,8 @@ def test_channels_redis_outage():
         assert chanlib.metric(m, "shoal_channel_publish_failed_total") >= 10
         r.start()
         wait_until(lambda: all(p["redis"].get("pubsub", {}).get("state") == "up"
-                               for p in harness.status(s.control)["processes"]),
+                               for p in harness.status(s.control)["processes"]
+                               if p["channels"]["subscribers"] > 0),
                    10, 0.05, what="the subscriber connections back")
         time.sleep(0.3)
         st, after, _ = publish(s.port, "out", "after")
